@@ -1,0 +1,31 @@
+# hokusai-verify: two commands.
+#   make verify   run the suite on the stand-in (default) and print one line per check
+#   make test     run every test (what CI runs)
+
+SHELL := /bin/bash
+# The AWS SDK must never probe the instance-metadata address.
+export AWS_EC2_METADATA_DISABLED := true
+export RUST_BACKTRACE ?= 0
+CARGO ?= cargo
+
+.PHONY: verify test build fmt lint clean-run
+
+verify: ## run every check on the configured target (stand-in by default) and print a summary
+	scripts/with-redis $(CARGO) run --quiet -- verify
+
+test: ## every test: unit, doc, and one binary per checklist area
+	scripts/with-redis $(CARGO) test --all-targets --no-fail-fast
+	scripts/with-redis $(CARGO) test --doc
+
+build:
+	$(CARGO) build --all-targets
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean-run: ## forget the results of earlier runs
+	rm -rf target/hokusai-verify

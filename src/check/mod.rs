@@ -1,0 +1,13 @@
+//! How one check works: a [`CheckSpec`] names it and points at an async function that
+//! drives a [`Check`] (which sends requests and keeps the evidence) and returns `Ok(())` or a
+//! [`Failure`]. Running a spec yields a [`CheckResult`], the record the report is built from.
+//!
+//! The catalogue of checks lives in [`crate::checks`], one module per area.
+
+mod record;
+mod result;
+mod run;
+
+pub use record::{read_run_dir, record};
+pub use result::{CheckResult, Component, Evidence, Outcome};
+pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Failure, ensure, ensure_eq};

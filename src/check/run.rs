@@ -1,0 +1,291 @@
+use super::{CheckResult, Component, Evidence, Outcome};
+use crate::fixtures::Env;
+use crate::http::{Exchange, HttpError, Req};
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+use url::Url;
+
+/// Why a check did not pass.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// The platform answered against the contract.
+    Failed { expected: String, actual: String },
+    /// The check cannot run here; the reason is shown (and fails in strict mode).
+    Skipped(String),
+    /// No usable answer (unreachable, timeout, broken response).
+    Transport(HttpError),
+    /// Something else went wrong on the way (Redis, ECS API, an unparseable answer).
+    Error { class: String, message: String },
+}
+
+impl From<HttpError> for Failure {
+    fn from(e: HttpError) -> Self {
+        Failure::Transport(e)
+    }
+}
+
+impl Failure {
+    pub fn failed(expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Failure::Failed {
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Failure::Skipped(reason.into())
+    }
+    pub fn error(class: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Failure::Error {
+            class: class.into(),
+            message: crate::secret::redact(&message.to_string()),
+        }
+    }
+}
+
+/// `Err(Failed)` unless `cond`.
+pub fn ensure(
+    cond: bool,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+) -> Result<(), Failure> {
+    if cond {
+        Ok(())
+    } else {
+        Err(Failure::failed(expected, actual))
+    }
+}
+
+/// `Err(Failed)` unless `actual == expected`, with both in the message.
+pub fn ensure_eq<T: PartialEq + Debug>(what: &str, actual: T, expected: T) -> Result<(), Failure> {
+    ensure(
+        actual == expected,
+        format!("{what} = {expected:?}"),
+        format!("{what} = {actual:?}"),
+    )
+}
+
+/// What a check function returns.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
+/// A check: drives the [`Check`] it is given.
+pub type CheckFn = for<'a> fn(&'a mut Check) -> CheckFuture<'a>;
+
+/// A check of the catalogue: its name, the component it is about, and its function.
+#[derive(Clone)]
+pub struct CheckSpec {
+    pub area: &'static str,
+    pub id: &'static str,
+    /// The case of a parameterised check (an endpoint, a service name), if any.
+    pub param: Option<String>,
+    pub title: String,
+    pub component: Component,
+    pub run: CheckFn,
+}
+
+impl Debug for CheckSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.full_id())
+    }
+}
+
+impl CheckSpec {
+    pub fn new(
+        area: &'static str,
+        id: &'static str,
+        component: Component,
+        title: impl Into<String>,
+        run: CheckFn,
+    ) -> Self {
+        Self {
+            area,
+            id,
+            param: None,
+            title: title.into(),
+            component,
+            run,
+        }
+    }
+
+    pub fn with_param(mut self, p: impl Into<String>) -> Self {
+        self.param = Some(p.into());
+        self
+    }
+
+    /// `id` or `id[param]`.
+    pub fn full_id(&self) -> String {
+        match &self.param {
+            Some(p) => format!("{}[{p}]", self.id),
+            None => self.id.to_owned(),
+        }
+    }
+
+    /// Runs the check against `env` and returns its record (never panics on platform faults).
+    pub async fn run(&self, env: &Arc<Env>) -> CheckResult {
+        let started_at = chrono::Utc::now();
+        let t0 = Instant::now();
+        let mut check = Check {
+            env: env.clone(),
+            param: self.param.clone(),
+            evidence: Vec::new(),
+            measurements: BTreeMap::new(),
+        };
+        let verdict = (self.run)(&mut check).await;
+        let (mut outcome, mut expected, mut actual, mut message) =
+            (Outcome::Passed, None, None, None);
+        match verdict {
+            Ok(()) => {}
+            Err(Failure::Failed {
+                expected: e,
+                actual: a,
+            }) => {
+                outcome = Outcome::Failed;
+                message = Some(format!("expected {e}, got {a}"));
+                expected = Some(e);
+                actual = Some(a);
+            }
+            Err(Failure::Skipped(reason)) => {
+                if env.config.strict {
+                    outcome = Outcome::Failed;
+                    message = Some(format!(
+                        "skipped, and HOKUSAI_STRICT=1 fails skips: {reason}"
+                    ));
+                } else {
+                    outcome = Outcome::Skipped {
+                        reason: reason.clone(),
+                    };
+                    message = Some(reason);
+                }
+            }
+            Err(Failure::Transport(e)) => {
+                let class = match e.kind {
+                    crate::http::HttpErrorKind::Timeout => "timeout",
+                    crate::http::HttpErrorKind::Refused | crate::http::HttpErrorKind::Connect => {
+                        "unreachable"
+                    }
+                    _ => "unexpected response",
+                };
+                outcome = Outcome::Error {
+                    class: class.into(),
+                };
+                message = Some(e.to_string());
+            }
+            Err(Failure::Error { class, message: m }) => {
+                outcome = Outcome::Error { class };
+                message = Some(m);
+            }
+        }
+        let redact = |s: Option<String>| s.map(|s| crate::secret::redact(&s));
+        CheckResult {
+            area: self.area.to_owned(),
+            id: self.full_id(),
+            title: self.title.clone(),
+            component: self.component,
+            target: env.target_name().to_owned(),
+            profile: env.profile().name.clone(),
+            outcome,
+            expected: redact(expected),
+            actual: redact(actual),
+            message: redact(message),
+            evidence: check.evidence,
+            measurements: check.measurements,
+            started_at,
+            duration_ms: t0.elapsed().as_secs_f64() * 1e3,
+        }
+    }
+}
+
+/// The state of one running check: the environment, its case, and what it has seen.
+pub struct Check {
+    pub env: Arc<Env>,
+    /// The case of a parameterised check.
+    pub param: Option<String>,
+    evidence: Vec<Evidence>,
+    measurements: BTreeMap<String, f64>,
+}
+
+impl Check {
+    /// The case parameter (panics if the spec has none: a catalogue bug).
+    pub fn param(&self) -> &str {
+        self.param
+            .as_deref()
+            .expect("this check is declared with a parameter")
+    }
+
+    /// Sends a request to the registry host.
+    pub async fn registry(&mut self, req: Req) -> Result<Exchange, Failure> {
+        let base = self.env.registry_url().clone();
+        self.send("registry", &base, req).await
+    }
+
+    /// Sends a request to the auth host.
+    pub async fn auth(&mut self, req: Req) -> Result<Exchange, Failure> {
+        let base = self.env.auth_url().clone();
+        self.send("auth", &base, req).await
+    }
+
+    /// Sends a request and records it as evidence, whatever happens.
+    pub async fn send(&mut self, host: &str, base: &Url, req: Req) -> Result<Exchange, Failure> {
+        let request = req.line();
+        let auth = req.auth.describe();
+        match self.env.http.send(base, req).await {
+            Ok(ex) => {
+                self.evidence.push(Evidence {
+                    request,
+                    host: host.to_owned(),
+                    auth,
+                    status: Some(ex.status),
+                    content_type: ex.content_type(),
+                    latency_ms: ex.latency.as_secs_f64() * 1e3,
+                    body_excerpt: ex.excerpt(300),
+                    error: None,
+                });
+                Ok(ex)
+            }
+            Err(e) => {
+                self.evidence.push(Evidence {
+                    request,
+                    host: host.to_owned(),
+                    auth,
+                    status: None,
+                    content_type: None,
+                    latency_ms: e.elapsed.as_secs_f64() * 1e3,
+                    body_excerpt: String::new(),
+                    error: Some(e.to_string()),
+                });
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Adds a non-HTTP piece of evidence (a Redis command, an ECS call).
+    pub fn note(
+        &mut self,
+        host: &str,
+        request: impl Into<String>,
+        latency_ms: f64,
+        outcome: Result<String, String>,
+    ) {
+        let (body_excerpt, error) = match outcome {
+            Ok(b) => (crate::secret::redact(&b), None),
+            Err(e) => (String::new(), Some(crate::secret::redact(&e))),
+        };
+        self.evidence.push(Evidence {
+            request: crate::secret::redact(&request.into()),
+            host: host.to_owned(),
+            auth: String::new(),
+            status: None,
+            content_type: None,
+            latency_ms,
+            body_excerpt,
+            error,
+        });
+    }
+
+    /// Records a figure (shown in the report).
+    pub fn measure(&mut self, name: &str, value: f64) {
+        self.measurements.insert(name.to_owned(), value);
+    }
+}

@@ -1,0 +1,425 @@
+//! Checklist area 1, infrastructure health (contract section 2 and 8): the registry's
+//! health routes, the auth service's health, ECS services, MLflow reachable through the
+//! registry, Redis, and response times (every request's latency is in the evidence).
+
+use super::expect;
+use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, ensure, ensure_eq};
+use crate::config::Profile;
+use crate::ecs::ServiceState;
+use crate::http::{Auth, Req};
+use serde_json::Value;
+use std::time::Instant;
+
+pub const AREA: &str = "infra_health";
+
+/// The operational routes whose key requirement depends on the profile.
+pub const OPS_ROUTES: [&str; 4] = ["/ready", "/live", "/version", "/metrics"];
+
+/// The dependencies `/health` must report.
+pub const HEALTH_SERVICES: [&str; 4] = ["mlflow", "redis", "postgres", "message_queue"];
+
+pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
+    let mut v = vec![
+        CheckSpec::new(
+            AREA,
+            "registry_root_requires_key",
+            Component::Api,
+            "GET / without a key is 401 `API key required`",
+            registry_root_requires_key,
+        ),
+        CheckSpec::new(
+            AREA,
+            "registry_health",
+            Component::Api,
+            "GET /health is 200 JSON, `healthy`, every dependency healthy",
+            registry_health,
+        ),
+        CheckSpec::new(
+            AREA,
+            "registry_health_latency",
+            Component::Api,
+            "GET /health answers within the latency budget",
+            registry_health_latency,
+        ),
+        CheckSpec::new(
+            AREA,
+            "registry_health_detailed",
+            Component::Api,
+            "GET /health?detailed=true is 200 with per-service detail",
+            registry_health_detailed,
+        ),
+        CheckSpec::new(
+            AREA,
+            "mlflow_health",
+            Component::Mlflow,
+            "GET /health/mlflow: connected, circuit breaker CLOSED",
+            mlflow_health,
+        ),
+        CheckSpec::new(
+            AREA,
+            "api_mlflow_health",
+            Component::Mlflow,
+            "GET /api/health/mlflow: connectivity, experiments and artifacts APIs healthy",
+            api_mlflow_health,
+        ),
+    ];
+    for route in OPS_ROUTES {
+        v.push(
+            CheckSpec::new(
+                AREA,
+                "ops_endpoint",
+                Component::Api,
+                format!("GET {route} answers as the contract says"),
+                ops_endpoint,
+            )
+            .with_param(route),
+        );
+    }
+    v.push(CheckSpec::new(
+        AREA,
+        "auth_health",
+        Component::AuthService,
+        "GET {auth}/health is 200 JSON",
+        auth_health,
+    ));
+    for service in &profile.ecs.services {
+        v.push(
+            CheckSpec::new(
+                AREA,
+                "ecs_service",
+                Component::EcsServices,
+                format!("ECS service {service} is ACTIVE, at desired count, rollout COMPLETED"),
+                ecs_service,
+            )
+            .with_param(service.clone()),
+        );
+    }
+    v.push(CheckSpec::new(
+        AREA,
+        "mlflow_via_registry",
+        Component::Mlflow,
+        "an authenticated MLflow read through the registry proxy is 200 JSON",
+        mlflow_via_registry,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "redis_connectivity",
+        Component::RedisCache,
+        "Redis answers PING and a SET/GET/DEL round trip",
+        redis_connectivity,
+    ));
+    v
+}
+
+/// The key to send to routes that need one under this profile.
+fn ops_auth(c: &Check) -> Auth {
+    if c.env.profile().health.ops_routes_need_key {
+        Auth::Bearer(c.env.keys.primary.clone())
+    } else {
+        Auth::None
+    }
+}
+
+fn registry_root_requires_key(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let ex = c.registry(Req::get("/")).await?;
+        expect::detail(&ex, 401, "API key required")
+    })
+}
+
+fn registry_health(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let ex = c.registry(Req::get("/health")).await?;
+        let body = expect::json_object(&ex)?;
+        let services = body.get("services").and_then(Value::as_object);
+        let unhealthy: Vec<String> = HEALTH_SERVICES
+            .iter()
+            .filter(|s| {
+                services.and_then(|m| m.get(**s)).and_then(Value::as_str) != Some("healthy")
+            })
+            .map(|s| {
+                let state = services
+                    .and_then(|m| m.get(*s))
+                    .map_or("missing".to_owned(), |v| v.to_string());
+                format!("{s}={state}")
+            })
+            .collect();
+        ensure(
+            ex.status == 200
+                && body.get("status").and_then(Value::as_str) == Some("healthy")
+                && unhealthy.is_empty(),
+            "200 {status: healthy} with every service healthy",
+            format!(
+                "{} status={} {}",
+                ex.status,
+                body.get("status")
+                    .map_or("missing".into(), Value::to_string),
+                if unhealthy.is_empty() {
+                    String::new()
+                } else {
+                    format!("unhealthy: {}", unhealthy.join(", "))
+                }
+            ),
+        )?;
+        for field in ["version", "timestamp"] {
+            ensure(
+                body.get(field).is_some_and(|v| v.is_string()),
+                format!("a `{field}` string"),
+                expect::describe(&ex),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn registry_health_latency(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let budget = c.env.profile().health.latency_budget_ms as f64;
+        let ex = c.registry(Req::get("/health")).await?;
+        let ms = ex.latency.as_secs_f64() * 1e3;
+        c.measure("latency_ms", ms);
+        ensure(
+            ms <= budget,
+            format!("an answer within {budget:.0} ms"),
+            format!("{ms:.0} ms (status {})", ex.status),
+        )
+    })
+}
+
+fn registry_health_detailed(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let ex = c
+            .registry(Req::get("/health").query("detailed", "true"))
+            .await?;
+        expect::status(&ex, 200)?;
+        let body = expect::json_object(&ex)?;
+        ensure(
+            body.get("services").is_some_and(Value::is_object),
+            "a `services` map",
+            expect::describe(&ex),
+        )
+    })
+}
+
+fn mlflow_health(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let ex = c.registry(Req::get("/health/mlflow")).await?;
+        let body = expect::json_object(&ex)?;
+        ensure(
+            ex.status == 200
+                && body.get("connected") == Some(&Value::Bool(true))
+                && body.get("circuit_breaker_state").and_then(Value::as_str) == Some("CLOSED"),
+            "200 {connected: true, circuit_breaker_state: CLOSED}",
+            expect::describe(&ex),
+        )
+    })
+}
+
+fn api_mlflow_health(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let auth = ops_auth(c);
+        let ex = c
+            .registry(Req::get("/api/health/mlflow").auth(auth))
+            .await?;
+        let body = expect::json_object(&ex)?;
+        // Unhealthy answers carry the same object under `detail`.
+        let report = body
+            .get("detail")
+            .filter(|d| d.is_object())
+            .unwrap_or(&body);
+        let bad: Vec<&str> = ["connectivity", "experiments_api", "artifacts_api"]
+            .into_iter()
+            .filter(|k| {
+                report
+                    .pointer(&format!("/checks/{k}/status"))
+                    .and_then(Value::as_str)
+                    != Some("healthy")
+            })
+            .collect();
+        ensure(
+            ex.status == 200
+                && report.get("status").and_then(Value::as_str) == Some("healthy")
+                && bad.is_empty(),
+            "200 {status: healthy, checks: connectivity, experiments_api, artifacts_api all healthy}",
+            if bad.is_empty() || report.get("checks").is_none() {
+                expect::describe(&ex)
+            } else {
+                format!("{} with unhealthy: {}", ex.status, bad.join(", "))
+            },
+        )
+    })
+}
+
+fn ops_endpoint(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let route = c.param().to_owned();
+        let auth = ops_auth(c);
+        let ex = c.registry(Req::get(route.clone()).auth(auth)).await?;
+        expect::status(&ex, 200)?;
+        match route.as_str() {
+            "/metrics" => {
+                let text = String::from_utf8_lossy(&ex.body);
+                ensure(
+                    text.lines()
+                        .any(|l| l.starts_with("# TYPE") || l.starts_with("# HELP")),
+                    "Prometheus text (# HELP / # TYPE lines)",
+                    expect::describe(&ex),
+                )
+            }
+            "/ready" => {
+                let body = expect::json_object(&ex)?;
+                ensure_eq("ready", body.get("ready"), Some(&Value::Bool(true)))?;
+                ensure(
+                    body.get("checks").is_some(),
+                    "a `checks` object",
+                    expect::describe(&ex),
+                )
+            }
+            "/live" => {
+                let body = expect::json_object(&ex)?;
+                ensure_eq("alive", body.get("alive"), Some(&Value::Bool(true)))
+            }
+            _ => {
+                let body = expect::json_object(&ex)?;
+                ensure(
+                    body.get("version").is_some(),
+                    "version information",
+                    expect::describe(&ex),
+                )
+            }
+        }
+    })
+}
+
+fn auth_health(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let ex = c.auth(Req::get("/health")).await?;
+        expect::status(&ex, 200)?;
+        expect::json_object(&ex).map(|_| ())
+    })
+}
+
+fn ecs_service(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let name = c.param().to_owned();
+        let ecs = c.env.require_ecs()?.clone();
+        let t0 = Instant::now();
+        let out = ecs
+            .client
+            .describe_services()
+            .cluster(&ecs.cluster)
+            .services(&name)
+            .send()
+            .await;
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        let request = format!("DescribeServices cluster={} services=[{name}]", ecs.cluster);
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                let msg = format!("{}", aws_sdk_ecs::error::DisplayErrorContext(&e));
+                c.note("ecs", request, ms, Err(msg.clone()));
+                return Err(Failure::error(
+                    "unexpected response",
+                    format!("DescribeServices failed: {msg}"),
+                ));
+            }
+        };
+        if let Some(f) = out.failures().iter().next() {
+            let reason = f.reason().unwrap_or("?").to_owned();
+            c.note(
+                "ecs",
+                request,
+                ms,
+                Ok(format!(
+                    "failures: [{} reason={reason}]",
+                    f.arn().unwrap_or("?")
+                )),
+            );
+            return Err(Failure::failed(
+                format!("service {name} in `services`"),
+                format!("failures[] reason {reason}"),
+            ));
+        }
+        let Some(svc) = out
+            .services()
+            .iter()
+            .find(|s| s.service_name() == Some(name.as_str()))
+        else {
+            c.note("ecs", request, ms, Ok("no service and no failure".into()));
+            return Err(Failure::failed(
+                format!("service {name} described"),
+                "neither in services nor in failures",
+            ));
+        };
+        let state = ServiceState::from_sdk(svc);
+        c.note(
+            "ecs",
+            request,
+            ms,
+            Ok(format!(
+                "status={} running={} desired={} primary rollout={}",
+                state.status,
+                state.running,
+                state.desired,
+                state.primary_rollout.as_deref().unwrap_or("<none>")
+            )),
+        );
+        let problems = state.problems();
+        ensure(
+            problems.is_empty(),
+            "ACTIVE, runningCount == desiredCount >= 1, one PRIMARY deployment COMPLETED",
+            problems.join("; "),
+        )
+    })
+}
+
+fn mlflow_via_registry(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let key = c.env.keys.primary.clone();
+        let req = Req::get("/api/mlflow/api/2.0/mlflow/experiments/search")
+            .query("max_results", "1")
+            .auth(Auth::Bearer(key));
+        let ex = c.registry(req).await?;
+        expect::status(&ex, 200)?;
+        let body = expect::json_object(&ex)?;
+        ensure(
+            body.as_object()
+                .is_some_and(|m| m.is_empty() || m.get("experiments").is_some_and(Value::is_array)),
+            "an `experiments` list (or `{}` when there are none)",
+            expect::describe(&ex),
+        )
+    })
+}
+
+fn redis_connectivity(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let cache = c.env.require_redis()?.clone();
+        let t0 = Instant::now();
+        let ping = cache.ping().await;
+        c.note(
+            "redis",
+            "PING",
+            t0.elapsed().as_secs_f64() * 1e3,
+            ping.as_ref().map(Clone::clone).map_err(ToString::to_string),
+        );
+        ping.map_err(|e| {
+            Failure::failed(
+                format!("PONG from {}", cache.display_url),
+                format!("error: {e}"),
+            )
+        })?;
+        let rt = cache.round_trip().await;
+        let ms = rt.as_ref().map_or(0.0, |d| d.as_secs_f64() * 1e3);
+        c.note(
+            "redis",
+            "SET/GET/DEL probe key (30 s TTL)",
+            ms,
+            rt.as_ref()
+                .map(|_| "round trip ok".to_owned())
+                .map_err(Clone::clone),
+        );
+        c.measure("round_trip_ms", ms);
+        rt.map(|_| ())
+            .map_err(|e| Failure::failed("a SET/GET/DEL round trip", e))
+    })
+}

@@ -1,0 +1,78 @@
+//! The catalogue of checks, one module per checklist area. Each area lists its checks as
+//! [`CheckSpec`]s; test files, `hokusai-verify verify` and the fault-catalogue meta-test all
+//! run these same functions.
+
+pub mod infra_health;
+
+use crate::check::CheckSpec;
+use crate::config::Profile;
+
+/// The areas, in checklist order.
+pub const AREAS: &[&str] = &["infra_health"];
+
+/// Every check of one area for this profile.
+pub fn area(name: &str, profile: &Profile) -> Vec<CheckSpec> {
+    match name {
+        "infra_health" => infra_health::checks(profile),
+        _ => Vec::new(),
+    }
+}
+
+/// Every check of every area.
+pub fn catalogue(profile: &Profile) -> Vec<CheckSpec> {
+    AREAS.iter().flat_map(|a| area(a, profile)).collect()
+}
+
+/// One check by area and full id (`ecs_service[hokusai-api-development]`).
+pub fn find(profile: &Profile, area_name: &str, full_id: &str) -> Option<CheckSpec> {
+    area(area_name, profile)
+        .into_iter()
+        .find(|s| s.full_id() == full_id)
+}
+
+/// Helpers shared by the areas' checks.
+pub(crate) mod expect {
+    use crate::check::{Failure, ensure};
+    use crate::http::Exchange;
+    use serde_json::Value;
+
+    /// Describes what came back, telling an ALB/HTML page apart from an application answer.
+    pub fn describe(ex: &Exchange) -> String {
+        if ex.is_html() {
+            format!(
+                "HTML {} page ({}), not an application answer",
+                ex.status,
+                one_line(&ex.excerpt(80))
+            )
+        } else {
+            format!("{} {}", ex.status, one_line(&ex.excerpt(200)))
+        }
+    }
+
+    fn one_line(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The status must be `want`.
+    pub fn status(ex: &Exchange, want: u16) -> Result<(), Failure> {
+        ensure(ex.status == want, format!("status {want}"), describe(ex))
+    }
+
+    /// The body must be a JSON object; returns it.
+    pub fn json_object(ex: &Exchange) -> Result<Value, Failure> {
+        match ex.json() {
+            Some(v @ Value::Object(_)) => Ok(v),
+            _ => Err(Failure::failed("a JSON object", describe(ex))),
+        }
+    }
+
+    /// A FastAPI error with exactly this `detail`.
+    pub fn detail(ex: &Exchange, status_want: u16, detail_want: &str) -> Result<(), Failure> {
+        let ok = ex.status == status_want && ex.detail().as_deref() == Some(detail_want);
+        ensure(
+            ok,
+            format!("{status_want} {{\"detail\":\"{detail_want}\"}}"),
+            describe(ex),
+        )
+    }
+}

@@ -1,0 +1,435 @@
+//! Configuration: which target to verify and how, read from the environment (and an
+//! optional `.env` file) and checked completely **before any traffic**. Every variable is
+//! documented in `docs/configuration.md`.
+
+mod profile;
+
+pub use profile::{DEFAULT_PROFILE, Profile, ProfileError, builtin_names as builtin_profile_names};
+
+use crate::secret::ApiKey;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Default Redis for the stand-in's auth cache and rate-limit counters.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// Where checks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// An in-process emulation of the platform (the default).
+    Standin,
+    /// A deployed platform, reached over the network.
+    Live,
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TargetKind::Standin => "standin",
+            TargetKind::Live => "live",
+        })
+    }
+}
+
+/// The optional extra keys some checks need; absent ones make those checks skip.
+#[derive(Debug, Clone, Default)]
+pub struct ExtraKeys {
+    pub low_limit: Option<ApiKey>,
+    pub read_only: Option<ApiKey>,
+    pub revoked: Option<ApiKey>,
+    pub expired: Option<ApiKey>,
+    pub second: Option<ApiKey>,
+}
+
+/// Everything a live run needs to find the platform.
+#[derive(Debug, Clone)]
+pub struct LiveTarget {
+    pub registry_url: Url,
+    pub auth_url: Url,
+    pub api_key: ApiKey,
+    pub keys: ExtraKeys,
+    /// Redis of the API service, when reachable from here (it usually is not: VPC).
+    pub redis_url: Option<String>,
+    pub aws: AwsSettings,
+}
+
+/// Where and how to reach the ECS API.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub endpoint_url: Option<Url>,
+    pub cluster: Option<String>,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub target: TargetKind,
+    pub profile: Profile,
+    /// Only for live runs.
+    pub live: Option<LiveTarget>,
+    /// Redis used by the stand-in (stand-in runs only).
+    pub standin_redis_url: String,
+    /// Upper bound for one HTTP request of the suite.
+    pub request_timeout: Duration,
+    /// Upper bound for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Treat skipped checks as failures (what a deploy gate wants).
+    pub strict: bool,
+    /// Where check results of this run are written.
+    pub run_dir: PathBuf,
+    /// Faults switched on in the stand-in (`HOKUSAI_STANDIN_FAULTS=mlflow-down,auth-down`).
+    pub standin_faults: crate::standin::FaultSet,
+    /// Stand-in with shortened timeouts (default) or the contract's (`HOKUSAI_STANDIN_TIMING=contract`).
+    pub standin_fast: bool,
+}
+
+/// One thing wrong with the configuration, naming the variable. Never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// The configuration is unusable; lists every problem, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "invalid hokusai-verify configuration (nothing was sent):"
+        )?;
+        for p in &self.0 {
+            writeln!(f, "  - {}: {}", p.variable, p.problem)?;
+        }
+        write!(f, "See docs/configuration.md for every variable.")
+    }
+}
+
+/// Reads variables from a map first (tests), then the process environment, then `.env`.
+struct Vars {
+    map: HashMap<String, String>,
+}
+
+impl Vars {
+    fn get(&self, name: &str) -> Option<String> {
+        self.map
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// Reads the process environment, with `.env` in the working directory (if present)
+    /// filling in what the environment lacks.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut map: HashMap<String, String> = HashMap::new();
+        let env_file = std::env::var("HOKUSAI_ENV_FILE").unwrap_or_else(|_| ".env".to_owned());
+        if let Ok(iter) = dotenvy::from_path_iter(&env_file) {
+            for (k, v) in iter.flatten() {
+                map.insert(k, v);
+            }
+        }
+        map.extend(std::env::vars());
+        Self::from_vars(map)
+    }
+
+    /// Builds a configuration from explicit variables (no process environment).
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars = Vars {
+            map: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        };
+        let mut problems = Vec::new();
+        let mut problem = |variable: &'static str, problem: String| {
+            problems.push(ConfigProblem { variable, problem })
+        };
+
+        let target = match vars.get("HOKUSAI_TARGET").as_deref() {
+            None | Some("standin") => Some(TargetKind::Standin),
+            Some("live") => Some(TargetKind::Live),
+            Some(other) => {
+                problem(
+                    "HOKUSAI_TARGET",
+                    format!("unknown target `{other}`; use `standin` (default) or `live`"),
+                );
+                None
+            }
+        };
+
+        let profile_name = vars
+            .get("HOKUSAI_PROFILE")
+            .unwrap_or_else(|| DEFAULT_PROFILE.to_owned());
+        let profile = match Profile::load(&profile_name) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                problem("HOKUSAI_PROFILE", e.to_string());
+                None
+            }
+        };
+
+        let mut millis = |name: &'static str, default: u64| -> Duration {
+            match vars.get(name) {
+                None => Duration::from_millis(default),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if n > 0 => Duration::from_millis(n),
+                    _ => {
+                        problem(
+                            name,
+                            format!("`{v}` is not a positive number of milliseconds"),
+                        );
+                        Duration::from_millis(default)
+                    }
+                },
+            }
+        };
+        let request_timeout = millis("HOKUSAI_TIMEOUT_MS", 10_000);
+        let connect_timeout = millis("HOKUSAI_CONNECT_TIMEOUT_MS", 3_000);
+
+        let strict = match vars.get("HOKUSAI_STRICT").as_deref() {
+            None | Some("0") | Some("false") => false,
+            Some("1") | Some("true") => true,
+            Some(other) => {
+                problem("HOKUSAI_STRICT", format!("`{other}` is not 0/1/true/false"));
+                false
+            }
+        };
+
+        let redis_from_env = vars
+            .get("HOKUSAI_REDIS_URL")
+            .or_else(|| vars.get("REDIS_URL"));
+        if let Some(r) = &redis_from_env {
+            if let Err(e) = check_redis_url(r) {
+                problem("HOKUSAI_REDIS_URL", e);
+            }
+        }
+
+        let mut live = None;
+        if target == Some(TargetKind::Live) {
+            let registry_url = required_url(&vars, "HOKUSAI_REGISTRY_URL", &mut problems);
+            let auth_url = required_url(&vars, "HOKUSAI_AUTH_URL", &mut problems);
+            let api_key = match vars.get("HOKUSAI_API_KEY") {
+                None => {
+                    problems.push(ConfigProblem {
+                        variable: "HOKUSAI_API_KEY",
+                        problem: "not set; live runs need an API key (hk_live_…) valid for the \
+                                  platform service"
+                            .into(),
+                    });
+                    None
+                }
+                Some(raw) => parse_key("HOKUSAI_API_KEY", &raw, &mut problems),
+            };
+            let mut opt_key = |name: &'static str| {
+                vars.get(name)
+                    .and_then(|raw| parse_key(name, &raw, &mut problems))
+            };
+            let keys = ExtraKeys {
+                low_limit: opt_key("HOKUSAI_LOW_LIMIT_API_KEY"),
+                read_only: opt_key("HOKUSAI_READ_ONLY_API_KEY"),
+                revoked: opt_key("HOKUSAI_REVOKED_API_KEY"),
+                expired: opt_key("HOKUSAI_EXPIRED_API_KEY"),
+                second: opt_key("HOKUSAI_SECOND_API_KEY"),
+            };
+            let endpoint_url = vars
+                .get("HOKUSAI_AWS_ENDPOINT_URL")
+                .or_else(|| vars.get("AWS_ENDPOINT_URL"))
+                .and_then(|u| match parse_http_url(&u) {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        problems.push(ConfigProblem {
+                            variable: "HOKUSAI_AWS_ENDPOINT_URL",
+                            problem: e,
+                        });
+                        None
+                    }
+                });
+            let aws = AwsSettings {
+                region: vars
+                    .get("HOKUSAI_AWS_REGION")
+                    .or_else(|| vars.get("AWS_REGION"))
+                    .or_else(|| vars.get("AWS_DEFAULT_REGION")),
+                endpoint_url,
+                cluster: vars.get("HOKUSAI_ECS_CLUSTER"),
+            };
+            if let (Some(registry_url), Some(auth_url), Some(api_key)) =
+                (registry_url, auth_url, api_key)
+            {
+                live = Some(LiveTarget {
+                    registry_url,
+                    auth_url,
+                    api_key,
+                    keys,
+                    redis_url: redis_from_env.clone(),
+                    aws,
+                });
+            }
+        }
+
+        let mut standin_faults = crate::standin::FaultSet::new();
+        for id in vars
+            .get("HOKUSAI_STANDIN_FAULTS")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+        {
+            match id.parse::<crate::standin::Fault>() {
+                Ok(f) => {
+                    standin_faults.insert(f);
+                }
+                Err(e) => problem_list(&mut problems, "HOKUSAI_STANDIN_FAULTS", e.to_string()),
+            }
+        }
+        let standin_fast = match vars.get("HOKUSAI_STANDIN_TIMING").as_deref() {
+            None | Some("fast") => true,
+            Some("contract") => false,
+            Some(other) => {
+                problem_list(
+                    &mut problems,
+                    "HOKUSAI_STANDIN_TIMING",
+                    format!("`{other}` is not `fast` or `contract`"),
+                );
+                true
+            }
+        };
+
+        let run_dir = vars
+            .get("HOKUSAI_RUN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_run_dir);
+
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
+        Ok(Config {
+            target: target.expect("no problems means a target"),
+            profile: profile.expect("no problems means a profile"),
+            live,
+            standin_redis_url: redis_from_env.unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
+            request_timeout,
+            connect_timeout,
+            strict,
+            run_dir,
+            standin_faults,
+            standin_fast,
+        })
+    }
+
+    /// A stand-in configuration with the given profile and defaults everywhere else.
+    pub fn standin(profile: Profile) -> Self {
+        let mut c = Self::from_vars([("HOKUSAI_TARGET", "standin")])
+            .expect("the default stand-in configuration is valid");
+        c.profile = profile;
+        c
+    }
+}
+
+/// `target/hokusai-verify/run` under the workspace (tests run with the package root as cwd).
+fn default_run_dir() -> PathBuf {
+    let base = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    base.join("hokusai-verify").join("run")
+}
+
+fn problem_list(problems: &mut Vec<ConfigProblem>, variable: &'static str, problem: String) {
+    problems.push(ConfigProblem { variable, problem });
+}
+
+fn parse_http_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw)
+        .map_err(|e| format!("`{}` is not a URL ({e})", crate::secret::redact(raw)))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("scheme `{}` is not http or https", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL carries credentials; pass keys in HOKUSAI_API_KEY instead".into());
+    }
+    Ok(url)
+}
+
+fn required_url(vars: &Vars, name: &'static str, problems: &mut Vec<ConfigProblem>) -> Option<Url> {
+    match vars.get(name) {
+        None => {
+            problems.push(ConfigProblem {
+                variable: name,
+                problem: "not set; live runs need it (e.g. https://registry.hokus.ai)".into(),
+            });
+            None
+        }
+        Some(raw) => match parse_http_url(&raw) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                problems.push(ConfigProblem {
+                    variable: name,
+                    problem: e,
+                });
+                None
+            }
+        },
+    }
+}
+
+fn parse_key(name: &'static str, raw: &str, problems: &mut Vec<ConfigProblem>) -> Option<ApiKey> {
+    match ApiKey::parse(raw) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            problems.push(ConfigProblem {
+                variable: name,
+                problem: format!("not a Hokusai API key: {e} (the value is not shown)"),
+            });
+            None
+        }
+    }
+}
+
+fn check_redis_url(raw: &str) -> Result<(), String> {
+    let url = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "redis" | "rediss" => Ok(()),
+        other => Err(format!("scheme `{other}` is not redis:// or rediss://")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standin_is_the_default() {
+        let c = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(c.target, TargetKind::Standin);
+        assert_eq!(c.profile.name, DEFAULT_PROFILE);
+        assert_eq!(c.standin_redis_url, DEFAULT_REDIS_URL);
+    }
+
+    #[test]
+    fn live_without_anything_names_every_missing_variable() {
+        let err = Config::from_vars([("HOKUSAI_TARGET", "live")]).unwrap_err();
+        let vars: Vec<_> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            vars,
+            [
+                "HOKUSAI_REGISTRY_URL",
+                "HOKUSAI_AUTH_URL",
+                "HOKUSAI_API_KEY"
+            ]
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! Profiles: the expectations that changed over the platform's life (contract section 10).
+//! A profile is a small TOML file; the two shipped ones are compiled in, any other is read
+//! from a path. Checks read expectations from here, never from literals.
+
+use serde::Deserialize;
+use std::path::Path;
+
+/// Name of the default profile, the platform of the original test plan.
+pub const DEFAULT_PROFILE: &str = "hokusai-2025-08";
+
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "hokusai-2025-08",
+        include_str!("../../profiles/hokusai-2025-08.toml"),
+    ),
+    (
+        "hokusai-2026",
+        include_str!("../../profiles/hokusai-2026.toml"),
+    ),
+];
+
+/// The names of the profiles shipped with the suite.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(n, _)| *n)
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub auth: AuthProfile,
+    pub cache: CacheProfile,
+    pub rate_limit: RateLimitProfile,
+    pub proxy: ProxyProfile,
+    pub scopes: ScopesProfile,
+    pub health: HealthProfile,
+    pub workflow: WorkflowProfile,
+    pub ecs: EcsProfile,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthProfile {
+    pub service_id: String,
+    pub validate_timeout_ms: u64,
+    pub failure_status: u16,
+    pub failure_retry_after: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CacheProfile {
+    pub ttl_secs: u64,
+    pub key_pattern: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitProfile {
+    pub window_secs: u64,
+    pub key_pattern: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyProfile {
+    pub forwards_auth_headers: bool,
+    pub mlflow_major_version: u8,
+    pub upstream_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScopesProfile {
+    pub write_scopes_enforced: bool,
+    pub write_scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthProfile {
+    pub ops_routes_need_key: bool,
+    pub degraded_status: u16,
+    pub degraded_value: String,
+    pub latency_budget_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowProfile {
+    pub budget_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EcsProfile {
+    pub cluster: String,
+    pub services: Vec<String>,
+}
+
+/// Why a profile could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("unknown profile `{0}` (known: {known}; or give a path to a .toml file)", known = builtin_names().collect::<Vec<_>>().join(", "))]
+    Unknown(String),
+    #[error("cannot read profile file {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("profile {0} is not valid: {1}")]
+    Parse(String, String),
+}
+
+impl Profile {
+    /// Loads a shipped profile by name, or a TOML file by path.
+    pub fn load(name_or_path: &str) -> Result<Self, ProfileError> {
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::from_toml(name_or_path, text);
+        }
+        let path = Path::new(name_or_path);
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ProfileError::Read(name_or_path.to_owned(), e))?;
+            return Self::from_toml(name_or_path, &text);
+        }
+        Err(ProfileError::Unknown(name_or_path.to_owned()))
+    }
+
+    fn from_toml(origin: &str, text: &str) -> Result<Self, ProfileError> {
+        toml::from_str(text).map_err(|e| ProfileError::Parse(origin.to_owned(), e.to_string()))
+    }
+
+    /// The default profile (`hokusai-2025-08`).
+    pub fn default_profile() -> Self {
+        Self::load(DEFAULT_PROFILE).expect("the built-in default profile parses")
+    }
+
+    /// The Redis key of a cached validation for `raw_key` (never print the result).
+    pub fn cache_key(&self, raw_key: &str) -> String {
+        self.cache.key_pattern.replace("{key}", raw_key)
+    }
+
+    /// The Redis key of the hourly rate-limit counter of a key id.
+    pub fn rate_limit_key(&self, key_id: &str) -> String {
+        self.rate_limit.key_pattern.replace("{key_id}", key_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_builtin_profiles_parse_and_differ_where_the_contract_says() {
+        let old = Profile::load("hokusai-2025-08").unwrap();
+        let new = Profile::load("hokusai-2026").unwrap();
+        assert_eq!(old.cache.ttl_secs, 300);
+        assert_eq!(new.cache.ttl_secs, 60);
+        assert_eq!(
+            (old.auth.failure_status, new.auth.failure_status),
+            (401, 503)
+        );
+        assert!(!old.proxy.forwards_auth_headers && new.proxy.forwards_auth_headers);
+        assert!(!old.scopes.write_scopes_enforced && new.scopes.write_scopes_enforced);
+        assert!(old.health.ops_routes_need_key && !new.health.ops_routes_need_key);
+        assert_eq!(old.ecs, new.ecs);
+    }
+
+    #[test]
+    fn unknown_profile_names_the_known_ones() {
+        let err = Profile::load("hokusai-1999").unwrap_err().to_string();
+        assert!(
+            err.contains("hokusai-2025-08") && err.contains("hokusai-2026"),
+            "{err}"
+        );
+    }
+}

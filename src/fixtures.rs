@@ -1,0 +1,285 @@
+//! The fixture every check and test gets: [`Env`], one handle on the target (registry and
+//! auth URLs, profile), the API keys, an HTTP client, the Redis handle, the ECS client,
+//! and — on the stand-in — the stand-in itself, for inspection and fault switches.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use hokusai_verify::fixtures::Env;
+//! use hokusai_verify::http::{Auth, Req};
+//! let env = Env::from_env().await.expect("configuration");
+//! let ex = env.http.send(env.registry_url(), Req::get("/health")).await.unwrap();
+//! assert_eq!(ex.status, 200);
+//! let ex = env.http.send(env.registry_url(), Req::get("/").auth(Auth::Bearer(env.keys.primary.clone()))).await;
+//! # }
+//! ```
+
+use crate::cache::{Cache, display_url};
+use crate::check::Failure;
+use crate::config::{Config, ConfigError, Profile, TargetKind};
+use crate::ecs::EcsClient;
+use crate::http::HttpClient;
+use crate::secret::ApiKey;
+use crate::standin::{Fault, StandIn, StandInError, StandInOptions};
+use std::sync::Arc;
+use url::Url;
+
+/// The keys of a run. Only `primary` is always there; checks that need another one skip
+/// (with the reason) when it is absent.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// The key the suite runs with (read and write scopes, valid for service `platform`).
+    pub primary: ApiKey,
+    /// Another valid key ("other keys are unaffected").
+    pub second: Option<ApiKey>,
+    /// A key with a small hourly limit (rate-limit checks).
+    pub low_limit: Option<ApiKey>,
+    pub read_only: Option<ApiKey>,
+    pub revoked: Option<ApiKey>,
+    pub expired: Option<ApiKey>,
+}
+
+impl Keys {
+    /// Every key, for leak scans.
+    pub fn all(&self) -> Vec<&ApiKey> {
+        let mut v = vec![&self.primary];
+        v.extend(
+            [
+                &self.second,
+                &self.low_limit,
+                &self.read_only,
+                &self.revoked,
+                &self.expired,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        v
+    }
+}
+
+/// The Redis of the platform, as far as this run can reach it.
+#[derive(Debug, Clone)]
+pub enum RedisAccess {
+    Connected(Cache),
+    /// A Redis was configured, but it does not answer (a finding).
+    Unreachable {
+        url: String,
+        error: String,
+    },
+    /// No Redis configured (live runs outside the VPC): Redis checks skip.
+    NotConfigured(String),
+}
+
+/// The ECS API, as far as this run can reach it.
+#[derive(Debug, Clone)]
+pub enum EcsAccess {
+    Client(EcsClient),
+    /// Checks needing ECS skip with this reason.
+    NotConfigured(String),
+}
+
+/// Why an [`Env`] could not be built. Nothing was sent to the target.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    StandIn(#[from] StandInError),
+}
+
+/// The environment of one check or test.
+pub struct Env {
+    pub config: Config,
+    pub http: HttpClient,
+    registry: Url,
+    auth: Url,
+    pub keys: Keys,
+    pub redis: RedisAccess,
+    pub ecs: EcsAccess,
+    standin: Option<StandIn>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("target", &self.config.target)
+            .field("profile", &self.config.profile.name)
+            .field("registry", &self.registry.as_str())
+            .field("auth", &self.auth.as_str())
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Env {
+    /// Reads the configuration from the environment and builds the environment (starting a
+    /// stand-in unless `HOKUSAI_TARGET=live`).
+    pub async fn from_env() -> Result<Arc<Env>, EnvError> {
+        Self::build(Config::from_env()?).await
+    }
+
+    /// Builds the environment for `config`.
+    pub async fn build(config: Config) -> Result<Arc<Env>, EnvError> {
+        match config.target {
+            TargetKind::Standin => {
+                let mut opts = StandInOptions::new(config.profile.clone())
+                    .redis_url(config.standin_redis_url.clone())
+                    .faults(config.standin_faults.iter().copied());
+                if config.standin_fast {
+                    opts = opts.fast();
+                }
+                let standin = StandIn::start(opts).await?;
+                Ok(Self::on_standin(config, standin).await)
+            }
+            TargetKind::Live => Ok(Arc::new(Self::live(config).await)),
+        }
+    }
+
+    /// A stand-in environment with these faults, fast timings and the given profile; panics
+    /// with instructions if Redis is missing (for tests).
+    pub async fn standin_with(profile: Profile, faults: &[Fault]) -> Arc<Env> {
+        let mut config = Config::standin(profile);
+        config.standin_faults = faults.iter().copied().collect();
+        match Self::build(config).await {
+            Ok(env) => env,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// An environment around an already started stand-in.
+    pub async fn on_standin(config: Config, standin: StandIn) -> Arc<Env> {
+        let http = HttpClient::new(config.request_timeout, config.connect_timeout);
+        let k = standin.keys();
+        let keys = Keys {
+            primary: k.valid.key.clone(),
+            second: Some(k.second.key.clone()),
+            low_limit: Some(k.low_limit.key.clone()),
+            read_only: Some(k.read_only.key.clone()),
+            revoked: Some(k.revoked.key.clone()),
+            expired: Some(k.expired.key.clone()),
+        };
+        let redis = connect_redis(&standin.redis_url(), standin.redis_prefix()).await;
+        let ecs = EcsAccess::Client(
+            EcsClient::for_endpoint(
+                standin.ecs_url().as_str(),
+                "us-east-1",
+                &config.profile.ecs.cluster,
+            )
+            .await,
+        );
+        Arc::new(Env {
+            http,
+            registry: standin.registry_url(),
+            auth: standin.auth_url(),
+            keys,
+            redis,
+            ecs,
+            standin: Some(standin),
+            config,
+        })
+    }
+
+    async fn live(config: Config) -> Env {
+        let live = config
+            .live
+            .clone()
+            .expect("a live configuration has live settings");
+        let http = HttpClient::new(config.request_timeout, config.connect_timeout);
+        let redis = match &live.redis_url {
+            Some(url) => connect_redis(url, "").await,
+            None => RedisAccess::NotConfigured(
+                "no HOKUSAI_REDIS_URL: the platform's Redis is usually only reachable inside its VPC".into(),
+            ),
+        };
+        let cluster = live
+            .aws
+            .cluster
+            .clone()
+            .unwrap_or_else(|| config.profile.ecs.cluster.clone());
+        let ecs = match (&live.aws.region, crate::ecs::credentials_available() || live.aws.endpoint_url.is_some()) {
+            (None, _) => EcsAccess::NotConfigured("no AWS region (set HOKUSAI_AWS_REGION or AWS_REGION)".into()),
+            (Some(_), false) => EcsAccess::NotConfigured(
+                "no AWS credentials in the environment, profile files or container (instance metadata is never probed)".into(),
+            ),
+            (Some(region), true) => EcsAccess::Client(
+                EcsClient::live(region, live.aws.endpoint_url.as_ref().map(Url::as_str), &cluster).await,
+            ),
+        };
+        Env {
+            http,
+            registry: live.registry_url.clone(),
+            auth: live.auth_url.clone(),
+            keys: Keys {
+                primary: live.api_key.clone(),
+                second: live.keys.second.clone(),
+                low_limit: live.keys.low_limit.clone(),
+                read_only: live.keys.read_only.clone(),
+                revoked: live.keys.revoked.clone(),
+                expired: live.keys.expired.clone(),
+            },
+            redis,
+            ecs,
+            standin: None,
+            config,
+        }
+    }
+
+    pub fn registry_url(&self) -> &Url {
+        &self.registry
+    }
+    pub fn auth_url(&self) -> &Url {
+        &self.auth
+    }
+    pub fn profile(&self) -> &Profile {
+        &self.config.profile
+    }
+    /// `standin` or `live`.
+    pub fn target_name(&self) -> &'static str {
+        match self.config.target {
+            TargetKind::Standin => "standin",
+            TargetKind::Live => "live",
+        }
+    }
+
+    /// The stand-in, when the target is one.
+    pub fn standin(&self) -> Option<&StandIn> {
+        self.standin.as_ref()
+    }
+
+    /// The stand-in, or a skip for checks that need to look inside the platform.
+    pub fn require_standin(&self, why: &str) -> Result<&StandIn, Failure> {
+        self.standin
+            .as_ref()
+            .ok_or_else(|| Failure::skipped(format!("only observable on the stand-in: {why}")))
+    }
+
+    /// The Redis handle, a skip when none is configured, or a failure when it is down.
+    pub fn require_redis(&self) -> Result<&Cache, Failure> {
+        match &self.redis {
+            RedisAccess::Connected(c) => Ok(c),
+            RedisAccess::NotConfigured(why) => Err(Failure::skipped(why.clone())),
+            RedisAccess::Unreachable { url, error } => Err(Failure::failed(
+                format!("Redis at {url} answers"),
+                format!("no connection: {error}"),
+            )),
+        }
+    }
+
+    /// The ECS client, or a skip with the reason.
+    pub fn require_ecs(&self) -> Result<&EcsClient, Failure> {
+        match &self.ecs {
+            EcsAccess::Client(c) => Ok(c),
+            EcsAccess::NotConfigured(why) => Err(Failure::skipped(why.clone())),
+        }
+    }
+}
+
+async fn connect_redis(url: &str, prefix: &str) -> RedisAccess {
+    match Cache::connect(url, prefix).await {
+        Ok(c) => RedisAccess::Connected(c),
+        Err(e) => RedisAccess::Unreachable {
+            url: display_url(url),
+            error: crate::secret::redact(&e.to_string()),
+        },
+    }
+}

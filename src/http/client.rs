@@ -1,0 +1,286 @@
+use super::exchange::{Exchange, HttpError, HttpErrorKind};
+use crate::secret::ApiKey;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// How a request authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// No credentials at all.
+    None,
+    /// `Authorization: Bearer <key>`.
+    Bearer(ApiKey),
+    /// `Authorization: <scheme> <key>` with another spelling of the scheme (`bearer`, `BEARER`).
+    Scheme(&'static str, ApiKey),
+    /// `X-API-Key: <key>`.
+    XApiKey(ApiKey),
+    /// Any header with any (possibly malformed) value, for negative tests. The value is a
+    /// secret too: it may be a real key with a typo.
+    Raw {
+        header: &'static str,
+        value: SecretString,
+    },
+}
+
+impl Auth {
+    /// The values that must never appear in output for this request.
+    pub fn secret_values(&self) -> Vec<&str> {
+        match self {
+            Auth::None => vec![],
+            Auth::Bearer(k) | Auth::Scheme(_, k) | Auth::XApiKey(k) => vec![k.expose()],
+            Auth::Raw { value, .. } => vec![value.expose_secret()],
+        }
+    }
+
+    /// A short, secret-free description for evidence ("Bearer", "X-API-Key", ...).
+    pub fn describe(&self) -> String {
+        match self {
+            Auth::None => "no key".into(),
+            Auth::Bearer(_) => "Authorization: Bearer".into(),
+            Auth::Scheme(s, _) => format!("Authorization: {s}"),
+            Auth::XApiKey(_) => "X-API-Key".into(),
+            Auth::Raw { header, .. } => format!("{header}: <raw value>"),
+        }
+    }
+}
+
+/// A request to send: method, path relative to a base URL, and what goes with it.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<(Vec<u8>, Option<String>)>,
+    pub auth: Auth,
+    pub timeout: Option<Duration>,
+}
+
+impl Req {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            auth: Auth::None,
+            timeout: None,
+        }
+    }
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path)
+    }
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(Method::POST, path)
+    }
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+    pub fn query(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.query.push((k.into(), v.into()));
+        self
+    }
+    pub fn header(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn json(mut self, v: &serde_json::Value) -> Self {
+        self.body = Some((
+            serde_json::to_vec(v).expect("a Value serialises"),
+            Some("application/json".into()),
+        ));
+        self
+    }
+    pub fn raw_body(mut self, body: impl Into<Vec<u8>>, content_type: Option<&str>) -> Self {
+        self.body = Some((body.into(), content_type.map(str::to_owned)));
+        self
+    }
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+    /// `GET /health?detailed=true`-style line for evidence (no secrets: keys never go in URLs).
+    pub fn line(&self) -> String {
+        let mut s = format!("{} {}", self.method, self.path);
+        if !self.query.is_empty() {
+            let q: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            s.push('?');
+            s.push_str(&q.join("&"));
+        }
+        crate::secret::redact(&s)
+    }
+}
+
+/// The suite's HTTP client. Every request has a timeout and is timed; redirects are not
+/// followed (a redirect is evidence, not something to hide).
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    timeout: Duration,
+}
+
+impl HttpClient {
+    pub fn new(request_timeout: Duration, connect_timeout: Duration) -> Self {
+        let inner = reqwest::Client::builder()
+            .timeout(request_timeout)
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("hokusai-verify/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        Self {
+            inner,
+            timeout: request_timeout,
+        }
+    }
+
+    /// The default per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The underlying reqwest client (for streaming uploads/downloads).
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
+    /// Sends `req` to `base` + `req.path` and reads the whole body.
+    pub async fn send(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
+        let url = join(base, &req.path);
+        let line = req.line();
+        let mut rb = self.inner.request(req.method.clone(), url.clone());
+        if !req.query.is_empty() {
+            rb = rb.query(&req.query);
+        }
+        for (k, v) in &req.headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        rb = match &req.auth {
+            Auth::None => rb,
+            Auth::Bearer(k) => rb.header("Authorization", format!("Bearer {}", k.expose())),
+            Auth::Scheme(s, k) => rb.header("Authorization", format!("{s} {}", k.expose())),
+            Auth::XApiKey(k) => rb.header("X-API-Key", k.expose()),
+            Auth::Raw { header, value } => rb.header(*header, value.expose_secret()),
+        };
+        if let Some((body, ct)) = &req.body {
+            if let Some(ct) = ct {
+                rb = rb.header("Content-Type", ct.as_str());
+            }
+            rb = rb.body(body.clone());
+        }
+        if let Some(t) = req.timeout {
+            rb = rb.timeout(t);
+        }
+        let secrets: Vec<String> = req
+            .auth
+            .secret_values()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let started = Instant::now();
+        let fail = |e: reqwest::Error, started: Instant| {
+            HttpError::from_reqwest(&e, line.clone(), started.elapsed(), &secrets)
+        };
+        let resp = rb.send().await.map_err(|e| fail(e, started))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| fail(e, started))?;
+        Ok(Exchange {
+            line,
+            auth: req.auth.describe(),
+            status,
+            headers,
+            body: body.to_vec(),
+            latency: started.elapsed(),
+            secrets,
+        })
+    }
+}
+
+/// `base` + `path`, keeping any path prefix of `base` (e.g. a registry behind `/prefix`).
+pub(crate) fn join(base: &Url, path: &str) -> Url {
+    let mut s = base.as_str().trim_end_matches('/').to_owned();
+    if !path.starts_with('/') {
+        s.push('/');
+    }
+    s.push_str(path);
+    Url::parse(&s).unwrap_or_else(|_| base.clone())
+}
+
+impl HttpError {
+    fn from_reqwest(
+        e: &reqwest::Error,
+        line: String,
+        elapsed: Duration,
+        secrets: &[String],
+    ) -> Self {
+        let kind = if e.is_timeout() {
+            HttpErrorKind::Timeout
+        } else if e.is_connect() {
+            if format!("{e:?}").contains("onnection refused") {
+                HttpErrorKind::Refused
+            } else {
+                HttpErrorKind::Connect
+            }
+        } else if e.is_body() || e.is_decode() {
+            HttpErrorKind::Body
+        } else {
+            HttpErrorKind::Other
+        };
+        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        // `{:?}` keeps the cause chain (reqwest's Display only says "error sending request").
+        let message = crate::secret::redact_with(&error_chain(e), &refs);
+        HttpError {
+            kind,
+            line,
+            elapsed,
+            message,
+        }
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.contains(&t) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keeps_base_prefix() {
+        let b = Url::parse("http://127.0.0.1:1/prefix/").unwrap();
+        assert_eq!(
+            join(&b, "/health").as_str(),
+            "http://127.0.0.1:1/prefix/health"
+        );
+        assert_eq!(
+            join(&b, "api/x").as_str(),
+            "http://127.0.0.1:1/prefix/api/x"
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_classified() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let c = HttpClient::new(Duration::from_secs(2), Duration::from_secs(1));
+        let base = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let err = c.send(&base, Req::get("/health")).await.unwrap_err();
+        assert_eq!(err.kind, HttpErrorKind::Refused, "{err}");
+    }
+}

@@ -1,0 +1,140 @@
+use reqwest::header::HeaderMap;
+use std::fmt;
+use std::time::Duration;
+
+/// One request and its answer, as the suite saw it.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// `METHOD /path?query` (redacted).
+    pub line: String,
+    /// How the request authenticated (never the key).
+    pub auth: String,
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub latency: Duration,
+    /// Secret values sent with the request, removed from every excerpt.
+    pub(crate) secrets: Vec<String>,
+}
+
+impl Exchange {
+    /// The response's media type without parameters, lower-cased (`application/json`).
+    pub fn content_type(&self) -> Option<String> {
+        self.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// Looks like an HTML page (an ALB error page or a framework's error page).
+    pub fn is_html(&self) -> bool {
+        self.content_type().is_some_and(|c| c == "text/html")
+            || self
+                .body
+                .iter()
+                .skip_while(|b| b.is_ascii_whitespace())
+                .take(15)
+                .map(|b| b.to_ascii_lowercase())
+                .collect::<Vec<u8>>()
+                .starts_with(b"<!doctype html")
+            || self
+                .body
+                .windows(6)
+                .take(512)
+                .any(|w| w.eq_ignore_ascii_case(b"<html>"))
+    }
+
+    /// `detail` of a FastAPI-style error body, as a string (objects are rendered as JSON).
+    pub fn detail(&self) -> Option<String> {
+        let v = self.json()?;
+        match v.get("detail")? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// At most `max` characters of the body, with every secret removed.
+    pub fn excerpt(&self, max: usize) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let mut cut: String = text.chars().take(max).collect();
+        if text.chars().count() > max {
+            cut.push('…');
+        }
+        let refs: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        crate::secret::redact_with(&cut, &refs)
+    }
+
+    /// Does the body or any header contain one of the secrets sent? (A leak.)
+    pub fn echoes_secret(&self) -> bool {
+        self.secrets.iter().any(|s| {
+            let b = s.as_bytes();
+            self.body.windows(b.len().max(1)).any(|w| w == b)
+                || self
+                    .headers
+                    .values()
+                    .any(|v| v.as_bytes().windows(b.len().max(1)).any(|w| w == b))
+        })
+    }
+
+    /// A one-line summary for messages: `GET /health -> 503 text/html (12 ms): <excerpt>`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} -> {} {} ({} ms): {}",
+            self.line,
+            self.status,
+            self.content_type()
+                .unwrap_or_else(|| "no content-type".into()),
+            self.latency.as_millis(),
+            self.excerpt(160).replace('\n', " ")
+        )
+    }
+}
+
+/// What went wrong on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpErrorKind {
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection was refused (nothing listens there).
+    Refused,
+    /// Any other failure to connect (DNS, TLS, unreachable).
+    Connect,
+    /// The answer broke off or could not be read.
+    Body,
+    Other,
+}
+
+impl fmt::Display for HttpErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HttpErrorKind::Timeout => "timeout",
+            HttpErrorKind::Refused => "connection refused",
+            HttpErrorKind::Connect => "unreachable",
+            HttpErrorKind::Body => "broken response",
+            HttpErrorKind::Other => "request failed",
+        })
+    }
+}
+
+/// A request that got no usable answer. Contains no secret.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind} after {elapsed:.1?}: {line}: {message}")]
+pub struct HttpError {
+    pub kind: HttpErrorKind,
+    pub line: String,
+    pub elapsed: Duration,
+    pub message: String,
+}

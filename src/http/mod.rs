@@ -1,0 +1,9 @@
+//! HTTP helpers: one client that times every request, always has a timeout, can
+//! authenticate in each of the platform's ways, and keeps what came back as [`Exchange`]
+//! evidence (redacted when it is stored).
+
+mod client;
+mod exchange;
+
+pub use client::{Auth, HttpClient, Req};
+pub use exchange::{Exchange, HttpError, HttpErrorKind};

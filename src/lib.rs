@@ -1,0 +1,25 @@
+//! # hokusai-verify
+//!
+//! Integration-test suite for the Hokusai model-registration platform: an MLflow registry
+//! behind an API-key auth proxy (API service on ECS behind an ALB, an auth service, a Redis
+//! auth cache, S3 artifacts). The same checks run against live infrastructure or against
+//! the stand-in, a faithful wiremock emulation of the platform with a switch per fault.
+//!
+//! Where things live:
+//! - [`config`]: target selection, environment variables, profiles;
+//! - [`secret`]: API keys as secret types, redaction of everything written;
+//! - [`http`]: the timed HTTP client and its evidence;
+//! - [`cache`], [`ecs`]: the Redis handle and the ECS client;
+//! - [`fixtures`]: [`fixtures::Env`], the handle every check and test gets;
+//! - [`check`]: how one check runs and what it records; [`checks`]: the catalogue by area;
+//! - [`standin`]: the emulated platform and its fault switches.
+
+pub mod cache;
+pub mod check;
+pub mod checks;
+pub mod config;
+pub mod ecs;
+pub mod fixtures;
+pub mod http;
+pub mod secret;
+pub mod standin;

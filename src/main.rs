@@ -1,0 +1,185 @@
+//! `hokusai-verify`: run the checks against the stand-in or a live platform.
+//!
+//! Exit codes: 0 every check passed (or skipped), 1 a check failed, 2 configuration error.
+
+use clap::{Parser, Subcommand};
+use hokusai_verify::check::{CheckResult, Outcome, record};
+use hokusai_verify::checks;
+use hokusai_verify::config::{Config, TargetKind};
+use hokusai_verify::fixtures::Env;
+use hokusai_verify::standin::Fault;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "hokusai-verify",
+    version,
+    about = "Verify the Hokusai model-registration platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the checks against the configured target (HOKUSAI_TARGET, default the stand-in)
+    /// and print one line per check.
+    Verify {
+        /// Only these areas (default: all).
+        #[arg(long = "area")]
+        areas: Vec<String>,
+        /// Switch a stand-in fault on (repeatable); same as HOKUSAI_STANDIN_FAULTS.
+        #[arg(long = "fault")]
+        faults: Vec<Fault>,
+        /// Keep earlier results in the run folder instead of starting afresh.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print the resolved configuration (keys redacted) and exit; sends nothing.
+    Config,
+    /// List the stand-in's fault switches.
+    Faults,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Faults => {
+                for f in Fault::ALL {
+                    println!("{f}");
+                }
+                ExitCode::SUCCESS
+            }
+            Command::Config => match Config::from_env() {
+                Ok(c) => {
+                    println!("{c:#?}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            },
+            Command::Verify {
+                areas,
+                faults,
+                keep,
+            } => verify(areas, faults, keep).await,
+        }
+    })
+}
+
+async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode {
+    let mut config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    config.standin_faults.extend(faults);
+    for a in &areas {
+        if !checks::AREAS.contains(&a.as_str()) {
+            eprintln!("unknown area `{a}` (known: {})", checks::AREAS.join(", "));
+            return ExitCode::from(2);
+        }
+    }
+    let specs: Vec<_> = checks::catalogue(&config.profile)
+        .into_iter()
+        .filter(|s| areas.is_empty() || areas.iter().any(|a| a == s.area))
+        .collect();
+    if !keep {
+        let _ = std::fs::remove_dir_all(config.run_dir.join("results"));
+    }
+    let faults_note = if config.standin_faults.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " with faults {}",
+            config
+                .standin_faults
+                .iter()
+                .map(|f| f.id())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    };
+    println!(
+        "hokusai-verify: {} checks on {}{} (profile {})",
+        specs.len(),
+        config.target,
+        faults_note,
+        config.profile.name
+    );
+
+    let mut results: Vec<CheckResult> = Vec::new();
+    let shared = if config.target == TargetKind::Live {
+        // One environment for a live target: checks run one after the other.
+        match Env::build(config.clone()).await {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    for spec in &specs {
+        // On the stand-in every check gets a fresh instance, as in the tests.
+        let env: Arc<Env> = match &shared {
+            Some(e) => e.clone(),
+            None => match Env::build(config.clone()).await {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        let r = spec.run(&env).await;
+        if let Err(e) = record(&config.run_dir, &r) {
+            eprintln!("warning: cannot record {}: {e}", r.key());
+        }
+        print_line(&r);
+        results.push(r);
+    }
+    let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    let passed = count(|o| *o == Outcome::Passed);
+    let failed = count(Outcome::is_bad);
+    let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
+    println!("results in {}", config.run_dir.join("results").display());
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_line(r: &CheckResult) {
+    let worst_latency = r
+        .evidence
+        .iter()
+        .map(|e| e.latency_ms)
+        .fold(0.0_f64, f64::max);
+    let mark = match r.outcome {
+        Outcome::Passed => "ok  ",
+        Outcome::Skipped { .. } => "skip",
+        Outcome::Failed => "FAIL",
+        Outcome::Error { .. } => "ERR ",
+    };
+    println!("{mark} {:<58} {:>7.1} ms", r.key(), worst_latency);
+    if r.outcome != Outcome::Passed {
+        if let Some(m) = &r.message {
+            println!("       {m}");
+        }
+    }
+}

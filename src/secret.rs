@@ -1,0 +1,159 @@
+//! Secrets: API keys are wrapped so that no `Debug`/`Display` ever prints them, and every
+//! string the suite writes (evidence, reports, panics) goes through [`redact`] first.
+//!
+//! ```
+//! use hokusai_verify::secret::{ApiKey, redact};
+//! let key = ApiKey::parse("hk_live_0123456789abcdefABCDEF0123456789").unwrap();
+//! assert_eq!(format!("{key:?}"), "ApiKey(hk_live_…[redacted])");
+//! assert!(!redact("got hk_live_0123456789abcdefABCDEF0123456789").contains("0123"));
+//! ```
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::sync::LazyLock;
+
+/// The prefix every Hokusai API key starts with.
+pub const KEY_PREFIX: &str = "hk_live_";
+/// Number of letters and digits after the prefix.
+pub const KEY_BODY_LEN: usize = 32;
+/// What a redacted key looks like in any output.
+pub const REDACTED: &str = "hk_live_…[redacted]";
+
+/// Why a string is not an API key. Never contains the string itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFormatError {
+    #[error("it is empty")]
+    Empty,
+    #[error("it does not start with `{KEY_PREFIX}`")]
+    WrongPrefix,
+    #[error("it has {0} characters after `{KEY_PREFIX}`, expected {KEY_BODY_LEN}")]
+    WrongLength(usize),
+    #[error("it contains characters other than letters and digits after `{KEY_PREFIX}`")]
+    BadCharacters,
+}
+
+/// A Hokusai API key. Cloning is cheap; printing it never shows the secret.
+#[derive(Clone)]
+pub struct ApiKey(SecretString);
+
+impl ApiKey {
+    /// Checks the format (`hk_live_` + 32 letters/digits) without ever echoing the value.
+    pub fn parse(raw: &str) -> Result<Self, KeyFormatError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(KeyFormatError::Empty);
+        }
+        let Some(body) = raw.strip_prefix(KEY_PREFIX) else {
+            return Err(KeyFormatError::WrongPrefix);
+        };
+        if !body.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(KeyFormatError::BadCharacters);
+        }
+        if body.len() != KEY_BODY_LEN {
+            return Err(KeyFormatError::WrongLength(body.len()));
+        }
+        Ok(Self(SecretString::from(raw.to_owned())))
+    }
+
+    /// A fresh random key in the platform's format (stand-in keys and canaries).
+    pub fn random() -> Self {
+        let body: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(KEY_BODY_LEN)
+            .collect();
+        Self(SecretString::from(format!("{KEY_PREFIX}{body}")))
+    }
+
+    /// The raw key, for the one place that needs it: an outgoing header.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({REDACTED})")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl PartialEq for ApiKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+impl Eq for ApiKey {}
+
+/// Anything that looks like a Hokusai key, even a malformed one with the right prefix, and
+/// bearer tokens in header dumps.
+static KEY_PATTERN: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)hk_live_[A-Za-z0-9_\-]*|(bearer\s+)[^\s,;\x22]+").expect("static regex")
+});
+
+/// Removes every API key (and every bearer token) from a string. Used on every body excerpt,
+/// error message and report line before it is stored or printed.
+pub fn redact(text: &str) -> String {
+    KEY_PATTERN
+        .replace_all(text, |caps: &regex::Captures<'_>| match caps.get(1) {
+            Some(scheme) => format!("{}[redacted]", scheme.as_str()),
+            None => REDACTED.to_owned(),
+        })
+        .into_owned()
+}
+
+/// Removes the given secrets (which may not look like keys, e.g. malformed test inputs or
+/// AWS secrets) and then everything key-shaped.
+pub fn redact_with(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s, "[redacted]");
+    }
+    redact(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_rejects_malformed_keys_without_echoing_them() {
+        assert_eq!(ApiKey::parse(""), Err(KeyFormatError::Empty));
+        assert_eq!(ApiKey::parse("sk_live_x"), Err(KeyFormatError::WrongPrefix));
+        assert_eq!(
+            ApiKey::parse("hk_live_abc"),
+            Err(KeyFormatError::WrongLength(3))
+        );
+        assert_eq!(
+            ApiKey::parse("hk_live_0123456789abcdef0123456789abcde!"),
+            Err(KeyFormatError::BadCharacters)
+        );
+        let msg = KeyFormatError::WrongLength(3).to_string();
+        assert!(!msg.contains("abc"));
+    }
+
+    #[test]
+    fn random_keys_are_valid_and_never_printed() {
+        let k = ApiKey::random();
+        assert!(ApiKey::parse(k.expose()).is_ok());
+        for printed in [format!("{k}"), format!("{k:?}"), format!("{:#?}", Some(&k))] {
+            assert!(!printed.contains(&k.expose()[8..]), "{printed}");
+        }
+    }
+
+    #[test]
+    fn redact_removes_keys_and_bearer_tokens() {
+        let k = ApiKey::random();
+        let text = format!(
+            "Authorization: Bearer {0} and x-api-key: {0}; bearer abc.def",
+            k.expose()
+        );
+        let out = redact(&text);
+        assert!(!out.contains(&k.expose()[8..]), "{out}");
+        assert!(!out.contains("abc.def"), "{out}");
+        assert!(out.contains("Bearer [redacted]"));
+    }
+}

@@ -1,0 +1,542 @@
+//! The registry host (`registry.hokus.ai`): its ALB and the API service behind it — health
+//! routes, the API-key middleware with the Redis auth cache, the rate limiter, and the MLflow
+//! proxy (ajax-api rewrite, header handling, error mapping).
+
+use super::alb;
+use super::auth::{ApiAuth, AuthFailure, api_validate};
+use super::faults::Fault;
+use super::keys::KeyRecord;
+use super::mlflow::{MlflowReply, RequestContext};
+use super::state::{ForwardedRequest, State, UsageCall, lock};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use wiremock::{Request, Respond, ResponseTemplate};
+
+/// The version the emulated API reports.
+pub const API_VERSION: &str = "1.4.2";
+
+/// The wrong TTL used under `cache-ttl-wrong`: ten times the profile's.
+pub fn wrong_ttl(profile_ttl: u64) -> u64 {
+    profile_ttl * 10
+}
+
+fn detail(status: u16, detail: impl Into<Value>) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({ "detail": detail.into() }))
+}
+
+/// What the auth middleware decided.
+enum Authn {
+    Ok(KeyRecord),
+    Reject(ResponseTemplate),
+}
+
+/// The key a request carries: `Authorization: <bearer in any case> <key>` or `X-API-Key`.
+fn presented_key(req: &Request) -> Option<String> {
+    let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
+    if let Some(v) = header("authorization") {
+        if let Some((scheme, key)) = v.trim().split_once(char::is_whitespace) {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return Some(key.trim().to_owned());
+            }
+        }
+        // Any other scheme is "a key in the wrong form": presented but invalid.
+        return Some(String::new());
+    }
+    header("x-api-key").map(|v| v.trim().to_owned())
+}
+
+fn well_formed(key: &str) -> bool {
+    crate::secret::ApiKey::parse(key).is_ok() && key.len() == key.trim().len()
+}
+
+pub(crate) struct RegistryResponder(pub Arc<State>);
+
+impl Respond for RegistryResponder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let state = &self.0;
+        let template = if state.has(Fault::TargetUnhealthy) {
+            alb::service_unavailable()
+        } else {
+            self.route(req)
+        };
+        if state.has(Fault::SlowRegistry) {
+            template.set_delay(state.timing.slow_registry_delay)
+        } else {
+            template
+        }
+    }
+}
+
+impl RegistryResponder {
+    fn route(&self, req: &Request) -> ResponseTemplate {
+        let state = &self.0;
+        let path = req.url.path().to_owned();
+        let method = req.method.as_str().to_owned();
+        let ops_need_key = state.profile.health.ops_routes_need_key;
+
+        // The ALB's listener rule for /api/mlflow/* points at MLflow: no auth in front.
+        if state.has(Fault::MlflowRouteToMlflow) && path.starts_with("/api/mlflow/") {
+            let reply = self.mlflow_direct(req, &path);
+            return reply_template(reply);
+        }
+
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/health") => {
+                let detailed = req
+                    .url
+                    .query_pairs()
+                    .any(|(k, v)| k == "detailed" && v == "true");
+                self.health(detailed)
+            }
+            ("GET", "/health/mlflow") => self.health_mlflow(),
+            ("GET", "/live") | ("GET", "/ready") | ("GET", "/version") | ("GET", "/metrics")
+                if !ops_need_key =>
+            {
+                self.ops(&path)
+            }
+            ("GET", p) if p.starts_with("/api/health/") && !ops_need_key => self.api_health(p),
+            _ => match self.authenticate(req) {
+                Authn::Reject(t) => t,
+                Authn::Ok(record) => {
+                    let counted = self.count(&record);
+                    let (template, status) = match counted {
+                        Some((count, ttl)) if count > record.rate_limit_per_hour => {
+                            (self.limited(&record, ttl), 429)
+                        }
+                        _ => self.authenticated(req, &method, &path, &record),
+                    };
+                    // Usage is reported after every authenticated request; its failures
+                    // never reach the client.
+                    lock(&state.usage_calls).push(UsageCall {
+                        key_id: record.key_id.clone(),
+                        endpoint: path.clone(),
+                        status_code: status,
+                    });
+                    self.rate_headers(template, &record, counted)
+                }
+            },
+        }
+    }
+
+    /// Routes behind the key: returns the answer and its status (for the usage report).
+    fn authenticated(
+        &self,
+        req: &Request,
+        method: &str,
+        path: &str,
+        record: &KeyRecord,
+    ) -> (ResponseTemplate, u16) {
+        match (method, path) {
+            ("GET", "/") => (
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"service": "Hokusai API", "version": API_VERSION})),
+                200,
+            ),
+            ("GET", "/live") | ("GET", "/ready") | ("GET", "/version") | ("GET", "/metrics") => {
+                let t = self.ops(path);
+                (t, 200)
+            }
+            ("GET", p) if p.starts_with("/api/health/") => (self.api_health(p), 200),
+            (_, p) if p.starts_with("/api/mlflow/") => {
+                self.proxy(req, &p["/api/mlflow/".len()..], record)
+            }
+            (_, p) if p.starts_with("/mlflow/") => self.proxy(req, &p["/mlflow/".len()..], record),
+            _ => (detail(404, "Not Found"), 404),
+        }
+    }
+
+    fn authenticate(&self, req: &Request) -> Authn {
+        let state = &self.0;
+        let Some(key) = presented_key(req) else {
+            return Authn::Reject(detail(401, "API key required"));
+        };
+        if !well_formed(&key) {
+            return Authn::Reject(detail(401, "Invalid or expired API key"));
+        }
+        let cache_key = state.redis_key(&state.profile.cache_key(&key));
+        let cache_on = !state.has(Fault::CacheOff);
+        if cache_on {
+            let cached: Option<String> = lock(&state.redis)
+                .with(|c| redis::cmd("GET").arg(&cache_key).query(c))
+                .ok()
+                .flatten();
+            if let Some(record) = cached.and_then(|json| self.record_from_cache(&json, &key)) {
+                return Authn::Ok(record);
+            }
+        }
+        match api_validate(state, &key) {
+            ApiAuth::Valid(record) => {
+                if cache_on {
+                    let ttl = if state.has(Fault::CacheTtlWrong) {
+                        wrong_ttl(state.profile.cache.ttl_secs)
+                    } else {
+                        state.profile.cache.ttl_secs
+                    };
+                    let value = json!({"key_id": record.key_id, "user_id": record.user_id, "scopes": record.scopes,
+                        "rate_limit_per_hour": record.rate_limit_per_hour}).to_string();
+                    // A Redis error only means no caching (fail open).
+                    let _ = lock(&state.redis).with(|c| {
+                        redis::cmd("SET")
+                            .arg(&cache_key)
+                            .arg(&value)
+                            .arg("EX")
+                            .arg(ttl)
+                            .query::<()>(c)
+                    });
+                }
+                Authn::Ok(record)
+            }
+            ApiAuth::Invalid => Authn::Reject(detail(401, "Invalid or expired API key")),
+            ApiAuth::RateLimited => {
+                Authn::Reject(detail(429, "Rate limit exceeded").insert_header("retry-after", "60"))
+            }
+            ApiAuth::Failed(why) => {
+                let message = match why {
+                    AuthFailure::Error => "Authentication service error",
+                    AuthFailure::Timeout => "Authentication service timeout",
+                    AuthFailure::Unavailable => "Authentication service unavailable",
+                };
+                let mut t = detail(state.profile.auth.failure_status, message);
+                if state.profile.auth.failure_retry_after {
+                    t = t.insert_header("retry-after", "30");
+                }
+                if why == AuthFailure::Timeout {
+                    t = t.set_delay(state.timing.auth_timeout);
+                }
+                Authn::Reject(t)
+            }
+        }
+    }
+
+    /// Rebuilds the key record from a cache entry (the cache stores what validation returned).
+    fn record_from_cache(&self, json: &str, raw_key: &str) -> Option<KeyRecord> {
+        let v: Value = serde_json::from_str(json).ok()?;
+        let base = self.0.keys.find(raw_key)?.clone();
+        Some(KeyRecord {
+            key_id: v.get("key_id")?.as_str()?.to_owned(),
+            user_id: v.get("user_id")?.as_str()?.to_owned(),
+            scopes: v
+                .get("scopes")?
+                .as_array()?
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect(),
+            rate_limit_per_hour: v.get("rate_limit_per_hour")?.as_u64()?,
+            ..base
+        })
+    }
+
+    /// The 429 past the limit, with `Retry-After` (seconds until the window resets).
+    fn limited(&self, record: &KeyRecord, ttl: i64) -> ResponseTemplate {
+        let reset = chrono::Utc::now().timestamp() + ttl;
+        detail(429, "Rate limit exceeded")
+            .insert_header("retry-after", ttl.max(1).to_string())
+            .insert_header("x-ratelimit-limit", record.rate_limit_per_hour.to_string())
+            .insert_header("x-ratelimit-remaining", "0")
+            .insert_header("x-ratelimit-reset", reset.to_string())
+    }
+
+    /// `INCR rate_limit:hourly:<key_id>` (+ `EXPIRE` on the first); None when the limiter is
+    /// off or Redis fails (fail open).
+    fn count(&self, record: &KeyRecord) -> Option<(u64, i64)> {
+        let state = &self.0;
+        if state.has(Fault::RateLimitOff) || state.has(Fault::CacheOff) {
+            return None;
+        }
+        let key = state.redis_key(&state.profile.rate_limit_key(&record.key_id));
+        let window = state.profile.rate_limit.window_secs;
+        let mut slot = lock(&state.redis);
+        let count: u64 = slot.with(|c| redis::cmd("INCR").arg(&key).query(c)).ok()?;
+        if count == 1 {
+            let _ = slot.with(|c| redis::cmd("EXPIRE").arg(&key).arg(window).query::<()>(c));
+        }
+        let ttl: i64 = slot
+            .with(|c| redis::cmd("TTL").arg(&key).query(c))
+            .unwrap_or(window as i64);
+        Some((count, ttl))
+    }
+
+    /// Adds `X-RateLimit-*` to an authenticated answer (none when the limiter did not count).
+    fn rate_headers(
+        &self,
+        t: ResponseTemplate,
+        record: &KeyRecord,
+        counted: Option<(u64, i64)>,
+    ) -> ResponseTemplate {
+        let Some((count, ttl)) = counted else {
+            return t;
+        };
+        if count > record.rate_limit_per_hour {
+            return t; // the 429 already carries its headers
+        }
+        let reset = chrono::Utc::now().timestamp() + ttl.max(0);
+        t.insert_header("x-ratelimit-limit", record.rate_limit_per_hour.to_string())
+            .insert_header(
+                "x-ratelimit-remaining",
+                (record.rate_limit_per_hour - count).to_string(),
+            )
+            .insert_header("x-ratelimit-reset", reset.to_string())
+    }
+
+    fn mlflow_reachable(&self) -> bool {
+        !self.0.has(Fault::MlflowDown)
+    }
+
+    fn redis_healthy(&self) -> bool {
+        !self.0.has(Fault::CacheOff)
+            && lock(&self.0.redis)
+                .with(|c| redis::cmd("PING").query::<String>(c))
+                .is_ok()
+    }
+
+    fn health(&self, detailed: bool) -> ResponseTemplate {
+        let state = &self.0;
+        let mlflow_ok = self.mlflow_reachable();
+        if !mlflow_ok {
+            state.mlflow_failed();
+        }
+        let redis_ok = self.redis_healthy();
+        let word = |ok: bool| if ok { "healthy" } else { "unhealthy" };
+        let services = json!({
+            "mlflow": word(mlflow_ok), "redis": word(redis_ok), "postgres": "healthy", "message_queue": "healthy",
+        });
+        let all = mlflow_ok && redis_ok;
+        let mut body = json!({
+            "status": if all { "healthy" } else { state.profile.health.degraded_value.as_str() },
+            "version": API_VERSION,
+            "services": services,
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+        });
+        if detailed {
+            body["details"] = json!({
+                "mlflow": {"status": word(mlflow_ok), "url": state.mlflow_internal_url, "circuit_breaker_state": state.circuit_state()},
+                "redis": {"status": word(redis_ok)},
+                "postgres": {"status": "healthy"},
+                "message_queue": {"status": "healthy"},
+            });
+            // The detailed view never answers 5xx.
+            return ResponseTemplate::new(200).set_body_json(body);
+        }
+        let status = if all {
+            200
+        } else {
+            state.profile.health.degraded_status
+        };
+        ResponseTemplate::new(status).set_body_json(body)
+    }
+
+    fn health_mlflow(&self) -> ResponseTemplate {
+        let state = &self.0;
+        if self.mlflow_reachable() {
+            state.mlflow_ok();
+            ResponseTemplate::new(200).set_body_json(json!({
+                "connected": true, "circuit_breaker_state": "CLOSED", "failure_count": 0,
+                "mlflow_url": state.mlflow_internal_url,
+            }))
+        } else {
+            let failures = state.mlflow_failed();
+            ResponseTemplate::new(503).set_body_json(json!({
+                "connected": false, "circuit_breaker_state": state.circuit_state(), "failure_count": failures,
+                "error": format!("Failed to connect to MLflow server at {}", state.mlflow_internal_url),
+            }))
+        }
+    }
+
+    fn api_health(&self, path: &str) -> ResponseTemplate {
+        if path != "/api/health/mlflow" {
+            return detail(404, "Not Found");
+        }
+        let up = self.mlflow_reachable();
+        let artifacts = up && !self.0.has(Fault::ArtifactsDisabled);
+        let check = |ok: bool| json!({"status": if ok { "healthy" } else { "unhealthy" }});
+        let healthy = up && artifacts;
+        let body = json!({
+            "status": if healthy { "healthy" } else { "unhealthy" },
+            "checks": {"connectivity": check(up), "experiments_api": check(up), "artifacts_api": check(artifacts)},
+        });
+        if healthy {
+            ResponseTemplate::new(200).set_body_json(body)
+        } else {
+            detail(503, body)
+        }
+    }
+
+    fn ops(&self, path: &str) -> ResponseTemplate {
+        let up = self.mlflow_reachable();
+        match path {
+            "/live" => ResponseTemplate::new(200).set_body_json(json!({"alive": true})),
+            "/ready" => ResponseTemplate::new(if up { 200 } else { 503 })
+                .set_body_json(json!({"ready": up, "checks": {"mlflow": up, "database": true}})),
+            "/version" => ResponseTemplate::new(200).set_body_json(json!({
+                "version": API_VERSION, "mlflow_major_version": self.0.profile.proxy.mlflow_major_version,
+            })),
+            _ => ResponseTemplate::new(200).set_body_raw(
+                "# HELP hokusai_requests_total Requests served.\n# TYPE hokusai_requests_total counter\nhokusai_requests_total 1\n",
+                "text/plain; version=0.0.4",
+            ),
+        }
+    }
+
+    fn is_write(method: &str, mlflow_path: &str) -> bool {
+        if mlflow_path.contains("mlflow-artifacts/") {
+            return matches!(method, "PUT" | "DELETE" | "POST" | "PATCH");
+        }
+        let last = mlflow_path.rsplit('/').next().unwrap_or("");
+        method != "GET"
+            && !matches!(
+                last,
+                "search" | "get" | "get-by-name" | "get-latest-versions" | "get-history" | "list"
+            )
+    }
+
+    /// The MLflow proxy. `rest` is the MLflow path (`api/2.0/mlflow/...`).
+    fn proxy(&self, req: &Request, rest: &str, record: &KeyRecord) -> (ResponseTemplate, u16) {
+        let state = &self.0;
+        let method = req.method.as_str();
+        if state.profile.scopes.write_scopes_enforced && Self::is_write(method, rest) {
+            let allowed = record
+                .scopes
+                .iter()
+                .any(|s| state.profile.scopes.write_scopes.contains(s));
+            if !allowed {
+                let t = ResponseTemplate::new(403).set_body_json(json!({
+                    "detail": "Insufficient permissions for this operation", "error": "FORBIDDEN",
+                    "required_scopes": state.profile.scopes.write_scopes,
+                }));
+                return (t, 403);
+            }
+        }
+        if !self.mlflow_reachable() {
+            state.mlflow_failed();
+            let msg = format!(
+                "Failed to connect to MLflow server at {}",
+                state.mlflow_internal_url
+            );
+            return (detail(502, msg), 502);
+        }
+        let upstream_path = if state.has(Fault::NoAjaxRewrite) {
+            format!("/{rest}")
+        } else {
+            format!(
+                "/{}",
+                rest.replacen("api/2.0/mlflow", "ajax-api/2.0/mlflow", 1)
+            )
+        };
+        // Header handling: drop Host and (per profile) the key; add the identity headers.
+        let forward_key =
+            state.profile.proxy.forwards_auth_headers || state.has(Fault::AuthHeaderLeak);
+        let raw_key = presented_key(req).unwrap_or_default();
+        let mut names = Vec::new();
+        let mut carried_key = false;
+        for (name, value) in req.headers.iter() {
+            let n = name.as_str();
+            if n == "host" || n == "content-length" {
+                continue;
+            }
+            if (n == "authorization" || n == "x-api-key") && !forward_key {
+                continue;
+            }
+            if !raw_key.is_empty() && value.to_str().is_ok_and(|v| v.contains(&raw_key)) {
+                carried_key = true;
+            }
+            names.push(n.to_owned());
+        }
+        names.push("x-hokusai-user-id".into());
+        names.push("x-hokusai-api-key-id".into());
+        let body = &req.body;
+        lock(&state.forwarded).push(ForwardedRequest {
+            method: method.to_owned(),
+            path: upstream_path.clone(),
+            query: req.url.query().map(str::to_owned),
+            header_names: names,
+            carried_key,
+            user_id: Some(record.user_id.clone()),
+            key_id: Some(record.key_id.clone()),
+            body_len: body.len(),
+            body: (body.len() <= 64 * 1024).then(|| body.clone()),
+        });
+        if state.has(Fault::MlflowSlow) {
+            let secs = state.profile.proxy.upstream_timeout_ms as f64 / 1000.0;
+            let t = detail(
+                504,
+                format!("MLflow server request timeout after {secs:.1}s"),
+            )
+            .set_delay(state.timing.upstream_timeout);
+            return (t, 504);
+        }
+        let query: Vec<(String, String)> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let content_type = req
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        let ctx = RequestContext {
+            artifacts_disabled: state.has(Fault::ArtifactsDisabled),
+            via_public_host: true,
+        };
+        let reply =
+            lock(&state.mlflow).handle(method, &upstream_path, &query, content_type, body, ctx);
+        state.mlflow_ok();
+        let status = reply.status;
+        (self.map_upstream(reply, &upstream_path), status)
+    }
+
+    /// Upstream answers pass through, except HTML error pages (made JSON with an MLflow
+    /// error code) and the artifact server being off.
+    fn map_upstream(&self, reply: MlflowReply, upstream_path: &str) -> ResponseTemplate {
+        let html = reply.content_type.starts_with("text/html");
+        if html && matches!(reply.status, 404 | 405) {
+            let (code, what) = if reply.status == 404 {
+                ("ENDPOINT_NOT_FOUND", "No API route matches")
+            } else {
+                ("BAD_REQUEST", "Method not allowed for")
+            };
+            return ResponseTemplate::new(reply.status).set_body_json(
+                json!({"error_code": code, "message": format!("{what} {upstream_path}")}),
+            );
+        }
+        if reply.status == 503 && upstream_path.contains("mlflow-artifacts") {
+            return detail(
+                503,
+                json!({"error": "ARTIFACTS_DISABLED", "message": "Artifact serving is disabled on the MLflow server (start it with --serve-artifacts)"}),
+            );
+        }
+        if reply.status >= 500 && html {
+            return detail(500, "Internal server error while proxying to MLflow");
+        }
+        reply_template(reply)
+    }
+
+    /// MLflow answering a request sent straight to it (the misrouted ALB rule).
+    fn mlflow_direct(&self, req: &Request, path: &str) -> MlflowReply {
+        let query: Vec<(String, String)> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let ct = req
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        lock(&self.0.mlflow).handle(
+            req.method.as_str(),
+            path,
+            &query,
+            ct,
+            &req.body,
+            RequestContext::default(),
+        )
+    }
+}
+
+fn reply_template(reply: MlflowReply) -> ResponseTemplate {
+    let t = ResponseTemplate::new(reply.status);
+    if reply.content_type.is_empty() {
+        t.set_body_bytes(reply.body)
+    } else {
+        t.set_body_raw(reply.body, reply.content_type)
+    }
+}

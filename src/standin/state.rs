@@ -1,0 +1,239 @@
+//! The state every stand-in host shares: faults, keys, the MLflow store, logs of what each
+//! service received (for "the upstream never saw the key"-style checks), and the real Redis.
+
+use super::faults::{Fault, FaultSet};
+use super::keys::TestKeys;
+use super::mlflow::MlflowStore;
+use crate::config::Profile;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+/// Time limits of the emulated platform. The contract's values are the default; tests
+/// shorten them so that a 30 s upstream timeout costs half a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The API's timeout for its validate call to the auth service (contract: 5 s).
+    pub auth_timeout: Duration,
+    /// The proxy's upstream timeout (contract: 30 s).
+    pub upstream_timeout: Duration,
+    /// Extra latency of every registry answer under `slow-registry`.
+    pub slow_registry_delay: Duration,
+}
+
+impl Timing {
+    /// The contract's limits, from the profile.
+    pub fn from_profile(p: &Profile) -> Self {
+        Self {
+            auth_timeout: Duration::from_millis(p.auth.validate_timeout_ms),
+            upstream_timeout: Duration::from_millis(p.proxy.upstream_timeout_ms),
+            slow_registry_delay: Duration::from_millis(p.health.latency_budget_ms + 500),
+        }
+    }
+
+    /// Short limits for tests: the same behaviour in a fraction of the time.
+    pub fn fast(p: &Profile) -> Self {
+        Self {
+            auth_timeout: Duration::from_millis(300),
+            upstream_timeout: Duration::from_millis(400),
+            slow_registry_delay: Duration::from_millis(p.health.latency_budget_ms + 200),
+        }
+    }
+}
+
+/// How the auth service misbehaves beyond the catalogue's faults (auth-area checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOverride {
+    /// Every validate call answers 500.
+    ServerError,
+    /// Every validate call answers 429.
+    TooManyRequests,
+    /// The API's route to the auth service refuses connections.
+    Unreachable,
+}
+
+/// One `POST /api/v1/keys/validate` the auth service received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidateCall {
+    /// Role of the key in the Bearer header (`valid`, `revoked`, ...), `unknown`, or `none`.
+    pub key_role: String,
+    /// Was the key sent as `Authorization: Bearer`?
+    pub bearer: bool,
+    pub service_id: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+/// One `POST /api/v1/usage/{key_id}` the auth service received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCall {
+    pub key_id: String,
+    pub endpoint: String,
+    pub status_code: u16,
+}
+
+/// One request the proxy sent to MLflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedRequest {
+    pub method: String,
+    /// Path as MLflow saw it (after any rewrite).
+    pub path: String,
+    /// The raw query string, as forwarded.
+    pub query: Option<String>,
+    /// Header names, lower-case.
+    pub header_names: Vec<String>,
+    /// Did any forwarded header carry the client's API key?
+    pub carried_key: bool,
+    pub user_id: Option<String>,
+    pub key_id: Option<String>,
+    pub body_len: usize,
+    /// The body, when small (DELETE bodies, JSON).
+    pub body: Option<Vec<u8>>,
+}
+
+/// A synchronous Redis connection (wiremock responders are synchronous; each stand-in host
+/// runs on its own thread, so a sub-millisecond local Redis call is fine there).
+pub(crate) struct RedisSlot {
+    client: redis::Client,
+    conn: Option<redis::Connection>,
+}
+
+impl RedisSlot {
+    pub(crate) fn connect(url: &str) -> redis::RedisResult<Self> {
+        let client = redis::Client::open(url)?;
+        let conn = client.get_connection_with_timeout(Duration::from_millis(500))?;
+        conn.set_read_timeout(Some(Duration::from_millis(500)))?;
+        conn.set_write_timeout(Some(Duration::from_millis(500)))?;
+        Ok(Self {
+            client,
+            conn: Some(conn),
+        })
+    }
+
+    /// Runs `f` on a live connection, reconnecting once if the last one broke.
+    pub(crate) fn with<T>(
+        &mut self,
+        f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> redis::RedisResult<T> {
+        if self.conn.is_none() {
+            let c = self
+                .client
+                .get_connection_with_timeout(Duration::from_millis(500))?;
+            c.set_read_timeout(Some(Duration::from_millis(500)))?;
+            self.conn = Some(c);
+        }
+        let r = f(self.conn.as_mut().expect("connected above"));
+        if r.as_ref()
+            .is_err_and(|e| e.is_io_error() || e.is_connection_dropped())
+        {
+            self.conn = None;
+        }
+        r
+    }
+}
+
+pub(crate) struct State {
+    pub profile: Profile,
+    pub keys: TestKeys,
+    pub timing: Timing,
+    /// Prefix of every Redis key this instance writes (isolation between instances).
+    pub ns: String,
+    /// MLflow's internal address, as the proxy names it in errors.
+    pub mlflow_internal_url: String,
+    faults: RwLock<FaultSet>,
+    auth_override: RwLock<Option<AuthOverride>>,
+    pub redis: Mutex<RedisSlot>,
+    pub mlflow: Mutex<MlflowStore>,
+    pub validate_calls: Mutex<Vec<ValidateCall>>,
+    pub usage_calls: Mutex<Vec<UsageCall>>,
+    pub forwarded: Mutex<Vec<ForwardedRequest>>,
+    /// Consecutive failed connections to MLflow (the API's circuit breaker).
+    pub mlflow_failures: AtomicU32,
+}
+
+/// Locks a mutex even if a panicking thread poisoned it (a stand-in must keep answering).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl State {
+    pub(crate) fn new(
+        profile: Profile,
+        faults: FaultSet,
+        timing: Timing,
+        redis: RedisSlot,
+        ns: String,
+    ) -> Self {
+        let keys = TestKeys::generate(&profile.auth.service_id);
+        Self {
+            profile,
+            keys,
+            timing,
+            ns,
+            mlflow_internal_url: "http://mlflow.hokusai-development.local:5000".into(),
+            faults: RwLock::new(faults),
+            auth_override: RwLock::new(None),
+            redis: Mutex::new(redis),
+            mlflow: Mutex::new(MlflowStore::default()),
+            validate_calls: Mutex::new(Vec::new()),
+            usage_calls: Mutex::new(Vec::new()),
+            forwarded: Mutex::new(Vec::new()),
+            mlflow_failures: AtomicU32::new(0),
+        }
+    }
+
+    pub fn has(&self, f: Fault) -> bool {
+        self.faults
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&f)
+    }
+
+    pub fn faults(&self) -> FaultSet {
+        self.faults
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_fault(&self, f: Fault, on: bool) {
+        let mut set = self.faults.write().unwrap_or_else(|p| p.into_inner());
+        if on {
+            set.insert(f);
+        } else {
+            set.remove(&f);
+        }
+    }
+
+    pub fn auth_override(&self) -> Option<AuthOverride> {
+        *self.auth_override.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_auth_override(&self, o: Option<AuthOverride>) {
+        *self
+            .auth_override
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = o;
+    }
+
+    /// Namespaced Redis key.
+    pub fn redis_key(&self, key: &str) -> String {
+        format!("{}{key}", self.ns)
+    }
+
+    pub fn mlflow_failed(&self) -> u32 {
+        self.mlflow_failures.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub fn mlflow_ok(&self) {
+        self.mlflow_failures.store(0, Ordering::SeqCst);
+    }
+
+    /// The circuit breaker opens after 5 consecutive failures.
+    pub fn circuit_state(&self) -> &'static str {
+        if self.mlflow_failures.load(Ordering::SeqCst) >= 5 {
+            "OPEN"
+        } else {
+            "CLOSED"
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Bad configuration fails before any traffic, with one message that names the variable,
+//! and never echoes a key. Runs the real `hokusai-verify` binary.
+
+use rstest::rstest;
+use std::process::Command;
+use wiremock::MockServer;
+
+const CANARY: &str = "hk_live_CanaryCanaryCanaryCanary01234567";
+
+fn run(args: &[&str], vars: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hokusai-verify"));
+    cmd.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HOKUSAI_") || k.starts_with("AWS_") || k == "REDIS_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOKUSAI_ENV_FILE", "/nonexistent/.env");
+    cmd.envs(vars.iter().copied());
+    let out = cmd.output().expect("the binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[rstest]
+#[case::unknown_target(&[("HOKUSAI_TARGET", "staging")], "HOKUSAI_TARGET")]
+#[case::live_without_registry(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY)], "HOKUSAI_REGISTRY_URL")]
+#[case::live_without_auth(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY)], "HOKUSAI_AUTH_URL")]
+#[case::live_without_key(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9")], "HOKUSAI_API_KEY")]
+#[case::malformed_url(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "registry.hokus.ai"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY)], "HOKUSAI_REGISTRY_URL")]
+#[case::ftp_url(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "ftp://127.0.0.1/"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY)], "HOKUSAI_REGISTRY_URL")]
+#[case::key_not_a_key(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", "sk_live_CanaryCanaryCanaryCanary01234567")], "HOKUSAI_API_KEY")]
+#[case::key_too_short(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", "hk_live_Canary")], "HOKUSAI_API_KEY")]
+#[case::bad_extra_key(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY), ("HOKUSAI_LOW_LIMIT_API_KEY", "CanaryCanary")], "HOKUSAI_LOW_LIMIT_API_KEY")]
+#[case::unknown_profile(&[("HOKUSAI_PROFILE", "hokusai-1999")], "HOKUSAI_PROFILE")]
+#[case::bad_timeout(&[("HOKUSAI_TIMEOUT_MS", "soon")], "HOKUSAI_TIMEOUT_MS")]
+#[case::zero_connect_timeout(&[("HOKUSAI_CONNECT_TIMEOUT_MS", "0")], "HOKUSAI_CONNECT_TIMEOUT_MS")]
+#[case::bad_strict(&[("HOKUSAI_STRICT", "maybe")], "HOKUSAI_STRICT")]
+#[case::bad_redis(&[("HOKUSAI_REDIS_URL", "http://127.0.0.1:6379")], "HOKUSAI_REDIS_URL")]
+#[case::bad_fault(&[("HOKUSAI_STANDIN_FAULTS", "mlflow-down,dns-down")], "HOKUSAI_STANDIN_FAULTS")]
+#[case::bad_timing(&[("HOKUSAI_STANDIN_TIMING", "slow")], "HOKUSAI_STANDIN_TIMING")]
+#[case::bad_aws_endpoint(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY), ("HOKUSAI_AWS_ENDPOINT_URL", "not a url")], "HOKUSAI_AWS_ENDPOINT_URL")]
+fn bad_configuration_is_rejected_naming_the_variable(
+    #[case] vars: &[(&str, &str)],
+    #[case] variable: &str,
+) {
+    let (code, text) = run(&["verify"], vars);
+    assert_eq!(code, 2, "configuration errors exit 2:\n{text}");
+    assert!(
+        text.contains(variable),
+        "the message must name {variable}:\n{text}"
+    );
+    assert!(text.contains("nothing was sent"), "{text}");
+    assert!(
+        !text.contains("Canary"),
+        "a key (or what was meant as one) was echoed:\n{text}"
+    );
+}
+
+/// The registry gets no request at all when the configuration is bad.
+#[tokio::test]
+async fn no_traffic_before_the_configuration_is_valid() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let (code, _) = tokio::task::spawn_blocking(move || {
+        run(
+            &["verify"],
+            &[
+                ("HOKUSAI_TARGET", "live"),
+                ("HOKUSAI_REGISTRY_URL", &uri),
+                ("HOKUSAI_AUTH_URL", &uri),
+                ("HOKUSAI_API_KEY", "hk_live_Canary"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 2);
+    assert_eq!(server.received_requests().await.unwrap().len(), 0);
+}
+
+/// `hokusai-verify config` shows the configuration with keys redacted.
+#[test]
+fn printed_configuration_never_contains_the_key() {
+    let (code, text) = run(
+        &["config"],
+        &[
+            ("HOKUSAI_TARGET", "live"),
+            ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"),
+            ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"),
+            ("HOKUSAI_API_KEY", CANARY),
+            ("HOKUSAI_SECOND_API_KEY", CANARY),
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("hk_live_…[redacted]"), "{text}");
+    assert!(!text.contains("Canary"), "{text}");
+}
