@@ -2,18 +2,20 @@
 //! [`CheckSpec`]s; test files, `hokusai-verify verify` and the fault-catalogue meta-test all
 //! run these same functions.
 
+pub mod authentication;
 pub mod infra_health;
 
 use crate::check::CheckSpec;
 use crate::config::Profile;
 
 /// The areas, in checklist order.
-pub const AREAS: &[&str] = &["infra_health"];
+pub const AREAS: &[&str] = &["infra_health", "authentication"];
 
 /// Every check of one area for this profile.
 pub fn area(name: &str, profile: &Profile) -> Vec<CheckSpec> {
     match name {
         "infra_health" => infra_health::checks(profile),
+        "authentication" => authentication::checks(profile),
         _ => Vec::new(),
     }
 }

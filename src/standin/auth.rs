@@ -32,6 +32,9 @@ pub(crate) fn validate(
         record.scopes = vec!["model:read".into()];
     }
     let rejected = |why: &str| (200, json!({"is_valid": false, "error": why}), None);
+    if state.is_revoked(record.role) {
+        return rejected("API key has been revoked");
+    }
     match record.state {
         KeyState::Revoked => return rejected("API key has been revoked"),
         KeyState::Expired => return rejected("API key has expired"),

@@ -168,3 +168,42 @@ mod tests {
         );
     }
 }
+
+/// Deliberate regressions of the platform that are **not** catalogue faults: behaviour the
+/// contract forbids but that no infrastructure fault produces. They exist to show that the
+/// checks guarding those rules can fail (documented in `docs/fault-matrix.md`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Breakage {
+    /// The API answers `401 Invalid or expired API key` whenever the auth service does not
+    /// say "valid" — also for its 5xx, timeouts and 429s.
+    AuthErrorsAsBadKey,
+    /// The API caches failed validations too.
+    CacheFailedValidations,
+    /// The API answers 500 to keyed requests when Redis is down instead of falling back.
+    AuthNeedsRedis,
+}
+
+impl Breakage {
+    pub const ALL: [Breakage; 3] = [
+        Breakage::AuthErrorsAsBadKey,
+        Breakage::CacheFailedValidations,
+        Breakage::AuthNeedsRedis,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Breakage::AuthErrorsAsBadKey => "auth-errors-as-bad-key",
+            Breakage::CacheFailedValidations => "cache-failed-validations",
+            Breakage::AuthNeedsRedis => "auth-needs-redis",
+        }
+    }
+}
+
+impl fmt::Display for Breakage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}

@@ -25,7 +25,7 @@ pub mod mlflow;
 mod registry;
 mod state;
 
-pub use faults::{Fault, FaultSet, UnknownFault};
+pub use faults::{Breakage, Fault, FaultSet, UnknownFault};
 pub use keys::{KeyRecord, KeyState, LOW_RATE_LIMIT, NORMAL_RATE_LIMIT, TestKeys};
 pub use registry::{API_VERSION, wrong_ttl};
 pub use state::{AuthOverride, ForwardedRequest, Timing, UsageCall, ValidateCall};
@@ -213,6 +213,15 @@ impl StandIn {
     pub fn faults(&self) -> FaultSet {
         self.state.faults()
     }
+    /// Switches a deliberate regression on or off (see [`Breakage`]).
+    pub fn set_breakage(&self, b: Breakage, on: bool) {
+        self.state.set_breakage(b, on);
+    }
+    /// Revokes a key at the auth service (by role); cached validations keep it working
+    /// until they expire, as on the real platform.
+    pub fn revoke(&self, role: &'static str) {
+        self.state.revoke(role);
+    }
     pub fn set_auth_override(&self, o: Option<AuthOverride>) {
         self.state.set_auth_override(o);
     }
@@ -220,6 +229,13 @@ impl StandIn {
     /// Every validate call the auth service received so far.
     pub fn validate_calls(&self) -> Vec<ValidateCall> {
         lock(&self.state.validate_calls).clone()
+    }
+    /// How many validate calls carried the key of `role` (`valid`, `second`, ...).
+    pub fn validate_count(&self, role: &str) -> usize {
+        lock(&self.state.validate_calls)
+            .iter()
+            .filter(|c| c.key_role == role)
+            .count()
     }
     /// Every usage report the auth service received so far.
     pub fn usage_calls(&self) -> Vec<UsageCall> {

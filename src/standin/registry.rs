@@ -4,7 +4,7 @@
 
 use super::alb;
 use super::auth::{ApiAuth, AuthFailure, api_validate};
-use super::faults::Fault;
+use super::faults::{Breakage, Fault};
 use super::keys::KeyRecord;
 use super::mlflow::{MlflowReply, RequestContext};
 use super::state::{ForwardedRequest, State, UsageCall, lock};
@@ -155,6 +155,9 @@ impl RegistryResponder {
         }
         let cache_key = state.redis_key(&state.profile.cache_key(&key));
         let cache_on = !state.has(Fault::CacheOff);
+        if !cache_on && state.broken(Breakage::AuthNeedsRedis) {
+            return Authn::Reject(detail(500, "Internal Server Error"));
+        }
         if cache_on {
             let cached: Option<String> = lock(&state.redis)
                 .with(|c| redis::cmd("GET").arg(&cache_key).query(c))
@@ -186,7 +189,22 @@ impl RegistryResponder {
                 }
                 Authn::Ok(record)
             }
-            ApiAuth::Invalid => Authn::Reject(detail(401, "Invalid or expired API key")),
+            ApiAuth::Invalid => {
+                if cache_on && state.broken(Breakage::CacheFailedValidations) {
+                    let _ = lock(&state.redis).with(|c| {
+                        redis::cmd("SET")
+                            .arg(&cache_key)
+                            .arg("{\"is_valid\": false}")
+                            .arg("EX")
+                            .arg(60)
+                            .query::<()>(c)
+                    });
+                }
+                Authn::Reject(detail(401, "Invalid or expired API key"))
+            }
+            _ if state.broken(Breakage::AuthErrorsAsBadKey) => {
+                Authn::Reject(detail(401, "Invalid or expired API key"))
+            }
             ApiAuth::RateLimited => {
                 Authn::Reject(detail(429, "Rate limit exceeded").insert_header("retry-after", "60"))
             }

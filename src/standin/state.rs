@@ -1,10 +1,11 @@
 //! The state every stand-in host shares: faults, keys, the MLflow store, logs of what each
 //! service received (for "the upstream never saw the key"-style checks), and the real Redis.
 
-use super::faults::{Fault, FaultSet};
+use super::faults::{Breakage, Fault, FaultSet};
 use super::keys::TestKeys;
 use super::mlflow::MlflowStore;
 use crate::config::Profile;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -140,6 +141,9 @@ pub(crate) struct State {
     /// MLflow's internal address, as the proxy names it in errors.
     pub mlflow_internal_url: String,
     faults: RwLock<FaultSet>,
+    breakages: RwLock<BTreeSet<Breakage>>,
+    /// Roles revoked at runtime (revocation-window checks).
+    revoked: RwLock<BTreeSet<&'static str>>,
     auth_override: RwLock<Option<AuthOverride>>,
     pub redis: Mutex<RedisSlot>,
     pub mlflow: Mutex<MlflowStore>,
@@ -171,6 +175,8 @@ impl State {
             ns,
             mlflow_internal_url: "http://mlflow.hokusai-development.local:5000".into(),
             faults: RwLock::new(faults),
+            breakages: RwLock::new(BTreeSet::new()),
+            revoked: RwLock::new(BTreeSet::new()),
             auth_override: RwLock::new(None),
             redis: Mutex::new(redis),
             mlflow: Mutex::new(MlflowStore::default()),
@@ -202,6 +208,36 @@ impl State {
         } else {
             set.remove(&f);
         }
+    }
+
+    pub fn broken(&self, b: Breakage) -> bool {
+        self.breakages
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&b)
+    }
+
+    pub fn set_breakage(&self, b: Breakage, on: bool) {
+        let mut set = self.breakages.write().unwrap_or_else(|p| p.into_inner());
+        if on {
+            set.insert(b);
+        } else {
+            set.remove(&b);
+        }
+    }
+
+    pub fn is_revoked(&self, role: &str) -> bool {
+        self.revoked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(role)
+    }
+
+    pub fn revoke(&self, role: &'static str) {
+        self.revoked
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(role);
     }
 
     pub fn auth_override(&self) -> Option<AuthOverride> {

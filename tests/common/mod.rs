@@ -6,7 +6,7 @@ use hokusai_verify::check::{CheckResult, Outcome, record};
 use hokusai_verify::checks;
 use hokusai_verify::config::Profile;
 use hokusai_verify::fixtures::Env;
-use hokusai_verify::standin::Fault;
+use hokusai_verify::standin::{Breakage, Fault};
 use std::sync::Arc;
 
 /// The environment the configuration asks for (a fresh stand-in by default).
@@ -52,8 +52,25 @@ pub async fn run_under_faults(
     spec.run(&env).await
 }
 
+/// Runs one check against a fresh stand-in with a deliberate regression switched on.
+pub async fn run_with_breakage(
+    profile: &str,
+    area: &str,
+    id: &str,
+    breakage: Breakage,
+) -> CheckResult {
+    let profile = Profile::load(profile).expect("profile");
+    let env = Env::standin_with(profile, &[]).await;
+    env.standin()
+        .expect("a stand-in")
+        .set_breakage(breakage, true);
+    let spec =
+        checks::find(env.profile(), area, id).unwrap_or_else(|| panic!("no check {area}/{id}"));
+    spec.run(&env).await
+}
+
 /// The check must fail (or error) and say what it expected and what came back.
-pub fn assert_caught(r: &CheckResult, fault: &[Fault]) {
+pub fn assert_caught(r: &CheckResult, fault: &[impl std::fmt::Debug]) {
     assert!(
         r.outcome.is_bad(),
         "fault {fault:?} should make {} fail, but it {}:\n{}",
@@ -69,23 +86,22 @@ pub fn assert_caught(r: &CheckResult, fault: &[Fault]) {
     );
 }
 
-/// Every `"id"` of an area's catalogue must appear in `source` on a line that also names
-/// a `Fault::`, i.e. each check has at least one fault case in the test file.
+/// Every check id of an area must appear in a `#[case(...)]` of `source` that also names a
+/// `Fault::` or a `Breakage::`, i.e. each check has a case that makes it fail.
 pub fn assert_every_check_has_a_fault_case(area: &str, source: &str) {
     let profile = Profile::default_profile();
+    let cases: Vec<&str> = source
+        .split("#[case")
+        .skip(1)
+        .map(|chunk| chunk.split(")]").next().unwrap_or(""))
+        .filter(|case| case.contains("Fault::") || case.contains("Breakage::"))
+        .collect();
     let missing: Vec<String> = checks::area(area, &profile)
         .iter()
         .map(|s| s.id.to_owned())
-        .filter(|id| {
-            !source
-                .lines()
-                .any(|l| l.contains(&format!("\"{id}")) && l.contains("Fault::"))
-        })
+        .filter(|id| !cases.iter().any(|c| c.contains(&format!("\"{id}"))))
         .collect();
-    assert!(
-        missing.is_empty(),
-        "checks without a fault case in tests/{area}.rs: {missing:?}"
-    );
+    assert!(missing.is_empty(), "checks without a fault case in tests/{area}.rs: {missing:?}");
 }
 
 /// Every check of the area must have a case in `source` (quoted full id).

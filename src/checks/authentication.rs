@@ -1,0 +1,759 @@
+//! Checklist area 2, authentication (contract sections 3-5): both key formats, the auth
+//! service integration, invalid keys, the auth cache and rate limiting.
+//!
+//! Checks that must look inside the platform (the auth service's call log, injected auth
+//! failures) run on the stand-in and skip on a live target with the reason; checks that
+//! need Redis skip when it is not reachable from where the suite runs.
+
+use super::expect;
+use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, ensure};
+use crate::config::Profile;
+use crate::http::{Auth, Exchange, Req};
+use crate::secret::ApiKey;
+use crate::standin::AuthOverride;
+use secrecy::SecretString;
+use std::time::{Duration, Instant};
+
+pub const AREA: &str = "authentication";
+
+/// The ways a key can be presented (case names).
+pub const KEY_FORMATS: [&str; 4] = [
+    "bearer",
+    "bearer-lowercase",
+    "bearer-uppercase",
+    "x-api-key",
+];
+/// Malformed or rejected keys (case names).
+pub const REJECTED_KEYS: [&str; 10] = [
+    "wrong-prefix",
+    "short",
+    "long",
+    "bad-characters",
+    "empty",
+    "whitespace",
+    "huge-header",
+    "unknown",
+    "revoked",
+    "expired",
+];
+/// Path spellings that reach registry data (each must demand a key).
+pub const DATA_PATHS: [&str; 5] = [
+    "/api/mlflow/api/2.0/mlflow/registered-models/search",
+    "/api/mlflow/ajax-api/2.0/mlflow/registered-models/search",
+    "/mlflow/ajax-api/2.0/mlflow/registered-models/search",
+    "/api/2.0/mlflow/registered-models/search",
+    "/ajax-api/2.0/mlflow/registered-models/search",
+];
+/// How the auth service can fail (case names).
+pub const AUTH_FAILURES: [&str; 3] = ["server-error", "timeout", "unreachable"];
+
+/// The most requests a rate-limit check sends to exhaust a key.
+pub const MAX_RATE_LIMIT_PROBES: u64 = 50;
+
+pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
+    let mut v = Vec::new();
+    for f in KEY_FORMATS {
+        v.push(
+            CheckSpec::new(
+                AREA,
+                "key_format",
+                Component::Api,
+                format!(
+                    "a key sent as {f} reaches a proxied MLflow read and a key-protected route"
+                ),
+                key_format,
+            )
+            .with_param(f),
+        );
+    }
+    for p in DATA_PATHS {
+        v.push(
+            CheckSpec::new(
+                AREA,
+                "no_key_rejected",
+                Component::Alb,
+                format!("{p} without a key is 401 `API key required`"),
+                no_key_rejected,
+            )
+            .with_param(p),
+        );
+    }
+    for k in REJECTED_KEYS {
+        v.push(
+            CheckSpec::new(
+                AREA,
+                "rejected_key",
+                Component::Api,
+                format!("a {k} key is 401, never 2xx or 5xx"),
+                rejected_key,
+            )
+            .with_param(k),
+        );
+    }
+    v.push(CheckSpec::new(
+        AREA,
+        "validate_call_contract",
+        Component::AuthService,
+        "the API validates with POST /api/v1/keys/validate, Bearer key, the profile's service_id",
+        validate_call_contract,
+    ));
+    for f in AUTH_FAILURES {
+        v.push(
+            CheckSpec::new(
+                AREA,
+                "auth_failure_not_bad_key",
+                Component::Api,
+                format!("an auth-service {f} is not reported to the client as a bad key"),
+                auth_failure_not_bad_key,
+            )
+            .with_param(f),
+        );
+    }
+    v.push(CheckSpec::new(
+        AREA,
+        "auth_429_passthrough",
+        Component::Api,
+        "the auth service's 429 reaches the client as 429",
+        auth_429_passthrough,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "cache_entry_created",
+        Component::RedisCache,
+        "a successful validation is cached in Redis with the profile's TTL",
+        cache_entry_created,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "cache_avoids_revalidation",
+        Component::RedisCache,
+        "requests within the TTL do not call the auth service again",
+        cache_avoids_revalidation,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "failures_not_cached",
+        Component::RedisCache,
+        "failed validations are never cached",
+        failures_not_cached,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "cache_expiry_revalidates",
+        Component::RedisCache,
+        "after the entry expires the key is validated again and re-cached",
+        cache_expiry_revalidates,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "revocation_window",
+        Component::RedisCache,
+        "a revoked key works at most for the cache TTL (measured)",
+        revocation_window,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "redis_down_auth_works",
+        Component::Api,
+        "with Redis down, authentication still works and /health reports redis unhealthy",
+        redis_down_auth_works,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "rate_limit_headers",
+        Component::RateLimiter,
+        "authenticated answers carry X-RateLimit-* headers that count down",
+        rate_limit_headers,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "rate_limit_enforced",
+        Component::RateLimiter,
+        "past the limit: 429 `Rate limit exceeded` with Retry-After",
+        rate_limit_enforced,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
+        "rate_limit_isolated",
+        Component::RateLimiter,
+        "a key over its limit does not affect another key",
+        rate_limit_isolated,
+    ));
+    v
+}
+
+const PROXY_READ: &str = "/api/mlflow/api/2.0/mlflow/experiments/search";
+
+fn proxied_read(auth: Auth) -> Req {
+    Req::get(PROXY_READ).query("max_results", "1").auth(auth)
+}
+
+fn bearer(k: &ApiKey) -> Auth {
+    Auth::Bearer(k.clone())
+}
+
+fn raw(header: &'static str, value: String) -> Auth {
+    Auth::Raw {
+        header,
+        value: SecretString::from(value),
+    }
+}
+
+fn key_format(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let key = c.env.keys.primary.clone();
+        let auth = match c.param() {
+            "bearer" => Auth::Bearer(key),
+            "bearer-lowercase" => Auth::Scheme("bearer", key),
+            "bearer-uppercase" => Auth::Scheme("BEARER", key),
+            _ => Auth::XApiKey(key),
+        };
+        let ex = c.registry(proxied_read(auth.clone())).await?;
+        ensure(
+            ex.status == 200 && ex.json().is_some(),
+            "200 JSON from the proxied MLflow read",
+            expect::describe(&ex),
+        )?;
+        let ex = c.registry(Req::get("/").auth(auth)).await?;
+        expect::status(&ex, 200)
+    })
+}
+
+fn no_key_rejected(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let path = c.param().to_owned();
+        let ex = c.registry(Req::get(path).query("max_results", "1")).await?;
+        if (200..300).contains(&ex.status) {
+            return Err(Failure::failed(
+                "401 without a key",
+                format!(
+                    "registry data without a key (security finding): {}",
+                    expect::describe(&ex)
+                ),
+            ));
+        }
+        expect::detail(&ex, 401, "API key required")
+    })
+}
+
+/// The malformed value to send for a case; `None` for cases that use a real key.
+fn malformed(case: &str) -> Option<String> {
+    let body: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(32)
+        .collect();
+    Some(match case {
+        "wrong-prefix" => format!("hk_test_{body}"),
+        "short" => format!("hk_live_{}", &body[..12]),
+        "long" => format!("hk_live_{body}{body}"),
+        "bad-characters" => format!("hk_live_{}!$%*", &body[..28]),
+        "empty" => String::new(),
+        "whitespace" => format!("hk_live_{} {}", &body[..16], &body[16..]),
+        "huge-header" => format!("hk_live_{}", "A".repeat(16 * 1024)),
+        _ => return None,
+    })
+}
+
+fn rejected_key(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let case = c.param().to_owned();
+        let keys = c.env.keys.clone();
+        let auth = match case.as_str() {
+            "unknown" => bearer(&ApiKey::random()),
+            "revoked" => bearer(keys.revoked.as_ref().ok_or_else(|| {
+                Failure::skipped("no revoked key configured (HOKUSAI_REVOKED_API_KEY)")
+            })?),
+            "expired" => bearer(keys.expired.as_ref().ok_or_else(|| {
+                Failure::skipped("no expired key configured (HOKUSAI_EXPIRED_API_KEY)")
+            })?),
+            other => raw(
+                "Authorization",
+                format!("Bearer {}", malformed(other).expect("a malformed case")),
+            ),
+        };
+        let ex = c.registry(Req::get("/").auth(auth)).await?;
+        let detail = ex.detail();
+        let malformed_case = malformed(&case).is_some();
+        // A malformed key may be refused as "required" (empty) or "invalid"; a well-formed
+        // but rejected key must be "Invalid or expired API key".
+        let ok = ex.status == 401
+            && match detail.as_deref() {
+                Some("Invalid or expired API key") => true,
+                Some("API key required") => malformed_case,
+                _ => false,
+            };
+        ensure(
+            ok,
+            "401 {\"detail\":\"Invalid or expired API key\"}",
+            expect::describe(&ex),
+        )
+    })
+}
+
+/// A keyed request whose validation is not served from the cache.
+async fn uncached_request(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failure> {
+    if let Ok(cache) = c.env.require_redis() {
+        let name = c.env.profile().cache_key(key.expose());
+        let _ = cache.del(&name).await;
+    }
+    c.registry(Req::get("/").auth(bearer(key))).await
+}
+
+fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let standin = env.require_standin("what the auth service received")?;
+        let key = env.keys.primary.clone();
+        let before = standin.validate_calls().len();
+        let ex = uncached_request(c, &key).await?;
+        let calls = standin.validate_calls();
+        let new = &calls[before.min(calls.len())..];
+        let want_service = &env.profile().auth.service_id;
+        c.note(
+            "auth",
+            format!("{} validate call(s) received", new.len()),
+            0.0,
+            Ok(format!("{new:?}")),
+        );
+        let call = new.first().ok_or_else(|| {
+            Failure::failed(
+                "one POST /api/v1/keys/validate",
+                format!("none (client saw {})", expect::describe(&ex)),
+            )
+        })?;
+        ensure(
+            call.bearer && call.key_role == "valid",
+            "the key in Authorization: Bearer",
+            format!("{call:?}"),
+        )?;
+        ensure(
+            call.service_id.as_deref() == Some(want_service.as_str()),
+            format!("service_id {want_service:?}"),
+            format!("service_id {:?}", call.service_id),
+        )?;
+        expect::status(&ex, 200)
+    })
+}
+
+fn auth_failure_not_bad_key(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let standin = env.require_standin("auth-service failures are injected")?;
+        let case = c.param().to_owned();
+        match case.as_str() {
+            "server-error" => standin.set_auth_override(Some(AuthOverride::ServerError)),
+            "unreachable" => standin.set_auth_override(Some(AuthOverride::Unreachable)),
+            _ => standin.set_fault(crate::standin::Fault::AuthSlow, true),
+        }
+        let key = env.keys.primary.clone();
+        let started = Instant::now();
+        let result = uncached_request(c, &key).await;
+        standin.set_auth_override(None);
+        standin.set_fault(crate::standin::Fault::AuthSlow, false);
+        let ex = result?;
+        let elapsed = started.elapsed();
+        let p = &env.profile().auth;
+        ensure(
+            ex.detail().as_deref() != Some("Invalid or expired API key"),
+            "an answer naming the auth service, not a bad key",
+            expect::describe(&ex),
+        )?;
+        ensure(
+            ex.status == p.failure_status,
+            format!(
+                "status {} (profile {})",
+                p.failure_status,
+                env.profile().name
+            ),
+            expect::describe(&ex),
+        )?;
+        if p.failure_retry_after {
+            ensure(
+                ex.header("retry-after").is_some(),
+                "a Retry-After header",
+                expect::describe(&ex),
+            )?;
+        } else {
+            ensure(
+                ex.detail()
+                    .is_some_and(|d| d.contains("Authentication service")),
+                "a detail naming the auth service",
+                expect::describe(&ex),
+            )?;
+        }
+        let bound = standin.timing().auth_timeout + Duration::from_secs(2);
+        ensure(
+            elapsed <= bound,
+            format!("an answer within {bound:?}"),
+            format!("{elapsed:?}"),
+        )
+    })
+}
+
+fn auth_429_passthrough(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let standin = env.require_standin("the auth service's 429 is injected")?;
+        standin.set_auth_override(Some(AuthOverride::TooManyRequests));
+        let result = uncached_request(c, &env.keys.primary.clone()).await;
+        standin.set_auth_override(None);
+        let ex = result?;
+        expect::status(&ex, 429)
+    })
+}
+
+fn cache_entry_created(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let cache = c.env.require_redis()?.clone();
+        let key = c.env.keys.primary.clone();
+        let ttl_want = c.env.profile().cache.ttl_secs as i64;
+        let ex = uncached_request(c, &key).await?;
+        expect::status(&ex, 200)?;
+        let name = c.env.profile().cache_key(key.expose());
+        let ttl = cache
+            .ttl(&name)
+            .await
+            .map_err(|e| Failure::error("redis", e))?;
+        c.note(
+            "redis",
+            "TTL api_key:validation:<key>",
+            0.0,
+            Ok(format!("{ttl}")),
+        );
+        c.measure("cache_ttl_s", ttl as f64);
+        ensure(
+            ttl > 0 && ttl <= ttl_want,
+            format!("an entry with 0 < TTL <= {ttl_want} s"),
+            match ttl {
+                -2 => "no entry".to_owned(),
+                -1 => "an entry without expiry".to_owned(),
+                t => format!("TTL {t} s"),
+            },
+        )
+    })
+}
+
+fn cache_avoids_revalidation(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let key = env.keys.primary.clone();
+        let Some(standin) = env.standin() else {
+            // Live: latency is the only outside view; it is indicative, not proof.
+            let first = uncached_request(c, &key).await?.latency;
+            let mut cached = Vec::new();
+            for _ in 0..3 {
+                cached.push(c.registry(Req::get("/").auth(bearer(&key))).await?.latency);
+            }
+            let median = {
+                cached.sort();
+                cached[1]
+            };
+            c.measure("uncached_ms", first.as_secs_f64() * 1e3);
+            c.measure("cached_median_ms", median.as_secs_f64() * 1e3);
+            return Err(Failure::skipped(format!(
+                "needs the stand-in's call log; indicative only: first request {:.0} ms, cached median {:.0} ms",
+                first.as_secs_f64() * 1e3,
+                median.as_secs_f64() * 1e3
+            )));
+        };
+        let ex = uncached_request(c, &key).await?;
+        expect::status(&ex, 200)?;
+        let after_first = standin.validate_count("valid");
+        for _ in 0..3 {
+            let ex = c.registry(Req::get("/").auth(bearer(&key))).await?;
+            expect::status(&ex, 200)?;
+        }
+        let extra = standin.validate_count("valid") - after_first;
+        c.measure("extra_validate_calls", extra as f64);
+        ensure(
+            extra == 0,
+            "no validate call for 3 requests within the TTL",
+            format!("{extra} more validate call(s)"),
+        )
+    })
+}
+
+fn failures_not_cached(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let unknown = ApiKey::random();
+        let env = c.env.clone();
+        let cache = env.require_redis().ok().cloned();
+        let standin = env.standin();
+        if cache.is_none() && standin.is_none() {
+            return Err(Failure::skipped(
+                "needs Redis access or the stand-in's call log",
+            ));
+        }
+        let before = standin.map(|s| s.validate_count("unknown"));
+        for _ in 0..2 {
+            let ex = c.registry(Req::get("/").auth(bearer(&unknown))).await?;
+            expect::status(&ex, 401)?;
+        }
+        if let Some(cache) = cache {
+            let name = env.profile().cache_key(unknown.expose());
+            let ttl = cache
+                .ttl(&name)
+                .await
+                .map_err(|e| Failure::error("redis", e))?;
+            c.note(
+                "redis",
+                "TTL api_key:validation:<unknown key>",
+                0.0,
+                Ok(format!("{ttl}")),
+            );
+            let _ = cache.del(&name).await;
+            ensure(
+                ttl == -2,
+                "no cache entry for a rejected key",
+                format!("an entry with TTL {ttl}"),
+            )?;
+        }
+        if let (Some(s), Some(before)) = (standin, before) {
+            let calls = s.validate_count("unknown") - before;
+            ensure(
+                calls == 2,
+                "both requests validated (nothing cached)",
+                format!("{calls} validate call(s) for 2 requests"),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn cache_expiry_revalidates(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let cache = env.require_redis()?.clone();
+        let key = env.keys.primary.clone();
+        let name = env.profile().cache_key(key.expose());
+        let ex = c.registry(Req::get("/").auth(bearer(&key))).await?;
+        expect::status(&ex, 200)?;
+        // Expire the entry now rather than waiting minutes for its TTL.
+        cache
+            .del(&name)
+            .await
+            .map_err(|e| Failure::error("redis", e))?;
+        c.note(
+            "redis",
+            "DEL api_key:validation:<key> (expire now)",
+            0.0,
+            Ok("deleted".into()),
+        );
+        let before = env.standin().map(|s| s.validate_count("valid"));
+        let ex = c.registry(Req::get("/").auth(bearer(&key))).await?;
+        expect::status(&ex, 200)?;
+        if let (Some(s), Some(before)) = (env.standin(), before) {
+            let calls = s.validate_count("valid") - before;
+            ensure(
+                calls == 1,
+                "one new validate call after expiry",
+                format!("{calls}"),
+            )?;
+        }
+        let ttl = cache
+            .ttl(&name)
+            .await
+            .map_err(|e| Failure::error("redis", e))?;
+        c.note(
+            "redis",
+            "TTL api_key:validation:<key>",
+            0.0,
+            Ok(format!("{ttl}")),
+        );
+        ensure(
+            ttl > 0,
+            "the entry re-created with a TTL",
+            format!("TTL {ttl}"),
+        )
+    })
+}
+
+fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let ttl_want = env.profile().cache.ttl_secs as i64;
+        let cache = env.require_redis()?.clone();
+        let key = env.keys.primary.clone();
+        let name = env.profile().cache_key(key.expose());
+        let ex = uncached_request(c, &key).await?;
+        expect::status(&ex, 200)?;
+        let window = cache
+            .ttl(&name)
+            .await
+            .map_err(|e| Failure::error("redis", e))?;
+        c.measure("revocation_window_s", window.max(0) as f64);
+        if let Some(standin) = env.standin() {
+            // Revoke at the auth service: the cached validation keeps the key working...
+            standin.revoke("valid");
+            let ex = c.registry(Req::get("/").auth(bearer(&key))).await?;
+            ensure(
+                ex.status == 200,
+                "a revoked key still served from the cache within the TTL",
+                expect::describe(&ex),
+            )?;
+            // ...until the entry goes; then it is rejected.
+            cache
+                .del(&name)
+                .await
+                .map_err(|e| Failure::error("redis", e))?;
+            let ex = c.registry(Req::get("/").auth(bearer(&key))).await?;
+            expect::detail(&ex, 401, "Invalid or expired API key")?;
+        }
+        ensure(
+            window > 0 && window <= ttl_want,
+            format!("a revocation window of at most the profile's {ttl_want} s"),
+            if window > 0 {
+                format!("{window} s")
+            } else {
+                "no cache entry to measure".into()
+            },
+        )
+    })
+}
+
+fn redis_down_auth_works(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let standin = env.require_standin("Redis is taken away from the platform")?;
+        let already = standin.faults().contains(&crate::standin::Fault::CacheOff);
+        standin.set_fault(crate::standin::Fault::CacheOff, true);
+        let keyed = c
+            .registry(Req::get("/").auth(bearer(&env.keys.primary)))
+            .await;
+        let health = c.registry(Req::get("/health")).await;
+        if !already {
+            standin.set_fault(crate::standin::Fault::CacheOff, false);
+        }
+        let (keyed, health) = (keyed?, health?);
+        expect::status(&keyed, 200)?;
+        let redis = health
+            .json()
+            .and_then(|v| v.pointer("/services/redis").cloned());
+        ensure(
+            redis.as_ref().and_then(|v| v.as_str()) == Some("unhealthy"),
+            "/health reporting redis unhealthy",
+            expect::describe(&health),
+        )
+    })
+}
+
+/// The three rate-limit headers, parsed.
+fn rate_headers(ex: &Exchange) -> Option<(u64, u64, i64)> {
+    let n = |h: &str| ex.header(h).and_then(|v| v.trim().parse::<i64>().ok());
+    Some((
+        n("x-ratelimit-limit")? as u64,
+        n("x-ratelimit-remaining")?.max(0) as u64,
+        n("x-ratelimit-reset")?,
+    ))
+}
+
+fn rate_limit_headers(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let key = c.env.keys.primary.clone();
+        let a = c.registry(Req::get("/").auth(bearer(&key))).await?;
+        expect::status(&a, 200)?;
+        let b = c.registry(Req::get("/").auth(bearer(&key))).await?;
+        let (Some(ha), Some(hb)) = (rate_headers(&a), rate_headers(&b)) else {
+            return Err(Failure::failed(
+                "X-RateLimit-Limit, -Remaining and -Reset on authenticated answers",
+                "missing headers",
+            ));
+        };
+        let now = chrono::Utc::now().timestamp();
+        ensure(
+            hb.0 == ha.0 && ha.0 > 0,
+            "a constant positive limit",
+            format!("{} then {}", ha.0, hb.0),
+        )?;
+        ensure(
+            hb.1 + 1 == ha.1,
+            "Remaining to drop by 1 per request",
+            format!("{} then {}", ha.1, hb.1),
+        )?;
+        ensure(
+            ha.2 > now && ha.2 <= now + 3600 + 5,
+            "Reset as epoch seconds within the hour window",
+            format!("{} (now {now})", ha.2),
+        )
+    })
+}
+
+/// Sends requests with `key` until a 429 (at most `remaining + 1`); returns the 429.
+async fn exhaust(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failure> {
+    let first = c.registry(Req::get("/").auth(bearer(key))).await?;
+    if first.status == 429 {
+        return Ok(first);
+    }
+    expect::status(&first, 200)?;
+    let Some((limit, remaining, _)) = rate_headers(&first) else {
+        return Err(Failure::failed(
+            "X-RateLimit-* headers on the low-limit key's answers",
+            expect::describe(&first),
+        ));
+    };
+    if remaining + 1 > MAX_RATE_LIMIT_PROBES {
+        return Err(Failure::skipped(format!(
+            "the low-limit key allows {limit}/h; more than {MAX_RATE_LIMIT_PROBES} requests would be needed"
+        )));
+    }
+    for i in 0..=remaining {
+        let ex = c.registry(Req::get("/").auth(bearer(key))).await?;
+        if ex.status == 429 {
+            c.measure("requests_until_429", (i + 2) as f64);
+            ensure(
+                i == remaining,
+                format!("429 after the limit of {limit}"),
+                format!("429 after {} requests", i + 2),
+            )?;
+            return Ok(ex);
+        }
+        expect::status(&ex, 200)?;
+    }
+    Err(Failure::failed(
+        format!("429 after {limit} requests"),
+        format!("{} requests all passed", remaining + 2),
+    ))
+}
+
+fn low_limit_key(c: &Check) -> Result<ApiKey, Failure> {
+    c.env
+        .keys
+        .low_limit
+        .clone()
+        .ok_or_else(|| Failure::skipped("no low-limit key configured (HOKUSAI_LOW_LIMIT_API_KEY)"))
+}
+
+fn rate_limit_enforced(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let key = low_limit_key(c)?;
+        let ex = exhaust(c, &key).await?;
+        expect::detail(&ex, 429, "Rate limit exceeded")?;
+        let retry = ex
+            .header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        ensure(
+            retry.is_some_and(|s| s > 0),
+            "a Retry-After header in seconds",
+            format!("{:?}", ex.header("retry-after")),
+        )
+    })
+}
+
+fn rate_limit_isolated(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let key = low_limit_key(c)?;
+        let other = c
+            .env
+            .keys
+            .second
+            .clone()
+            .unwrap_or_else(|| c.env.keys.primary.clone());
+        exhaust(c, &key).await?;
+        let ex = c.registry(Req::get("/").auth(bearer(&other))).await?;
+        expect::status(&ex, 200)?;
+        ensure(
+            rate_headers(&ex).is_some_and(|h| h.1 > 0),
+            "the other key with its own remaining budget",
+            expect::describe(&ex),
+        )
+    })
+}
