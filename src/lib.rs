@@ -9,7 +9,8 @@
 //! - [`config`]: target selection, environment variables, profiles;
 //! - [`secret`]: API keys as secret types, redaction of everything written;
 //! - [`http`]: the timed HTTP client and its evidence;
-//! - [`cache`], [`ecs`]: the Redis handle and the ECS client;
+//! - [`cache`], [`ecs`], [`mlflow`]: the Redis handle, the ECS client, the MLflow client and
+//!   the registration workflow; [`model`]: the sample model that gets registered;
 //! - [`fixtures`]: [`fixtures::Env`], the handle every check and test gets;
 //! - [`check`]: how one check runs and what it records; [`checks`]: the catalogue by area;
 //! - [`standin`]: the emulated platform and its fault switches.
@@ -21,5 +22,7 @@ pub mod config;
 pub mod ecs;
 pub mod fixtures;
 pub mod http;
+pub mod mlflow;
+pub mod model;
 pub mod secret;
 pub mod standin;

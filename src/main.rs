@@ -37,6 +37,16 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// List (and with --delete remove) registry leftovers of earlier runs: models
+    /// `hokusai-hv-*` and experiments `hv-*` older than --older-than.
+    Janitor {
+        /// Minimum age, e.g. 30m, 2h, 1d.
+        #[arg(long, default_value = "1h", value_parser = parse_age)]
+        older_than: std::time::Duration,
+        /// Delete what is listed (default: dry run).
+        #[arg(long)]
+        delete: bool,
+    },
     /// Print the resolved configuration (keys redacted) and exit; sends nothing.
     Config,
     /// List the stand-in's fault switches.
@@ -72,6 +82,7 @@ fn main() -> ExitCode {
                 faults,
                 keep,
             } => verify(areas, faults, keep).await,
+            Command::Janitor { older_than, delete } => janitor(older_than, delete).await,
         }
     })
 }
@@ -161,6 +172,79 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    let (n, unit) = s.trim().split_at(s.trim().len().saturating_sub(1));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not an age like 30m, 2h or 1d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("`{s}`: use s, m, h or d")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+async fn janitor(older_than: std::time::Duration, delete: bool) -> ExitCode {
+    use hokusai_verify::http::Auth;
+    use hokusai_verify::mlflow::{ApiPrefix, MlflowClient, janitor};
+    let built = match Config::from_env() {
+        Ok(c) => Env::build(c).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let env = match built {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let client = MlflowClient::via_proxy(
+        env.http.clone(),
+        env.registry_url().clone(),
+        Auth::Bearer(env.keys.primary.clone()),
+        ApiPrefix::Api,
+    );
+    let leftovers = match janitor::find(&client, older_than).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot list leftovers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for l in &leftovers {
+        println!(
+            "{:<17} {:<64} created {}",
+            l.kind,
+            l.name,
+            l.created.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    if !delete {
+        println!(
+            "{} leftover(s) older than {older_than:?}; dry run (add --delete to remove them)",
+            leftovers.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let problems = janitor::delete(&client, &leftovers).await;
+    for p in &problems {
+        eprintln!("could not delete {p}");
+    }
+    println!(
+        "deleted {} of {} leftover(s)",
+        leftovers.len() - problems.len(),
+        leftovers.len()
+    );
+    if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

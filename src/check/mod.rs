@@ -9,5 +9,5 @@ mod result;
 mod run;
 
 pub use record::{read_run_dir, record};
-pub use result::{CheckResult, Component, Evidence, Outcome};
+pub use result::{CheckResult, Component, Evidence, EvidenceSink, Outcome};
 pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Failure, ensure, ensure_eq};

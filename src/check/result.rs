@@ -83,6 +83,40 @@ pub struct Evidence {
     pub error: Option<String>,
 }
 
+impl Evidence {
+    /// Evidence of an answered request.
+    pub fn answered(host: &str, ex: &crate::http::Exchange) -> Self {
+        Self {
+            request: ex.line.clone(),
+            host: host.to_owned(),
+            auth: ex.auth.clone(),
+            status: Some(ex.status),
+            content_type: ex.content_type(),
+            latency_ms: ex.latency.as_secs_f64() * 1e3,
+            body_excerpt: ex.excerpt(300),
+            error: None,
+        }
+    }
+
+    /// Evidence of a request that got no answer.
+    pub fn unanswered(host: &str, auth: String, e: &crate::http::HttpError) -> Self {
+        Self {
+            request: e.line.clone(),
+            host: host.to_owned(),
+            auth,
+            status: None,
+            content_type: None,
+            latency_ms: e.elapsed.as_secs_f64() * 1e3,
+            body_excerpt: String::new(),
+            error: Some(e.to_string()),
+        }
+    }
+}
+
+/// Where a check's evidence collects; shared with the clients a check hands out (the MLflow
+/// client records every call into it).
+pub type EvidenceSink = std::sync::Arc<std::sync::Mutex<Vec<Evidence>>>;
+
 /// The record of one check run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {

@@ -1,4 +1,4 @@
-use super::{CheckResult, Component, Evidence, Outcome};
+use super::{CheckResult, Component, Evidence, EvidenceSink, Outcome};
 use crate::fixtures::Env;
 use crate::http::{Exchange, HttpError, Req};
 use std::collections::BTreeMap;
@@ -129,7 +129,7 @@ impl CheckSpec {
         let mut check = Check {
             env: env.clone(),
             param: self.param.clone(),
-            evidence: Vec::new(),
+            evidence: EvidenceSink::default(),
             measurements: BTreeMap::new(),
         };
         let verdict = (self.run)(&mut check).await;
@@ -189,7 +189,9 @@ impl CheckSpec {
             expected: redact(expected),
             actual: redact(actual),
             message: redact(message),
-            evidence: check.evidence,
+            evidence: std::mem::take(
+                &mut *check.evidence.lock().unwrap_or_else(|p| p.into_inner()),
+            ),
             measurements: check.measurements,
             started_at,
             duration_ms: t0.elapsed().as_secs_f64() * 1e3,
@@ -202,7 +204,7 @@ pub struct Check {
     pub env: Arc<Env>,
     /// The case of a parameterised check.
     pub param: Option<String>,
-    evidence: Vec<Evidence>,
+    evidence: EvidenceSink,
     measurements: BTreeMap<String, f64>,
 }
 
@@ -228,36 +230,37 @@ impl Check {
 
     /// Sends a request and records it as evidence, whatever happens.
     pub async fn send(&mut self, host: &str, base: &Url, req: Req) -> Result<Exchange, Failure> {
-        let request = req.line();
         let auth = req.auth.describe();
-        match self.env.http.send(base, req).await {
-            Ok(ex) => {
-                self.evidence.push(Evidence {
-                    request,
-                    host: host.to_owned(),
-                    auth,
-                    status: Some(ex.status),
-                    content_type: ex.content_type(),
-                    latency_ms: ex.latency.as_secs_f64() * 1e3,
-                    body_excerpt: ex.excerpt(300),
-                    error: None,
-                });
-                Ok(ex)
-            }
-            Err(e) => {
-                self.evidence.push(Evidence {
-                    request,
-                    host: host.to_owned(),
-                    auth,
-                    status: None,
-                    content_type: None,
-                    latency_ms: e.elapsed.as_secs_f64() * 1e3,
-                    body_excerpt: String::new(),
-                    error: Some(e.to_string()),
-                });
-                Err(e.into())
-            }
-        }
+        let result = self.env.http.send(base, req).await;
+        self.push(match &result {
+            Ok(ex) => Evidence::answered(host, ex),
+            Err(e) => Evidence::unanswered(host, auth, e),
+        });
+        result.map_err(Failure::from)
+    }
+
+    fn push(&self, e: Evidence) {
+        self.evidence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(e);
+    }
+
+    /// An MLflow client through the registry's proxy with the primary key, recording into
+    /// this check's evidence.
+    pub fn mlflow(&self, prefix: crate::mlflow::ApiPrefix) -> crate::mlflow::MlflowClient {
+        crate::mlflow::MlflowClient::via_proxy(
+            self.env.http.clone(),
+            self.env.registry_url().clone(),
+            crate::http::Auth::Bearer(self.env.keys.primary.clone()),
+            prefix,
+        )
+        .recording(self.sink())
+    }
+
+    /// The sink this check's evidence goes to (hand it to clients that record calls).
+    pub fn sink(&self) -> EvidenceSink {
+        self.evidence.clone()
     }
 
     /// Adds a non-HTTP piece of evidence (a Redis command, an ECS call).
@@ -272,7 +275,7 @@ impl Check {
             Ok(b) => (crate::secret::redact(&b), None),
             Err(e) => (String::new(), Some(crate::secret::redact(&e))),
         };
-        self.evidence.push(Evidence {
+        self.push(Evidence {
             request: crate::secret::redact(&request.into()),
             host: host.to_owned(),
             auth: String::new(),

@@ -4,18 +4,27 @@
 
 pub mod authentication;
 pub mod infra_health;
+pub mod mlflow_proxy;
+pub mod registration_flow;
 
 use crate::check::CheckSpec;
 use crate::config::Profile;
 
 /// The areas, in checklist order.
-pub const AREAS: &[&str] = &["infra_health", "authentication"];
+pub const AREAS: &[&str] = &[
+    "infra_health",
+    "authentication",
+    "registration_flow",
+    "mlflow_proxy",
+];
 
 /// Every check of one area for this profile.
 pub fn area(name: &str, profile: &Profile) -> Vec<CheckSpec> {
     match name {
         "infra_health" => infra_health::checks(profile),
         "authentication" => authentication::checks(profile),
+        "registration_flow" => registration_flow::checks(profile),
+        "mlflow_proxy" => mlflow_proxy::checks(profile),
         _ => Vec::new(),
     }
 }

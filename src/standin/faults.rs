@@ -184,6 +184,12 @@ pub enum Breakage {
     CacheFailedValidations,
     /// The API answers 500 to keyed requests when Redis is down instead of falling back.
     AuthNeedsRedis,
+    /// The proxy drops the body of DELETE requests.
+    ProxyDropsDeleteBody,
+    /// The proxy keeps only the last value of a repeated query key.
+    ProxyCollapsesRepeatedQuery,
+    /// `registered-models/delete` answers 200 but deletes nothing.
+    DeleteIgnored,
 }
 
 impl Breakage {
@@ -198,6 +204,9 @@ impl Breakage {
             Breakage::AuthErrorsAsBadKey => "auth-errors-as-bad-key",
             Breakage::CacheFailedValidations => "cache-failed-validations",
             Breakage::AuthNeedsRedis => "auth-needs-redis",
+            Breakage::ProxyDropsDeleteBody => "proxy-drops-delete-body",
+            Breakage::ProxyCollapsesRepeatedQuery => "proxy-collapses-repeated-query",
+            Breakage::DeleteIgnored => "delete-ignored",
         }
     }
 }

@@ -363,7 +363,9 @@ fn allowed(endpoint: &str) -> Option<&'static [&'static str]> {
         "runs/create" | "runs/update" | "runs/delete" | "runs/restore" | "runs/log-metric"
         | "runs/log-batch" | "runs/log-parameter" | "runs/set-tag" | "runs/delete-tag"
         | "runs/search" => &["POST"],
-        "runs/get" | "metrics/get-history" | "artifacts/list" => &["GET"],
+        "runs/get" | "metrics/get-history" | "artifacts/list" | "metrics/get-history-bulk" => {
+            &["GET"]
+        }
         "registered-models/create" | "registered-models/set-tag" => &["POST"],
         "registered-models/get" | "registered-models/search" => &["GET"],
         "registered-models/delete" | "registered-models/delete-tag" => &["DELETE"],
@@ -428,6 +430,13 @@ impl MlflowStore {
                 };
                 if !methods.contains(&method) {
                     return MlflowReply::method_not_allowed_page();
+                }
+                if endpoint == "metrics/get-history-bulk" {
+                    // An ajax-api-only route in MLflow; it takes repeated `run_id` keys.
+                    if path.starts_with("/api/") {
+                        return MlflowReply::not_found_page();
+                    }
+                    return self.history_bulk(query).unwrap_or_else(|e| e.reply());
                 }
                 let params = if method == "GET" {
                     Params(
@@ -737,6 +746,38 @@ impl MlflowStore {
         self.models
             .get_mut(name)
             .ok_or_else(|| MlErr::missing(format!("Registered Model with name={name} not found")))
+    }
+
+    fn history_bulk(&self, query: &[(String, String)]) -> MlResult {
+        let run_ids: Vec<&str> = query
+            .iter()
+            .filter(|(k, _)| k == "run_id")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let key = query
+            .iter()
+            .find(|(k, _)| k == "metric_key")
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| {
+                MlErr::invalid(format!(
+                    "Missing value for required parameter 'metric_key'. {PARAM_DOCS}"
+                ))
+            })?;
+        if run_ids.is_empty() {
+            return Err(MlErr::invalid(
+                "GetMetricHistoryBulk request must specify at least one run_id.",
+            ));
+        }
+        let mut out = Vec::new();
+        for id in run_ids {
+            let run = self.run(id)?;
+            for m in run.metrics.iter().filter(|m| m.key == key) {
+                let mut v = metric_json(m);
+                v["run_id"] = json!(run.run_id);
+                out.push(v);
+            }
+        }
+        Ok(list_or_empty("metrics", out))
     }
 
     fn create_experiment(&mut self, p: &Params) -> MlResult {

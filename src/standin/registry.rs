@@ -432,13 +432,10 @@ impl RegistryResponder {
             );
             return (detail(502, msg), 502);
         }
-        let upstream_path = if state.has(Fault::NoAjaxRewrite) {
-            format!("/{rest}")
-        } else {
-            format!(
-                "/{}",
-                rest.replacen("api/2.0/mlflow", "ajax-api/2.0/mlflow", 1)
-            )
+        let upstream_path = match rest.strip_prefix("api/2.0/") {
+            // The ajax-api conversion: only a leading `api/2.0/` is rewritten.
+            Some(tail) if !state.has(Fault::NoAjaxRewrite) => format!("/ajax-api/2.0/{tail}"),
+            _ => format!("/{rest}"),
         };
         // Header handling: drop Host and (per profile) the key; add the identity headers.
         let forward_key =
@@ -461,11 +458,44 @@ impl RegistryResponder {
         }
         names.push("x-hokusai-user-id".into());
         names.push("x-hokusai-api-key-id".into());
-        let body = &req.body;
+        let empty = Vec::new();
+        let body = if method == "DELETE" && state.broken(Breakage::ProxyDropsDeleteBody) {
+            &empty
+        } else {
+            &req.body
+        };
+        let mut query: Vec<(String, String)> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut raw_query = req.url.query().map(str::to_owned);
+        if state.broken(Breakage::ProxyCollapsesRepeatedQuery) {
+            let mut last: Vec<(String, String)> = Vec::new();
+            for (k, v) in query {
+                last.retain(|(lk, _)| *lk != k);
+                last.push((k, v));
+            }
+            raw_query = Some(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&last)
+                    .finish(),
+            );
+            query = last;
+        }
+        if method == "DELETE"
+            && upstream_path.ends_with("registered-models/delete")
+            && state.broken(Breakage::DeleteIgnored)
+        {
+            return (
+                ResponseTemplate::new(200).set_body_raw("{}", "application/json"),
+                200,
+            );
+        }
         lock(&state.forwarded).push(ForwardedRequest {
             method: method.to_owned(),
             path: upstream_path.clone(),
-            query: req.url.query().map(str::to_owned),
+            query: raw_query,
             header_names: names,
             carried_key,
             user_id: Some(record.user_id.clone()),
@@ -482,11 +512,6 @@ impl RegistryResponder {
             .set_delay(state.timing.upstream_timeout);
             return (t, 504);
         }
-        let query: Vec<(String, String)> = req
-            .url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
         let content_type = req
             .headers
             .get("content-type")

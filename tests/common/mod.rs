@@ -52,6 +52,19 @@ pub async fn run_under_faults(
     spec.run(&env).await
 }
 
+/// Runs one check against a fresh stand-in built from an explicit profile.
+pub async fn run_with_profile(
+    profile: Profile,
+    area: &str,
+    id: &str,
+    faults: &[Fault],
+) -> CheckResult {
+    let env = Env::standin_with(profile, faults).await;
+    let spec =
+        checks::find(env.profile(), area, id).unwrap_or_else(|| panic!("no check {area}/{id}"));
+    spec.run(&env).await
+}
+
 /// Runs one check against a fresh stand-in with a deliberate regression switched on.
 pub async fn run_with_breakage(
     profile: &str,
@@ -101,7 +114,10 @@ pub fn assert_every_check_has_a_fault_case(area: &str, source: &str) {
         .map(|s| s.id.to_owned())
         .filter(|id| !cases.iter().any(|c| c.contains(&format!("\"{id}"))))
         .collect();
-    assert!(missing.is_empty(), "checks without a fault case in tests/{area}.rs: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "checks without a fault case in tests/{area}.rs: {missing:?}"
+    );
 }
 
 /// Every check of the area must have a case in `source` (quoted full id).

@@ -1,0 +1,331 @@
+//! Checklist area 3, the model-registration flow (contract section 7) through the proxy:
+//! the whole workflow with the Hokusai metadata, the model visible in the registry, a second
+//! registration as version "2", metrics/params/artifacts read back exactly, the time budget,
+//! and clean-up that leaves nothing behind.
+//!
+//! Every check registers its own uniquely named model and deletes everything it created at
+//! the end, also when it fails; a clean-up that fails makes the check fail.
+
+use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, ensure, ensure_eq};
+use crate::config::Profile;
+use crate::mlflow::workflow::{Created, Registration, RegistrationRequest, register, sha256_hex};
+use crate::mlflow::{ApiPrefix, MlflowClient, tag};
+use crate::model::SampleModel;
+use std::time::Duration;
+
+pub const AREA: &str = "registration_flow";
+
+pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
+    vec![
+        CheckSpec::new(
+            AREA,
+            "workflow_completes",
+            Component::Mlflow,
+            "experiment, run, metrics, artifacts, registered model, version and tags all succeed",
+            workflow_completes,
+        ),
+        CheckSpec::new(
+            AREA,
+            "model_in_registry",
+            Component::Mlflow,
+            "the model is found by get, search and latest versions, with all Hokusai tags",
+            model_in_registry,
+        ),
+        CheckSpec::new(
+            AREA,
+            "second_registration_is_version_2",
+            Component::Mlflow,
+            "registering the same name again creates version \"2\"",
+            second_registration_is_version_2,
+        ),
+        CheckSpec::new(
+            AREA,
+            "metrics_and_params_read_back",
+            Component::Mlflow,
+            "runs/get and metrics/get-history return exactly what was logged",
+            metrics_and_params_read_back,
+        ),
+        CheckSpec::new(
+            AREA,
+            "artifacts_round_trip",
+            Component::Artifacts,
+            "the model's artifacts download byte-identical (sha256)",
+            artifacts_round_trip,
+        ),
+        CheckSpec::new(
+            AREA,
+            "workflow_within_budget",
+            Component::Mlflow,
+            "the whole workflow finishes within the profile's budget",
+            workflow_within_budget,
+        ),
+        CheckSpec::new(
+            AREA,
+            "cleanup_leaves_nothing",
+            Component::Mlflow,
+            "after clean-up the model is gone and the run deleted",
+            cleanup_leaves_nothing,
+        ),
+    ]
+}
+
+/// Registers a fresh model, runs `verify` on it, and always cleans up.
+async fn with_registration<'a, F>(
+    c: &'a mut Check,
+    label: &str,
+    budget: Option<Duration>,
+    verify: F,
+) -> Result<(), Failure>
+where
+    F: for<'b> FnOnce(&'b mut Check, &'b MlflowClient, &'b Registration) -> CheckFuture<'b>,
+{
+    let client = c.mlflow(ApiPrefix::Api);
+    let mut created = Created::default();
+    let req = RegistrationRequest::fresh(label);
+    let result = match register(&client, &req, SampleModel::get(), &mut created, budget).await {
+        Ok(reg) => {
+            for (stage, d) in &reg.stages {
+                c.measure(&format!("stage_ms.{stage}"), d.as_secs_f64() * 1e3);
+            }
+            c.measure("workflow_ms", reg.total.as_secs_f64() * 1e3);
+            verify(c, &client, &reg).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    finish_cleanup(c, &client, &mut created, result).await
+}
+
+/// Deletes what was created; a clean-up failure is a finding of its own.
+pub(crate) async fn finish_cleanup(
+    c: &mut Check,
+    client: &MlflowClient,
+    created: &mut Created,
+    result: Result<(), Failure>,
+) -> Result<(), Failure> {
+    let problems = created.cleanup(client).await;
+    c.measure("cleanup_problems", problems.len() as f64);
+    match (result, problems.is_empty()) {
+        (Ok(()), true) => Ok(()),
+        (Ok(()), false) => Err(Failure::failed(
+            "clean-up of everything the check created",
+            format!("left behind: {}", problems.join("; ")),
+        )),
+        (Err(e), true) => Err(e),
+        (Err(Failure::Failed { expected, actual }), false) => Err(Failure::failed(
+            expected,
+            format!(
+                "{actual} (and clean-up left behind: {})",
+                problems.join("; ")
+            ),
+        )),
+        (Err(e), false) => Err(e),
+    }
+}
+
+fn workflow_completes(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(with_registration(c, "flow", None, |_, _, reg| {
+        Box::pin(async move {
+            ensure(!reg.version.is_empty(), "a model version", "none")?;
+            ensure(
+                reg.benchmark_value.is_finite(),
+                "a finite benchmark value",
+                format!("{}", reg.benchmark_value),
+            )
+        })
+    }))
+}
+
+fn model_in_registry(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(with_registration(c, "registry", None, |_, client, reg| {
+        Box::pin(async move {
+            let token = reg.model_name.trim_start_matches("hokusai-").to_owned();
+            let m = client.get_registered_model(&reg.model_name).await?;
+            ensure_eq(
+                "description",
+                m.description.as_str(),
+                format!("Hokusai tokenized model: {token}").as_str(),
+            )?;
+            let found = client
+                .search_registered_models(&format!("name = '{}'", reg.model_name), 10)
+                .await?;
+            ensure(
+                found.iter().any(|f| f.name == reg.model_name),
+                "the model in registered-models/search",
+                format!("{} result(s)", found.len()),
+            )?;
+            let latest = client.latest_versions(&reg.model_name).await?;
+            ensure(
+                latest.iter().any(|v| v.version == reg.version),
+                format!("version {} among the latest versions", reg.version),
+                format!(
+                    "{:?}",
+                    latest.iter().map(|v| &v.version).collect::<Vec<_>>()
+                ),
+            )?;
+            let versions = client
+                .search_model_versions(&format!("name = '{}'", reg.model_name))
+                .await?;
+            ensure(
+                versions.iter().any(|v| v.version == reg.version),
+                "the version in model-versions/search",
+                format!("{} result(s)", versions.len()),
+            )?;
+            let v = client
+                .get_model_version(&reg.model_name, &reg.version)
+                .await?;
+            ensure_eq("source", v.source.as_str(), reg.source.as_str())?;
+            ensure_eq("run_id", v.run_id.as_str(), reg.run_id.as_str())?;
+            ensure_eq(
+                "hokusai_token_id",
+                tag(&v.tags, "hokusai_token_id"),
+                Some(token.as_str()),
+            )?;
+            ensure_eq(
+                "benchmark_metric",
+                tag(&v.tags, "benchmark_metric"),
+                Some("auroc"),
+            )?;
+            let value = tag(&v.tags, "benchmark_value");
+            ensure(
+                value.and_then(|s| s.parse::<f64>().ok()) == Some(reg.benchmark_value),
+                format!("benchmark_value {} (a float)", reg.benchmark_value),
+                format!("{value:?}"),
+            )
+        })
+    }))
+}
+
+fn second_registration_is_version_2(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let client = c.mlflow(ApiPrefix::Api);
+        let mut created = Created::default();
+        let req = RegistrationRequest::fresh("v2");
+        let result = async {
+            let first = register(&client, &req, SampleModel::get(), &mut created, None).await?;
+            let second = register(&client, &req, SampleModel::get(), &mut created, None).await?;
+            ensure_eq("first version", first.version.as_str(), "1")?;
+            ensure_eq("second version", second.version.as_str(), "2")
+        }
+        .await;
+        finish_cleanup(c, &client, &mut created, result).await
+    })
+}
+
+fn metrics_and_params_read_back(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(with_registration(c, "readback", None, |_, client, reg| {
+        Box::pin(async move {
+            let model = SampleModel::get();
+            let run = client.get_run(&reg.run_id).await?;
+            ensure_eq("run status", run.info.status.as_str(), "FINISHED")?;
+            for (k, v) in model.metrics() {
+                let got = run
+                    .data
+                    .metrics
+                    .iter()
+                    .find(|m| m.key == k)
+                    .map(|m| m.value);
+                ensure_eq(&format!("metric {k}"), got, Some(v))?;
+                let history = client.metric_history(&reg.run_id, k).await?;
+                ensure(
+                    history.iter().any(|m| m.value == v),
+                    format!("{k} = {v} in metrics/get-history"),
+                    format!("{history:?}"),
+                )?;
+            }
+            for (k, v) in model.params() {
+                ensure_eq(
+                    &format!("param {k}"),
+                    tag(&run.data.params, k),
+                    Some(v.as_str()),
+                )?;
+            }
+            for k in ["hokusai_token_id", "benchmark_metric", "benchmark_value"] {
+                ensure(
+                    tag(&run.data.tags, k).is_some(),
+                    format!("run tag {k}"),
+                    "missing",
+                )?;
+            }
+            Ok(())
+        })
+    }))
+}
+
+fn artifacts_round_trip(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(with_registration(c, "artifacts", None, |_, client, reg| {
+        Box::pin(async move {
+            for f in &reg.files {
+                let bytes = client.download_artifact(&f.rel).await?;
+                let got = sha256_hex(&bytes);
+                ensure(
+                    got == f.sha256,
+                    format!("{} with sha256 {} ({} bytes)", f.rel, f.sha256, f.len),
+                    format!("sha256 {got} ({} bytes)", bytes.len()),
+                )?;
+            }
+            let listed = client
+                .list_run_artifacts(&reg.run_id, Some("model"))
+                .await?;
+            for name in ["model/MLmodel", "model/model.json"] {
+                ensure(
+                    listed.iter().any(|f| f.path == name),
+                    format!("{name} in artifacts/list"),
+                    format!("{listed:?}"),
+                )?;
+            }
+            Ok(())
+        })
+    }))
+}
+
+fn workflow_within_budget(c: &mut Check) -> CheckFuture<'_> {
+    let budget = Duration::from_secs(c.env.profile().workflow.budget_secs);
+    Box::pin(with_registration(
+        c,
+        "budget",
+        Some(budget),
+        move |_, _, reg| {
+            Box::pin(async move {
+                ensure(
+                    reg.total <= budget,
+                    format!("within {budget:?}"),
+                    format!("{:?}", reg.total),
+                )
+            })
+        },
+    ))
+}
+
+fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let client = c.mlflow(ApiPrefix::Api);
+        let mut created = Created::default();
+        let req = RegistrationRequest::fresh("cleanup");
+        let reg = match register(&client, &req, SampleModel::get(), &mut created, None).await {
+            Ok(r) => r,
+            Err(e) => return finish_cleanup(c, &client, &mut created, Err(e.into())).await,
+        };
+        let problems = created.cleanup(&client).await;
+        ensure(
+            problems.is_empty(),
+            "every deletion accepted",
+            problems.join("; "),
+        )?;
+        match client.get_registered_model(&reg.model_name).await {
+            Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
+            Ok(_) => {
+                return Err(Failure::failed(
+                    "the registered model gone after delete",
+                    "it is still there",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let run = client.get_run(&reg.run_id).await?;
+        ensure_eq(
+            "run lifecycle_stage",
+            run.info.lifecycle_stage.as_str(),
+            "deleted",
+        )
+    })
+}

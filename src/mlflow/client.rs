@@ -1,0 +1,539 @@
+use super::error::MlflowError;
+use super::types::*;
+use crate::check::{Evidence, EvidenceSink};
+use crate::http::{Auth, Exchange, HttpClient, Req};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use url::Url;
+
+/// Which spelling of MLflow's REST prefix to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiPrefix {
+    /// `api/2.0/...`
+    Api,
+    /// `ajax-api/2.0/...` (what MLflow's UI uses)
+    Ajax,
+}
+
+impl ApiPrefix {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiPrefix::Api => "api/2.0",
+            ApiPrefix::Ajax => "ajax-api/2.0",
+        }
+    }
+}
+
+/// A typed MLflow client, either straight at an MLflow server or through the registry's
+/// proxy (`{registry}/api/mlflow/` + MLflow path, with an API key).
+///
+/// ```no_run
+/// # async fn demo(env: &hokusai_verify::fixtures::Env) -> Result<(), hokusai_verify::mlflow::MlflowError> {
+/// use hokusai_verify::mlflow::{ApiPrefix, MlflowClient};
+/// use hokusai_verify::http::Auth;
+/// let client = MlflowClient::via_proxy(env.http.clone(), env.registry_url().clone(),
+///     Auth::Bearer(env.keys.primary.clone()), ApiPrefix::Api);
+/// let experiments = client.search_experiments(Some("name LIKE 'hv-%'"), 10).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MlflowClient {
+    http: HttpClient,
+    base: Url,
+    mount: String,
+    prefix: ApiPrefix,
+    auth: Auth,
+    sink: Option<EvidenceSink>,
+    host: &'static str,
+}
+
+impl MlflowClient {
+    /// Straight at an MLflow server (no key).
+    pub fn direct(http: HttpClient, base: Url, prefix: ApiPrefix) -> Self {
+        Self {
+            http,
+            base,
+            mount: String::new(),
+            prefix,
+            auth: Auth::None,
+            sink: None,
+            host: "mlflow",
+        }
+    }
+
+    /// Through the registry's proxy at `/api/mlflow/`.
+    pub fn via_proxy(http: HttpClient, registry: Url, auth: Auth, prefix: ApiPrefix) -> Self {
+        Self {
+            http,
+            base: registry,
+            mount: "/api/mlflow".into(),
+            prefix,
+            auth,
+            sink: None,
+            host: "registry",
+        }
+    }
+
+    /// Records every call into a check's evidence.
+    pub fn recording(mut self, sink: EvidenceSink) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// The same client with the other prefix.
+    pub fn with_prefix(&self, prefix: ApiPrefix) -> Self {
+        Self {
+            prefix,
+            ..self.clone()
+        }
+    }
+
+    pub fn prefix(&self) -> ApiPrefix {
+        self.prefix
+    }
+
+    /// The path of an MLflow endpoint (`registered-models/get`) under this client's mount.
+    pub fn path(&self, endpoint: &str) -> String {
+        format!("{}/{}/mlflow/{endpoint}", self.mount, self.prefix.as_str())
+    }
+
+    /// The path of an artifact under the artifact proxy (`<exp>/<run>/artifacts/<path>`).
+    pub fn artifact_path(&self, rel: &str) -> String {
+        format!(
+            "{}/{}/mlflow-artifacts/artifacts/{}",
+            self.mount,
+            self.prefix.as_str(),
+            rel.trim_start_matches('/')
+        )
+    }
+
+    /// Sends any request with this client's key, recording it; the raw answer.
+    pub async fn raw(&self, req: Req) -> Result<Exchange, MlflowError> {
+        let call = req.line();
+        let req = req.auth(self.auth.clone());
+        let auth = req.auth.describe();
+        let result = self.http.send(&self.base, req).await;
+        if let Some(sink) = &self.sink {
+            let ev = match &result {
+                Ok(ex) => Evidence::answered(self.host, ex),
+                Err(e) => Evidence::unanswered(self.host, auth, e),
+            };
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push(ev);
+        }
+        result.map_err(|e| MlflowError::from_transport(call, &e))
+    }
+
+    /// A call that must answer 2xx with JSON of type `T`.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        body: Option<Value>,
+        query: &[(&str, &str)],
+    ) -> Result<T, MlflowError> {
+        let mut req = Req::new(method.clone(), self.path(endpoint));
+        for (k, v) in query {
+            req = req.query(*k, *v);
+        }
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let call = format!("{method} {endpoint}");
+        let ex = self.raw(req).await.map_err(|mut e| {
+            e.call = call.clone();
+            e
+        })?;
+        if !(200..300).contains(&ex.status) {
+            return Err(MlflowError::from_exchange(call, &ex));
+        }
+        serde_json::from_slice(&ex.body)
+            .map_err(|e| MlflowError::unexpected(call, &ex, &format!("unexpected body ({e})")))
+    }
+
+    fn field<T: DeserializeOwned + Default>(v: Value, name: &str) -> T {
+        v.get(name)
+            .cloned()
+            .and_then(|f| serde_json::from_value(f).ok())
+            .unwrap_or_default()
+    }
+
+    // ---- experiments ----
+
+    pub async fn create_experiment(&self, name: &str, tags: &[Tag]) -> Result<String, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::POST,
+                "experiments/create",
+                Some(json!({"name": name, "tags": tags})),
+                &[],
+            )
+            .await?;
+        Ok(Self::field(v, "experiment_id"))
+    }
+
+    /// `None` when no experiment has that name.
+    pub async fn get_experiment_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<Experiment>, MlflowError> {
+        match self
+            .call::<Value>(
+                Method::GET,
+                "experiments/get-by-name",
+                None,
+                &[("experiment_name", name)],
+            )
+            .await
+        {
+            Ok(v) => Ok(Some(Self::field(v, "experiment"))),
+            Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn search_experiments(
+        &self,
+        filter: Option<&str>,
+        max_results: u32,
+    ) -> Result<Vec<Experiment>, MlflowError> {
+        let max = max_results.to_string();
+        let mut q = vec![("max_results", max.as_str())];
+        if let Some(f) = filter {
+            q.push(("filter", f));
+        }
+        let v: Value = self
+            .call(Method::GET, "experiments/search", None, &q)
+            .await?;
+        Ok(Self::field(v, "experiments"))
+    }
+
+    pub async fn delete_experiment(&self, id: &str) -> Result<(), MlflowError> {
+        self.call::<Value>(
+            Method::POST,
+            "experiments/delete",
+            Some(json!({"experiment_id": id})),
+            &[],
+        )
+        .await
+        .map(drop)
+    }
+
+    // ---- runs ----
+
+    pub async fn create_run(
+        &self,
+        experiment_id: &str,
+        run_name: &str,
+        tags: &[Tag],
+    ) -> Result<Run, MlflowError> {
+        let body = json!({"experiment_id": experiment_id, "run_name": run_name, "start_time": now_ms(), "tags": tags});
+        let v: Value = self
+            .call(Method::POST, "runs/create", Some(body), &[])
+            .await?;
+        Ok(Self::field(v, "run"))
+    }
+
+    pub async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Tag],
+        tags: &[Tag],
+    ) -> Result<(), MlflowError> {
+        let body = json!({"run_id": run_id, "metrics": metrics, "params": params, "tags": tags});
+        self.call::<Value>(Method::POST, "runs/log-batch", Some(body), &[])
+            .await
+            .map(drop)
+    }
+
+    pub async fn log_metric(
+        &self,
+        run_id: &str,
+        key: &str,
+        value: f64,
+        step: i64,
+    ) -> Result<(), MlflowError> {
+        let body = json!({"run_id": run_id, "key": key, "value": value, "timestamp": now_ms(), "step": step});
+        self.call::<Value>(Method::POST, "runs/log-metric", Some(body), &[])
+            .await
+            .map(drop)
+    }
+
+    pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<(), MlflowError> {
+        let body = json!({"run_id": run_id, "key": key, "value": value});
+        self.call::<Value>(Method::POST, "runs/log-parameter", Some(body), &[])
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_run_tag(
+        &self,
+        run_id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), MlflowError> {
+        let body = json!({"run_id": run_id, "key": key, "value": value});
+        self.call::<Value>(Method::POST, "runs/set-tag", Some(body), &[])
+            .await
+            .map(drop)
+    }
+
+    pub async fn finish_run(&self, run_id: &str) -> Result<RunInfo, MlflowError> {
+        let body = json!({"run_id": run_id, "status": "FINISHED", "end_time": now_ms()});
+        let v: Value = self
+            .call(Method::POST, "runs/update", Some(body), &[])
+            .await?;
+        Ok(Self::field(v, "run_info"))
+    }
+
+    pub async fn get_run(&self, run_id: &str) -> Result<Run, MlflowError> {
+        let v: Value = self
+            .call(Method::GET, "runs/get", None, &[("run_id", run_id)])
+            .await?;
+        Ok(Self::field(v, "run"))
+    }
+
+    pub async fn delete_run(&self, run_id: &str) -> Result<(), MlflowError> {
+        self.call::<Value>(
+            Method::POST,
+            "runs/delete",
+            Some(json!({"run_id": run_id})),
+            &[],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+    ) -> Result<Vec<Metric>, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::GET,
+                "metrics/get-history",
+                None,
+                &[("run_id", run_id), ("metric_key", key)],
+            )
+            .await?;
+        Ok(Self::field(v, "metrics"))
+    }
+
+    pub async fn list_run_artifacts(
+        &self,
+        run_id: &str,
+        path: Option<&str>,
+    ) -> Result<Vec<FileInfo>, MlflowError> {
+        let mut q = vec![("run_id", run_id)];
+        if let Some(p) = path {
+            q.push(("path", p));
+        }
+        let v: Value = self.call(Method::GET, "artifacts/list", None, &q).await?;
+        Ok(Self::field(v, "files"))
+    }
+
+    // ---- artifacts (the mlflow-artifacts proxy) ----
+
+    /// `PUT` an artifact; `rel` is `<experiment_id>/<run_id>/artifacts/<path>`.
+    pub async fn upload_artifact(&self, rel: &str, bytes: Vec<u8>) -> Result<(), MlflowError> {
+        let req = Req::new(Method::PUT, self.artifact_path(rel))
+            .raw_body(bytes, Some("application/octet-stream"));
+        let ex = self.raw(req).await?;
+        if (200..300).contains(&ex.status) {
+            Ok(())
+        } else {
+            Err(MlflowError::from_exchange(
+                format!("PUT mlflow-artifacts/artifacts/{rel}"),
+                &ex,
+            ))
+        }
+    }
+
+    /// `GET` an artifact's bytes.
+    pub async fn download_artifact(&self, rel: &str) -> Result<Vec<u8>, MlflowError> {
+        let ex = self.raw(Req::get(self.artifact_path(rel))).await?;
+        if ex.status == 200 {
+            Ok(ex.body)
+        } else {
+            Err(MlflowError::from_exchange(
+                format!("GET mlflow-artifacts/artifacts/{rel}"),
+                &ex,
+            ))
+        }
+    }
+
+    // ---- registry ----
+
+    /// Creates the model; an existing name is fine (returns `false`).
+    pub async fn create_registered_model(
+        &self,
+        name: &str,
+        description: &str,
+        tags: &[Tag],
+    ) -> Result<bool, MlflowError> {
+        let body = json!({"name": name, "description": description, "tags": tags});
+        match self
+            .call::<Value>(Method::POST, "registered-models/create", Some(body), &[])
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is("RESOURCE_ALREADY_EXISTS") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::GET,
+                "registered-models/get",
+                None,
+                &[("name", name)],
+            )
+            .await?;
+        Ok(Self::field(v, "registered_model"))
+    }
+
+    pub async fn search_registered_models(
+        &self,
+        filter: &str,
+        max_results: u32,
+    ) -> Result<Vec<RegisteredModel>, MlflowError> {
+        let max = max_results.to_string();
+        let v: Value = self
+            .call(
+                Method::GET,
+                "registered-models/search",
+                None,
+                &[("filter", filter), ("max_results", &max)],
+            )
+            .await?;
+        Ok(Self::field(v, "registered_models"))
+    }
+
+    pub async fn delete_registered_model(&self, name: &str) -> Result<(), MlflowError> {
+        self.call::<Value>(
+            Method::DELETE,
+            "registered-models/delete",
+            Some(json!({"name": name})),
+            &[],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn latest_versions(&self, name: &str) -> Result<Vec<ModelVersion>, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::POST,
+                "registered-models/get-latest-versions",
+                Some(json!({"name": name})),
+                &[],
+            )
+            .await?;
+        Ok(Self::field(v, "model_versions"))
+    }
+
+    pub async fn create_model_version(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: &str,
+        description: &str,
+    ) -> Result<ModelVersion, MlflowError> {
+        let body =
+            json!({"name": name, "source": source, "run_id": run_id, "description": description});
+        let v: Value = self
+            .call(Method::POST, "model-versions/create", Some(body), &[])
+            .await?;
+        Ok(Self::field(v, "model_version"))
+    }
+
+    pub async fn get_model_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<ModelVersion, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::GET,
+                "model-versions/get",
+                None,
+                &[("name", name), ("version", version)],
+            )
+            .await?;
+        Ok(Self::field(v, "model_version"))
+    }
+
+    pub async fn search_model_versions(
+        &self,
+        filter: &str,
+    ) -> Result<Vec<ModelVersion>, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::GET,
+                "model-versions/search",
+                None,
+                &[("filter", filter)],
+            )
+            .await?;
+        Ok(Self::field(v, "model_versions"))
+    }
+
+    pub async fn set_model_version_tag(
+        &self,
+        name: &str,
+        version: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), MlflowError> {
+        let body = json!({"name": name, "version": version, "key": key, "value": value});
+        self.call::<Value>(Method::POST, "model-versions/set-tag", Some(body), &[])
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_model_version(&self, name: &str, version: &str) -> Result<(), MlflowError> {
+        let body = json!({"name": name, "version": version});
+        self.call::<Value>(Method::DELETE, "model-versions/delete", Some(body), &[])
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<(), MlflowError> {
+        let body = json!({"name": name, "alias": alias, "version": version});
+        self.call::<Value>(Method::POST, "registered-models/alias", Some(body), &[])
+            .await
+            .map(drop)
+    }
+
+    pub async fn get_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::GET,
+                "registered-models/alias",
+                None,
+                &[("name", name), ("alias", alias)],
+            )
+            .await?;
+        Ok(Self::field(v, "model_version"))
+    }
+
+    pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<(), MlflowError> {
+        let body = json!({"name": name, "alias": alias});
+        self.call::<Value>(Method::DELETE, "registered-models/alias", Some(body), &[])
+            .await
+            .map(drop)
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,174 @@
+use crate::http::{Exchange, HttpError, HttpErrorKind};
+use std::fmt;
+
+/// MLflow's error codes (`databricks.proto` `ErrorCode`): an `error_code` outside this list
+/// breaks MLflow's own clients.
+pub const MLFLOW_ERROR_CODES: &[&str] = &[
+    "INTERNAL_ERROR",
+    "TEMPORARILY_UNAVAILABLE",
+    "IO_ERROR",
+    "BAD_REQUEST",
+    "SERVICE_UNDER_MAINTENANCE",
+    "WORKSPACE_TEMPORARILY_UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
+    "CANCELLED",
+    "RESOURCE_EXHAUSTED",
+    "ABORTED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "UNAUTHENTICATED",
+    "INVALID_PARAMETER_VALUE",
+    "ENDPOINT_NOT_FOUND",
+    "MALFORMED_REQUEST",
+    "INVALID_STATE",
+    "PERMISSION_DENIED",
+    "FEATURE_DISABLED",
+    "CUSTOMER_UNAUTHORIZED",
+    "REQUEST_LIMIT_EXCEEDED",
+    "RESOURCE_CONFLICT",
+    "UNPARSEABLE_HTTP_ERROR",
+    "NOT_IMPLEMENTED",
+    "DATA_LOSS",
+    "INVALID_STATE_TRANSITION",
+    "COULD_NOT_ACQUIRE_LOCK",
+    "RESOURCE_ALREADY_EXISTS",
+    "RESOURCE_DOES_NOT_EXIST",
+    "QUOTA_EXCEEDED",
+    "MAX_BLOCK_SIZE_EXCEEDED",
+    "MAX_READ_SIZE_EXCEEDED",
+    "PARTIAL_DELETE",
+    "MAX_LIST_SIZE_EXCEEDED",
+    "DRY_RUN_FAILED",
+    "RESOURCE_LIMIT_EXCEEDED",
+    "DIRECTORY_NOT_EMPTY",
+    "DIRECTORY_PROTECTED",
+    "MAX_NOTEBOOK_SIZE_EXCEEDED",
+];
+
+/// A failed MLflow call: what was asked and everything that came back. Contains no secret.
+#[derive(Debug, Clone)]
+pub struct MlflowError {
+    /// `POST registered-models/create`.
+    pub call: String,
+    /// None when there was no answer at all.
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub message: String,
+    /// The error body was an HTML page (MLflow's 404/405, an ALB page), not JSON.
+    pub html: bool,
+    pub content_type: Option<String>,
+    /// FastAPI's `detail` (the proxy's own errors).
+    pub detail: Option<String>,
+    /// Set when there was no answer (timeout, refused, ...).
+    pub transport: Option<HttpErrorKind>,
+}
+
+impl MlflowError {
+    pub(crate) fn from_exchange(call: String, ex: &Exchange) -> Self {
+        let json = ex.json();
+        let field = |k: &str| {
+            json.as_ref()
+                .and_then(|v| v.get(k))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        Self {
+            call,
+            status: Some(ex.status),
+            error_code: field("error_code"),
+            message: field("message").unwrap_or_else(|| ex.excerpt(200)),
+            html: ex.is_html(),
+            content_type: ex.content_type(),
+            detail: ex.detail(),
+            transport: None,
+        }
+    }
+
+    pub(crate) fn from_transport(call: String, e: &HttpError) -> Self {
+        Self {
+            call,
+            status: None,
+            error_code: None,
+            message: e.to_string(),
+            html: false,
+            content_type: None,
+            detail: None,
+            transport: Some(e.kind),
+        }
+    }
+
+    /// The answer was well-formed but not what was expected (for parse errors of 200s).
+    pub(crate) fn unexpected(call: String, ex: &Exchange, why: &str) -> Self {
+        let mut e = Self::from_exchange(call, ex);
+        e.message = format!("{why}: {}", ex.excerpt(200));
+        e
+    }
+
+    pub fn is(&self, code: &str) -> bool {
+        self.error_code.as_deref() == Some(code)
+    }
+}
+
+impl MlflowError {
+    /// What came back, without the call (`503 detail=...`, `404 RESOURCE_DOES_NOT_EXIST ...`).
+    pub fn answer(&self) -> String {
+        struct Answer<'a>(&'a MlflowError);
+        impl fmt::Display for Answer<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt_answer(f)
+            }
+        }
+        Answer(self).to_string()
+    }
+
+    fn fmt_answer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.status, &self.transport) {
+            (None, Some(kind)) => write!(f, "no answer ({kind}): {}", self.message),
+            (Some(s), _) => {
+                write!(f, "{s}")?;
+                if self.html {
+                    write!(f, " HTML page")?;
+                }
+                if let Some(c) = &self.error_code {
+                    write!(f, " {c}")?;
+                }
+                if let Some(d) = &self.detail {
+                    write!(f, " detail={d}")?;
+                } else {
+                    write!(
+                        f,
+                        " {}",
+                        self.message
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )?;
+                }
+                Ok(())
+            }
+            (None, None) => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl fmt::Display for MlflowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.call)?;
+        self.fmt_answer(f)
+    }
+}
+
+impl std::error::Error for MlflowError {}
+
+impl From<MlflowError> for crate::check::Failure {
+    fn from(e: MlflowError) -> Self {
+        match e.transport {
+            Some(HttpErrorKind::Timeout) => crate::check::Failure::error("timeout", e),
+            Some(HttpErrorKind::Refused | HttpErrorKind::Connect) => {
+                crate::check::Failure::error("unreachable", e)
+            }
+            Some(_) => crate::check::Failure::error("unexpected response", e),
+            None => crate::check::Failure::failed(format!("{} to succeed", e.call), e.answer()),
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The contract's registration workflow (section 7), stage by stage, with each stage timed,
+//! and [`Created`], the record of everything a run made so that it can all be deleted
+//! again — also when a check fails half-way.
+
+use super::{MlflowClient, MlflowError, Tag};
+use crate::model::SampleModel;
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+
+/// Prefix of every name the suite creates (the janitor looks for it).
+pub const NAME_PREFIX: &str = "hv-";
+
+/// A token id unique to this run and readable by the janitor:
+/// `hv-<yyyymmddhhmmss>-<4 random>-<label>`; matches `^[a-z0-9-]+$`, at most 64 chars.
+pub fn unique_token(label: &str) -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
+    let rand: String = std::iter::repeat_with(|| fastrand::lowercase())
+        .take(4)
+        .collect();
+    let label: String = label
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let token = format!("{NAME_PREFIX}{stamp}-{rand}-{}", label.trim_matches('-'));
+    token
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// Is `token` a valid Hokusai token id? (`^[a-z0-9-]+$`, <= 64, no leading/trailing `-`.)
+pub fn valid_token_id(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 64
+        && !token.starts_with('-')
+        && !token.ends_with('-')
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The registered-model name for a token.
+pub fn model_name(token_id: &str) -> String {
+    format!("hokusai-{token_id}")
+}
+
+/// What to register.
+#[derive(Debug, Clone)]
+pub struct RegistrationRequest {
+    pub token_id: String,
+    pub experiment_name: String,
+    /// The benchmark metric (one of the model's metrics).
+    pub metric: String,
+    pub extra_tags: Vec<Tag>,
+}
+
+impl RegistrationRequest {
+    /// A fresh token and experiment for this run, benchmarked on AUROC.
+    pub fn fresh(label: &str) -> Self {
+        let token_id = unique_token(label);
+        Self {
+            experiment_name: format!("{token_id}-exp"),
+            token_id,
+            metric: "auroc".into(),
+            extra_tags: vec![],
+        }
+    }
+}
+
+/// One uploaded file and its checksum.
+#[derive(Debug, Clone)]
+pub struct UploadedFile {
+    /// `<experiment>/<run>/artifacts/model/MLmodel`.
+    pub rel: String,
+    pub sha256: String,
+    pub len: usize,
+}
+
+/// What a registration produced, with each stage's duration.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub model_name: String,
+    pub experiment_id: String,
+    pub run_id: String,
+    pub version: String,
+    pub source: String,
+    pub benchmark_value: f64,
+    pub files: Vec<UploadedFile>,
+    pub stages: Vec<(&'static str, Duration)>,
+    pub total: Duration,
+}
+
+/// Why a registration stopped.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("stage `{stage}` failed: {error}")]
+    Stage {
+        stage: &'static str,
+        error: MlflowError,
+    },
+    #[error("over the {budget:?} budget after stage `{stage}` ({elapsed:?})")]
+    OverBudget {
+        stage: &'static str,
+        elapsed: Duration,
+        budget: Duration,
+    },
+}
+
+impl From<WorkflowError> for crate::check::Failure {
+    fn from(e: WorkflowError) -> Self {
+        match e {
+            WorkflowError::Stage { stage, error } => {
+                let call = error.call.clone();
+                let f: crate::check::Failure = error.into();
+                match f {
+                    crate::check::Failure::Failed { actual, .. } => crate::check::Failure::failed(
+                        format!("stage `{stage}` ({call}) to succeed"),
+                        actual,
+                    ),
+                    other => other,
+                }
+            }
+            WorkflowError::OverBudget {
+                stage,
+                elapsed,
+                budget,
+            } => crate::check::Failure::failed(
+                format!("the whole workflow within {budget:?}"),
+                format!("{elapsed:?} already after stage `{stage}`"),
+            ),
+        }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Everything a run created, for clean-up.
+#[derive(Debug, Default, Clone)]
+pub struct Created {
+    pub experiments: Vec<String>,
+    pub runs: Vec<String>,
+    pub models: Vec<String>,
+}
+
+impl Created {
+    /// Deletes everything recorded (models, then runs, then experiments). Returns what could
+    /// not be deleted; an empty list means nothing was left behind. MLflow only soft-deletes
+    /// runs and experiments (their names stay reserved); registered models go for good.
+    pub async fn cleanup(&mut self, client: &MlflowClient) -> Vec<String> {
+        let mut problems = Vec::new();
+        for m in self.models.drain(..) {
+            match client.delete_registered_model(&m).await {
+                Ok(()) => {}
+                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
+                Err(e) => problems.push(format!("registered model {m}: {e}")),
+            }
+        }
+        for r in self.runs.drain(..) {
+            match client.delete_run(&r).await {
+                Ok(()) => {}
+                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
+                Err(e) => problems.push(format!("run {r}: {e}")),
+            }
+        }
+        for x in self.experiments.drain(..) {
+            match client.delete_experiment(&x).await {
+                Ok(()) => {}
+                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
+                Err(e) => problems.push(format!("experiment {x}: {e}")),
+            }
+        }
+        problems
+    }
+}
+
+/// Runs stages, timing each and stopping when over budget.
+struct Stages {
+    started: Instant,
+    last: Instant,
+    budget: Option<Duration>,
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Stages {
+    fn new(budget: Option<Duration>) -> Self {
+        let now = Instant::now();
+        Self {
+            started: now,
+            last: now,
+            budget,
+            done: Vec::new(),
+        }
+    }
+
+    fn finish<T>(
+        &mut self,
+        stage: &'static str,
+        r: Result<T, MlflowError>,
+    ) -> Result<T, WorkflowError> {
+        let now = Instant::now();
+        self.done.push((stage, now - self.last));
+        self.last = now;
+        let v = r.map_err(|error| WorkflowError::Stage { stage, error })?;
+        if let Some(budget) = self.budget {
+            let elapsed = now - self.started;
+            if elapsed > budget {
+                return Err(WorkflowError::OverBudget {
+                    stage,
+                    elapsed,
+                    budget,
+                });
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// Registers `model` as the contract describes, recording what it creates in `created`.
+/// Stops at the first failing stage, or once `budget` is exceeded.
+pub async fn register(
+    client: &MlflowClient,
+    req: &RegistrationRequest,
+    model: &SampleModel,
+    created: &mut Created,
+    budget: Option<Duration>,
+) -> Result<Registration, WorkflowError> {
+    let mut st = Stages::new(budget);
+    let benchmark_value = model
+        .metrics()
+        .into_iter()
+        .find(|(k, _)| *k == req.metric)
+        .map(|(_, v)| v)
+        .unwrap_or(f64::NAN);
+
+    // 1. experiment (reuse by name) and run
+    let existing = client.get_experiment_by_name(&req.experiment_name).await;
+    let experiment_id = match st.finish("experiment lookup", existing)? {
+        Some(e) => e.experiment_id,
+        None => {
+            let id = client
+                .create_experiment(&req.experiment_name, &[Tag::new("hokusai_verify", "true")])
+                .await;
+            let id = st.finish("experiments/create", id)?;
+            created.experiments.push(id.clone());
+            id
+        }
+    };
+    let run = client
+        .create_run(
+            &experiment_id,
+            &format!("{}-run", req.token_id),
+            &[Tag::new("mlflow.user", "hokusai-verify")],
+        )
+        .await;
+    let run = st.finish("runs/create", run)?;
+    let run_id = run.info.run_id.clone();
+    created.runs.push(run_id.clone());
+
+    // 2. metrics, params, run tags
+    let metrics: Vec<super::Metric> = model
+        .metrics()
+        .into_iter()
+        .map(|(k, v)| super::Metric {
+            key: k.into(),
+            value: v,
+            timestamp: super::client::now_ms(),
+            step: 0,
+        })
+        .collect();
+    let params: Vec<Tag> = model
+        .params()
+        .into_iter()
+        .map(|(k, v)| Tag::new(k, v))
+        .collect();
+    let tags = vec![
+        Tag::new("hokusai_token_id", &req.token_id),
+        Tag::new("benchmark_metric", &req.metric),
+        Tag::new("benchmark_value", benchmark_value.to_string()),
+    ];
+    let r = client.log_batch(&run_id, &metrics, &params, &tags).await;
+    st.finish("runs/log-batch", r)?;
+
+    // 3. artifacts
+    let mut files = Vec::new();
+    for (path, bytes) in model.files(&run_id) {
+        let rel = format!("{experiment_id}/{run_id}/artifacts/{path}");
+        let sha256 = sha256_hex(&bytes);
+        let len = bytes.len();
+        let r = client.upload_artifact(&rel, bytes).await;
+        st.finish("artifact upload", r)?;
+        files.push(UploadedFile { rel, sha256, len });
+    }
+
+    // 4. finish the run
+    let r = client.finish_run(&run_id).await;
+    st.finish("runs/update", r)?;
+
+    // 5. registered model (an existing name is fine)
+    let name = model_name(&req.token_id);
+    let r = client
+        .create_registered_model(
+            &name,
+            &format!("Hokusai tokenized model: {}", req.token_id),
+            &[],
+        )
+        .await;
+    if st.finish("registered-models/create", r)? {
+        created.models.push(name.clone());
+    }
+
+    // 6. model version from the run's model artifacts
+    let source = format!("{}/model", run.info.artifact_uri.trim_end_matches('/'));
+    let description = format!("Token: {}, Metric: {}", req.token_id, req.metric);
+    let r = client
+        .create_model_version(&name, &source, &run_id, &description)
+        .await;
+    let version = st.finish("model-versions/create", r)?;
+
+    // 7. the Hokusai tags, then any extra
+    for t in tags.iter().chain(&req.extra_tags) {
+        let r = client
+            .set_model_version_tag(&name, &version.version, &t.key, &t.value)
+            .await;
+        st.finish("model-versions/set-tag", r)?;
+    }
+
+    Ok(Registration {
+        model_name: name,
+        experiment_id,
+        run_id,
+        version: version.version,
+        source,
+        benchmark_value,
+        files,
+        total: st.started.elapsed(),
+        stages: st.done,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_valid_unique_and_bounded() {
+        let a = unique_token("Registration Flow!");
+        assert!(valid_token_id(&a), "{a}");
+        assert_ne!(a, unique_token("Registration Flow!"));
+        assert!(valid_token_id(&unique_token(&"x".repeat(200))));
+        for bad in ["", "-a", "a-", "A", "a_b", &"a".repeat(65)] {
+            assert!(!valid_token_id(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Checklist area 4: the MLflow proxy. Rerun alone with `cargo test --test mlflow_proxy`.
+
+mod common;
+
+use hokusai_verify::standin::{Breakage, Fault};
+use rstest::rstest;
+
+#[rstest]
+#[case::tracking_api("tracking_calls[api]")]
+#[case::tracking_ajax("tracking_calls[ajax]")]
+#[case::prefixes("prefix_equivalence")]
+#[case::headers("auth_headers_handled")]
+#[case::delete_body("delete_body_forwarded")]
+#[case::repeated_query("repeated_query_keys")]
+#[case::json_errors("json_errors_pass_through")]
+#[case::html_errors("html_errors_become_json")]
+#[case::artifacts("artifacts_through_proxy")]
+#[tokio::test]
+async fn mlflow_proxy(#[case] id: &str) {
+    common::run_check("mlflow_proxy", id).await;
+}
+
+#[rstest]
+#[case::tracking_no_rewrite("tracking_calls[api]", Fault::NoAjaxRewrite)]
+#[case::tracking_mlflow_down("tracking_calls[ajax]", Fault::MlflowDown)]
+#[case::prefixes_no_rewrite("prefix_equivalence", Fault::NoAjaxRewrite)]
+#[case::json_errors_mlflow_down("json_errors_pass_through", Fault::MlflowDown)]
+#[case::html_errors_misrouted("html_errors_become_json", Fault::MlflowRouteToMlflow)]
+#[case::artifacts_disabled("artifacts_through_proxy", Fault::ArtifactsDisabled)]
+#[tokio::test]
+async fn caught_by_fault(
+    #[case] id: &str,
+    #[case] fault: Fault,
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+) {
+    let r = common::run_under_faults(profile, "mlflow_proxy", id, &[fault]).await;
+    common::assert_caught(&r, &[fault]);
+}
+
+/// Profile 2025-08 expects the key stripped; forwarding it is the `auth-header-leak` fault.
+#[rstest]
+#[case::headers_leak("auth_headers_handled", Fault::AuthHeaderLeak)]
+#[tokio::test]
+async fn caught_by_fault_2025_08(#[case] id: &str, #[case] fault: Fault) {
+    let r = common::run_under_faults("hokusai-2025-08", "mlflow_proxy", id, &[fault]).await;
+    common::assert_caught(&r, &[fault]);
+}
+
+#[rstest]
+#[case::delete_body_dropped("delete_body_forwarded", Breakage::ProxyDropsDeleteBody)]
+#[case::query_collapsed("repeated_query_keys", Breakage::ProxyCollapsesRepeatedQuery)]
+#[tokio::test]
+async fn caught_by_breakage(
+    #[case] id: &str,
+    #[case] breakage: Breakage,
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+) {
+    let r = common::run_with_breakage(profile, "mlflow_proxy", id, breakage).await;
+    common::assert_caught(&r, &[breakage]);
+}
+
+#[test]
+fn every_check_has_a_case_and_a_fault() {
+    let source = include_str!("mlflow_proxy.rs");
+    common::assert_every_check_has_a_case("mlflow_proxy", source);
+    common::assert_every_check_has_a_fault_case("mlflow_proxy", source);
+}

@@ -1,0 +1,174 @@
+//! Checklist area 3: the model-registration flow through the proxy, with the Hokusai
+//! metadata. Rerun alone with `cargo test --test registration_flow`.
+
+mod common;
+
+use hokusai_verify::config::Profile;
+use hokusai_verify::standin::{Breakage, Fault};
+use rstest::rstest;
+
+#[rstest]
+#[case::workflow("workflow_completes")]
+#[case::registry("model_in_registry")]
+#[case::version_2("second_registration_is_version_2")]
+#[case::readback("metrics_and_params_read_back")]
+#[case::artifacts("artifacts_round_trip")]
+#[case::budget("workflow_within_budget")]
+#[case::cleanup("cleanup_leaves_nothing")]
+#[tokio::test]
+async fn registration_flow(#[case] id: &str) {
+    common::run_check("registration_flow", id).await;
+}
+
+#[rstest]
+#[case::workflow_mlflow_down("workflow_completes", Fault::MlflowDown)]
+#[case::workflow_no_artifacts("workflow_completes", Fault::ArtifactsDisabled)]
+#[case::workflow_mlflow_slow("workflow_completes", Fault::MlflowSlow)]
+#[case::workflow_auth_down("workflow_completes", Fault::AuthDown)]
+#[case::registry_mlflow_down("model_in_registry", Fault::MlflowDown)]
+#[case::version_2_mlflow_down("second_registration_is_version_2", Fault::MlflowDown)]
+#[case::readback_no_artifacts("metrics_and_params_read_back", Fault::ArtifactsDisabled)]
+#[case::artifacts_disabled("artifacts_round_trip", Fault::ArtifactsDisabled)]
+#[tokio::test]
+async fn caught_by_fault(
+    #[case] id: &str,
+    #[case] fault: Fault,
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+) {
+    let r = common::run_under_faults(profile, "registration_flow", id, &[fault]).await;
+    common::assert_caught(&r, &[fault]);
+}
+
+/// Write scopes are enforced only from profile 2026 on.
+#[rstest]
+#[case::workflow_write_forbidden("workflow_completes", Fault::WriteForbidden)]
+#[tokio::test]
+async fn caught_by_fault_2026(#[case] id: &str, #[case] fault: Fault) {
+    let r = common::run_under_faults("hokusai-2026", "registration_flow", id, &[fault]).await;
+    common::assert_caught(&r, &[fault]);
+    assert!(
+        r.message.as_deref().unwrap_or("").contains("403"),
+        "{}",
+        r.explain()
+    );
+}
+
+/// Under 2025-08 a key without write scope still writes (scopes are not enforced then).
+#[tokio::test]
+async fn write_scopes_not_enforced_in_2025_08() {
+    let r = common::run_under_faults(
+        "hokusai-2025-08",
+        "registration_flow",
+        "workflow_completes",
+        &[Fault::WriteForbidden],
+    )
+    .await;
+    assert_eq!(
+        r.outcome,
+        hokusai_verify::check::Outcome::Passed,
+        "{}",
+        r.explain()
+    );
+}
+
+/// The budget check with a 2 s budget: `slow-registry` adds 1.2 s to every call, so the
+/// workflow is over budget after its second stage (the check stops there, in ~3 s).
+#[rstest]
+#[case::budget_slow("workflow_within_budget", Fault::SlowRegistry)]
+#[tokio::test]
+async fn caught_by_fault_tight_budget(#[case] id: &str, #[case] fault: Fault) {
+    let mut profile = Profile::default_profile();
+    profile.workflow.budget_secs = 2;
+    let r = common::run_with_profile(profile, "registration_flow", id, &[fault]).await;
+    common::assert_caught(&r, &[fault]);
+    assert!(
+        r.message.as_deref().unwrap_or("").contains("budget")
+            || r.expected.as_deref().unwrap_or("").contains("within"),
+        "{}",
+        r.explain()
+    );
+}
+
+#[rstest]
+#[case::cleanup_ignored("cleanup_leaves_nothing", Breakage::DeleteIgnored)]
+#[tokio::test]
+async fn caught_by_breakage(#[case] id: &str, #[case] breakage: Breakage) {
+    let r = common::run_with_breakage("hokusai-2025-08", "registration_flow", id, breakage).await;
+    common::assert_caught(&r, &[breakage]);
+}
+
+/// A failing check still cleans up: with artifacts off the workflow stops after creating an
+/// experiment and a run, and nothing stays active in the registry.
+#[tokio::test]
+async fn failed_check_still_cleans_up() {
+    let env = hokusai_verify::fixtures::Env::standin_with(
+        Profile::default_profile(),
+        &[Fault::ArtifactsDisabled],
+    )
+    .await;
+    let spec =
+        hokusai_verify::checks::find(env.profile(), "registration_flow", "workflow_completes")
+            .unwrap();
+    let r = spec.run(&env).await;
+    assert!(r.outcome.is_bad());
+    assert_eq!(r.measurements["cleanup_problems"], 0.0, "{}", r.explain());
+    let client = hokusai_verify::mlflow::MlflowClient::direct(
+        env.http.clone(),
+        env.standin().unwrap().mlflow_url(),
+        hokusai_verify::mlflow::ApiPrefix::Api,
+    );
+    let left = client
+        .search_experiments(Some("name LIKE 'hv-%'"), 100)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "active experiments left behind: {left:?}");
+    let models = client
+        .search_registered_models("name LIKE 'hokusai-hv-%'", 100)
+        .await
+        .unwrap();
+    assert!(models.is_empty(), "models left behind: {models:?}");
+}
+
+#[test]
+fn every_check_has_a_case_and_a_fault() {
+    let source = include_str!("registration_flow.rs");
+    common::assert_every_check_has_a_case("registration_flow", source);
+    common::assert_every_check_has_a_fault_case("registration_flow", source);
+}
+
+/// The janitor finds only old suite-made names, and deletes them when asked.
+#[tokio::test]
+async fn janitor_removes_only_old_leftovers() {
+    use hokusai_verify::mlflow::{ApiPrefix, MlflowClient, janitor};
+    let env = hokusai_verify::fixtures::Env::standin_with(Profile::default_profile(), &[]).await;
+    let client = MlflowClient::via_proxy(
+        env.http.clone(),
+        env.registry_url().clone(),
+        hokusai_verify::http::Auth::Bearer(env.keys.primary.clone()),
+        ApiPrefix::Api,
+    );
+    let old = "hokusai-hv-20200101000000-abcd-old";
+    let fresh = format!(
+        "hokusai-{}",
+        hokusai_verify::mlflow::workflow::unique_token("fresh")
+    );
+    for name in [old, fresh.as_str(), "hokusai-customer-model"] {
+        client.create_registered_model(name, "", &[]).await.unwrap();
+    }
+    let found = janitor::find(&client, std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+        [old]
+    );
+    assert!(janitor::delete(&client, &found).await.is_empty());
+    assert!(client.get_registered_model(old).await.is_err());
+    assert!(client.get_registered_model(&fresh).await.is_ok());
+    assert!(
+        client
+            .get_registered_model("hokusai-customer-model")
+            .await
+            .is_ok()
+    );
+}
