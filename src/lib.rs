@@ -13,6 +13,7 @@
 //!   the registration workflow; [`model`]: the sample model that gets registered;
 //! - [`fixtures`]: [`fixtures::Env`], the handle every check and test gets;
 //! - [`check`]: how one check runs and what it records; [`checks`]: the catalogue by area;
+//! - [`report`]: the report (root causes, health score, Markdown/JSON/JUnit/HTML);
 //! - [`standin`]: the emulated platform and its fault switches.
 
 pub mod cache;
@@ -24,5 +25,7 @@ pub mod fixtures;
 pub mod http;
 pub mod mlflow;
 pub mod model;
+pub mod report;
 pub mod secret;
+pub mod selftest;
 pub mod standin;

@@ -47,6 +47,24 @@ enum Command {
         #[arg(long)]
         delete: bool,
     },
+    /// Build the report (Markdown, JSON, JUnit, HTML, infra hand-off) from a run folder.
+    Report {
+        /// The run folder (default: HOKUSAI_RUN_DIR or target/hokusai-verify/run).
+        #[arg(long)]
+        run_dir: Option<std::path::PathBuf>,
+        /// Where to write (default: the run folder).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// nextest's JUnit file, to list failing tests the results do not show.
+        #[arg(long)]
+        junit: Option<std::path::PathBuf>,
+        /// Replace the status block between markers in this Markdown file.
+        #[arg(long)]
+        update_status: Option<std::path::PathBuf>,
+        /// Also pack the run folder into one .tar.gz for hand-off.
+        #[arg(long)]
+        package: bool,
+    },
     /// Print the resolved configuration (keys redacted) and exit; sends nothing.
     Config,
     /// List the stand-in's fault switches.
@@ -83,6 +101,22 @@ fn main() -> ExitCode {
                 keep,
             } => verify(areas, faults, keep).await,
             Command::Janitor { older_than, delete } => janitor(older_than, delete).await,
+            Command::Report {
+                run_dir,
+                out,
+                junit,
+                update_status,
+                package,
+            } => {
+                let run_dir = run_dir.unwrap_or_else(default_run_dir);
+                report(
+                    &run_dir,
+                    out.as_deref(),
+                    junit.as_deref(),
+                    update_status.as_deref(),
+                    package,
+                )
+            }
         }
     })
 }
@@ -167,11 +201,82 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
     let failed = count(Outcome::is_bad);
     let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
     println!("results in {}", config.run_dir.join("results").display());
+    let code = report(&config.run_dir, None, None, None, false);
     println!("{passed} passed, {failed} failed, {skipped} skipped");
-    if failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    if failed > 0 { ExitCode::from(1) } else { code }
+}
+
+fn default_run_dir() -> std::path::PathBuf {
+    match Config::from_env() {
+        Ok(c) => c.run_dir,
+        Err(_) => std::path::PathBuf::from("target/hokusai-verify/run"),
+    }
+}
+
+/// Writes every report format and prints where, with the summary lines.
+fn report(
+    run_dir: &std::path::Path,
+    out: Option<&std::path::Path>,
+    junit: Option<&std::path::Path>,
+    update_status: Option<&std::path::Path>,
+    package: bool,
+) -> ExitCode {
+    use hokusai_verify::report::{self, Report, Verdict};
+    let mut rep = Report::from_run_dir(run_dir, junit);
+    let out = out.unwrap_or(run_dir);
+    if let Err(e) = report::write_all(&mut rep, out) {
+        eprintln!("cannot write the report into {}: {e}", out.display());
+        return ExitCode::from(1);
+    }
+    println!(
+        "report: {} — health score {} / 100 — {}",
+        rep.verdict.label(),
+        rep.health
+            .overall
+            .map_or("n/a".into(), |s| format!("{s:.0}")),
+        out.join("report.md").display()
+    );
+    for c in &rep.causes {
+        println!(
+            "  cause: {} ({}): {} check(s); fix: {}",
+            c.title,
+            c.id,
+            c.checks.len(),
+            c.fix
+        );
+    }
+    if !rep.unclassified.is_empty() {
+        println!("  unclassified failures: {}", rep.unclassified.len());
+    }
+    for p in &rep.problems {
+        println!("  problem: {p}");
+    }
+    if !rep.missing.is_empty() {
+        println!("  checks without a result: {}", rep.missing.len());
+    }
+    if let Some(path) = update_status {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Err(e) = std::fs::write(
+            path,
+            hokusai_verify::secret::redact(&report::status::update(&text, &rep)),
+        ) {
+            eprintln!("cannot update {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+        println!("  status block updated in {}", path.display());
+    }
+    if package {
+        match report::package::package(run_dir) {
+            Ok(p) => println!("  package: {}", p.display()),
+            Err(e) => {
+                eprintln!("cannot package {}: {e}", run_dir.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    match rep.verdict {
+        Verdict::Healthy => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
     }
 }
 

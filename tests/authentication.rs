@@ -34,6 +34,7 @@ use rstest::rstest;
 #[case::unknown("rejected_key[unknown]")]
 #[case::revoked("rejected_key[revoked]")]
 #[case::expired("rejected_key[expired]")]
+#[case::second_key("second_key_works")]
 #[case::validate_call("validate_call_contract")]
 #[case::auth_server_error("auth_failure_not_bad_key[server-error]")]
 #[case::auth_timeout("auth_failure_not_bad_key[timeout]")]
@@ -75,6 +76,7 @@ async fn authentication(#[case] id: &str) {
 #[case::unknown_auth_down("rejected_key[unknown]", Fault::AuthDown)]
 #[case::revoked_auth_down("rejected_key[revoked]", Fault::AuthDown)]
 #[case::validate_service_id("validate_call_contract", Fault::ServiceIdMismatch)]
+#[case::second_key_service_id("second_key_works", Fault::ServiceIdMismatch)]
 #[case::cache_entry_off("cache_entry_created", Fault::CacheOff)]
 #[case::cache_entry_ttl("cache_entry_created", Fault::CacheTtlWrong)]
 #[case::cache_hit_off("cache_avoids_revalidation", Fault::CacheOff)]
@@ -142,4 +144,22 @@ fn every_check_has_a_case_and_a_fault() {
     let source = include_str!("authentication.rs");
     common::assert_every_check_has_a_case("authentication", source);
     common::assert_every_check_has_a_fault_case("authentication", source);
+}
+
+/// `key-not-valid-for-service` rejects only the configured key: another key still works.
+#[tokio::test]
+async fn second_key_unaffected_by_a_bad_test_key() {
+    let r = common::run_under_faults(
+        "hokusai-2025-08",
+        "authentication",
+        "second_key_works",
+        &[Fault::KeyNotValidForService],
+    )
+    .await;
+    assert_eq!(
+        r.outcome,
+        hokusai_verify::check::Outcome::Passed,
+        "{}",
+        r.explain()
+    );
 }

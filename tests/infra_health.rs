@@ -48,6 +48,7 @@ async fn infra_health(#[case] id: &str) {
 #[case::auth_health_down("auth_health", Fault::AuthDown)]
 #[case::ecs_api_degraded("ecs_service[hokusai-api-development]", Fault::EcsDegraded)]
 #[case::ecs_mlflow_missing("ecs_service[hokusai-mlflow-development]", Fault::EcsMissing)]
+#[case::ecs_auth_stuck("ecs_service[hokusai-auth-development]", Fault::EcsDegraded)]
 #[case::via_registry_mlflow_down("mlflow_via_registry", Fault::MlflowDown)]
 #[case::via_registry_misrouted("mlflow_via_registry", Fault::MlflowRouteToMlflow)]
 #[case::via_registry_no_rewrite("mlflow_via_registry", Fault::NoAjaxRewrite)]
@@ -64,7 +65,6 @@ async fn caught_by_fault(
 
 /// A fault that touches one ECS service leaves the others green (no misleading noise).
 #[rstest]
-#[case("ecs_service[hokusai-auth-development]", Fault::EcsDegraded)]
 #[case("ecs_service[hokusai-auth-development]", Fault::EcsMissing)]
 #[case("ecs_service[hokusai-mlflow-development]", Fault::EcsDegraded)]
 #[tokio::test]

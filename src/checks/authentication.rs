@@ -92,6 +92,13 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     }
     v.push(CheckSpec::new(
         AREA,
+        "second_key_works",
+        Component::AuthService,
+        "another valid key reaches a proxied MLflow read (tells a bad test key from a broken auth setup)",
+        second_key_works,
+    ));
+    v.push(CheckSpec::new(
+        AREA,
         "validate_call_contract",
         Component::AuthService,
         "the API validates with POST /api/v1/keys/validate, Bearer key, the profile's service_id",
@@ -216,6 +223,21 @@ fn key_format(c: &mut Check) -> CheckFuture<'_> {
         )?;
         let ex = c.registry(Req::get("/").auth(auth)).await?;
         expect::status(&ex, 200)
+    })
+}
+
+fn second_key_works(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let key =
+            c.env.keys.second.clone().ok_or_else(|| {
+                Failure::skipped("no second key configured (HOKUSAI_SECOND_API_KEY)")
+            })?;
+        let ex = c.registry(proxied_read(bearer(&key))).await?;
+        ensure(
+            ex.status == 200 && ex.json().is_some(),
+            "200 JSON for the second key",
+            expect::describe(&ex),
+        )
     })
 }
 

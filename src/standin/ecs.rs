@@ -10,8 +10,10 @@ use wiremock::{Request, Respond, ResponseTemplate};
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 
-/// The service that `ecs-degraded` degrades.
+/// The service that `ecs-degraded` degrades: fewer tasks running than desired, rollout FAILED.
 pub const DEGRADED_SERVICE: &str = "hokusai-api-development";
+/// The service whose deployment `ecs-degraded` leaves stuck `IN_PROGRESS` (all tasks up).
+pub const STUCK_SERVICE: &str = "hokusai-auth-development";
 /// The service that `ecs-missing` removes.
 pub const MISSING_SERVICE: &str = "hokusai-mlflow-development";
 
@@ -28,6 +30,7 @@ fn error(kind: &str, message: &str) -> ResponseTemplate {
 
 fn service(state: &State, cluster: &str, name: &str) -> Value {
     let degraded = state.has(Fault::EcsDegraded) && name == DEGRADED_SERVICE;
+    let stuck = state.has(Fault::EcsDegraded) && name == STUCK_SERVICE;
     let (running, desired) = if degraded { (1, 2) } else { (2, 2) };
     let now = chrono::Utc::now().timestamp() as f64;
     let deployment = json!({
@@ -37,7 +40,7 @@ fn service(state: &State, cluster: &str, name: &str) -> Value {
         "desiredCount": desired, "pendingCount": 0, "runningCount": running,
         "failedTasks": if degraded { 4 } else { 0 },
         "createdAt": now - 3600.0, "updatedAt": now - 60.0, "launchType": "FARGATE",
-        "rolloutState": if degraded { "FAILED" } else { "COMPLETED" },
+        "rolloutState": if degraded { "FAILED" } else if stuck { "IN_PROGRESS" } else { "COMPLETED" },
         "rolloutStateReason": if degraded {
             "ECS deployment circuit breaker: tasks failed to start."
         } else {

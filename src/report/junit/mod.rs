@@ -1,0 +1,47 @@
+//! `junit.xml`: one test suite per area, one test case per check, so CI systems show each
+//! check with its message.
+
+use super::Report;
+use crate::check::Outcome;
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub fn render(r: &Report) -> String {
+    let mut report = quick_junit::Report::new("hokusai-verify");
+    let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+    for c in &r.checks {
+        let status = match &c.outcome {
+            Outcome::Passed => TestCaseStatus::success(),
+            Outcome::Skipped { reason } => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(reason.as_str());
+                s
+            }
+            Outcome::Failed | Outcome::Error { .. } => {
+                let kind = if c.outcome == Outcome::Failed {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
+                let mut s = TestCaseStatus::non_success(kind);
+                s.set_message(c.message.clone().unwrap_or_default());
+                s.set_type(match &c.outcome {
+                    Outcome::Error { class } => class.clone(),
+                    _ => "contract".to_owned(),
+                });
+                s.set_description(c.explain());
+                s
+            }
+        };
+        let mut case = TestCase::new(c.id.as_str(), status);
+        case.set_classname(format!("hokusai_verify.{}", c.area));
+        case.set_time(Duration::from_secs_f64(c.duration_ms.max(0.0) / 1000.0));
+        suites
+            .entry(c.area.as_str())
+            .or_insert_with(|| TestSuite::new(c.area.as_str()))
+            .add_test_case(case);
+    }
+    report.add_test_suites(suites.into_values());
+    report.to_string().expect("the JUnit report serialises")
+}

@@ -1,0 +1,309 @@
+//! `report.md` (everything, for engineers) and `infrastructure-issues.md` (the hand-off
+//! for the infra team: executive summary, fix priority, follow-up tests).
+
+use super::{Report, Verdict};
+use crate::check::Outcome;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |s| format!("{s:.0}"))
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The rerun command of each area.
+pub fn rerun_command(area: &str) -> String {
+    format!("cargo test --test {area}")
+}
+
+pub fn report(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# hokusai-verify report\n");
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(
+        s,
+        "| generated | {} |",
+        r.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let _ = writeln!(s, "| target | {} |", r.target);
+    let _ = writeln!(s, "| profile | {} |", r.profile);
+    let _ = writeln!(s, "| verdict | **{}** |", r.verdict.label());
+    let _ = writeln!(s, "| health score | **{} / 100** |", pct(r.health.overall));
+    let c = &r.counts;
+    let _ = writeln!(
+        s,
+        "| checks | {} passed, {} failed, {} errors, {} skipped (of {}) |\n",
+        c.passed, c.failed, c.errors, c.skipped, c.total
+    );
+
+    let _ = writeln!(
+        s,
+        "## Service availability\n\n| component | availability | score | passed | failed | skipped |\n|---|---|---|---|---|---|"
+    );
+    for comp in &r.health.components {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            comp.component,
+            comp.availability,
+            pct(comp.score),
+            comp.passed,
+            comp.failed,
+            comp.skipped
+        );
+    }
+
+    let _ = writeln!(s, "\n## Root causes\n");
+    if r.causes.is_empty() && r.unclassified.is_empty() {
+        let _ = writeln!(s, "No failures.");
+    }
+    for (i, cause) in r.causes.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "### {}. {} (`{}`){}\n",
+            i + 1,
+            cause.title,
+            cause.id,
+            if cause.blocks_registration {
+                " — blocks registration"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            s,
+            "- **fix:** {}\n- **resource:** {}\n- **affected checks ({}):** {}",
+            cause.fix,
+            cause.resource,
+            cause.checks.len(),
+            cause.checks.join(", ")
+        );
+        for e in &cause.evidence {
+            let _ = writeln!(s, "- evidence: {}", cell(e));
+        }
+        let _ = writeln!(s);
+    }
+    if !r.unclassified.is_empty() {
+        let _ = writeln!(
+            s,
+            "### Unclassified failures\n\nNo rule explains these; their raw symptoms:\n"
+        );
+        for u in &r.unclassified {
+            let _ = writeln!(s, "- `{}` ({}): {}", u.check, u.outcome, cell(&u.message));
+        }
+        let _ = writeln!(s);
+    }
+
+    if let Some(d) = &r.delta {
+        let _ = writeln!(s, "## Since the previous run\n");
+        let _ = writeln!(
+            s,
+            "- newly failing ({}): {}",
+            d.newly_failing.len(),
+            d.newly_failing.join(", ")
+        );
+        let _ = writeln!(s, "- fixed ({}): {}", d.fixed.len(), d.fixed.join(", "));
+        let _ = writeln!(
+            s,
+            "- still failing ({}): {}\n",
+            d.still_failing.len(),
+            d.still_failing.join(", ")
+        );
+    }
+
+    let _ = writeln!(
+        s,
+        "## Latency by endpoint family\n\n| family | requests | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|"
+    );
+    for l in &r.latency {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            l.family, l.count, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
+        );
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## Checks\n\n| outcome | check | component | duration ms | detail |\n|---|---|---|---|---|"
+    );
+    for c in &r.checks {
+        let detail = match &c.outcome {
+            Outcome::Passed => String::new(),
+            _ => c.message.clone().unwrap_or_default(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | {} | {:.1} | {} |",
+            c.outcome.label(),
+            c.key(),
+            c.component,
+            c.duration_ms,
+            cell(&detail.chars().take(300).collect::<String>())
+        );
+    }
+
+    let failures: Vec<_> = r.failures().collect();
+    if !failures.is_empty() {
+        let _ = writeln!(s, "\n## Failures in detail\n");
+        for f in failures {
+            let _ = writeln!(s, "### `{}`\n\n```text\n{}\n```\n", f.key(), f.explain());
+        }
+    }
+    if !r.missing.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Checks without a result\n\nIn an area that ran, these left no result (a test binary crashed, or they were filtered out):\n"
+        );
+        for m in &r.missing {
+            let _ = writeln!(s, "- `{m}`");
+        }
+        let _ = writeln!(s);
+    }
+    if !r.problems.is_empty() {
+        let _ = writeln!(s, "## Problems reading the run\n");
+        for p in &r.problems {
+            let _ = writeln!(s, "- {}", cell(p));
+        }
+    }
+    s
+}
+
+pub fn infrastructure_issues(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Infrastructure issues — {} ({})\n",
+        r.target,
+        r.generated_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    let blockers: Vec<_> = r.causes.iter().filter(|c| c.blocks_registration).collect();
+    let _ = writeln!(s, "## Executive summary\n");
+    let _ = writeln!(
+        s,
+        "1. Verdict: **{}**, health score {} / 100 ({} of {} checks passed).",
+        r.verdict.label(),
+        pct(r.health.overall),
+        r.counts.passed,
+        r.counts.total
+    );
+    let _ = writeln!(
+        s,
+        "2. Root causes found: {} ({} blocking model registration for third parties).",
+        r.causes.len(),
+        blockers.len()
+    );
+    let _ = writeln!(
+        s,
+        "3. First fix: {}.",
+        r.causes
+            .iter()
+            .find(|c| c.blocks_registration)
+            .or(r.causes.first())
+            .map_or("none needed".to_owned(), |c| format!(
+                "{} — {} ({})",
+                c.title, c.fix, c.resource
+            ))
+    );
+    let down: Vec<String> = r
+        .health
+        .components
+        .iter()
+        .filter(|c| c.availability == "down")
+        .map(|c| c.component.to_string())
+        .collect();
+    let _ = writeln!(
+        s,
+        "4. Components down: {}.",
+        if down.is_empty() {
+            "none".into()
+        } else {
+            down.join(", ")
+        }
+    );
+    let _ = writeln!(
+        s,
+        "5. {}",
+        match r.verdict {
+            Verdict::Healthy => "Third parties can register models; no action needed.".to_owned(),
+            Verdict::Failing =>
+                "Third parties cannot register models reliably until the blockers below are fixed."
+                    .to_owned(),
+            Verdict::Degraded =>
+                "Registration works; the issues below degrade security or performance.".to_owned(),
+            Verdict::NoResults => "The run produced no results; rerun the suite.".to_owned(),
+        }
+    );
+
+    let _ = writeln!(s, "\n## Fix priority\n");
+    if r.causes.is_empty() {
+        let _ = writeln!(s, "Nothing to fix.");
+    }
+    let mut ordered: Vec<_> = r.causes.iter().collect();
+    ordered.sort_by_key(|c| (!c.blocks_registration, std::cmp::Reverse(c.checks.len())));
+    for (i, c) in ordered.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{}. **{}**{} — fix: {}; resource: {}; {} failing check(s).",
+            i + 1,
+            c.title,
+            if c.blocks_registration {
+                " (blocker)"
+            } else {
+                ""
+            },
+            c.fix,
+            c.resource,
+            c.checks.len()
+        );
+    }
+    if !r.unclassified.is_empty() {
+        let _ = writeln!(
+            s,
+            "{}. Investigate {} unclassified failure(s): {}.",
+            ordered.len() + 1,
+            r.unclassified.len(),
+            r.unclassified
+                .iter()
+                .map(|u| u.check.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## Follow-up testing plan\n\nAfter each fix, rerun what it affects, then the whole suite (`make verify`):\n"
+    );
+    for c in &ordered {
+        let areas: BTreeSet<&str> = c
+            .checks
+            .iter()
+            .filter_map(|k| k.split('/').next())
+            .collect();
+        let cmds: Vec<String> = areas
+            .iter()
+            .map(|a| format!("`{}`", rerun_command(a)))
+            .collect();
+        let _ = writeln!(s, "- {}: {}", c.title, cmds.join(", "));
+    }
+    let _ = writeln!(s, "\n## Issues\n");
+    for c in &ordered {
+        let _ = writeln!(
+            s,
+            "### {}\n\n- cause id: `{}`\n- fix: {}\n- resource: {}\n- checks: {}\n",
+            c.title,
+            c.id,
+            c.fix,
+            c.resource,
+            c.checks.join(", ")
+        );
+        for e in &c.evidence {
+            let _ = writeln!(s, "  - {}", cell(e));
+        }
+    }
+    s
+}

@@ -1,0 +1,214 @@
+//! The report: one shared model ([`Report`]) built from a run folder, written in several
+//! formats, one folder each (`markdown/`, `json/`, `junit/`, `html/`), like Hurl's report
+//! module. Root-cause rules are in [`rca`], the health score in [`score`], latency
+//! percentiles in [`latency`].
+
+pub mod delta;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod latency;
+pub mod markdown;
+pub mod package;
+pub mod rca;
+pub mod score;
+pub mod status;
+
+use crate::check::{CheckResult, Outcome, read_run_dir};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Version of `report.json`'s schema (`docs/report-schema.md`); bumped on breaking changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The overall verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every check passed (skips aside).
+    Healthy,
+    /// Some checks failed, none of them blocks model registration.
+    Degraded,
+    /// Something blocks third parties from registering models.
+    Failing,
+    /// The run folder had no results.
+    NoResults,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Healthy => "HEALTHY",
+            Verdict::Degraded => "DEGRADED",
+            Verdict::Failing => "FAILING",
+            Verdict::NoResults => "NO RESULTS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+/// Everything a report says, in every format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub generated_at: chrono::DateTime<chrono::Utc>,
+    pub target: String,
+    pub profile: String,
+    pub verdict: Verdict,
+    pub counts: Counts,
+    pub health: score::HealthScore,
+    pub causes: Vec<rca::Finding>,
+    pub unclassified: Vec<rca::Unclassified>,
+    pub latency: Vec<latency::LatencyRow>,
+    pub checks: Vec<CheckResult>,
+    /// Catalogue checks of the areas that ran but with no result (crashed or filtered out).
+    pub missing: Vec<String>,
+    /// Problems reading the run folder (half-written files, nextest failures).
+    pub problems: Vec<String>,
+    pub delta: Option<delta::Delta>,
+}
+
+impl Report {
+    /// Builds the report from results (and what was wrong with reading them).
+    pub fn build(mut checks: Vec<CheckResult>, mut problems: Vec<String>) -> Self {
+        checks.sort_by_key(|r| (area_rank(&r.area), r.area.clone(), r.id.clone()));
+        let count = |f: fn(&Outcome) -> bool| checks.iter().filter(|r| f(&r.outcome)).count();
+        let counts = Counts {
+            total: checks.len(),
+            passed: count(|o| *o == Outcome::Passed),
+            failed: count(|o| *o == Outcome::Failed),
+            errors: count(|o| matches!(o, Outcome::Error { .. })),
+            skipped: count(|o| matches!(o, Outcome::Skipped { .. })),
+        };
+        let (causes, unclassified) = rca::analyse(&checks);
+        let verdict = if checks.is_empty() {
+            Verdict::NoResults
+        } else if counts.failed + counts.errors == 0 {
+            Verdict::Healthy
+        } else if causes.iter().any(|c| c.blocks_registration) || !unclassified.is_empty() {
+            Verdict::Failing
+        } else {
+            Verdict::Degraded
+        };
+        let first = checks.first();
+        let target = first.map_or("unknown".into(), |r| r.target.clone());
+        let profile = first.map_or("unknown".into(), |r| r.profile.clone());
+        let missing = missing_checks(&checks, &profile);
+        if checks
+            .iter()
+            .any(|r| r.target != target || r.profile != profile)
+        {
+            problems.push("the run folder mixes results of different targets or profiles".into());
+        }
+        Report {
+            schema_version: SCHEMA_VERSION,
+            generated_at: chrono::Utc::now(),
+            target,
+            profile,
+            verdict,
+            counts,
+            health: score::score(&checks),
+            causes,
+            unclassified,
+            latency: latency::by_family(&checks),
+            checks,
+            missing,
+            problems,
+            delta: None,
+        }
+    }
+
+    /// Reads a run folder (and nextest's JUnit, when given) into a report.
+    pub fn from_run_dir(run_dir: &Path, nextest_junit: Option<&Path>) -> Self {
+        let (results, mut problems) = read_run_dir(run_dir);
+        if let Some(j) = nextest_junit {
+            problems.extend(nextest_failures(j));
+        }
+        Self::build(results, problems)
+    }
+
+    /// Failures (failed or error).
+    pub fn failures(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|r| r.outcome.is_bad())
+    }
+}
+
+fn area_rank(area: &str) -> usize {
+    crate::checks::AREAS
+        .iter()
+        .position(|a| *a == area)
+        .unwrap_or(usize::MAX)
+}
+
+/// Checks of the catalogue whose area has results but which have none themselves.
+fn missing_checks(checks: &[CheckResult], profile: &str) -> Vec<String> {
+    let Ok(profile) = crate::config::Profile::load(profile) else {
+        return Vec::new();
+    };
+    let areas: std::collections::BTreeSet<&str> = checks.iter().map(|r| r.area.as_str()).collect();
+    crate::checks::catalogue(&profile)
+        .into_iter()
+        .filter(|s| areas.contains(s.area))
+        .map(|s| format!("{}/{}", s.area, s.full_id()))
+        .filter(|k| !checks.iter().any(|r| r.key() == *k))
+        .collect()
+}
+
+/// Test cases nextest's JUnit reports as failed (suite defects or crashes the results do
+/// not show).
+fn nextest_failures(path: &Path) -> Vec<String> {
+    let Ok(xml) = std::fs::read_to_string(path) else {
+        return vec![format!("nextest JUnit {} not readable", path.display())];
+    };
+    let re = regex::Regex::new(
+        r#"<testcase name="([^"]+)"[^>]*classname="([^"]+)"[^>]*>\s*<(failure|error)"#,
+    )
+    .expect("regex");
+    re.captures_iter(&xml)
+        .map(|c| format!("nextest: {} {} failed", &c[2], &c[1]))
+        .collect()
+}
+
+/// The files `write_all` produced.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+}
+
+/// Writes every format into `out_dir` (and computes the delta against a `report.json`
+/// already there, which becomes `report.previous.json`). Every file is redacted.
+pub fn write_all(report: &mut Report, out_dir: &Path) -> std::io::Result<Written> {
+    std::fs::create_dir_all(out_dir)?;
+    let current = out_dir.join("report.json");
+    if let Ok(text) = std::fs::read_to_string(&current) {
+        if let Ok(previous) = serde_json::from_str::<Report>(&text) {
+            report.delta = Some(delta::compare(&previous, report));
+        }
+        std::fs::write(out_dir.join("report.previous.json"), text)?;
+    }
+    let outputs: [(&str, String); 5] = [
+        ("report.md", markdown::report(report)),
+        (
+            "infrastructure-issues.md",
+            markdown::infrastructure_issues(report),
+        ),
+        ("report.json", json::render(report)),
+        ("junit.xml", junit::render(report)),
+        ("report.html", html::render(report)),
+    ];
+    let mut files = Vec::new();
+    for (name, body) in outputs {
+        let path = out_dir.join(name);
+        std::fs::write(&path, crate::secret::redact(&body))?;
+        files.push(path);
+    }
+    Ok(Written { files })
+}

@@ -1,0 +1,201 @@
+//! Self-verification (issue: every fault caught with the right root cause, every check
+//! able to fail). For each fault of `shared/platform/faults.md`, in each profile where it
+//! applies, the suite's checks run against a stand-in with that fault on, and the report's
+//! root-cause analysis must name exactly that cause — no other, nothing unclassified.
+//! Also: several faults at once, a healthy baseline with zero failures, and the generated
+//! checks × faults matrix in `docs/fault-matrix.md` (regenerate with
+//! `HOKUSAI_UPDATE_FAULT_MATRIX=1 cargo test --test fault_catalogue`).
+
+use hokusai_verify::check::CheckResult;
+use hokusai_verify::config::Profile;
+use hokusai_verify::report::rca;
+use hokusai_verify::selftest::{Scenario, run};
+use hokusai_verify::standin::{Breakage, Fault};
+use rstest::rstest;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
+use tokio::sync::OnceCell;
+
+// One `Fault::<Variant>` per catalogue row: a row without a switch does not compile.
+include!(concat!(env!("OUT_DIR"), "/fault_catalogue.rs"));
+
+const PROFILES: [&str; 2] = ["hokusai-2025-08", "hokusai-2026"];
+
+/// Where a fault is a fault: forwarding the key is expected in 2026, and write scopes are
+/// only enforced from 2026 on.
+fn applies(fault: Fault, profile: &str) -> bool {
+    match fault {
+        Fault::AuthHeaderLeak => profile == "hokusai-2025-08",
+        Fault::WriteForbidden => profile == "hokusai-2026",
+        _ => true,
+    }
+}
+
+/// The checks relevant to a fault (all, except where the rest would only be slower).
+fn areas(faults: &[Fault]) -> Vec<&'static str> {
+    if faults.contains(&Fault::SlowRegistry) { vec!["infra_health"] } else { vec![] }
+}
+
+type Key = (String, Vec<Fault>, Vec<Breakage>);
+
+/// Each scenario runs once per process, whichever test asks first (the matrix reuses the
+/// per-fault runs).
+static RUNS: LazyLock<Mutex<HashMap<Key, Arc<OnceCell<Vec<CheckResult>>>>>> = LazyLock::new(Default::default);
+
+async fn results(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> Vec<CheckResult> {
+    let key = (profile.to_owned(), faults.to_vec(), breakages.to_vec());
+    let cell = RUNS.lock().unwrap().entry(key).or_default().clone();
+    cell.get_or_init(|| async {
+        let scenario = Scenario { faults: faults.to_vec(), breakages: breakages.to_vec(), areas: areas(faults) };
+        run(&Profile::load(profile).unwrap(), &scenario).await
+    })
+    .await
+    .clone()
+}
+
+fn summary(rs: &[CheckResult]) -> String {
+    rs.iter().filter(|r| r.outcome.is_bad()).map(|r| format!("\n  {}: {}", r.key(), r.message.as_deref().unwrap_or(""))).collect()
+}
+
+#[test]
+fn the_catalogue_and_the_switches_agree() {
+    if !CATALOGUE_FOUND {
+        eprintln!("shared/platform/faults.md not beside the repository; the compile-time check had nothing to read");
+        return;
+    }
+    let ids: Vec<&str> = CATALOGUE.iter().map(|(id, _)| *id).collect();
+    let switches: Vec<&str> = Fault::ALL.iter().map(|f| f.id()).collect();
+    assert_eq!(ids, switches, "faults.md rows and Fault::ALL differ");
+    for (id, f) in CATALOGUE {
+        assert_eq!(f.id(), *id);
+        assert!(rca::cause(id).is_some(), "no root-cause rule for {id}");
+    }
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_baseline_has_no_failures(#[values("hokusai-2025-08", "hokusai-2026")] profile: &str) {
+    let rs = results(profile, &[], &[]).await;
+    assert!(rs.iter().all(|r| !r.outcome.is_bad()), "failures on a healthy stand-in:{}", summary(&rs));
+    let (causes, unclassified) = rca::analyse(&rs);
+    assert!(causes.is_empty() && unclassified.is_empty());
+}
+
+async fn assert_named(profile: &str, faults: &[Fault]) {
+    let rs = results(profile, faults, &[]).await;
+    assert!(rs.iter().any(|r| r.outcome.is_bad()), "{faults:?} ({profile}): no check failed");
+    let (causes, unclassified) = rca::analyse(&rs);
+    let named: BTreeSet<&str> = causes.iter().map(|c| c.id.as_str()).collect();
+    let want: BTreeSet<&str> = faults.iter().map(|f| f.id()).collect();
+    assert_eq!(named, want, "{faults:?} ({profile}): causes named {named:?}; failures:{}", summary(&rs));
+    assert_eq!(causes.len(), named.len(), "a cause named twice");
+    assert!(unclassified.is_empty(), "{faults:?} ({profile}): unclassified: {unclassified:#?}");
+    for c in &causes {
+        let row = rca::cause(&c.id).unwrap();
+        assert_eq!((c.fix.as_str(), c.resource.as_str()), (row.fix, row.resource));
+        assert!(!c.checks.is_empty());
+    }
+}
+
+#[rstest]
+#[case::auth_down(Fault::AuthDown)]
+#[case::auth_slow(Fault::AuthSlow)]
+#[case::service_id_mismatch(Fault::ServiceIdMismatch)]
+#[case::key_not_valid_for_service(Fault::KeyNotValidForService)]
+#[case::mlflow_route_to_mlflow(Fault::MlflowRouteToMlflow)]
+#[case::mlflow_down(Fault::MlflowDown)]
+#[case::mlflow_slow(Fault::MlflowSlow)]
+#[case::artifacts_disabled(Fault::ArtifactsDisabled)]
+#[case::no_ajax_rewrite(Fault::NoAjaxRewrite)]
+#[case::auth_header_leak(Fault::AuthHeaderLeak)]
+#[case::cache_off(Fault::CacheOff)]
+#[case::cache_ttl_wrong(Fault::CacheTtlWrong)]
+#[case::rate_limit_off(Fault::RateLimitOff)]
+#[case::ecs_degraded(Fault::EcsDegraded)]
+#[case::ecs_missing(Fault::EcsMissing)]
+#[case::target_unhealthy(Fault::TargetUnhealthy)]
+#[case::write_forbidden(Fault::WriteForbidden)]
+#[case::slow_registry(Fault::SlowRegistry)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_is_caught_and_named(#[case] fault: Fault, #[values("hokusai-2025-08", "hokusai-2026")] profile: &str) {
+    if !applies(fault, profile) {
+        // Not a fault under this profile: the suite must stay green instead.
+        let rs = results(profile, &[fault], &[]).await;
+        assert!(rs.iter().all(|r| !r.outcome.is_bad()), "{fault} is expected behaviour in {profile}:{}", summary(&rs));
+        return;
+    }
+    assert_named(profile, &[fault]).await;
+}
+
+#[rstest]
+#[case::mlflow_and_cache(&[Fault::MlflowDown, Fault::CacheOff])]
+#[case::auth_and_ecs(&[Fault::AuthDown, Fault::EcsMissing])]
+#[case::artifacts_rate_ecs(&[Fault::ArtifactsDisabled, Fault::RateLimitOff, Fault::EcsDegraded])]
+#[case::ttl_rewrite_route(&[Fault::CacheTtlWrong, Fault::NoAjaxRewrite, Fault::EcsMissing])]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_faults_each_named_once(#[case] faults: &[Fault], #[values("hokusai-2025-08", "hokusai-2026")] profile: &str) {
+    assert_named(profile, faults).await;
+}
+
+/// The checks × faults matrix: every check fails under some fault or documented breakage,
+/// every fault fails some check, and `docs/fault-matrix.md` is up to date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_matrix_is_complete_and_published() {
+    let profile = Profile::default_profile();
+    let ids: Vec<String> = hokusai_verify::checks::catalogue(&profile).iter().map(|s| format!("{}/{}", s.area, s.full_id())).collect();
+    let mut columns: Vec<String> = Vec::new();
+    let mut hits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut scenarios: Vec<(String, &str, Vec<Fault>, Vec<Breakage>)> = Vec::new();
+    for f in Fault::ALL {
+        for p in PROFILES.into_iter().filter(|p| applies(f, p)) {
+            scenarios.push((f.id().to_owned(), p, vec![f], vec![]));
+        }
+        columns.push(f.id().to_owned());
+    }
+    for b in Breakage::ALL {
+        scenarios.push((format!("{b} (breakage)"), PROFILES[0], vec![], vec![b]));
+        columns.push(format!("{b} (breakage)"));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (col, p, fs, bs) in scenarios {
+        tasks.spawn(async move { (col, results(p, &fs, &bs).await) });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (col, rs) = done.expect("a scenario task");
+        for r in rs.iter().filter(|r| r.outcome.is_bad()) {
+            hits.entry(r.key()).or_default().insert(col.clone());
+        }
+    }
+    let empty_rows: Vec<&String> = ids.iter().filter(|id| !hits.contains_key(*id)).collect();
+    assert!(empty_rows.is_empty(), "checks that no fault or breakage can fail: {empty_rows:?}");
+    let empty_cols: Vec<&String> = columns.iter().filter(|c| !hits.values().any(|s| s.contains(*c))).collect();
+    assert!(empty_cols.is_empty(), "faults/breakages that fail no check: {empty_cols:?}");
+
+    let doc = render_matrix(&ids, &columns, &hits);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/fault-matrix.md");
+    if std::env::var("HOKUSAI_UPDATE_FAULT_MATRIX").is_ok_and(|v| v == "1") {
+        std::fs::write(path, &doc).unwrap();
+    }
+    let published = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        published == doc,
+        "docs/fault-matrix.md is stale; regenerate with HOKUSAI_UPDATE_FAULT_MATRIX=1 cargo test --test fault_catalogue fault_matrix"
+    );
+}
+
+fn render_matrix(ids: &[String], columns: &[String], hits: &BTreeMap<String, BTreeSet<String>>) -> String {
+    let mut s = String::from(
+        "# Fault matrix (generated)\n\nWhich fault of `shared/platform/faults.md` (or which documented deliberate breakage of the\nstand-in) makes each check fail, in any profile where the fault applies. Generated by\n`tests/fault_catalogue.rs`; that test fails when this file is stale. Regenerate with\n`HOKUSAI_UPDATE_FAULT_MATRIX=1 cargo test --test fault_catalogue fault_matrix`.\n\nBreakages are regressions the stand-in can play that no infrastructure fault produces\n(`hokusai_verify::standin::Breakage`): they prove that the checks guarding those rules can\nfail.\n\n",
+    );
+    s.push_str("| check | failed by |\n|---|---|\n");
+    for id in ids {
+        let by: Vec<&str> = columns.iter().filter(|c| hits.get(id).is_some_and(|h| h.contains(*c))).map(String::as_str).collect();
+        s.push_str(&format!("| `{id}` | {} |\n", by.join(", ")));
+    }
+    s.push_str("\n| fault or breakage | checks it fails |\n|---|---|\n");
+    for c in columns {
+        let n = hits.values().filter(|h| h.contains(c)).count();
+        s.push_str(&format!("| `{c}` | {n} |\n"));
+    }
+    s
+}
