@@ -8,7 +8,9 @@ fn variant(id: &str) -> String {
     id.split('-')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -16,7 +18,8 @@ fn variant(id: &str) -> String {
 fn main() {
     let catalogue = Path::new("../shared/platform/faults.md");
     println!("cargo::rerun-if-changed={}", catalogue.display());
-    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("fault_catalogue.rs");
+    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("fault_catalogue.rs");
     let (ids, found): (Vec<String>, bool) = match std::fs::read_to_string(catalogue) {
         Ok(text) => (
             text.lines()

@@ -33,20 +33,29 @@ fn applies(fault: Fault, profile: &str) -> bool {
 
 /// The checks relevant to a fault (all, except where the rest would only be slower).
 fn areas(faults: &[Fault]) -> Vec<&'static str> {
-    if faults.contains(&Fault::SlowRegistry) { vec!["infra_health"] } else { vec![] }
+    if faults.contains(&Fault::SlowRegistry) {
+        vec!["infra_health"]
+    } else {
+        vec![]
+    }
 }
 
 type Key = (String, Vec<Fault>, Vec<Breakage>);
 
 /// Each scenario runs once per process, whichever test asks first (the matrix reuses the
 /// per-fault runs).
-static RUNS: LazyLock<Mutex<HashMap<Key, Arc<OnceCell<Vec<CheckResult>>>>>> = LazyLock::new(Default::default);
+static RUNS: LazyLock<Mutex<HashMap<Key, Arc<OnceCell<Vec<CheckResult>>>>>> =
+    LazyLock::new(Default::default);
 
 async fn results(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> Vec<CheckResult> {
     let key = (profile.to_owned(), faults.to_vec(), breakages.to_vec());
     let cell = RUNS.lock().unwrap().entry(key).or_default().clone();
     cell.get_or_init(|| async {
-        let scenario = Scenario { faults: faults.to_vec(), breakages: breakages.to_vec(), areas: areas(faults) };
+        let scenario = Scenario {
+            faults: faults.to_vec(),
+            breakages: breakages.to_vec(),
+            areas: areas(faults),
+        };
         run(&Profile::load(profile).unwrap(), &scenario).await
     })
     .await
@@ -54,13 +63,18 @@ async fn results(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> Vec
 }
 
 fn summary(rs: &[CheckResult]) -> String {
-    rs.iter().filter(|r| r.outcome.is_bad()).map(|r| format!("\n  {}: {}", r.key(), r.message.as_deref().unwrap_or(""))).collect()
+    rs.iter()
+        .filter(|r| r.outcome.is_bad())
+        .map(|r| format!("\n  {}: {}", r.key(), r.message.as_deref().unwrap_or("")))
+        .collect()
 }
 
 #[test]
 fn the_catalogue_and_the_switches_agree() {
     if !CATALOGUE_FOUND {
-        eprintln!("shared/platform/faults.md not beside the repository; the compile-time check had nothing to read");
+        eprintln!(
+            "shared/platform/faults.md not beside the repository; the compile-time check had nothing to read"
+        );
         return;
     }
     let ids: Vec<&str> = CATALOGUE.iter().map(|(id, _)| *id).collect();
@@ -74,25 +88,58 @@ fn the_catalogue_and_the_switches_agree() {
 
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthy_baseline_has_no_failures(#[values("hokusai-2025-08", "hokusai-2026")] profile: &str) {
+async fn healthy_baseline_has_no_failures(
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+) {
     let rs = results(profile, &[], &[]).await;
-    assert!(rs.iter().all(|r| !r.outcome.is_bad()), "failures on a healthy stand-in:{}", summary(&rs));
+    assert!(
+        rs.iter().all(|r| !r.outcome.is_bad()),
+        "failures on a healthy stand-in:{}",
+        summary(&rs)
+    );
     let (causes, unclassified) = rca::analyse(&rs);
     assert!(causes.is_empty() && unclassified.is_empty());
 }
 
 async fn assert_named(profile: &str, faults: &[Fault]) {
     let rs = results(profile, faults, &[]).await;
-    assert!(rs.iter().any(|r| r.outcome.is_bad()), "{faults:?} ({profile}): no check failed");
+    assert!(
+        rs.iter().any(|r| r.outcome.is_bad()),
+        "{faults:?} ({profile}): no check failed"
+    );
     let (causes, unclassified) = rca::analyse(&rs);
     let named: BTreeSet<&str> = causes.iter().map(|c| c.id.as_str()).collect();
     let want: BTreeSet<&str> = faults.iter().map(|f| f.id()).collect();
-    assert_eq!(named, want, "{faults:?} ({profile}): causes named {named:?}; failures:{}", summary(&rs));
+    assert_eq!(
+        named,
+        want,
+        "{faults:?} ({profile}): causes named {named:?}; failures:{}",
+        summary(&rs)
+    );
     assert_eq!(causes.len(), named.len(), "a cause named twice");
-    assert!(unclassified.is_empty(), "{faults:?} ({profile}): unclassified: {unclassified:#?}");
+    assert!(
+        unclassified.is_empty(),
+        "{faults:?} ({profile}): unclassified: {unclassified:#?}"
+    );
+    // The report's analysis, recorded: which checks each cause explains.
+    let summary = serde_json::json!({
+        "failing": rs.iter().filter(|r| r.outcome.is_bad()).count(),
+        "causes": causes.iter().map(|c| serde_json::json!({"id": c.id, "fix": c.fix, "resource": c.resource, "checks": c.checks})).collect::<Vec<_>>(),
+    });
+    let name = format!(
+        "rca_{}_{profile}",
+        faults.iter().map(|f| f.id()).collect::<Vec<_>>().join("+")
+    );
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_json_snapshot!(name, summary));
     for c in &causes {
         let row = rca::cause(&c.id).unwrap();
-        assert_eq!((c.fix.as_str(), c.resource.as_str()), (row.fix, row.resource));
+        assert_eq!(
+            (c.fix.as_str(), c.resource.as_str()),
+            (row.fix, row.resource)
+        );
         assert!(!c.checks.is_empty());
     }
 }
@@ -117,11 +164,18 @@ async fn assert_named(profile: &str, faults: &[Fault]) {
 #[case::write_forbidden(Fault::WriteForbidden)]
 #[case::slow_registry(Fault::SlowRegistry)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_fault_is_caught_and_named(#[case] fault: Fault, #[values("hokusai-2025-08", "hokusai-2026")] profile: &str) {
+async fn each_fault_is_caught_and_named(
+    #[case] fault: Fault,
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+) {
     if !applies(fault, profile) {
         // Not a fault under this profile: the suite must stay green instead.
         let rs = results(profile, &[fault], &[]).await;
-        assert!(rs.iter().all(|r| !r.outcome.is_bad()), "{fault} is expected behaviour in {profile}:{}", summary(&rs));
+        assert!(
+            rs.iter().all(|r| !r.outcome.is_bad()),
+            "{fault} is expected behaviour in {profile}:{}",
+            summary(&rs)
+        );
         return;
     }
     assert_named(profile, &[fault]).await;
@@ -133,7 +187,10 @@ async fn each_fault_is_caught_and_named(#[case] fault: Fault, #[values("hokusai-
 #[case::artifacts_rate_ecs(&[Fault::ArtifactsDisabled, Fault::RateLimitOff, Fault::EcsDegraded])]
 #[case::ttl_rewrite_route(&[Fault::CacheTtlWrong, Fault::NoAjaxRewrite, Fault::EcsMissing])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn several_faults_each_named_once(#[case] faults: &[Fault], #[values("hokusai-2025-08", "hokusai-2026")] profile: &str) {
+async fn several_faults_each_named_once(
+    #[case] faults: &[Fault],
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+) {
     assert_named(profile, faults).await;
 }
 
@@ -142,7 +199,10 @@ async fn several_faults_each_named_once(#[case] faults: &[Fault], #[values("hoku
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_matrix_is_complete_and_published() {
     let profile = Profile::default_profile();
-    let ids: Vec<String> = hokusai_verify::checks::catalogue(&profile).iter().map(|s| format!("{}/{}", s.area, s.full_id())).collect();
+    let ids: Vec<String> = hokusai_verify::checks::catalogue(&profile)
+        .iter()
+        .map(|s| format!("{}/{}", s.area, s.full_id()))
+        .collect();
     let mut columns: Vec<String> = Vec::new();
     let mut hits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut scenarios: Vec<(String, &str, Vec<Fault>, Vec<Breakage>)> = Vec::new();
@@ -167,9 +227,18 @@ async fn fault_matrix_is_complete_and_published() {
         }
     }
     let empty_rows: Vec<&String> = ids.iter().filter(|id| !hits.contains_key(*id)).collect();
-    assert!(empty_rows.is_empty(), "checks that no fault or breakage can fail: {empty_rows:?}");
-    let empty_cols: Vec<&String> = columns.iter().filter(|c| !hits.values().any(|s| s.contains(*c))).collect();
-    assert!(empty_cols.is_empty(), "faults/breakages that fail no check: {empty_cols:?}");
+    assert!(
+        empty_rows.is_empty(),
+        "checks that no fault or breakage can fail: {empty_rows:?}"
+    );
+    let empty_cols: Vec<&String> = columns
+        .iter()
+        .filter(|c| !hits.values().any(|s| s.contains(*c)))
+        .collect();
+    assert!(
+        empty_cols.is_empty(),
+        "faults/breakages that fail no check: {empty_cols:?}"
+    );
 
     let doc = render_matrix(&ids, &columns, &hits);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/fault-matrix.md");
@@ -183,13 +252,21 @@ async fn fault_matrix_is_complete_and_published() {
     );
 }
 
-fn render_matrix(ids: &[String], columns: &[String], hits: &BTreeMap<String, BTreeSet<String>>) -> String {
+fn render_matrix(
+    ids: &[String],
+    columns: &[String],
+    hits: &BTreeMap<String, BTreeSet<String>>,
+) -> String {
     let mut s = String::from(
         "# Fault matrix (generated)\n\nWhich fault of `shared/platform/faults.md` (or which documented deliberate breakage of the\nstand-in) makes each check fail, in any profile where the fault applies. Generated by\n`tests/fault_catalogue.rs`; that test fails when this file is stale. Regenerate with\n`HOKUSAI_UPDATE_FAULT_MATRIX=1 cargo test --test fault_catalogue fault_matrix`.\n\nBreakages are regressions the stand-in can play that no infrastructure fault produces\n(`hokusai_verify::standin::Breakage`): they prove that the checks guarding those rules can\nfail.\n\n",
     );
     s.push_str("| check | failed by |\n|---|---|\n");
     for id in ids {
-        let by: Vec<&str> = columns.iter().filter(|c| hits.get(id).is_some_and(|h| h.contains(*c))).map(String::as_str).collect();
+        let by: Vec<&str> = columns
+            .iter()
+            .filter(|c| hits.get(id).is_some_and(|h| h.contains(*c)))
+            .map(String::as_str)
+            .collect();
         s.push_str(&format!("| `{id}` | {} |\n", by.join(", ")));
     }
     s.push_str("\n| fault or breakage | checks it fails |\n|---|---|\n");

@@ -202,9 +202,11 @@ pub const CAUSES: &[RootCause] = &[
         resource: "API task definition environment",
         blocks_registration: true,
         trigger: |f| {
-            f.any_in("authentication/validate_call_contract", "expected service_id")
-                || (f.any_in("authentication/second_key_works", BAD_KEY)
-                    && f.any_in("authentication/key_format", BAD_KEY))
+            f.any_in(
+                "authentication/validate_call_contract",
+                "expected service_id",
+            ) || (f.any_in("authentication/second_key_works", BAD_KEY)
+                && f.any_in("authentication/key_format", BAD_KEY))
         },
         claims: |f, r| {
             is_key_check(r) && (f.text(r).contains(BAD_KEY) || r.id == "validate_call_contract")

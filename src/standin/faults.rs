@@ -127,6 +127,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn breakage_list_is_complete() {
+        for (i, b) in Breakage::ALL.iter().enumerate() {
+            assert_eq!(b.position(), i, "{b}");
+        }
+    }
+
+    #[test]
+    fn fault_list_is_complete() {
+        // Exhaustive: a new variant must be added here, next to `Fault::ALL`.
+        for f in Fault::ALL {
+            match f {
+                Fault::AuthDown
+                | Fault::AuthSlow
+                | Fault::ServiceIdMismatch
+                | Fault::KeyNotValidForService
+                | Fault::MlflowRouteToMlflow
+                | Fault::MlflowDown
+                | Fault::MlflowSlow
+                | Fault::ArtifactsDisabled
+                | Fault::NoAjaxRewrite
+                | Fault::AuthHeaderLeak
+                | Fault::CacheOff
+                | Fault::CacheTtlWrong
+                | Fault::RateLimitOff
+                | Fault::EcsDegraded
+                | Fault::EcsMissing
+                | Fault::TargetUnhealthy
+                | Fault::WriteForbidden
+                | Fault::SlowRegistry => {}
+            }
+        }
+        let unique: FaultSet = Fault::ALL.into_iter().collect();
+        assert_eq!(unique.len(), Fault::ALL.len());
+    }
+
+    #[test]
     fn ids_round_trip() {
         for f in Fault::ALL {
             assert_eq!(f.id().parse::<Fault>(), Ok(f));
@@ -193,11 +229,27 @@ pub enum Breakage {
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 3] = [
+    pub const ALL: [Breakage; 6] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
+        Breakage::ProxyDropsDeleteBody,
+        Breakage::ProxyCollapsesRepeatedQuery,
+        Breakage::DeleteIgnored,
     ];
+
+    /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
+    /// to forget there (see the test).
+    const fn position(self) -> usize {
+        match self {
+            Breakage::AuthErrorsAsBadKey => 0,
+            Breakage::CacheFailedValidations => 1,
+            Breakage::AuthNeedsRedis => 2,
+            Breakage::ProxyDropsDeleteBody => 3,
+            Breakage::ProxyCollapsesRepeatedQuery => 4,
+            Breakage::DeleteIgnored => 5,
+        }
+    }
 
     pub fn id(self) -> &'static str {
         match self {

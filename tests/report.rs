@@ -1,0 +1,277 @@
+//! The report, tested on result sets recorded from stand-in runs (healthy, faults) and on
+//! hand-made ones (a canary key, broken run folders). Snapshots live in `snapshots/`.
+
+use hokusai_verify::check::{CheckResult, Component, Evidence, Outcome, record};
+use hokusai_verify::config::Profile;
+use hokusai_verify::report::{self, Report, Verdict};
+use hokusai_verify::selftest::{Scenario, run};
+use hokusai_verify::standin::Fault;
+use std::path::Path;
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("../snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+/// Replaces what differs between runs (times, ports, generated names, ids, figures) so a
+/// rendered report can be compared with a snapshot.
+fn normalise(text: &str) -> String {
+    let rules: &[(&str, &str)] = &[
+        (
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?( UTC|Z|\+00:00)?",
+            "<time>",
+        ),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:<port>"),
+        (r"hv-\d{14}-[a-z]{4}", "hv-<stamp>"),
+        (r"[0-9a-f]{32}", "<run-id>"),
+        (r"key-[a-z-]+-\d+", "<key-id>"),
+        (r"(^|[\s|(=])\d+\.\d+", "$1<n>"),
+        (
+            r#""(timestamp|creation_timestamp|last_updated_timestamp|creation_time|last_update_time)": ?\d+"#,
+            r#""$1": <ts>"#,
+        ),
+        (r"\(\d+ ms\)", "(<n> ms)"),
+        (r"\d+(\.\d+)?(ms|µs|s)\b", "<dur>"),
+    ];
+    let mut out = text.to_owned();
+    for (pat, rep) in rules {
+        out = regex::Regex::new(pat)
+            .unwrap()
+            .replace_all(&out, *rep)
+            .into_owned();
+    }
+    out
+}
+
+async fn stand_in_results(faults: &[Fault], areas: Vec<&'static str>) -> Vec<CheckResult> {
+    run(
+        &Profile::default_profile(),
+        &Scenario {
+            faults: faults.to_vec(),
+            areas,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+#[rstest::rstest]
+#[case::healthy("healthy", &[])]
+#[case::two_faults("mlflow-down+cache-off", &[Fault::MlflowDown, Fault::CacheOff])]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_snapshots(#[case] name: &str, #[case] faults: &[Fault]) {
+    // The health and authentication areas: every component, and small enough to review.
+    let results = stand_in_results(faults, vec!["infra_health", "authentication"]).await;
+    let r = Report::build(results, vec![]);
+    let md = normalise(&report::markdown::report(&r));
+    let issues = normalise(&report::markdown::infrastructure_issues(&r));
+    let summary = serde_json::json!({
+        "verdict": r.verdict, "counts": r.counts, "health": r.health, "unclassified": r.unclassified,
+        "causes": r.causes.iter().map(|c| serde_json::json!({"id": c.id, "title": c.title, "fix": c.fix,
+            "resource": c.resource, "blocks_registration": c.blocks_registration, "checks": c.checks})).collect::<Vec<_>>(),
+        "latency_families": r.latency.iter().map(|l| l.family.clone()).collect::<Vec<_>>(),
+        "missing": r.missing, "problems": r.problems,
+    });
+    settings().bind(|| {
+        insta::assert_snapshot!(format!("report_{name}_md"), md);
+        insta::assert_snapshot!(format!("infrastructure_issues_{name}_md"), issues);
+        insta::assert_json_snapshot!(format!("report_{name}_json"), summary);
+    });
+}
+
+const CANARY: &str = "hk_live_CanaryCanaryCanaryCanary01234567";
+
+fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
+    CheckResult {
+        area: "authentication".into(),
+        id: id.into(),
+        title: format!("a check that saw {CANARY}"),
+        component: Component::Api,
+        target: "standin".into(),
+        profile: "hokusai-2025-08".into(),
+        outcome,
+        expected: Some(format!("no key echoed, not {CANARY}")),
+        actual: Some(format!("Authorization: Bearer {CANARY}")),
+        message: Some(format!(
+            "the platform answered {{\"api_key\": \"{CANARY}\"}}"
+        )),
+        evidence: vec![Evidence {
+            request: format!("GET /?key={CANARY}"),
+            host: "registry".into(),
+            auth: "Authorization: Bearer".into(),
+            status: Some(200),
+            content_type: Some("application/json".into()),
+            latency_ms: 3.0,
+            body_excerpt: format!("{{\"echo\": \"{CANARY}\"}}"),
+            error: Some(format!("x-api-key: {CANARY}")),
+        }],
+        measurements: Default::default(),
+        started_at: chrono::Utc::now(),
+        duration_ms: 3.0,
+    }
+}
+
+/// A key in any field of any result appears in no output: files, status block, package.
+#[test]
+fn canary_key_never_appears_in_any_output() {
+    let dir = tempdir("canary");
+    // `record` redacts on the way to disk; build the report from unredacted results too.
+    let results = vec![
+        canary_result("key_format[bearer]", Outcome::Failed),
+        canary_result("rate_limit_headers", Outcome::Passed),
+    ];
+    for r in &results {
+        record(&dir, r).unwrap();
+    }
+    let mut from_memory = Report::build(results, vec![format!("problem mentioning {CANARY}")]);
+    let out = dir.join("out");
+    report::write_all(&mut from_memory, &out).unwrap();
+    let mut from_disk = Report::from_run_dir(&dir, None);
+    report::write_all(&mut from_disk, &dir.join("out2")).unwrap();
+    let status = report::status::update("# Status\n", &from_memory);
+    let package = report::package::package(&dir).unwrap();
+    let mut texts = vec![(
+        "status block".to_owned(),
+        hokusai_verify::secret::redact(&status),
+    )];
+    for d in [&dir.join("results/authentication"), &out, &dir.join("out2")] {
+        for f in std::fs::read_dir(d).unwrap().flatten() {
+            texts.push((
+                f.path().display().to_string(),
+                std::fs::read_to_string(f.path()).unwrap(),
+            ));
+        }
+    }
+    let gz = std::fs::read(&package).unwrap();
+    let mut tar = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut tar)
+        .unwrap_or_default();
+    texts.push(("package".into(), tar));
+    assert!(texts.len() >= 12, "{}", texts.len());
+    for (name, text) in texts {
+        assert!(
+            !text.contains("CanaryCanary"),
+            "the canary key leaked into {name}"
+        );
+    }
+    let _ = std::fs::remove_file(package);
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hokusai-verify-test-{name}-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A run folder where a binary crashed mid-run: a half-written file, and checks of an area
+/// that left no result. The report says so instead of crashing.
+#[tokio::test]
+async fn partial_run_folder_is_reported_not_a_crash() {
+    let dir = tempdir("partial");
+    let results = stand_in_results(&[], vec!["infra_health"]).await;
+    for r in results.iter().take(5) {
+        record(&dir, r).unwrap();
+    }
+    std::fs::write(
+        dir.join("results/infra_health/crashed.json"),
+        "{\"area\": \"infra_health\", \"id\": ",
+    )
+    .unwrap();
+    let mut r = Report::from_run_dir(&dir, None);
+    assert_eq!(r.counts.total, 5);
+    assert!(
+        r.problems.iter().any(|p| p.contains("crashed.json")),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(r.missing.len(), results.len() - 5, "{:?}", r.missing);
+    report::write_all(&mut r, &dir).unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("Checks without a result") && md.contains("crashed.json"),
+        "{md}"
+    );
+}
+
+#[test]
+fn empty_or_missing_run_folder_gives_a_no_results_report() {
+    for dir in [
+        tempdir("empty"),
+        std::env::temp_dir().join("hokusai-verify-does-not-exist"),
+    ] {
+        let mut r = Report::from_run_dir(&dir, None);
+        assert_eq!(r.verdict, Verdict::NoResults);
+        assert!(!r.problems.is_empty());
+        report::write_all(&mut r, &tempdir("empty-out")).unwrap();
+    }
+}
+
+/// The second report in a folder lists what broke and what got fixed since the first.
+#[tokio::test]
+async fn delta_against_the_previous_run() {
+    let dir = tempdir("delta");
+    let first = stand_in_results(&[Fault::EcsMissing], vec!["infra_health"]).await;
+    report::write_all(&mut Report::build(first, vec![]), &dir).unwrap();
+    let second = stand_in_results(&[Fault::EcsDegraded], vec!["infra_health"]).await;
+    let mut r = Report::build(second, vec![]);
+    report::write_all(&mut r, &dir).unwrap();
+    let d = r.delta.expect("a delta");
+    assert_eq!(
+        d.fixed,
+        ["infra_health/ecs_service[hokusai-mlflow-development]"]
+    );
+    assert_eq!(
+        d.newly_failing,
+        [
+            "infra_health/ecs_service[hokusai-api-development]",
+            "infra_health/ecs_service[hokusai-auth-development]"
+        ]
+    );
+    assert!(dir.join("report.previous.json").exists());
+}
+
+#[test]
+fn status_block_is_replaced_between_markers() {
+    let r = Report::build(vec![canary_result("x", Outcome::Passed)], vec![]);
+    let once = report::status::update("# Readme\n\nText.\n", &r);
+    let twice = report::status::update(&once, &r);
+    assert_eq!(once.matches(report::status::START).count(), 1);
+    assert_eq!(twice.matches(report::status::START).count(), 1);
+    assert!(twice.starts_with("# Readme\n\nText."));
+}
+
+/// One JUnit test case per check, failures with their message.
+#[tokio::test]
+async fn junit_has_one_case_per_check() {
+    let results = stand_in_results(&[Fault::EcsMissing], vec!["infra_health"]).await;
+    let n = results.len();
+    let xml = report::junit::render(&Report::build(results, vec![]));
+    assert_eq!(xml.matches("<testcase ").count(), n);
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert!(xml.contains("reason MISSING"));
+}
+
+#[test]
+fn report_json_round_trips() {
+    let r = Report::build(vec![canary_result("x", Outcome::Failed)], vec![]);
+    let json = report::json::render(&r);
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.schema_version, report::SCHEMA_VERSION);
+    assert_eq!(back.checks.len(), 1);
+    let _ = Path::new("");
+}
+
+/// Every root-cause rule is documented.
+#[test]
+fn root_causes_are_documented() {
+    let doc = include_str!("../docs/root-causes.md");
+    for c in hokusai_verify::report::rca::CAUSES {
+        assert!(
+            doc.contains(&format!("`{}`", c.id)),
+            "docs/root-causes.md lacks {}",
+            c.id
+        );
+    }
+}
