@@ -13,8 +13,8 @@ CARGO ?= cargo
 verify: ## run every check on the configured target (stand-in by default) and print a summary
 	scripts/with-redis $(CARGO) run --quiet -- verify
 
-test: ## every test: unit, doc, and one binary per checklist area
-	scripts/with-redis $(CARGO) test --all-targets --no-fail-fast
+test: ## every test: unit, doc, one binary per area, and the fidelity tests against a real MLflow and moto
+	scripts/with-redis scripts/with-servers $(CARGO) test --all-targets --no-fail-fast
 	scripts/with-redis $(CARGO) test --doc
 
 build:

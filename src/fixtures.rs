@@ -97,6 +97,7 @@ pub struct Env {
     pub redis: RedisAccess,
     pub ecs: EcsAccess,
     standin: Option<StandIn>,
+    mlflow_direct: Option<Url>,
 }
 
 impl std::fmt::Debug for Env {
@@ -148,6 +149,47 @@ impl Env {
 
     /// An environment around an already started stand-in.
     pub async fn on_standin(config: Config, standin: StandIn) -> Arc<Env> {
+        Arc::new(Self::standin_env(config, standin).await)
+    }
+
+    /// A stand-in environment whose ECS checks go to another ECS endpoint (moto).
+    pub async fn on_standin_with_ecs(config: Config, standin: StandIn, ecs: EcsClient) -> Arc<Env> {
+        let mut env = Self::standin_env(config, standin).await;
+        env.ecs = EcsAccess::Client(ecs);
+        Arc::new(env)
+    }
+
+    /// An environment whose MLflow client talks straight to an MLflow server (no proxy, no
+    /// key), for running the registration checks against a real MLflow.
+    pub async fn for_mlflow_server(url: Url) -> Arc<Env> {
+        let config = Config::standin(Profile::default_profile());
+        let key = ApiKey::random();
+        Arc::new(Env {
+            http: HttpClient::new(config.request_timeout, config.connect_timeout),
+            registry: url.clone(),
+            auth: url.clone(),
+            keys: Keys {
+                primary: key,
+                second: None,
+                low_limit: None,
+                read_only: None,
+                revoked: None,
+                expired: None,
+            },
+            redis: RedisAccess::NotConfigured("an MLflow-only environment has no Redis".into()),
+            ecs: EcsAccess::NotConfigured("an MLflow-only environment has no ECS".into()),
+            standin: None,
+            mlflow_direct: Some(url),
+            config,
+        })
+    }
+
+    /// MLflow's own address when checks talk to it directly (see [`Env::for_mlflow_server`]).
+    pub fn mlflow_direct(&self) -> Option<&Url> {
+        self.mlflow_direct.as_ref()
+    }
+
+    async fn standin_env(config: Config, standin: StandIn) -> Env {
         let http = HttpClient::new(config.request_timeout, config.connect_timeout);
         let k = standin.keys();
         let keys = Keys {
@@ -167,7 +209,7 @@ impl Env {
             )
             .await,
         );
-        Arc::new(Env {
+        Env {
             http,
             registry: standin.registry_url(),
             auth: standin.auth_url(),
@@ -175,8 +217,9 @@ impl Env {
             redis,
             ecs,
             standin: Some(standin),
+            mlflow_direct: None,
             config,
-        })
+        }
     }
 
     async fn live(config: Config) -> Env {
@@ -220,6 +263,7 @@ impl Env {
             redis,
             ecs,
             standin: None,
+            mlflow_direct: None,
             config,
         }
     }

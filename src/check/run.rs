@@ -249,6 +249,10 @@ impl Check {
     /// An MLflow client through the registry's proxy with the primary key, recording into
     /// this check's evidence.
     pub fn mlflow(&self, prefix: crate::mlflow::ApiPrefix) -> crate::mlflow::MlflowClient {
+        if let Some(url) = self.env.mlflow_direct() {
+            return crate::mlflow::MlflowClient::direct(self.env.http.clone(), url.clone(), prefix)
+                .recording(self.sink());
+        }
         crate::mlflow::MlflowClient::via_proxy(
             self.env.http.clone(),
             self.env.registry_url().clone(),

@@ -159,13 +159,7 @@ impl HttpClient {
         for (k, v) in &req.headers {
             rb = rb.header(k.as_str(), v.as_str());
         }
-        rb = match &req.auth {
-            Auth::None => rb,
-            Auth::Bearer(k) => rb.header("Authorization", format!("Bearer {}", k.expose())),
-            Auth::Scheme(s, k) => rb.header("Authorization", format!("{s} {}", k.expose())),
-            Auth::XApiKey(k) => rb.header("X-API-Key", k.expose()),
-            Auth::Raw { header, value } => rb.header(*header, value.expose_secret()),
-        };
+        rb = apply_auth(rb, &req.auth);
         if let Some((body, ct)) = &req.body {
             if let Some(ct) = ct {
                 rb = rb.header("Content-Type", ct.as_str());
@@ -201,6 +195,17 @@ impl HttpClient {
     }
 }
 
+/// Adds the credentials of `auth` to a request.
+pub(crate) fn apply_auth(rb: reqwest::RequestBuilder, auth: &Auth) -> reqwest::RequestBuilder {
+    match auth {
+        Auth::None => rb,
+        Auth::Bearer(k) => rb.header("Authorization", format!("Bearer {}", k.expose())),
+        Auth::Scheme(s, k) => rb.header("Authorization", format!("{s} {}", k.expose())),
+        Auth::XApiKey(k) => rb.header("X-API-Key", k.expose()),
+        Auth::Raw { header, value } => rb.header(*header, value.expose_secret()),
+    }
+}
+
 /// `base` + `path`, keeping any path prefix of `base` (e.g. a registry behind `/prefix`).
 pub(crate) fn join(base: &Url, path: &str) -> Url {
     let mut s = base.as_str().trim_end_matches('/').to_owned();
@@ -212,6 +217,16 @@ pub(crate) fn join(base: &Url, path: &str) -> Url {
 }
 
 impl HttpError {
+    /// Classifies a reqwest error (for callers that drive reqwest themselves: streaming).
+    pub(crate) fn from_reqwest_public(
+        e: &reqwest::Error,
+        line: String,
+        elapsed: Duration,
+        secrets: &[String],
+    ) -> Self {
+        Self::from_reqwest(e, line, elapsed, secrets)
+    }
+
     fn from_reqwest(
         e: &reqwest::Error,
         line: String,

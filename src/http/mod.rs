@@ -6,4 +6,5 @@ mod client;
 mod exchange;
 
 pub use client::{Auth, HttpClient, Req};
+pub(crate) use client::{apply_auth, join as join_url};
 pub use exchange::{Exchange, HttpError, HttpErrorKind};

@@ -364,6 +364,190 @@ impl MlflowClient {
         }
     }
 
+    /// Streams `len` bytes of deterministic pseudo-random content (from `seed`) to an
+    /// artifact, never holding more than one chunk in memory; returns the sha256 sent.
+    pub async fn upload_artifact_stream(
+        &self,
+        rel: &str,
+        len: u64,
+        seed: u64,
+    ) -> Result<String, MlflowError> {
+        use sha2::Digest;
+        let hasher = std::sync::Arc::new(std::sync::Mutex::new(sha2::Sha256::new()));
+        let h = hasher.clone();
+        const CHUNK: u64 = 1 << 20;
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let chunks = futures_util::stream::iter((0..len.div_ceil(CHUNK)).map(move |i| {
+            let n = CHUNK.min(len - i * CHUNK) as usize;
+            let mut buf = vec![0u8; n];
+            rng.fill(&mut buf);
+            h.lock().unwrap_or_else(|p| p.into_inner()).update(&buf);
+            Ok::<_, std::io::Error>(bytes::Bytes::from(buf))
+        }));
+        let path = self.artifact_path(rel);
+        let url = crate::http::join_url(&self.base, &path);
+        let call = format!("PUT mlflow-artifacts/artifacts/{rel} ({len} bytes, streamed)");
+        let mut rb = self
+            .http
+            .reqwest()
+            .put(url)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", len.to_string())
+            .timeout(self.http.timeout().max(std::time::Duration::from_secs(120)))
+            .body(reqwest::Body::wrap_stream(chunks));
+        rb = crate::http::apply_auth(rb, &self.auth);
+        let started = std::time::Instant::now();
+        let resp = rb.send().await;
+        let status = resp.as_ref().ok().map(|r| r.status().as_u16());
+        let body = match resp {
+            Ok(r) => r.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+            Err(e) => {
+                let err = crate::http::HttpError::from_reqwest_public(
+                    &e,
+                    call.clone(),
+                    started.elapsed(),
+                    &[],
+                );
+                self.note(
+                    &call,
+                    None,
+                    started.elapsed(),
+                    String::new(),
+                    Some(err.to_string()),
+                );
+                return Err(MlflowError::from_transport(call, &err));
+            }
+        };
+        let excerpt = crate::secret::redact(
+            &String::from_utf8_lossy(&body)
+                .chars()
+                .take(200)
+                .collect::<String>(),
+        );
+        self.note(&call, status, started.elapsed(), excerpt.clone(), None);
+        match status {
+            Some(s) if (200..300).contains(&s) => Ok(hasher
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()),
+            s => Err(MlflowError {
+                call,
+                status: s,
+                error_code: None,
+                message: excerpt,
+                html: false,
+                content_type: None,
+                detail: None,
+                transport: None,
+            }),
+        }
+    }
+
+    /// Downloads an artifact chunk by chunk, hashing as it goes; returns (bytes, sha256).
+    pub async fn download_artifact_digest(&self, rel: &str) -> Result<(u64, String), MlflowError> {
+        use futures_util::StreamExt;
+        use sha2::Digest;
+        let path = self.artifact_path(rel);
+        let url = crate::http::join_url(&self.base, &path);
+        let call = format!("GET mlflow-artifacts/artifacts/{rel} (streamed)");
+        let rb = crate::http::apply_auth(
+            self.http
+                .reqwest()
+                .get(url)
+                .timeout(self.http.timeout().max(std::time::Duration::from_secs(120))),
+            &self.auth,
+        );
+        let started = std::time::Instant::now();
+        let transport = |e: reqwest::Error, started: std::time::Instant| {
+            let err = crate::http::HttpError::from_reqwest_public(
+                &e,
+                call.clone(),
+                started.elapsed(),
+                &[],
+            );
+            MlflowError::from_transport(call.clone(), &err)
+        };
+        let resp = rb.send().await.map_err(|e| transport(e, started))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let body = resp.bytes().await.unwrap_or_default();
+            let excerpt = crate::secret::redact(
+                &String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>(),
+            );
+            self.note(
+                &call,
+                Some(status),
+                started.elapsed(),
+                excerpt.clone(),
+                None,
+            );
+            return Err(MlflowError {
+                call,
+                status: Some(status),
+                error_code: None,
+                message: excerpt,
+                html: false,
+                content_type: None,
+                detail: None,
+                transport: None,
+            });
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut n = 0u64;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| transport(e, started))?;
+            n += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        self.note(
+            &call,
+            Some(status),
+            started.elapsed(),
+            format!("{n} bytes"),
+            None,
+        );
+        Ok((
+            n,
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        ))
+    }
+
+    fn note(
+        &self,
+        call: &str,
+        status: Option<u16>,
+        elapsed: std::time::Duration,
+        excerpt: String,
+        error: Option<String>,
+    ) {
+        if let Some(sink) = &self.sink {
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Evidence {
+                    request: call.to_owned(),
+                    host: self.host.to_owned(),
+                    auth: self.auth.describe(),
+                    status,
+                    content_type: None,
+                    latency_ms: elapsed.as_secs_f64() * 1e3,
+                    body_excerpt: excerpt,
+                    error,
+                });
+        }
+    }
+
     // ---- registry ----
 
     /// Creates the model; an existing name is fine (returns `false`).

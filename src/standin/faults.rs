@@ -240,6 +240,7 @@ impl Breakage {
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
     /// to forget there (see the test).
+    #[cfg(test)]
     const fn position(self) -> usize {
         match self {
             Breakage::AuthErrorsAsBadKey => 0,

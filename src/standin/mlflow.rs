@@ -240,7 +240,7 @@ impl Params {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => Err(MlErr::invalid(format!(
-                "Invalid value {other} for parameter '{name}' supplied: Hint: Value was of type '{}'. {PARAM_DOCS}",
+                "Invalid value {other} for parameter '{name}' supplied:  Hint: Value was of type '{}'. {PARAM_DOCS}",
                 type_name(other)
             ))),
         }
@@ -259,10 +259,10 @@ impl Params {
             Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
             // Query-string values arrive as strings.
             Some(Value::String(s)) => s.parse::<i64>().map(Some).map_err(|_| {
-                MlErr::invalid(format!("Invalid value \"{s}\" for parameter '{name}' supplied: Hint: Value was of type 'str'. {PARAM_DOCS}"))
+                MlErr::invalid(format!("Invalid value \"{s}\" for parameter '{name}' supplied:  Hint: Value was of type 'str'. {PARAM_DOCS}"))
             }),
             Some(other) => Err(MlErr::invalid(format!(
-                "Invalid value {other} for parameter '{name}' supplied: Hint: Value was of type '{}'. {PARAM_DOCS}",
+                "Invalid value {other} for parameter '{name}' supplied:  Hint: Value was of type '{}'. {PARAM_DOCS}",
                 type_name(other)
             ))),
         }
@@ -274,7 +274,7 @@ impl Params {
             ))),
             Some(Value::Number(n)) => Ok(n.as_f64().unwrap_or(f64::NAN)),
             Some(other) => Err(MlErr::invalid(format!(
-                "Invalid value {other} for parameter '{name}' supplied: Hint: Value was of type '{}'. {PARAM_DOCS}",
+                "Invalid value {other} for parameter '{name}' supplied:  Hint: Value was of type '{}'. {PARAM_DOCS}",
                 type_name(other)
             ))),
         }
@@ -302,7 +302,7 @@ impl Params {
                 })
                 .collect(),
             Some(other) => Err(MlErr::invalid(format!(
-                "Invalid value {other} for parameter '{name}' supplied: Hint: Value was of type '{}'. {PARAM_DOCS}",
+                "Invalid value {other} for parameter '{name}' supplied:  Hint: Value was of type '{}'. {PARAM_DOCS}",
                 type_name(other)
             ))),
         }
@@ -447,6 +447,8 @@ impl MlflowStore {
                     )
                 } else {
                     match content_type.map(|c| c.split(';').next().unwrap_or("").trim()) {
+                        // A DELETE without a body is not checked (its parameters are then missing).
+                        None if method == "DELETE" && body.is_empty() => {}
                         None => {
                             return MlErr::invalid("Bad Request. Content-Type header is missing.")
                                 .reply();
@@ -508,7 +510,10 @@ impl MlflowStore {
             ("runs/create", _) => self.create_run(p),
             ("runs/get", _) => {
                 let run = self.run(&p.str("run_id")?)?;
-                Ok(MlflowReply::json(&json!({"run": self.run_json(run)})))
+                // runs/get (unlike runs/create) also reports the run's outputs.
+                let mut v = self.run_json(run);
+                v["outputs"] = json!({});
+                Ok(MlflowReply::json(&json!({"run": v})))
             }
             ("runs/update", _) => {
                 let id = p.str("run_id")?;
@@ -864,7 +869,7 @@ impl MlflowStore {
             None | Some(Value::Null) => Ok(vec![]),
             Some(Value::Array(a)) => Ok(a.clone()),
             Some(o) => Err(MlErr::invalid(format!(
-                "Invalid value {o} for parameter '{name}' supplied: Hint: Value was of type '{}'. {PARAM_DOCS}",
+                "Invalid value {o} for parameter '{name}' supplied:  Hint: Value was of type '{}'. {PARAM_DOCS}",
                 type_name(o)
             ))),
         };
@@ -957,7 +962,7 @@ impl MlflowStore {
         let max = p.max_results(Some(100))?;
         if max > 1000 {
             return Err(MlErr::invalid(format!(
-                "Invalid value \"{max}\" for parameter 'max_results' supplied: Hint: Value was of type 'str'. {PARAM_DOCS}"
+                "Invalid value \"{max}\" for parameter 'max_results' supplied:  Hint: Value was of type 'str'. {PARAM_DOCS}"
             )));
         }
         let filter = p.opt_str("filter")?;
@@ -1051,7 +1056,7 @@ impl MlflowStore {
                 Ok(MlflowReply { status: 200, content_type: "", body: vec![] })
             }
             "GET" => match self.artifacts.get(&decoded) {
-                Some(bytes) => Ok(MlflowReply { status: 200, content_type: "application/octet-stream", body: bytes.clone() }),
+                Some(bytes) => Ok(MlflowReply { status: 200, content_type: guess_mime_type(&decoded), body: bytes.clone() }),
                 None => Ok(MlflowReply {
                     status: 404,
                     content_type: "application/json",
@@ -1123,20 +1128,20 @@ impl MlflowStore {
 
     fn run_json(&self, r: &Run) -> Value {
         // runs/get reports the latest value of each metric.
-        let mut latest: BTreeMap<&str, &Metric> = BTreeMap::new();
+        // In the order each key was first logged, as MLflow lists them.
+        let mut latest: Vec<&Metric> = Vec::new();
         for m in &r.metrics {
-            let newer = latest
-                .get(m.key.as_str())
-                .is_none_or(|o| (m.step, m.timestamp) >= (o.step, o.timestamp));
-            if newer {
-                latest.insert(&m.key, m);
+            match latest.iter_mut().find(|o| o.key == m.key) {
+                Some(o) if (m.step, m.timestamp) >= (o.step, o.timestamp) => *o = m,
+                Some(_) => {}
+                None => latest.push(m),
             }
         }
         let mut data = Map::new();
         if !latest.is_empty() {
             data.insert(
                 "metrics".into(),
-                Value::Array(latest.values().map(|m| metric_json(m)).collect()),
+                Value::Array(latest.iter().map(|m| metric_json(m)).collect()),
             );
         }
         if !r.params.is_empty() {
@@ -1145,7 +1150,7 @@ impl MlflowStore {
         if !r.tags.is_empty() {
             data.insert("tags".into(), tags_json(&r.tags));
         }
-        json!({"info": self.run_info(r), "data": data, "inputs": {}, "outputs": {}})
+        json!({"info": self.run_info(r), "data": data, "inputs": {}})
     }
 }
 
@@ -1355,6 +1360,58 @@ fn like(pattern: &str, s: &str) -> bool {
         }
     }
     true
+}
+
+/// MLflow's `_guess_mime_type`: known text extensions (and extension-less `MLmodel`,
+/// `MLproject`) are `text/plain`; a few common types by extension; else binary.
+fn guess_mime_type(path: &str) -> &'static str {
+    const TEXT: &[&str] = &[
+        "txt",
+        "log",
+        "err",
+        "cfg",
+        "conf",
+        "cnf",
+        "cf",
+        "ini",
+        "properties",
+        "prop",
+        "hocon",
+        "toml",
+        "yaml",
+        "yml",
+        "xml",
+        "json",
+        "js",
+        "py",
+        "py3",
+        "csv",
+        "tsv",
+        "md",
+        "rst",
+        "MLmodel",
+        "mlproject",
+    ];
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = match name.rsplit_once('.') {
+        Some((_, e)) if !e.is_empty() => e,
+        _ => name,
+    };
+    if TEXT.contains(&ext) {
+        return "text/plain";
+    }
+    match ext.to_ascii_lowercase().as_str() {
+        "html" | "htm" => "text/html",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "gz" => "application/gzip",
+        "zip" => "application/zip",
+        "tar" => "application/x-tar",
+        _ => "application/octet-stream",
+    }
 }
 
 fn percent_decode(s: &str) -> String {

@@ -1,0 +1,814 @@
+//! MLflow contract tests: the stand-in's MLflow emulation must answer like a real
+//! `mlflow server`. Every case runs against both, under both `api/2.0` and `ajax-api/2.0`;
+//! the normalised transcripts (ids, timestamps and generated names replaced) must be equal,
+//! and they are pinned in **one shared snapshot per case** (`snapshots/mlflow_contract_*`).
+//!
+//! The real server comes from `HOKUSAI_MLFLOW_URL` (`make test` starts one). Without it the
+//! stand-in is still compared with the snapshot recorded from real MLflow; under `CI` a
+//! missing real server is a failure.
+
+use hokusai_verify::config::Profile;
+use hokusai_verify::http::{HttpClient, Req};
+use hokusai_verify::standin::{StandIn, StandInOptions};
+use reqwest::Method;
+use rstest::rstest;
+use serde_json::{Value, json};
+use std::time::Duration;
+use url::Url;
+
+/// One conversation with one server under one prefix, recorded in normalised form.
+struct Session {
+    http: HttpClient,
+    base: Url,
+    prefix: &'static str,
+    token: String,
+    runs: Vec<String>,
+    experiments: Vec<String>,
+    transcript: Vec<Value>,
+}
+
+enum Body {
+    None,
+    Json(Value),
+    Raw(Vec<u8>, Option<&'static str>),
+}
+
+impl Session {
+    fn new(base: Url, prefix: &'static str) -> Self {
+        let token: String = std::iter::repeat_with(fastrand::lowercase)
+            .take(10)
+            .collect();
+        Self {
+            http: HttpClient::new(Duration::from_secs(20), Duration::from_secs(3)),
+            base,
+            prefix,
+            token: format!("contract-{token}"),
+            runs: vec![],
+            experiments: vec![],
+            transcript: vec![],
+        }
+    }
+
+    /// A unique name for this session (normalised to `<token>` in the transcript).
+    fn name(&self, what: &str) -> String {
+        format!("{}-{what}", self.token)
+    }
+
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Body,
+    ) -> (u16, Value) {
+        let full = if path.starts_with('/') {
+            path.to_owned()
+        } else if let Some(rest) = path.strip_prefix("artifacts:") {
+            format!("/{}/mlflow-artifacts/artifacts{rest}", self.prefix)
+        } else {
+            format!("/{}/mlflow/{path}", self.prefix)
+        };
+        let mut req = Req::new(method.clone(), full);
+        for (k, v) in query {
+            req = req.query(*k, *v);
+        }
+        req = match body {
+            Body::None => req,
+            Body::Json(v) => req.json(&v),
+            Body::Raw(b, ct) => req.raw_body(b, ct),
+        };
+        let ex = self
+            .http
+            .send(&self.base, req)
+            .await
+            .expect("the server answers");
+        let ct = ex.content_type().unwrap_or_default();
+        let parsed = if ct == "application/json" {
+            ex.json().unwrap_or(Value::Null)
+        } else if ct == "text/html" {
+            // MLflow's error pages: keep what matters (the title), not Flask's markup.
+            let text = String::from_utf8_lossy(&ex.body);
+            let title = text
+                .split("<title>")
+                .nth(1)
+                .and_then(|t| t.split("</title>").next())
+                .unwrap_or("");
+            json!({"html_title": title})
+        } else if ex.body.is_empty() {
+            Value::Null
+        } else {
+            json!({"text": String::from_utf8_lossy(&ex.body)})
+        };
+        self.learn_ids(&parsed);
+        let request = if path.starts_with('/') {
+            format!("{method} {path}")
+        } else {
+            format!("{method} {path}")
+        };
+        let entry = json!({"request": request, "status": ex.status, "content_type": ct, "body": parsed.clone()});
+        let normalised = self.normalise(entry);
+        self.transcript.push(normalised);
+        (ex.status, parsed)
+    }
+
+    async fn post(&mut self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, &[], Body::Json(body)).await
+    }
+    async fn get(&mut self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        self.call(Method::GET, path, query, Body::None).await
+    }
+    async fn delete(&mut self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::DELETE, path, &[], Body::Json(body)).await
+    }
+
+    fn learn_ids(&mut self, v: &Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    if let Some(s) = x.as_str() {
+                        if (k == "run_id" || k == "run_uuid")
+                            && !s.is_empty()
+                            && !self.runs.contains(&s.to_owned())
+                        {
+                            self.runs.push(s.to_owned());
+                        }
+                        if k == "experiment_id" && !self.experiments.contains(&s.to_owned()) {
+                            self.experiments.push(s.to_owned());
+                        }
+                    }
+                    self.learn_ids(x);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| self.learn_ids(x)),
+            _ => {}
+        }
+    }
+
+    fn normalise(&self, v: Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, x)| {
+                        let x = match (&*k, &x) {
+                            (
+                                "timestamp"
+                                | "creation_time"
+                                | "last_update_time"
+                                | "creation_timestamp"
+                                | "last_updated_timestamp"
+                                | "start_time"
+                                | "end_time",
+                                Value::Number(_),
+                            ) => json!("<ts>"),
+                            ("experiment_id", Value::String(s)) => json!(self.exp_label(s)),
+                            _ => self.normalise(x),
+                        };
+                        (k, x)
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.into_iter().map(|x| self.normalise(x)).collect()),
+            Value::String(s) => Value::String(self.normalise_str(&s)),
+            other => other,
+        }
+    }
+
+    fn exp_label(&self, id: &str) -> String {
+        match self.experiments.iter().position(|e| e == id) {
+            Some(i) if id != "0" => format!("<exp-{i}>"),
+            _ => id.to_owned(),
+        }
+    }
+
+    fn normalise_str(&self, s: &str) -> String {
+        let mut out = s.replace(&self.token, "<token>");
+        for (i, r) in self.runs.iter().enumerate() {
+            out = out.replace(r, &format!("<run-{i}>"));
+        }
+        for e in &self.experiments {
+            let label = self.exp_label(e);
+            out = out.replace(
+                &format!("mlflow-artifacts:/{e}/"),
+                &format!("mlflow-artifacts:/{label}/"),
+            );
+            out = out.replace(
+                &format!("mlflow-artifacts:/{e}\""),
+                &format!("mlflow-artifacts:/{label}\""),
+            );
+            if out == format!("mlflow-artifacts:/{e}") {
+                out = format!("mlflow-artifacts:/{label}");
+            }
+            out = out.replace(&format!("'{e}/"), &format!("'{label}/"));
+            out = out.replace(&format!(":/{e}/"), &format!(":/{label}/"));
+            out = out.replace(&format!("id={e} "), &format!("id={label} "));
+        }
+        // The real server's duplicate-experiment message carries the SQL statement.
+        if let Some(i) = out.find("\n[SQL: ").or_else(|| out.find(" [SQL: ")) {
+            out.truncate(i);
+        }
+        out
+    }
+}
+
+type Case = for<'a> fn(
+    &'a mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+fn experiments_create_get_search(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        let name = s.name("exp");
+        let (_, v) = s
+            .post(
+                "experiments/create",
+                json!({"name": name, "tags": [{"key": "team", "value": "hokusai"}]}),
+            )
+            .await;
+        let id = v["experiment_id"].as_str().unwrap_or_default().to_owned();
+        s.get("experiments/get-by-name", &[("experiment_name", &name)])
+            .await;
+        s.get("experiments/get", &[("experiment_id", &id)]).await;
+        let filter = format!("name = '{name}'");
+        s.get(
+            "experiments/search",
+            &[("max_results", "5"), ("filter", &filter)],
+        )
+        .await;
+        s.post(
+            "experiments/search",
+            json!({"max_results": 5, "filter": filter}),
+        )
+        .await;
+        s.post("experiments/create", json!({"name": name})).await;
+    })
+}
+
+fn experiments_errors(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        s.get("experiments/get", &[("experiment_id", "99999999")])
+            .await;
+        s.get("experiments/get", &[("experiment_id", "abc")]).await;
+        let missing = s.name("missing");
+        s.get("experiments/get-by-name", &[("experiment_name", &missing)])
+            .await;
+        s.get("experiments/search", &[]).await;
+        s.post("experiments/search", json!({})).await;
+        s.post("experiments/search", json!({"max_results": "ten"}))
+            .await;
+        s.post("experiments/search", json!({"max_results": -1}))
+            .await;
+        s.post("experiments/create", json!({})).await;
+        s.post("experiments/create", json!({"name": 123})).await;
+    })
+}
+
+fn runs_flow(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        let name = s.name("runs");
+        let (_, v) = s.post("experiments/create", json!({"name": name})).await;
+        let exp = v["experiment_id"].as_str().unwrap_or_default().to_owned();
+        let (_, v) = s
+            .post("runs/create", json!({"experiment_id": exp, "start_time": 1795670547999_i64, "run_name": "probe-run", "tags": [{"key": "mlflow.user", "value": "ci"}]}))
+            .await;
+        let run = v["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        s.post("runs/log-metric", json!({"run_id": run, "key": "loss", "value": 0.5, "timestamp": 1795670547999_i64, "step": 1})).await;
+        s.post("runs/log-metric", json!({"run_id": run, "key": "loss", "value": 0.25, "timestamp": 1795670548999_i64, "step": 2})).await;
+        s.post(
+            "runs/log-batch",
+            json!({"run_id": run, "metrics": [{"key": "acc", "value": 0.9, "timestamp": 1795670547999_i64, "step": 0}],
+                   "params": [{"key": "lr", "value": "0.01"}], "tags": [{"key": "stage", "value": "train"}]}),
+        )
+        .await;
+        s.post(
+            "runs/log-parameter",
+            json!({"run_id": run, "key": "epochs", "value": "10"}),
+        )
+        .await;
+        s.post(
+            "runs/log-parameter",
+            json!({"run_id": run, "key": "epochs", "value": "20"}),
+        )
+        .await;
+        s.post(
+            "runs/set-tag",
+            json!({"run_id": run, "key": "git_sha", "value": "abc123"}),
+        )
+        .await;
+        s.post(
+            "runs/update",
+            json!({"run_id": run, "status": "FINISHED", "end_time": 1795670552999_i64}),
+        )
+        .await;
+        s.get("runs/get", &[("run_id", &run)]).await;
+        s.get(
+            "metrics/get-history",
+            &[("run_id", &run), ("metric_key", "loss")],
+        )
+        .await;
+        s.post(
+            "runs/log-metric",
+            json!({"run_id": run, "key": "loss", "value": "high", "timestamp": 1}),
+        )
+        .await;
+        s.post(
+            "runs/log-metric",
+            json!({"run_id": run, "key": "loss", "value": 0.1}),
+        )
+        .await;
+        s.post("runs/create", json!({"experiment_id": 2, "run_name": "x"}))
+            .await;
+        s.get(
+            "runs/get",
+            &[("run_id", "0123456789abcdef0123456789abcdef")],
+        )
+        .await;
+    })
+}
+
+fn registry_flow(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        let model = s.name("model");
+        s.post("registered-models/create", json!({"name": model, "tags": [{"key": "owner", "value": "hokusai"}], "description": "probe"})).await;
+        s.get("registered-models/get", &[("name", &model)]).await;
+        let filter = format!("name='{model}'");
+        s.get(
+            "registered-models/search",
+            &[("filter", &filter), ("max_results", "10")],
+        )
+        .await;
+        s.post(
+            "registered-models/set-tag",
+            json!({"name": model, "key": "env", "value": "development"}),
+        )
+        .await;
+        s.post(
+            "model-versions/create",
+            json!({"name": model, "source": "s3://bucket/x", "description": "v1"}),
+        )
+        .await;
+        s.post(
+            "model-versions/create",
+            json!({"name": model, "source": "s3://bucket/x"}),
+        )
+        .await;
+        s.get("model-versions/get", &[("name", &model), ("version", "1")])
+            .await;
+        s.get("model-versions/search", &[("filter", &filter)]).await;
+        s.post(
+            "model-versions/set-tag",
+            json!({"name": model, "version": "1", "key": "validated", "value": "true"}),
+        )
+        .await;
+        s.post(
+            "registered-models/get-latest-versions",
+            json!({"name": model}),
+        )
+        .await;
+        s.get("registered-models/get-latest-versions", &[("name", &model)])
+            .await;
+        s.post(
+            "registered-models/alias",
+            json!({"name": model, "alias": "champion", "version": "1"}),
+        )
+        .await;
+        s.get(
+            "registered-models/alias",
+            &[("name", &model), ("alias", "champion")],
+        )
+        .await;
+        s.get("registered-models/get", &[("name", &model)]).await;
+        s.get(
+            "model-versions/get-download-uri",
+            &[("name", &model), ("version", "1")],
+        )
+        .await;
+        s.delete(
+            "registered-models/alias",
+            json!({"name": model, "alias": "champion"}),
+        )
+        .await;
+        s.delete(
+            "model-versions/delete",
+            json!({"name": model, "version": "2"}),
+        )
+        .await;
+        s.post(
+            "model-versions/create",
+            json!({"name": model, "source": "s3://bucket/x"}),
+        )
+        .await;
+        s.delete("registered-models/delete", json!({"name": model}))
+            .await;
+        s.get("registered-models/get", &[("name", &model)]).await;
+        s.get("model-versions/search", &[("filter", &filter)]).await;
+        s.get("registered-models/search", &[("filter", &filter)])
+            .await;
+    })
+}
+
+fn registry_errors(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        let model = s.name("dup");
+        s.post("registered-models/create", json!({"name": model}))
+            .await;
+        s.post("registered-models/create", json!({"name": model}))
+            .await;
+        s.get("model-versions/get", &[("name", &model), ("version", "7")])
+            .await;
+        s.get(
+            "model-versions/get",
+            &[("name", &model), ("version", "abc")],
+        )
+        .await;
+        s.post(
+            "model-versions/create",
+            json!({"name": model, "source": "s3://bucket/x"}),
+        )
+        .await;
+        s.post(
+            "model-versions/set-tag",
+            json!({"name": model, "version": 1, "key": "k", "value": "v"}),
+        )
+        .await;
+        s.get(
+            "registered-models/alias",
+            &[("name", &model), ("alias", "champion")],
+        )
+        .await;
+        s.post(
+            "registered-models/alias",
+            json!({"name": model, "alias": "champion", "version": "9"}),
+        )
+        .await;
+        let missing = s.name("nope-model");
+        s.post(
+            "model-versions/create",
+            json!({"name": missing, "source": "s3://bucket/x"}),
+        )
+        .await;
+        s.get("registered-models/get", &[("name", &missing)]).await;
+        s.delete("registered-models/delete", json!({"name": missing}))
+            .await;
+        s.call(
+            Method::DELETE,
+            "registered-models/delete",
+            &[("name", &model)],
+            Body::None,
+        )
+        .await;
+        s.delete("registered-models/delete", json!({"name": model}))
+            .await;
+    })
+}
+
+fn malformed_requests(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        let name = s.name("bad");
+        for body in [
+            format!("{{\"name\": \"{name}\""),
+            "not json".to_owned(),
+            format!("{{\"name\": \"{name}\",}}"),
+        ] {
+            s.call(
+                Method::POST,
+                "experiments/create",
+                &[],
+                Body::Raw(body.into_bytes(), Some("application/json")),
+            )
+            .await;
+        }
+        s.call(
+            Method::POST,
+            "experiments/create",
+            &[],
+            Body::Raw(b"[1,2]".to_vec(), Some("application/json")),
+        )
+        .await;
+        s.call(
+            Method::POST,
+            "experiments/create",
+            &[],
+            Body::Raw(
+                format!("{{\"name\": \"{name}-ct\"}}").into_bytes(),
+                Some("text/plain"),
+            ),
+        )
+        .await;
+        s.call(
+            Method::POST,
+            "experiments/create",
+            &[],
+            Body::Raw(format!("{{\"name\": \"{name}-none\"}}").into_bytes(), None),
+        )
+        .await;
+        s.get("no-such-endpoint", &[]).await;
+        s.get("experiments/create", &[]).await;
+        s.post("registered-models/search", json!({})).await;
+        s.call(Method::PUT, "runs/create", &[], Body::Json(json!({})))
+            .await;
+        s.get(
+            "registered-models/search",
+            &[("filter", "name = 'nobody-has-this-name'")],
+        )
+        .await;
+    })
+}
+
+fn artifacts(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        let (_, v) = s
+            .post("experiments/create", json!({"name": s.name("art")}))
+            .await;
+        let exp = v["experiment_id"].as_str().unwrap_or_default().to_owned();
+        let (_, v) = s
+            .post(
+                "runs/create",
+                json!({"experiment_id": exp, "run_name": "art-run", "start_time": 1}),
+            )
+            .await;
+        let run = v["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let base = format!(":/{exp}/{run}/artifacts");
+        s.call(
+            Method::PUT,
+            &format!("artifacts{base}/model/MLmodel"),
+            &[],
+            Body::Raw(
+                b"artifact_path: model\n".to_vec(),
+                Some("application/octet-stream"),
+            ),
+        )
+        .await;
+        s.call(
+            Method::GET,
+            &format!("artifacts{base}/model/MLmodel"),
+            &[],
+            Body::None,
+        )
+        .await;
+        let dir = format!("{exp}/{run}/artifacts/model");
+        s.call(Method::GET, "artifacts:", &[("path", &dir)], Body::None)
+            .await;
+        s.get("artifacts/list", &[("run_id", &run)]).await;
+        s.get("artifacts/list", &[("run_id", &run), ("path", "model")])
+            .await;
+        s.call(
+            Method::GET,
+            &format!("artifacts{base}/missing.txt"),
+            &[],
+            Body::None,
+        )
+        .await;
+        let missing_dir = format!("{exp}/{run}/artifacts/nothing-here");
+        s.call(
+            Method::GET,
+            "artifacts:",
+            &[("path", &missing_dir)],
+            Body::None,
+        )
+        .await;
+    })
+}
+
+const CASES: &[(&str, Case)] = &[
+    (
+        "experiments_create_get_search",
+        experiments_create_get_search,
+    ),
+    ("experiments_errors", experiments_errors),
+    ("runs_flow", runs_flow),
+    ("registry_flow", registry_flow),
+    ("registry_errors", registry_errors),
+    ("malformed_requests", malformed_requests),
+    ("artifacts", artifacts),
+];
+
+fn real_server() -> Option<Url> {
+    match std::env::var("HOKUSAI_MLFLOW_URL") {
+        Ok(u) => Some(Url::parse(&u).expect("HOKUSAI_MLFLOW_URL is a URL")),
+        Err(_) if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") => {
+            panic!(
+                "CI must compare with a real MLflow: run `make test` (it starts one) or set HOKUSAI_MLFLOW_URL"
+            )
+        }
+        Err(_) => {
+            eprintln!(
+                "HOKUSAI_MLFLOW_URL not set: comparing the stand-in with the snapshots recorded from real MLflow only"
+            );
+            None
+        }
+    }
+}
+
+async fn transcript(base: Url, prefix: &'static str, case: Case) -> Value {
+    let mut s = Session::new(base, prefix);
+    case(&mut s).await;
+    Value::Array(s.transcript)
+}
+
+#[rstest]
+#[case::experiments_create_get_search("experiments_create_get_search")]
+#[case::experiments_errors("experiments_errors")]
+#[case::runs_flow("runs_flow")]
+#[case::registry_flow("registry_flow")]
+#[case::registry_errors("registry_errors")]
+#[case::malformed_requests("malformed_requests")]
+#[case::artifacts("artifacts")]
+#[tokio::test]
+async fn stand_in_answers_like_real_mlflow(#[case] name: &str) {
+    let case = CASES.iter().find(|(n, _)| *n == name).unwrap().1;
+    let standin = StandIn::start(StandInOptions::new(Profile::default_profile()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut runs: Vec<(String, Value)> = Vec::new();
+    for prefix in ["api/2.0", "ajax-api/2.0"] {
+        runs.push((
+            format!("stand-in {prefix}"),
+            transcript(standin.mlflow_url(), prefix, case).await,
+        ));
+        if let Some(real) = real_server() {
+            runs.push((
+                format!("real MLflow {prefix}"),
+                transcript(real, prefix, case).await,
+            ));
+        }
+    }
+    let (first_name, first) = &runs[0];
+    for (other_name, other) in &runs[1..] {
+        if let Some(diff) = first_difference(first, other) {
+            panic!("{first_name} and {other_name} differ in case {name}:\n{diff}");
+        }
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    // One shared snapshot: recorded from real MLflow, matched by the stand-in.
+    settings.bind(|| {
+        insta::assert_json_snapshot!(format!("mlflow_contract_{name}"), runs[runs.len() - 1].1)
+    });
+}
+
+/// Where two transcripts first differ, with context; `None` when equal.
+fn first_difference(a: &Value, b: &Value) -> Option<String> {
+    let (a, b) = (
+        serde_json::to_string_pretty(a).unwrap(),
+        serde_json::to_string_pretty(b).unwrap(),
+    );
+    {
+        if a != b {
+            let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+            let at = al
+                .iter()
+                .zip(&bl)
+                .position(|(x, y)| x != y)
+                .unwrap_or(al.len().min(bl.len()));
+            let from = at.saturating_sub(8);
+            return Some(format!(
+                "at line {at}:\n--- first\n{}\n--- second\n{}",
+                al[from..(at + 4).min(al.len())].join("\n"),
+                bl[from..(at + 4).min(bl.len())].join("\n")
+            ));
+        }
+    }
+    None
+}
+
+/// A deliberate divergence — one status, one field, one `{}` turned into `[]` — is caught by
+/// the comparison that gates every case, against the transcript recorded from real MLflow.
+#[tokio::test]
+async fn a_divergence_in_any_field_or_status_fails() {
+    let standin = StandIn::start(StandInOptions::new(Profile::default_profile()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ours = transcript(standin.mlflow_url(), "api/2.0", registry_flow).await;
+    let snap = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/snapshots/mlflow_contract_registry_flow.snap"
+    ))
+    .unwrap();
+    let recorded: Value = serde_json::from_str(snap.splitn(3, "---").nth(2).unwrap()).unwrap();
+    assert_eq!(
+        first_difference(&ours, &recorded),
+        None,
+        "the stand-in matches the recording"
+    );
+    let mutations: [fn(&mut Value); 3] = [
+        |t| t[0]["status"] = json!(201),
+        |t| t[1]["body"]["registered_model"]["description"] = json!("changed"),
+        |t| {
+            *t.as_array_mut()
+                .unwrap()
+                .last_mut()
+                .unwrap()
+                .get_mut("body")
+                .unwrap() = json!({"registered_models": []})
+        },
+    ];
+    for mutate in mutations {
+        let mut diverged = ours.clone();
+        mutate(&mut diverged);
+        assert!(first_difference(&diverged, &recorded).is_some());
+    }
+}
+
+/// The registration-flow checks, straight against the real MLflow (no proxy, no key).
+#[rstest]
+#[case::workflow("workflow_completes")]
+#[case::registry("model_in_registry")]
+#[case::version_2("second_registration_is_version_2")]
+#[case::readback("metrics_and_params_read_back")]
+#[case::artifacts("artifacts_round_trip")]
+#[case::budget("workflow_within_budget")]
+#[case::cleanup("cleanup_leaves_nothing")]
+#[tokio::test]
+async fn registration_flow_against_real_mlflow(#[case] id: &str) {
+    let Some(real) = real_server() else { return };
+    let env = hokusai_verify::fixtures::Env::for_mlflow_server(real).await;
+    let spec = hokusai_verify::checks::find(env.profile(), "registration_flow", id).unwrap();
+    let r = spec.run(&env).await;
+    assert_eq!(
+        r.outcome,
+        hokusai_verify::check::Outcome::Passed,
+        "{}",
+        r.explain()
+    );
+}
+
+/// Peak resident memory of this process (Linux), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// 200 MB up and down through the real MLflow, checksummed; the client streams both ways,
+/// so this process's peak memory grows by far less than the artifact.
+#[tokio::test]
+async fn artifact_of_200_mb_round_trips_streamed() {
+    let Some(real) = real_server() else { return };
+    use hokusai_verify::mlflow::{ApiPrefix, MlflowClient};
+    let http = HttpClient::new(Duration::from_secs(120), Duration::from_secs(3));
+    let client = MlflowClient::direct(http, real, ApiPrefix::Api);
+    let name = format!(
+        "{}-large",
+        hokusai_verify::mlflow::workflow::unique_token("contract")
+    );
+    let exp = client.create_experiment(&name, &[]).await.unwrap();
+    let run = client.create_run(&exp, "large", &[]).await.unwrap();
+    let rel = format!("{exp}/{}/artifacts/model/weights.bin", run.info.run_id);
+    let before = peak_rss_mb();
+    let len = 200 * 1024 * 1024;
+    let sent = client.upload_artifact_stream(&rel, len, 7).await.unwrap();
+    let (got_len, got) = client.download_artifact_digest(&rel).await.unwrap();
+    let after = peak_rss_mb();
+    assert_eq!(
+        (got_len, got),
+        (len, sent),
+        "bytes differ after the round trip"
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        eprintln!("200 MB round trip: peak RSS {b:.0} MB -> {a:.0} MB");
+        assert!(
+            a - b < 100.0,
+            "the client buffered the artifact: peak RSS grew by {:.0} MB",
+            a - b
+        );
+    }
+    client.delete_run(&run.info.run_id).await.unwrap();
+    client.delete_experiment(&exp).await.unwrap();
+}
+
+#[test]
+fn every_case_has_a_test() {
+    let source = include_str!("mlflow_contract.rs");
+    for (name, _) in CASES {
+        assert!(
+            source.contains(&format!("#[case::{name}(\"{name}\")]")),
+            "{name}"
+        );
+    }
+}
