@@ -14,6 +14,8 @@ use tokio::sync::Semaphore;
 pub const CONCURRENCY: usize = 32;
 
 static GATE: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(CONCURRENCY)));
+/// Heavy checks (hundreds of MB) run one at a time, beside the others.
+static HEAVY: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
 
 /// What to switch on.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +24,8 @@ pub struct Scenario {
     pub breakages: Vec<Breakage>,
     /// Only these areas (empty: all).
     pub areas: Vec<&'static str>,
+    /// Also run heavy checks (large artifacts).
+    pub include_heavy: bool,
 }
 
 /// Runs every check of the scenario's areas, each on its own stand-in; results in
@@ -30,6 +34,7 @@ pub async fn run(profile: &Profile, scenario: &Scenario) -> Vec<CheckResult> {
     let specs: Vec<_> = checks::catalogue(profile)
         .into_iter()
         .filter(|s| scenario.areas.is_empty() || scenario.areas.contains(&s.area))
+        .filter(|s| scenario.include_heavy || !s.heavy)
         .collect();
     let gate = GATE.clone();
     let mut tasks = tokio::task::JoinSet::new();
@@ -39,6 +44,11 @@ pub async fn run(profile: &Profile, scenario: &Scenario) -> Vec<CheckResult> {
         config.standin_faults = scenario.faults.iter().copied().collect();
         let breakages = scenario.breakages.clone();
         tasks.spawn(async move {
+            let _heavy = if spec.heavy {
+                Some(HEAVY.clone().acquire_owned().await.expect("semaphore open"))
+            } else {
+                None
+            };
             let _permit = gate.acquire_owned().await.expect("semaphore open");
             let env = match Env::build(config).await {
                 Ok(e) => e,

@@ -42,6 +42,7 @@ fn run(args: &[&str], vars: &[(&str, &str)]) -> (i32, String) {
 #[case::bad_strict(&[("HOKUSAI_STRICT", "maybe")], "HOKUSAI_STRICT")]
 #[case::bad_redis(&[("HOKUSAI_REDIS_URL", "http://127.0.0.1:6379")], "HOKUSAI_REDIS_URL")]
 #[case::bad_fault(&[("HOKUSAI_STANDIN_FAULTS", "mlflow-down,dns-down")], "HOKUSAI_STANDIN_FAULTS")]
+#[case::bad_concurrency(&[("HOKUSAI_CONCURRENT_CLIENTS", "1000")], "HOKUSAI_CONCURRENT_CLIENTS")]
 #[case::bad_timing(&[("HOKUSAI_STANDIN_TIMING", "slow")], "HOKUSAI_STANDIN_TIMING")]
 #[case::bad_aws_endpoint(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY), ("HOKUSAI_AWS_ENDPOINT_URL", "not a url")], "HOKUSAI_AWS_ENDPOINT_URL")]
 fn bad_configuration_is_rejected_naming_the_variable(

@@ -31,13 +31,31 @@ fn applies(fault: Fault, profile: &str) -> bool {
     }
 }
 
-/// The checks relevant to a fault (all, except where the rest would only be slower).
-fn areas(faults: &[Fault]) -> Vec<&'static str> {
-    if faults.contains(&Fault::SlowRegistry) {
-        vec!["infra_health"]
-    } else {
-        vec![]
+/// The checks relevant to a fault: the areas that can observe it. Faults of one part run
+/// only those areas (faster, and what "relevant" means); the rest run everything, which also
+/// proves the absence of misleading collateral failures across the whole suite.
+fn relevant_areas(fault: Fault) -> Option<&'static [&'static str]> {
+    match fault {
+        Fault::SlowRegistry | Fault::EcsDegraded | Fault::EcsMissing => Some(&["infra_health"]),
+        Fault::CacheTtlWrong | Fault::RateLimitOff => Some(&["infra_health", "authentication"]),
+        _ => None,
     }
+}
+
+fn areas(faults: &[Fault]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for f in faults {
+        match relevant_areas(*f) {
+            Some(a) => out.extend(
+                a.iter()
+                    .filter(|x| !out.contains(x))
+                    .copied()
+                    .collect::<Vec<_>>(),
+            ),
+            None => return vec![],
+        }
+    }
+    out
 }
 
 type Key = (String, Vec<Fault>, Vec<Breakage>);
@@ -47,22 +65,90 @@ type Key = (String, Vec<Fault>, Vec<Breakage>);
 static RUNS: LazyLock<Mutex<HashMap<Key, Arc<OnceCell<Vec<CheckResult>>>>>> =
     LazyLock::new(Default::default);
 
-async fn results(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> Vec<CheckResult> {
+fn scenario(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> (Profile, Scenario) {
+    let scenario = Scenario {
+        faults: faults.to_vec(),
+        breakages: breakages.to_vec(),
+        areas: areas(faults),
+        // Large artifacts only where they matter: the baseline, artifact faults, MLflow down.
+        include_heavy: faults.is_empty()
+            || faults
+                .iter()
+                .any(|f| matches!(f, Fault::ArtifactsDisabled | Fault::MlflowDown)),
+    };
+    (Profile::load(profile).unwrap(), scenario)
+}
+
+fn cell(
+    profile: &str,
+    faults: &[Fault],
+    breakages: &[Breakage],
+) -> Arc<OnceCell<Vec<CheckResult>>> {
     let key = (profile.to_owned(), faults.to_vec(), breakages.to_vec());
-    let cell = RUNS.lock().unwrap().entry(key).or_default().clone();
-    cell.get_or_init(|| async {
-        let scenario = Scenario {
-            faults: faults.to_vec(),
-            breakages: breakages.to_vec(),
-            areas: areas(faults),
-        };
-        run(&Profile::load(profile).unwrap(), &scenario).await
-    })
-    .await
-    .clone()
+    RUNS.lock().unwrap().entry(key).or_default().clone()
+}
+
+/// Every scenario the tests of this file ask for.
+fn all_scenarios() -> Vec<(&'static str, Vec<Fault>, Vec<Breakage>)> {
+    let mut v = Vec::new();
+    for p in PROFILES {
+        v.push((p, vec![], vec![]));
+        for f in Fault::ALL {
+            v.push((p, vec![f], vec![]));
+        }
+        for combo in COMBOS {
+            v.push((p, combo.to_vec(), vec![]));
+        }
+    }
+    for b in Breakage::ALL {
+        v.push((PROFILES[0], vec![], vec![b]));
+    }
+    v
+}
+
+/// The runtime the scenarios run on: started once, all scenarios at once, so the tests
+/// (which cargo runs two at a time) only wait for results.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+});
+
+fn start_all() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        for (p, fs, bs) in all_scenarios() {
+            let c = cell(p, &fs, &bs);
+            RUNTIME.spawn(async move {
+                c.get_or_init(|| async {
+                    let (profile, scenario) = scenario(p, &fs, &bs);
+                    run(&profile, &scenario).await
+                })
+                .await;
+            });
+        }
+    });
+}
+
+async fn results(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> Vec<CheckResult> {
+    start_all();
+    let c = cell(profile, faults, breakages);
+    let (profile, scenario) = scenario(profile, faults, breakages);
+    c.get_or_init(|| async { run(&profile, &scenario).await })
+        .await
+        .clone()
 }
 
 fn summary(rs: &[CheckResult]) -> String {
+    if std::env::var("HOKUSAI_EXPLAIN").is_ok() {
+        return rs
+            .iter()
+            .filter(|r| r.outcome.is_bad())
+            .map(|r| format!("\n{}", r.explain()))
+            .collect();
+    }
     rs.iter()
         .filter(|r| r.outcome.is_bad())
         .map(|r| format!("\n  {}: {}", r.key(), r.message.as_deref().unwrap_or("")))
@@ -180,6 +266,21 @@ async fn each_fault_is_caught_and_named(
     }
     assert_named(profile, &[fault]).await;
 }
+
+const COMBOS: &[&[Fault]] = &[
+    &[Fault::MlflowDown, Fault::CacheOff],
+    &[Fault::AuthDown, Fault::EcsMissing],
+    &[
+        Fault::ArtifactsDisabled,
+        Fault::RateLimitOff,
+        Fault::EcsDegraded,
+    ],
+    &[
+        Fault::CacheTtlWrong,
+        Fault::NoAjaxRewrite,
+        Fault::EcsMissing,
+    ],
+];
 
 #[rstest]
 #[case::mlflow_and_cache(&[Fault::MlflowDown, Fault::CacheOff])]

@@ -83,6 +83,8 @@ pub struct CheckSpec {
     pub title: String,
     pub component: Component,
     pub run: CheckFn,
+    /// Moves a lot of data (large artifacts): self-verification runs it only where it matters.
+    pub heavy: bool,
 }
 
 impl Debug for CheckSpec {
@@ -106,7 +108,14 @@ impl CheckSpec {
             title: title.into(),
             component,
             run,
+            heavy: false,
         }
+    }
+
+    /// Marks the check as moving a lot of data.
+    pub fn heavy(mut self) -> Self {
+        self.heavy = true;
+        self
     }
 
     pub fn with_param(mut self, p: impl Into<String>) -> Self {

@@ -3,6 +3,7 @@
 //! run these same functions.
 
 pub mod authentication;
+pub mod error_scenarios;
 pub mod infra_health;
 pub mod mlflow_proxy;
 pub mod registration_flow;
@@ -16,6 +17,7 @@ pub const AREAS: &[&str] = &[
     "authentication",
     "registration_flow",
     "mlflow_proxy",
+    "error_scenarios",
 ];
 
 /// Every check of one area for this profile.
@@ -25,6 +27,7 @@ pub fn area(name: &str, profile: &Profile) -> Vec<CheckSpec> {
         "authentication" => authentication::checks(profile),
         "registration_flow" => registration_flow::checks(profile),
         "mlflow_proxy" => mlflow_proxy::checks(profile),
+        "error_scenarios" => error_scenarios::checks(profile),
         _ => Vec::new(),
     }
 }

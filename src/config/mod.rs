@@ -85,6 +85,8 @@ pub struct Config {
     pub standin_faults: crate::standin::FaultSet,
     /// Stand-in with shortened timeouts (default) or the contract's (`HOKUSAI_STANDIN_TIMING=contract`).
     pub standin_fast: bool,
+    /// Concurrent clients of the concurrency scenarios (`HOKUSAI_CONCURRENT_CLIENTS`, 32).
+    pub concurrent_clients: usize,
 }
 
 /// One thing wrong with the configuration, naming the variable. Never contains a secret.
@@ -306,6 +308,21 @@ impl Config {
             }
         };
 
+        let concurrent_clients = match vars.get("HOKUSAI_CONCURRENT_CLIENTS") {
+            None => 32,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => n,
+                _ => {
+                    problem_list(
+                        &mut problems,
+                        "HOKUSAI_CONCURRENT_CLIENTS",
+                        format!("`{v}` is not a number from 1 to 256"),
+                    );
+                    32
+                }
+            },
+        };
+
         let run_dir = vars
             .get("HOKUSAI_RUN_DIR")
             .map(PathBuf::from)
@@ -325,6 +342,7 @@ impl Config {
             run_dir,
             standin_faults,
             standin_fast,
+            concurrent_clients,
         })
     }
 

@@ -117,24 +117,25 @@ impl Req {
 
 /// The suite's HTTP client. Every request has a timeout and is timed; redirects are not
 /// followed (a redirect is evidence, not something to hide).
+///
+/// It also remembers hosts that did not answer: after a timeout or a failed connection to
+/// a host, further requests to it in the same run fail at once with that finding, so a dead
+/// or black-holed target costs one timeout per host, not one per check.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
     timeout: Duration,
+    dead: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (HttpErrorKind, String)>>,
+    >,
 }
 
 impl HttpClient {
     pub fn new(request_timeout: Duration, connect_timeout: Duration) -> Self {
-        let inner = reqwest::Client::builder()
-            .timeout(request_timeout)
-            .connect_timeout(connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("hokusai-verify/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a reqwest client with rustls builds");
         Self {
-            inner,
+            inner: shared_client(request_timeout, connect_timeout),
             timeout: request_timeout,
+            dead: Default::default(),
         }
     }
 
@@ -152,6 +153,25 @@ impl HttpClient {
     pub async fn send(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
         let url = join(base, &req.path);
         let line = req.line();
+        let authority = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        if let Some((kind, first)) = self
+            .dead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&authority)
+            .cloned()
+        {
+            return Err(HttpError {
+                kind,
+                line,
+                elapsed: Duration::ZERO,
+                message: format!("not sent: {authority} already failed in this run ({first})"),
+            });
+        }
         let mut rb = self.inner.request(req.method.clone(), url.clone());
         if !req.query.is_empty() {
             rb = rb.query(&req.query);
@@ -179,7 +199,23 @@ impl HttpClient {
         let fail = |e: reqwest::Error, started: Instant| {
             HttpError::from_reqwest(&e, line.clone(), started.elapsed(), &secrets)
         };
-        let resp = rb.send().await.map_err(|e| fail(e, started))?;
+        let resp = match rb.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let err = fail(e, started);
+                if matches!(
+                    err.kind,
+                    HttpErrorKind::Timeout | HttpErrorKind::Refused | HttpErrorKind::Connect
+                ) {
+                    self.dead
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(authority)
+                        .or_insert((err.kind, format!("{} on {}", err.kind, err.line)));
+                }
+                return Err(err);
+            }
+        };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(|e| fail(e, started))?;
@@ -193,6 +229,29 @@ impl HttpClient {
             secrets,
         })
     }
+}
+
+/// One reqwest client per pair of timeouts for the whole process: building one (TLS roots)
+/// costs about 12 ms, which self-verification would pay for every check. Each
+/// [`HttpClient`] still keeps its own memory of dead hosts.
+fn shared_client(request_timeout: Duration, connect_timeout: Duration) -> reqwest::Client {
+    static CLIENTS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<(Duration, Duration), reqwest::Client>>,
+    > = std::sync::LazyLock::new(Default::default);
+    CLIENTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((request_timeout, connect_timeout))
+        .or_insert_with(|| {
+            reqwest::Client::builder()
+                .timeout(request_timeout)
+                .connect_timeout(connect_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("hokusai-verify/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("a reqwest client with rustls builds")
+        })
+        .clone()
 }
 
 /// Adds the credentials of `auth` to a request.

@@ -226,16 +226,22 @@ pub enum Breakage {
     ProxyCollapsesRepeatedQuery,
     /// `registered-models/delete` answers 200 but deletes nothing.
     DeleteIgnored,
+    /// The proxy answers 500 instead of 504 when MLflow is too slow.
+    UpstreamTimeoutAs500,
+    /// The registry hands out a version number twice under load (lost writes).
+    DuplicateVersions,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 6] = [
+    pub const ALL: [Breakage; 8] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
         Breakage::ProxyDropsDeleteBody,
         Breakage::ProxyCollapsesRepeatedQuery,
         Breakage::DeleteIgnored,
+        Breakage::UpstreamTimeoutAs500,
+        Breakage::DuplicateVersions,
     ];
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
@@ -249,6 +255,8 @@ impl Breakage {
             Breakage::ProxyDropsDeleteBody => 3,
             Breakage::ProxyCollapsesRepeatedQuery => 4,
             Breakage::DeleteIgnored => 5,
+            Breakage::UpstreamTimeoutAs500 => 6,
+            Breakage::DuplicateVersions => 7,
         }
     }
 
@@ -260,6 +268,8 @@ impl Breakage {
             Breakage::ProxyDropsDeleteBody => "proxy-drops-delete-body",
             Breakage::ProxyCollapsesRepeatedQuery => "proxy-collapses-repeated-query",
             Breakage::DeleteIgnored => "delete-ignored",
+            Breakage::UpstreamTimeoutAs500 => "upstream-timeout-as-500",
+            Breakage::DuplicateVersions => "duplicate-versions",
         }
     }
 }

@@ -180,6 +180,8 @@ pub struct MlflowStore {
     runs: HashMap<String, Run>,
     models: BTreeMap<String, RegisteredModel>,
     artifacts: BTreeMap<String, Vec<u8>>,
+    /// The `duplicate-versions` breakage (set by the proxy for each request).
+    pub duplicate_versions: bool,
 }
 
 impl Default for MlflowStore {
@@ -203,6 +205,7 @@ impl Default for MlflowStore {
             runs: HashMap::new(),
             models: BTreeMap::new(),
             artifacts: BTreeMap::new(),
+            duplicate_versions: false,
         }
     }
 }
@@ -788,6 +791,12 @@ impl MlflowStore {
     fn create_experiment(&mut self, p: &Params) -> MlResult {
         let name = p.str("name")?;
         let tags = p.tags("tags")?;
+        // MLflow's entity limits (measured: a 10 MB name or tag value is refused).
+        max_len("name", &name, 500)?;
+        for (k, v) in &tags {
+            max_len("key", k, 250)?;
+            max_len("value", v, 20_000)?;
+        }
         if self.experiments.values().any(|e| e.name == name) {
             return Err(MlErr::exists(format!(
                 "Experiment(name={name}) already exists. Error: (sqlite3.IntegrityError) UNIQUE constraint failed: experiments.workspace, experiments.name"
@@ -986,8 +995,12 @@ impl MlflowStore {
         if !run_id.is_empty() {
             self.run(&run_id)?;
         }
+        let duplicate = self.duplicate_versions;
         let m = self.model_mut(&name)?;
-        m.last_version += 1;
+        // The `duplicate-versions` breakage: every fourth create reuses the last number.
+        if !(duplicate && m.last_version % 4 == 3) {
+            m.last_version += 1;
+        }
         let now = now_ms();
         let v = ModelVersion {
             version: m.last_version,
@@ -1213,6 +1226,15 @@ fn version_json(m: &RegisteredModel, v: &ModelVersion, with_tags_and_aliases: bo
         }
     }
     out
+}
+
+fn max_len(field: &str, value: &str, max: usize) -> Result<(), MlErr> {
+    if value.chars().count() > max {
+        return Err(MlErr::invalid(format!(
+            "'{field}' exceeds the maximum length of {max} characters"
+        )));
+    }
+    Ok(())
 }
 
 fn find_version<'a>(m: &'a RegisteredModel, version: &str) -> Result<&'a ModelVersion, MlErr> {

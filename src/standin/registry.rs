@@ -504,6 +504,11 @@ impl RegistryResponder {
             body: (body.len() <= 64 * 1024).then(|| body.clone()),
         });
         if state.has(Fault::MlflowSlow) {
+            if state.broken(Breakage::UpstreamTimeoutAs500) {
+                let t = detail(500, "Internal server error while proxying to MLflow")
+                    .set_delay(state.timing.upstream_timeout);
+                return (t, 500);
+            }
             let secs = state.profile.proxy.upstream_timeout_ms as f64 / 1000.0;
             let t = detail(
                 504,
@@ -520,8 +525,11 @@ impl RegistryResponder {
             artifacts_disabled: state.has(Fault::ArtifactsDisabled),
             via_public_host: true,
         };
-        let reply =
-            lock(&state.mlflow).handle(method, &upstream_path, &query, content_type, body, ctx);
+        let reply = {
+            let mut store = lock(&state.mlflow);
+            store.duplicate_versions = state.broken(Breakage::DuplicateVersions);
+            store.handle(method, &upstream_path, &query, content_type, body, ctx)
+        };
         state.mlflow_ok();
         let status = reply.status;
         (self.map_upstream(reply, &upstream_path), status)

@@ -1,0 +1,484 @@
+//! Checklist area 5, error scenarios: bad keys on every route family (5a, 5b), the proxy's
+//! upstream timeout (5c), large artifacts (5d), concurrent writers (5e) and malformed JSON
+//! (5f). After every scenario the platform must still serve a normal request.
+
+use super::expect;
+use super::registration_flow::finish_cleanup;
+use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, ensure, ensure_eq};
+use crate::config::Profile;
+use crate::http::{Auth, Req};
+use crate::mlflow::workflow::{Created, model_name, unique_token};
+use crate::mlflow::{ApiPrefix, MlflowClient};
+use crate::standin::Fault;
+use reqwest::Method;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+pub const AREA: &str = "error_scenarios";
+
+/// Keys that must be refused, and the route families they are tried on.
+pub const BAD_KEYS: [&str; 3] = ["malformed", "expired", "revoked"];
+pub const ROUTE_FAMILIES: [&str; 4] = ["key-protected", "proxy-read", "proxy-write", "artifact"];
+/// Malformed request bodies (5f).
+pub const MALFORMED: [&str; 6] = [
+    "truncated",
+    "wrong-types",
+    "json-array",
+    "empty-body",
+    "wrong-content-type",
+    "10mb-document",
+];
+/// Large artifact sizes in MB (5d).
+pub const LARGE_MB: [u64; 2] = [50, 200];
+
+pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
+    let mut v = Vec::new();
+    for k in BAD_KEYS {
+        for r in ROUTE_FAMILIES {
+            v.push(
+                CheckSpec::new(
+                    AREA,
+                    "bad_key_on_route",
+                    Component::Api,
+                    format!("a {k} key on a {r} route is 401, never 2xx/5xx"),
+                    bad_key_on_route,
+                )
+                .with_param(format!("{k}:{r}")),
+            );
+        }
+    }
+    v.push(CheckSpec::new(
+        AREA,
+        "upstream_timeout_is_504",
+        Component::Api,
+        "MLflow slower than the proxy's limit: 504 with the contract's detail, in bounded time",
+        upstream_timeout_is_504,
+    ));
+    for mb in LARGE_MB {
+        v.push(
+            CheckSpec::new(
+                AREA,
+                "large_artifact",
+                Component::Artifacts,
+                format!("a {mb} MB artifact goes up and comes back byte-identical, streamed"),
+                large_artifact,
+            )
+            .with_param(format!("{mb}MB"))
+            .heavy(),
+        );
+    }
+    v.push(CheckSpec::new(AREA, "concurrent_versions", Component::Mlflow, "concurrent clients registering versions of one model: all answered, versions unique and gap-free", concurrent_versions));
+    v.push(CheckSpec::new(
+        AREA,
+        "concurrent_create_race",
+        Component::Mlflow,
+        "concurrent creates of one name: exactly one success, the rest RESOURCE_ALREADY_EXISTS",
+        concurrent_create_race,
+    ));
+    for m in MALFORMED {
+        v.push(
+            CheckSpec::new(
+                AREA,
+                "malformed_json",
+                Component::Api,
+                format!("a {m} body is a 4xx in MLflow's error shape, and changes nothing"),
+                malformed_json,
+            )
+            .with_param(m),
+        );
+    }
+    // The 10 MB document is heavy for self-verification (it runs where it matters).
+    v.into_iter()
+        .map(|s| {
+            if s.param.as_deref() == Some("10mb-document") {
+                s.heavy()
+            } else {
+                s
+            }
+        })
+        .collect()
+}
+
+/// The platform still answers a normal authenticated read.
+async fn still_serves(c: &mut Check) -> Result<(), Failure> {
+    let key = c.env.keys.primary.clone();
+    let ex = c
+        .registry(
+            Req::get("/api/mlflow/api/2.0/mlflow/experiments/search")
+                .query("max_results", "1")
+                .auth(Auth::Bearer(key)),
+        )
+        .await?;
+    ensure(
+        ex.status == 200,
+        "the platform still serving a normal request afterwards",
+        expect::describe(&ex),
+    )
+}
+
+fn bad_key_on_route(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let (kind, route) = c
+            .param()
+            .split_once(':')
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .expect("kind:route");
+        let keys = c.env.keys.clone();
+        let auth = match kind.as_str() {
+            "expired" => Auth::Bearer(keys.expired.clone().ok_or_else(|| {
+                Failure::skipped("no expired key configured (HOKUSAI_EXPIRED_API_KEY)")
+            })?),
+            "revoked" => Auth::Bearer(keys.revoked.clone().ok_or_else(|| {
+                Failure::skipped("no revoked key configured (HOKUSAI_REVOKED_API_KEY)")
+            })?),
+            _ => {
+                let body: String = std::iter::repeat_with(fastrand::alphanumeric)
+                    .take(32)
+                    .collect();
+                Auth::Raw {
+                    header: "Authorization",
+                    value: SecretString::from(format!("Bearer hk_test_{body}")),
+                }
+            }
+        };
+        let name = format!("{}-exp", unique_token("badkey"));
+        let req = match route.as_str() {
+            "key-protected" => Req::get("/"),
+            "proxy-read" => Req::get("/api/mlflow/api/2.0/mlflow/experiments/search").query("max_results", "1"),
+            "proxy-write" => Req::post("/api/mlflow/api/2.0/mlflow/experiments/create").json(&json!({"name": name})),
+            _ => Req::new(Method::PUT, "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/0/hokusai-verify/artifacts/probe.txt")
+                .raw_body(b"must not be stored".to_vec(), Some("application/octet-stream")),
+        };
+        let ex = c.registry(req.auth(auth)).await?;
+        if (200..300).contains(&ex.status) {
+            return Err(Failure::failed(
+                "401 for a bad key",
+                format!("accepted (security finding): {}", expect::describe(&ex)),
+            ));
+        }
+        let detail = ex.detail();
+        let ok = ex.status == 401
+            && match detail.as_deref() {
+                Some("Invalid or expired API key") => true,
+                Some("API key required") => kind == "malformed",
+                _ => false,
+            };
+        ensure(
+            ok,
+            "401 {\"detail\":\"Invalid or expired API key\"}",
+            expect::describe(&ex),
+        )?;
+        if route == "proxy-write" {
+            let client = c.mlflow(ApiPrefix::Api);
+            let exists = client.get_experiment_by_name(&name).await?;
+            ensure(
+                exists.is_none(),
+                "nothing created by the refused write",
+                "the experiment exists",
+            )?;
+        }
+        still_serves(c).await
+    })
+}
+
+fn upstream_timeout_is_504(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let standin = env.require_standin("a slow MLflow is injected")?;
+        standin.set_fault(Fault::MlflowSlow, true);
+        let key = env.keys.primary.clone();
+        let started = Instant::now();
+        let res = c
+            .registry(
+                Req::get("/api/mlflow/api/2.0/mlflow/experiments/search")
+                    .query("max_results", "1")
+                    .auth(Auth::Bearer(key)),
+            )
+            .await;
+        let elapsed = started.elapsed();
+        standin.set_fault(Fault::MlflowSlow, false);
+        let ex = res?;
+        let secs = env.profile().proxy.upstream_timeout_ms as f64 / 1000.0;
+        expect::detail(
+            &ex,
+            504,
+            &format!("MLflow server request timeout after {secs:.1}s"),
+        )?;
+        let bound = standin.timing().upstream_timeout + Duration::from_secs(2);
+        c.measure("answer_after_ms", elapsed.as_secs_f64() * 1e3);
+        ensure(
+            elapsed <= bound,
+            format!("the 504 within {bound:?}"),
+            format!("{elapsed:?}"),
+        )?;
+        still_serves(c).await
+    })
+}
+
+/// Peak resident memory of this process in MB (Linux).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn large_artifact(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let mb: u64 = c
+            .param()
+            .trim_end_matches("MB")
+            .parse()
+            .expect("a size in MB");
+        let client = c.mlflow(ApiPrefix::Api);
+        let mut created = Created::default();
+        let result = async {
+            let id = client
+                .create_experiment(&format!("{}-exp", unique_token("large")), &[])
+                .await?;
+            created.experiments.push(id.clone());
+            let run = client.create_run(&id, "large-artifact", &[]).await?;
+            created.runs.push(run.info.run_id.clone());
+            let rel = format!(
+                "{id}/{}/artifacts/model/weights-{mb}mb.bin",
+                run.info.run_id
+            );
+            let before = peak_rss_mb();
+            let t0 = Instant::now();
+            let sent = client
+                .upload_artifact_stream(&rel, mb * 1024 * 1024, mb)
+                .await?;
+            let up = t0.elapsed();
+            let (len, got) = client.download_artifact_digest(&rel).await?;
+            let down = t0.elapsed() - up;
+            c.measure("upload_mb_per_s", mb as f64 / up.as_secs_f64().max(1e-9));
+            c.measure(
+                "download_mb_per_s",
+                mb as f64 / down.as_secs_f64().max(1e-9),
+            );
+            if let (Some(b), Some(a)) = (before, peak_rss_mb()) {
+                c.measure("process_peak_rss_mb", a);
+                c.measure("process_peak_rss_growth_mb", a - b);
+            }
+            ensure(
+                len == mb * 1024 * 1024 && got == sent,
+                format!("{mb} MB back with sha256 {sent}"),
+                format!("{len} bytes with sha256 {got}"),
+            )
+        }
+        .await;
+        let result = match result {
+            Ok(()) => still_serves(c).await,
+            e => e,
+        };
+        finish_cleanup(c, &client, &mut created, result).await
+    })
+}
+
+fn concurrency(c: &Check) -> usize {
+    c.env.config.concurrent_clients
+}
+
+fn concurrent_versions(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let n = concurrency(c);
+        let client = c.mlflow(ApiPrefix::Api);
+        let mut created = Created::default();
+        let result = async {
+            let token = unique_token("concurrent");
+            let exp = client
+                .create_experiment(&format!("{token}-exp"), &[])
+                .await?;
+            created.experiments.push(exp.clone());
+            let name = model_name(&token);
+            client
+                .create_registered_model(&name, "concurrency probe", &[])
+                .await?;
+            created.models.push(name.clone());
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..n {
+                let (client, exp, name) = (client.clone(), exp.clone(), name.clone());
+                tasks.spawn(async move {
+                    let run = client.create_run(&exp, &format!("writer-{i}"), &[]).await?;
+                    let source = format!("{}/model", run.info.artifact_uri);
+                    let v = client
+                        .create_model_version(&name, &source, &run.info.run_id, "")
+                        .await?;
+                    Ok::<_, crate::mlflow::MlflowError>((run.info.run_id, v.version))
+                });
+            }
+            let mut runs = BTreeSet::new();
+            let mut versions = Vec::new();
+            let mut errors = Vec::new();
+            while let Some(done) = tasks.join_next().await {
+                match done.expect("a writer task") {
+                    Ok((run, v)) => {
+                        runs.insert(run);
+                        versions.push(v);
+                    }
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+            created.runs.extend(runs.iter().cloned());
+            ensure(
+                errors.is_empty(),
+                format!("all {n} writers answered 2xx"),
+                format!(
+                    "{} failed, e.g. {}",
+                    errors.len(),
+                    errors.first().cloned().unwrap_or_default()
+                ),
+            )?;
+            let mut numbers: Vec<u64> = versions.iter().filter_map(|v| v.parse().ok()).collect();
+            numbers.sort_unstable();
+            let want: Vec<u64> = (1..=n as u64).collect();
+            ensure(
+                numbers == want,
+                format!("versions 1..={n}, each once"),
+                format!("{numbers:?}"),
+            )?;
+            ensure_eq("distinct runs", runs.len(), n)?;
+            let listed = client
+                .search_model_versions(&format!("name = '{name}'"))
+                .await?;
+            ensure_eq("versions listed (no lost writes)", listed.len(), n)
+        }
+        .await;
+        let result = match result {
+            Ok(()) => still_serves(c).await,
+            e => e,
+        };
+        finish_cleanup(c, &client, &mut created, result).await
+    })
+}
+
+fn concurrent_create_race(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let n = concurrency(c);
+        let client = c.mlflow(ApiPrefix::Api);
+        let mut created = Created::default();
+        let name = model_name(&unique_token("race"));
+        created.models.push(name.clone());
+        let result = async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..n {
+                let (client, name) = (client.clone(), name.clone());
+                tasks.spawn(async move {
+                    let req = Req::post(client.path("registered-models/create"))
+                        .json(&json!({"name": name}));
+                    client.raw(req).await
+                });
+            }
+            let (mut ok, mut exists, mut other) = (0, 0, Vec::new());
+            while let Some(done) = tasks.join_next().await {
+                let ex = done.expect("a racing task")?;
+                let code = ex.json().and_then(|v| {
+                    v.get("error_code")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                });
+                match (ex.status, code.as_deref()) {
+                    (200, _) => ok += 1,
+                    (400, Some("RESOURCE_ALREADY_EXISTS")) => exists += 1,
+                    _ => other.push(expect::describe(&ex)),
+                }
+            }
+            c.measure("successes", ok as f64);
+            ensure(
+                ok == 1 && exists == n - 1 && other.is_empty(),
+                format!("1 success and {} RESOURCE_ALREADY_EXISTS", n - 1),
+                format!(
+                    "{ok} successes, {exists} RESOURCE_ALREADY_EXISTS, {} other: {:?}",
+                    other.len(),
+                    other.first()
+                ),
+            )
+        }
+        .await;
+        let result = match result {
+            Ok(()) => still_serves(c).await,
+            e => e,
+        };
+        finish_cleanup(c, &client, &mut created, result).await
+    })
+}
+
+fn malformed_json(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let case = c.param().to_owned();
+        let name = format!("{}-exp", unique_token("malformed"));
+        let (body, content_type): (Vec<u8>, Option<&str>) = match case.as_str() {
+            "truncated" => (
+                format!("{{\"name\": \"{name}\"").into_bytes(),
+                Some("application/json"),
+            ),
+            "wrong-types" => (
+                br#"{"name": 123, "tags": "none"}"#.to_vec(),
+                Some("application/json"),
+            ),
+            "json-array" => (
+                format!("[\"{name}\"]").into_bytes(),
+                Some("application/json"),
+            ),
+            "empty-body" => (Vec::new(), Some("application/json")),
+            "wrong-content-type" => (
+                format!("{{\"name\": \"{name}\"}}").into_bytes(),
+                Some("text/plain"),
+            ),
+            _ => {
+                let big = "x".repeat(10 * 1024 * 1024);
+                (
+                    serde_json::to_vec(
+                        &json!({"name": name, "tags": [{"key": "k", "value": big}]}),
+                    )
+                    .expect("json"),
+                    Some("application/json"),
+                )
+            }
+        };
+        let client: MlflowClient = c.mlflow(ApiPrefix::Api);
+        let started = Instant::now();
+        let ex = client
+            .raw(Req::post(client.path("experiments/create")).raw_body(body, content_type))
+            .await?;
+        c.measure("answer_ms", started.elapsed().as_secs_f64() * 1e3);
+        let v = ex.json().unwrap_or(Value::Null);
+        let mlflow_error = v
+            .get("error_code")
+            .and_then(Value::as_str)
+            .is_some_and(|c| crate::mlflow::MLFLOW_ERROR_CODES.contains(&c))
+            && v.get("message").is_some();
+        if case == "json-array" {
+            // Documented exception: MLflow itself crashes on a JSON array (an HTML 500);
+            // the proxy must turn that into its JSON 500, never pass HTML or hang.
+            ensure(
+                ex.status == 500 && !ex.is_html() && (mlflow_error || ex.detail().is_some()),
+                "500 as JSON (MLflow's own crash on a JSON array, wrapped by the proxy)",
+                expect::describe(&ex),
+            )?;
+        } else {
+            ensure(
+                (400..500).contains(&ex.status) && mlflow_error,
+                "a 4xx with MLflow's {error_code, message}",
+                expect::describe(&ex),
+            )?;
+        }
+        let created = client.get_experiment_by_name(&name).await?;
+        if let Some(e) = &created {
+            let _ = client.delete_experiment(&e.experiment_id).await;
+        }
+        ensure(
+            created.is_none(),
+            "the registry unchanged (no experiment created)",
+            "an experiment was created",
+        )?;
+        still_serves(c).await
+    })
+}

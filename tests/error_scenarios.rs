@@ -1,0 +1,253 @@
+//! Checklist area 5: error scenarios on the platform, and the suite itself under bad
+//! conditions (a dead, black-holed or garbage-speaking target, Redis missing). Rerun alone
+//! with `cargo test --test error_scenarios`. Bounds measured here are in docs/robustness.md.
+
+mod common;
+
+use hokusai_verify::http::{HttpClient, HttpErrorKind, Req};
+use hokusai_verify::standin::{Breakage, Fault};
+use rstest::rstest;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[rstest]
+#[case::malformed_root("bad_key_on_route[malformed:key-protected]")]
+#[case::malformed_read("bad_key_on_route[malformed:proxy-read]")]
+#[case::malformed_write("bad_key_on_route[malformed:proxy-write]")]
+#[case::malformed_artifact("bad_key_on_route[malformed:artifact]")]
+#[case::expired_root("bad_key_on_route[expired:key-protected]")]
+#[case::expired_read("bad_key_on_route[expired:proxy-read]")]
+#[case::expired_write("bad_key_on_route[expired:proxy-write]")]
+#[case::expired_artifact("bad_key_on_route[expired:artifact]")]
+#[case::revoked_root("bad_key_on_route[revoked:key-protected]")]
+#[case::revoked_read("bad_key_on_route[revoked:proxy-read]")]
+#[case::revoked_write("bad_key_on_route[revoked:proxy-write]")]
+#[case::revoked_artifact("bad_key_on_route[revoked:artifact]")]
+#[case::upstream_timeout("upstream_timeout_is_504")]
+#[case::large_50("large_artifact[50MB]")]
+#[case::large_200("large_artifact[200MB]")]
+#[case::concurrent_versions("concurrent_versions")]
+#[case::create_race("concurrent_create_race")]
+#[case::truncated("malformed_json[truncated]")]
+#[case::wrong_types("malformed_json[wrong-types]")]
+#[case::json_array("malformed_json[json-array]")]
+#[case::empty_body("malformed_json[empty-body]")]
+#[case::wrong_content_type("malformed_json[wrong-content-type]")]
+#[case::ten_mb("malformed_json[10mb-document]")]
+#[tokio::test]
+async fn error_scenarios(#[case] id: &str) {
+    common::run_check("error_scenarios", id).await;
+}
+
+#[rstest]
+#[case::bad_key_alb("bad_key_on_route[malformed:key-protected]", Fault::TargetUnhealthy)]
+#[case::bad_key_misrouted("bad_key_on_route[expired:proxy-read]", Fault::MlflowRouteToMlflow)]
+#[case::bad_key_auth_down("bad_key_on_route[revoked:proxy-write]", Fault::AuthDown)]
+#[case::large_no_artifacts("large_artifact[50MB]", Fault::ArtifactsDisabled)]
+#[case::versions_mlflow_down("concurrent_versions", Fault::MlflowDown)]
+#[case::race_mlflow_down("concurrent_create_race", Fault::MlflowDown)]
+#[case::malformed_mlflow_down("malformed_json[truncated]", Fault::MlflowDown)]
+#[case::json_array_mlflow_down("malformed_json[json-array]", Fault::MlflowDown)]
+#[tokio::test]
+async fn caught_by_fault(#[case] id: &str, #[case] fault: Fault) {
+    let r = common::run_under_faults("hokusai-2025-08", "error_scenarios", id, &[fault]).await;
+    common::assert_caught(&r, &[fault]);
+}
+
+#[rstest]
+#[case::timeout_as_500("upstream_timeout_is_504", Breakage::UpstreamTimeoutAs500)]
+#[case::duplicate_versions("concurrent_versions", Breakage::DuplicateVersions)]
+#[tokio::test]
+async fn caught_by_breakage(#[case] id: &str, #[case] breakage: Breakage) {
+    let r = common::run_with_breakage("hokusai-2025-08", "error_scenarios", id, breakage).await;
+    common::assert_caught(&r, &[breakage]);
+}
+
+#[test]
+fn every_check_has_a_case_and_a_fault() {
+    let source = include_str!("error_scenarios.rs");
+    common::assert_every_check_has_a_case("error_scenarios", source);
+    common::assert_every_check_has_a_fault_case("error_scenarios", source);
+}
+
+// ---- the suite under bad conditions ----
+
+/// A server that accepts connections and never answers (its accept queue holds them).
+fn black_hole() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+/// A server that answers every connection with bytes that are not HTTP.
+fn garbage_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in l.incoming().flatten().take(10_000) {
+            let mut s = stream;
+            let mut buf = [0u8; 1024];
+            let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"\x00\x01garbage, not HTTP\r\n\r\n");
+        }
+    });
+    port
+}
+
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `hokusai-verify verify` against a live target at `url`; returns (exit code, output, seconds).
+fn verify_live(url: &str, run_dir: &std::path::Path) -> (i32, String, f64) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hokusai-verify"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HOKUSAI_") || k.starts_with("AWS_") || k == "REDIS_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(["verify"])
+        .env("HOKUSAI_ENV_FILE", "/nonexistent/.env")
+        .env("HOKUSAI_TARGET", "live")
+        .env("HOKUSAI_REGISTRY_URL", url)
+        .env("HOKUSAI_AUTH_URL", url)
+        .env(
+            "HOKUSAI_API_KEY",
+            "hk_live_CanaryCanaryCanaryCanary01234567",
+        )
+        .env("HOKUSAI_TIMEOUT_MS", "3000")
+        .env("HOKUSAI_CONNECT_TIMEOUT_MS", "1000")
+        .env("HOKUSAI_RUN_DIR", run_dir);
+    let t = Instant::now();
+    let out = cmd.output().expect("the binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        text,
+        t.elapsed().as_secs_f64(),
+    )
+}
+
+/// A target that is down, black-holed, or speaks garbage: the whole suite ends in bounded
+/// time, every check failing as unreachable / timeout / unexpected response, no panic, a
+/// report written, and the canary key nowhere in the output.
+#[rstest]
+#[case::refused("refused")]
+#[case::black_hole("black-hole")]
+#[case::garbage("garbage")]
+fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
+    let (_hold, port) = match kind {
+        "refused" => (None, closed_port()),
+        "black-hole" => {
+            let (l, p) = black_hole();
+            (Some(l), p)
+        }
+        _ => (None, garbage_server()),
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "hokusai-verify-badtarget-{kind}-{}",
+        fastrand::u64(..)
+    ));
+    let (code, out, secs) = verify_live(&format!("http://127.0.0.1:{port}"), &dir);
+    eprintln!("{kind}: exit {code} after {secs:.1} s");
+    assert_eq!(code, 1, "checks fail (exit 1):\n{out}");
+    assert!(secs < 60.0, "took {secs:.1} s");
+    assert!(!out.contains("panicked"), "a panic:\n{out}");
+    assert!(!out.contains("CanaryCanary"), "the key leaked:\n{out}");
+    let check_lines: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.starts_with("ok ")
+                || l.starts_with("FAIL")
+                || l.starts_with("ERR")
+                || l.starts_with("skip")
+        })
+        .collect();
+    assert!(check_lines.len() > 50, "{out}");
+    assert!(
+        !check_lines.iter().any(|l| l.starts_with("ok ")),
+        "a check passed against a dead target:\n{out}"
+    );
+    let want = match kind {
+        "refused" => "connection refused",
+        "black-hole" => "timeout",
+        _ => "",
+    };
+    assert!(out.contains(want), "{out}");
+    assert!(dir.join("report.md").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The client classifies a slow answer as a timeout, within its budget, and a closed port
+/// as connection refused, at once.
+#[tokio::test]
+async fn client_timeouts_are_classified_and_bounded() {
+    let env = hokusai_verify::fixtures::Env::standin_with(
+        hokusai_verify::config::Profile::default_profile(),
+        &[Fault::SlowRegistry],
+    )
+    .await;
+    let client = HttpClient::new(Duration::from_millis(300), Duration::from_millis(300));
+    let t = Instant::now();
+    let err = client
+        .send(env.registry_url(), Req::get("/health"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HttpErrorKind::Timeout, "{err}");
+    assert!(
+        t.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        t.elapsed()
+    );
+    // The host is now known dead for this client: the next request fails at once.
+    let t = Instant::now();
+    let again = client
+        .send(env.registry_url(), Req::get("/health"))
+        .await
+        .unwrap_err();
+    assert_eq!(again.kind, HttpErrorKind::Timeout);
+    assert!(
+        t.elapsed() < Duration::from_millis(50) && again.message.contains("not sent"),
+        "{again}"
+    );
+
+    let closed = url::Url::parse(&format!("http://127.0.0.1:{}", closed_port())).unwrap();
+    let t = Instant::now();
+    let err = client.send(&closed, Req::get("/health")).await.unwrap_err();
+    assert_eq!(err.kind, HttpErrorKind::Refused, "{err}");
+    assert!(t.elapsed() < Duration::from_millis(300));
+}
+
+/// Stand-in mode without Redis: a clear message how to start one, exit 2, nothing sent.
+#[test]
+fn missing_redis_says_how_to_start_one() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hokusai-verify"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HOKUSAI_") || k == "REDIS_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["verify"])
+        .env("HOKUSAI_ENV_FILE", "/nonexistent/.env")
+        .env(
+            "HOKUSAI_REDIS_URL",
+            format!("redis://127.0.0.1:{}", closed_port()),
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("redis-server --daemonize yes"), "{text}");
+}
