@@ -8,7 +8,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export RUST_BACKTRACE ?= 0
 CARGO ?= cargo
 
-.PHONY: verify test build fmt lint clean-run
+.PHONY: verify test live-smoke build fmt lint clean-run
 
 verify: ## run every check on the configured target (stand-in by default) and print a summary
 	scripts/with-redis $(CARGO) run --quiet -- verify
@@ -16,6 +16,10 @@ verify: ## run every check on the configured target (stand-in by default) and pr
 test: ## every test: unit, doc, one binary per area, and the fidelity tests against a real MLflow and moto
 	scripts/with-redis scripts/with-servers $(CARGO) test --all-targets --no-fail-fast
 	scripts/with-redis $(CARGO) test --doc
+	$(MAKE) live-smoke
+
+live-smoke: ## the suite in live mode over real sockets against `hokusai-verify standin`, healthy and with a fault
+	scripts/with-redis scripts/live-smoke
 
 build:
 	$(CARGO) build --all-targets

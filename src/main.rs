@@ -65,6 +65,37 @@ enum Command {
         #[arg(long)]
         package: bool,
     },
+    /// Serve the stand-in on fixed loopback ports until stopped (Ctrl-C / SIGTERM), for curl,
+    /// the Hokusai SDK or a live-mode run. Valid keys come from the same variables a live
+    /// run reads (HOKUSAI_API_KEY, HOKUSAI_SECOND_API_KEY, HOKUSAI_LOW_LIMIT_API_KEY,
+    /// HOKUSAI_READ_ONLY_API_KEY, HOKUSAI_REVOKED_API_KEY, HOKUSAI_EXPIRED_API_KEY);
+    /// roles without one get a random key that is never shown.
+    Standin {
+        #[arg(long, default_value_t = 18080)]
+        registry_port: u16,
+        #[arg(long, default_value_t = 18081)]
+        auth_port: u16,
+        #[arg(long, default_value_t = 18082)]
+        mlflow_port: u16,
+        #[arg(long, default_value_t = 18083)]
+        ecs_port: u16,
+        /// Switch a fault on (repeatable).
+        #[arg(long = "fault")]
+        faults: Vec<Fault>,
+        /// Profile name or .toml path (default: HOKUSAI_PROFILE or hokusai-2025-08).
+        #[arg(long)]
+        profile: Option<String>,
+        /// `contract` (5 s auth timeout, 30 s upstream timeout) or `fast`.
+        #[arg(long, default_value = "contract")]
+        timing: String,
+        /// The Redis for the auth cache and counters; a dedicated database is best, since
+        /// the server uses the contract's key names without a prefix.
+        #[arg(long, default_value = "redis://127.0.0.1:6379/15")]
+        redis_url: String,
+        /// Print which role takes its key from which variable (never a key).
+        #[arg(long)]
+        print_keys: bool,
+    },
     /// Print the resolved configuration (keys redacted) and exit; sends nothing.
     Config,
     /// List the stand-in's fault switches.
@@ -101,6 +132,27 @@ fn main() -> ExitCode {
                 keep,
             } => verify(areas, faults, keep).await,
             Command::Janitor { older_than, delete } => janitor(older_than, delete).await,
+            Command::Standin {
+                registry_port,
+                auth_port,
+                mlflow_port,
+                ecs_port,
+                faults,
+                profile,
+                timing,
+                redis_url,
+                print_keys,
+            } => {
+                standin(
+                    [registry_port, auth_port, mlflow_port, ecs_port],
+                    faults,
+                    profile,
+                    &timing,
+                    redis_url,
+                    print_keys,
+                )
+                .await
+            }
             Command::Report {
                 run_dir,
                 out,
@@ -277,6 +329,125 @@ fn report(
     match rep.verdict {
         Verdict::Healthy => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
+    }
+}
+
+/// The variables the stand-in server takes its keys from, by role.
+const KEY_VARS: [(&str, &str); 6] = [
+    ("valid", "HOKUSAI_API_KEY"),
+    ("second", "HOKUSAI_SECOND_API_KEY"),
+    ("low-limit", "HOKUSAI_LOW_LIMIT_API_KEY"),
+    ("read-only", "HOKUSAI_READ_ONLY_API_KEY"),
+    ("revoked", "HOKUSAI_REVOKED_API_KEY"),
+    ("expired", "HOKUSAI_EXPIRED_API_KEY"),
+];
+
+async fn standin(
+    ports: [u16; 4],
+    faults: Vec<Fault>,
+    profile: Option<String>,
+    timing: &str,
+    redis_url: String,
+    print_keys: bool,
+) -> ExitCode {
+    use hokusai_verify::secret::ApiKey;
+    use hokusai_verify::standin::{ChosenKeys, StandIn, StandInOptions, Timing};
+    let name = profile
+        .or_else(|| std::env::var("HOKUSAI_PROFILE").ok())
+        .unwrap_or_else(|| hokusai_verify::config::DEFAULT_PROFILE.to_owned());
+    let profile = match hokusai_verify::config::Profile::load(&name) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("--profile: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut chosen = ChosenKeys::default();
+    for (role, var) in KEY_VARS {
+        let Ok(raw) = std::env::var(var) else {
+            continue;
+        };
+        let key = match ApiKey::parse(&raw) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("{var}: not a Hokusai API key: {e} (the value is not shown)");
+                return ExitCode::from(2);
+            }
+        };
+        let slot = match role {
+            "valid" => &mut chosen.valid,
+            "second" => &mut chosen.second,
+            "low-limit" => &mut chosen.low_limit,
+            "read-only" => &mut chosen.read_only,
+            "revoked" => &mut chosen.revoked,
+            _ => &mut chosen.expired,
+        };
+        *slot = Some(key);
+    }
+    let mut opts = StandInOptions::new(profile.clone())
+        .redis_url(redis_url)
+        .faults(faults);
+    opts.ports = ports;
+    opts.keys = chosen;
+    opts.namespace = Some(String::new());
+    opts.timing = match timing {
+        "contract" => Timing::from_profile(&profile),
+        "fast" => Timing::fast(&profile),
+        other => {
+            eprintln!("--timing: `{other}` is not `contract` or `fast`");
+            return ExitCode::from(2);
+        }
+    };
+    let standin = match StandIn::start(opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "hokusai-verify stand-in (profile {}, timing {timing}) serving until Ctrl-C / SIGTERM:",
+        profile.name
+    );
+    println!("  registry  {}", standin.registry_url());
+    println!("  auth      {}", standin.auth_url());
+    println!(
+        "  mlflow    {}  (internal address, no auth)",
+        standin.mlflow_url()
+    );
+    println!(
+        "  ecs       {}  (AWS JSON 1.1; any SigV4 credentials, region us-east-1)",
+        standin.ecs_url()
+    );
+    let faults = standin.faults();
+    if !faults.is_empty() {
+        println!(
+            "  faults    {}",
+            faults.iter().map(|f| f.id()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if print_keys {
+        for (role, var) in KEY_VARS {
+            let source = if std::env::var(var).is_ok() {
+                format!("from {var}")
+            } else {
+                format!("generated, not shown (set {var} to choose it)")
+            };
+            println!("  key {role:<10} {source}");
+        }
+    }
+    wait_for_stop().await;
+    drop(standin);
+    println!("stand-in stopped; its Redis entries were removed");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_stop() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }
 

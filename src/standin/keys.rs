@@ -47,7 +47,39 @@ pub const LOW_RATE_LIMIT: u64 = 5;
 /// The normal keys' hourly limit.
 pub const NORMAL_RATE_LIMIT: u64 = 100_000;
 
+/// Keys the caller chooses for some roles (the rest are generated): how
+/// `hokusai-verify standin` takes the same `HOKUSAI_*_API_KEY` variables a live run uses,
+/// so no key is ever printed or written.
+#[derive(Debug, Clone, Default)]
+pub struct ChosenKeys {
+    pub valid: Option<ApiKey>,
+    pub second: Option<ApiKey>,
+    pub read_only: Option<ApiKey>,
+    pub revoked: Option<ApiKey>,
+    pub expired: Option<ApiKey>,
+    pub low_limit: Option<ApiKey>,
+}
+
 impl TestKeys {
+    /// Fresh random keys for every role, with the chosen ones where given.
+    pub fn with_chosen(service_id: &str, chosen: &ChosenKeys) -> Self {
+        let mut k = Self::generate(service_id);
+        let pairs: [(&mut KeyRecord, &Option<ApiKey>); 6] = [
+            (&mut k.valid, &chosen.valid),
+            (&mut k.second, &chosen.second),
+            (&mut k.read_only, &chosen.read_only),
+            (&mut k.revoked, &chosen.revoked),
+            (&mut k.expired, &chosen.expired),
+            (&mut k.low_limit, &chosen.low_limit),
+        ];
+        for (record, key) in pairs {
+            if let Some(key) = key {
+                record.key = key.clone();
+            }
+        }
+        k
+    }
+
     pub fn generate(service_id: &str) -> Self {
         let rw = vec![
             "model:read".to_owned(),

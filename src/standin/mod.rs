@@ -26,7 +26,7 @@ mod registry;
 mod state;
 
 pub use faults::{Breakage, Fault, FaultSet, UnknownFault};
-pub use keys::{KeyRecord, KeyState, LOW_RATE_LIMIT, NORMAL_RATE_LIMIT, TestKeys};
+pub use keys::{ChosenKeys, KeyRecord, KeyState, LOW_RATE_LIMIT, NORMAL_RATE_LIMIT, TestKeys};
 pub use registry::{API_VERSION, wrong_ttl};
 pub use state::{AuthOverride, ForwardedRequest, Timing, UsageCall, ValidateCall};
 
@@ -48,6 +48,11 @@ pub struct StandInOptions {
     pub timing: Timing,
     /// Fixed ports (registry, auth, mlflow, ecs) for `hokusai-verify standin`; tests use 0.
     pub ports: [u16; 4],
+    /// Keys chosen by the caller (the rest are generated).
+    pub keys: ChosenKeys,
+    /// Prefix of this instance's Redis keys; `None`: a random `hv:<id>:` (tests). The
+    /// stand-in server uses `""` so that a live run sees the contract's key names.
+    pub namespace: Option<String>,
 }
 
 impl StandInOptions {
@@ -59,6 +64,8 @@ impl StandInOptions {
             faults: FaultSet::new(),
             redis_url: crate::config::DEFAULT_REDIS_URL.to_owned(),
             ports: [0; 4],
+            keys: ChosenKeys::default(),
+            namespace: None,
         }
     }
     pub fn fault(mut self, f: Fault) -> Self {
@@ -142,15 +149,20 @@ impl StandIn {
                 url: opts.redis_url.clone(),
                 cause: e.to_string(),
             })?;
-        let ns: String = std::iter::repeat_with(fastrand::alphanumeric)
-            .take(10)
-            .collect();
+        let ns = opts.namespace.clone().unwrap_or_else(|| {
+            let id: String = std::iter::repeat_with(fastrand::alphanumeric)
+                .take(10)
+                .collect();
+            format!("hv:{id}:")
+        });
+        let keys = TestKeys::with_chosen(&opts.profile.auth.service_id, &opts.keys);
         let state = Arc::new(State::new(
             opts.profile,
             opts.faults,
             opts.timing,
             slot,
-            format!("hv:{ns}:"),
+            ns,
+            keys,
         ));
         let [rp, ap, mp, ep] = opts.ports;
         let registry = serve(rp, registry::RegistryResponder(state.clone())).await?;
@@ -249,14 +261,21 @@ impl StandIn {
 
 impl Drop for StandIn {
     fn drop(&mut self) {
-        // Nothing outlives the run: remove this instance's cache entries and counters.
-        let pattern = format!("{}*", self.state.ns);
-        let _ = lock(&self.state.redis).with(|c| {
-            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(c)?;
-            if !keys.is_empty() {
-                redis::cmd("DEL").arg(&keys).query::<()>(c)?;
+        // Nothing outlives the run: remove this instance's cache entries and counters —
+        // by name for its own keys, and everything under its namespace when it has one.
+        let st = &self.state;
+        let mut names: Vec<String> = Vec::new();
+        for r in st.keys.all() {
+            names.push(st.redis_key(&st.profile.cache_key(r.key.expose())));
+            names.push(st.redis_key(&st.profile.rate_limit_key(&r.key_id)));
+        }
+        let pattern = (!st.ns.is_empty()).then(|| format!("{}*", st.ns));
+        let _ = lock(&st.redis).with(|c| {
+            let mut all = names.clone();
+            if let Some(p) = &pattern {
+                all.extend(redis::cmd("KEYS").arg(p).query::<Vec<String>>(c)?);
             }
-            Ok(())
+            redis::cmd("DEL").arg(&all).query::<()>(c)
         });
     }
 }

@@ -166,8 +166,8 @@ impl State {
         timing: Timing,
         redis: RedisSlot,
         ns: String,
+        keys: TestKeys,
     ) -> Self {
-        let keys = TestKeys::generate(&profile.auth.service_id);
         Self {
             profile,
             keys,
