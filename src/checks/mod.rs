@@ -7,6 +7,7 @@ pub mod error_scenarios;
 pub mod infra_health;
 pub mod mlflow_proxy;
 pub mod registration_flow;
+pub mod script_parity;
 
 use crate::check::CheckSpec;
 use crate::config::Profile;
@@ -18,6 +19,7 @@ pub const AREAS: &[&str] = &[
     "registration_flow",
     "mlflow_proxy",
     "error_scenarios",
+    "script_parity",
 ];
 
 /// Every check of one area for this profile.
@@ -28,6 +30,7 @@ pub fn area(name: &str, profile: &Profile) -> Vec<CheckSpec> {
         "registration_flow" => registration_flow::checks(profile),
         "mlflow_proxy" => mlflow_proxy::checks(profile),
         "error_scenarios" => error_scenarios::checks(profile),
+        "script_parity" => script_parity::checks(profile),
         _ => Vec::new(),
     }
 }

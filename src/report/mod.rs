@@ -74,6 +74,21 @@ pub struct Report {
     /// Problems reading the run folder (half-written files, nextest failures).
     pub problems: Vec<String>,
     pub delta: Option<delta::Delta>,
+    /// One row per original script (checklist 6h), when that area ran.
+    #[serde(default)]
+    pub scripts: Vec<ScriptRow>,
+}
+
+/// The result of one original script's check, as the old `test_execution_summary.json` had
+/// it, but honest: it can fail, and it says why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptRow {
+    pub script: String,
+    pub passed: bool,
+    pub outcome: String,
+    pub requests: usize,
+    pub duration_ms: f64,
+    pub message: String,
 }
 
 impl Report {
@@ -123,7 +138,26 @@ impl Report {
             missing,
             problems,
             delta: None,
+            scripts: Vec::new(),
         }
+        .with_scripts()
+    }
+
+    fn with_scripts(mut self) -> Self {
+        self.scripts = self
+            .checks
+            .iter()
+            .filter(|r| r.area == crate::checks::script_parity::AREA)
+            .map(|r| ScriptRow {
+                script: format!("{}.py", r.id),
+                passed: r.outcome == Outcome::Passed,
+                outcome: r.outcome.label().to_owned(),
+                requests: r.evidence.len(),
+                duration_ms: r.duration_ms,
+                message: r.message.clone().unwrap_or_default(),
+            })
+            .collect();
+        self
     }
 
     /// Reads a run folder (and nextest's JUnit, when given) into a report.

@@ -97,6 +97,15 @@ pub fn report(r: &Report) -> String {
         let _ = writeln!(s);
     }
 
+    if !r.scripts.is_empty() {
+        let _ = writeln!(s, "## The original scripts\n\nThe platform team's scripts, their intent checked against the contract (`docs/script-parity.md`):\n");
+        let _ = writeln!(s, "| script | result | requests | duration ms | detail |\n|---|---|---|---|---|");
+        for row in &r.scripts {
+            let _ = writeln!(s, "| `{}` | {} | {} | {:.1} | {} |", row.script, row.outcome, row.requests, row.duration_ms, cell(&row.message));
+        }
+        let _ = writeln!(s);
+    }
+
     if let Some(d) = &r.delta {
         let _ = writeln!(s, "## Since the previous run\n");
         let _ = writeln!(
