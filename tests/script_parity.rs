@@ -68,7 +68,11 @@ async fn test_health_endpoints(#[case] id: &str) {
 #[case::routing_no_artifacts("test_mlflow_routing", Fault::ArtifactsDisabled)]
 #[case::health_mlflow_down("test_health_endpoints", Fault::MlflowDown)]
 #[tokio::test]
-async fn caught_by_fault(#[case] id: &str, #[case] fault: Fault, #[values("hokusai-2025-08", "hokusai-2026")] profile: &str) {
+async fn caught_by_fault(
+    #[case] id: &str,
+    #[case] fault: Fault,
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+) {
     let r = common::run_under_faults(profile, AREA, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
 }

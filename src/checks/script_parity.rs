@@ -28,13 +28,55 @@ pub const SCRIPTS: [&str; 7] = [
 
 pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     vec![
-        CheckSpec::new(AREA, SCRIPTS[0], Component::Mlflow, "search experiments, train, log metrics and the model, register, find it, load the latest version", model_registration_simple),
-        CheckSpec::new(AREA, SCRIPTS[1], Component::Api, "MLflow calls with the key as a Bearer tracking token: search, run with params, metric, model artifacts", auth_registration),
-        CheckSpec::new(AREA, SCRIPTS[2], Component::Mlflow, "the third-party path: experiment by name, run, explicit model (existing tolerated) and version", correct_registration),
-        CheckSpec::new(AREA, SCRIPTS[3], Component::Api, "raw REST through /api/mlflow/api/2.0/mlflow/: experiment, run, metric, registered model all 200", verify_model_registration),
-        CheckSpec::new(AREA, SCRIPTS[4], Component::Api, "every endpoint of the list answers its contract status and content type", endpoint_availability),
-        CheckSpec::new(AREA, SCRIPTS[5], Component::Api, "proxy health, both prefixes, registry search, artifact route, a small flow", mlflow_routing),
-        CheckSpec::new(AREA, SCRIPTS[6], Component::Api, "/health without a key, MLflow health through the API, detailed MLflow health", health_endpoints),
+        CheckSpec::new(
+            AREA,
+            SCRIPTS[0],
+            Component::Mlflow,
+            "search experiments, train, log metrics and the model, register, find it, load the latest version",
+            model_registration_simple,
+        ),
+        CheckSpec::new(
+            AREA,
+            SCRIPTS[1],
+            Component::Api,
+            "MLflow calls with the key as a Bearer tracking token: search, run with params, metric, model artifacts",
+            auth_registration,
+        ),
+        CheckSpec::new(
+            AREA,
+            SCRIPTS[2],
+            Component::Mlflow,
+            "the third-party path: experiment by name, run, explicit model (existing tolerated) and version",
+            correct_registration,
+        ),
+        CheckSpec::new(
+            AREA,
+            SCRIPTS[3],
+            Component::Api,
+            "raw REST through /api/mlflow/api/2.0/mlflow/: experiment, run, metric, registered model all 200",
+            verify_model_registration,
+        ),
+        CheckSpec::new(
+            AREA,
+            SCRIPTS[4],
+            Component::Api,
+            "every endpoint of the list answers its contract status and content type",
+            endpoint_availability,
+        ),
+        CheckSpec::new(
+            AREA,
+            SCRIPTS[5],
+            Component::Api,
+            "proxy health, both prefixes, registry search, artifact route, a small flow",
+            mlflow_routing,
+        ),
+        CheckSpec::new(
+            AREA,
+            SCRIPTS[6],
+            Component::Api,
+            "/health without a key, MLflow health through the API, detailed MLflow health",
+            health_endpoints,
+        ),
     ]
 }
 
@@ -43,7 +85,11 @@ fn bearer(c: &Check) -> Auth {
 }
 
 /// Uploads the sample model's files to a run; returns (relative path, sha256) per file.
-async fn upload_model(client: &MlflowClient, exp: &str, run: &str) -> Result<Vec<(String, String)>, Failure> {
+async fn upload_model(
+    client: &MlflowClient,
+    exp: &str,
+    run: &str,
+) -> Result<Vec<(String, String)>, Failure> {
     let mut out = Vec::new();
     for (path, bytes) in SampleModel::get().files(run) {
         let rel = format!("{exp}/{run}/artifacts/{path}");
@@ -64,17 +110,35 @@ fn model_registration_simple(c: &mut Check) -> CheckFuture<'_> {
             // The script's model name, made unique per run (runs must not collide or clean up each other).
             req.token_id = format!("test-model-registration-{}", req.token_id);
             let reg = register(&client, &req, SampleModel::get(), &mut created, None).await?;
-            client.log_metric(&reg.run_id, "test_metric", SampleModel::get().accuracy, 1).await?;
-            let found = client.search_registered_models(&format!("name = '{}'", reg.model_name), 10).await?;
-            ensure(found.iter().any(|m| m.name == reg.model_name), "the model in a registered-model search", format!("{} result(s)", found.len()))?;
+            client
+                .log_metric(&reg.run_id, "test_metric", SampleModel::get().accuracy, 1)
+                .await?;
+            let found = client
+                .search_registered_models(&format!("name = '{}'", reg.model_name), 10)
+                .await?;
+            ensure(
+                found.iter().any(|m| m.name == reg.model_name),
+                "the model in a registered-model search",
+                format!("{} result(s)", found.len()),
+            )?;
             let latest = client.latest_versions(&reg.model_name).await?;
-            let v = latest.last().ok_or_else(|| Failure::failed("a latest version", "none"))?;
+            let v = latest
+                .last()
+                .ok_or_else(|| Failure::failed("a latest version", "none"))?;
             // "Load" it: download every file of the version's model directory.
             for f in &reg.files {
                 let bytes = client.download_artifact(&f.rel).await?;
-                ensure(sha256_hex(&bytes) == f.sha256, format!("{} as uploaded", f.rel), "different bytes")?;
+                ensure(
+                    sha256_hex(&bytes) == f.sha256,
+                    format!("{} as uploaded", f.rel),
+                    "different bytes",
+                )?;
             }
-            ensure_eq("latest version's run", v.run_id.as_str(), reg.run_id.as_str())
+            ensure_eq(
+                "latest version's run",
+                v.run_id.as_str(),
+                reg.run_id.as_str(),
+            )
         }
         .await;
         finish_cleanup(c, &client, &mut created, result).await
@@ -88,16 +152,30 @@ fn auth_registration(c: &mut Check) -> CheckFuture<'_> {
         let result = async {
             // The original searched without max_results (MLflow answers 400) and always exited 0.
             client.search_experiments(None, 5).await?;
-            let exp = client.create_experiment(&format!("{}-exp", unique_token("auth")), &[]).await?;
+            let exp = client
+                .create_experiment(&format!("{}-exp", unique_token("auth")), &[])
+                .await?;
             created.experiments.push(exp.clone());
             let run = client.create_run(&exp, "auth-registration", &[]).await?;
             created.runs.push(run.info.run_id.clone());
-            client.log_param(&run.info.run_id, "learning_rate", "0.01").await?;
-            client.log_metric(&run.info.run_id, "accuracy", SampleModel::get().accuracy, 0).await?;
+            client
+                .log_param(&run.info.run_id, "learning_rate", "0.01")
+                .await?;
+            client
+                .log_metric(&run.info.run_id, "accuracy", SampleModel::get().accuracy, 0)
+                .await?;
             upload_model(&client, &exp, &run.info.run_id).await?;
             let back = client.get_run(&run.info.run_id).await?;
-            ensure(back.data.params.iter().any(|p| p.key == "learning_rate"), "the param read back", "missing")?;
-            ensure(back.data.metrics.iter().any(|m| m.key == "accuracy"), "the metric read back", "missing")
+            ensure(
+                back.data.params.iter().any(|p| p.key == "learning_rate"),
+                "the param read back",
+                "missing",
+            )?;
+            ensure(
+                back.data.metrics.iter().any(|m| m.key == "accuracy"),
+                "the metric read back",
+                "missing",
+            )
         }
         .await;
         finish_cleanup(c, &client, &mut created, result).await
@@ -123,17 +201,47 @@ fn correct_registration(c: &mut Check) -> CheckFuture<'_> {
             let run = client.create_run(&exp, "third-party", &[]).await?;
             created.runs.push(run.info.run_id.clone());
             let m = SampleModel::get();
-            let metrics: Vec<crate::mlflow::Metric> =
-                m.metrics().into_iter().map(|(k, v)| crate::mlflow::Metric { key: k.into(), value: v, timestamp: 1, step: 0 }).collect();
-            client.log_batch(&run.info.run_id, &metrics, &[], &[Tag::new("hokusai_token_id", &token)]).await?;
+            let metrics: Vec<crate::mlflow::Metric> = m
+                .metrics()
+                .into_iter()
+                .map(|(k, v)| crate::mlflow::Metric {
+                    key: k.into(),
+                    value: v,
+                    timestamp: 1,
+                    step: 0,
+                })
+                .collect();
+            client
+                .log_batch(
+                    &run.info.run_id,
+                    &metrics,
+                    &[],
+                    &[Tag::new("hokusai_token_id", &token)],
+                )
+                .await?;
             upload_model(&client, &exp, &run.info.run_id).await?;
             client.finish_run(&run.info.run_id).await?;
             let name = format!("hokusai-{token}");
-            let first = client.create_registered_model(&name, "third-party model", &[]).await?;
+            let first = client
+                .create_registered_model(&name, "third-party model", &[])
+                .await?;
             created.models.push(name.clone());
-            let again = client.create_registered_model(&name, "third-party model", &[]).await?;
-            ensure(first && !again, "created once, the second create tolerated (already exists)", format!("created={first}, again={again}"))?;
-            let v = client.create_model_version(&name, &format!("{}/model", run.info.artifact_uri), &run.info.run_id, "").await?;
+            let again = client
+                .create_registered_model(&name, "third-party model", &[])
+                .await?;
+            ensure(
+                first && !again,
+                "created once, the second create tolerated (already exists)",
+                format!("created={first}, again={again}"),
+            )?;
+            let v = client
+                .create_model_version(
+                    &name,
+                    &format!("{}/model", run.info.artifact_uri),
+                    &run.info.run_id,
+                    "",
+                )
+                .await?;
             ensure_eq("version", v.version.as_str(), "1")
         }
         .await;
@@ -174,25 +282,69 @@ fn verify_model_registration(c: &mut Check) -> CheckFuture<'_> {
 /// The endpoint list with the contract's expected status and content type.
 fn endpoint_list(c: &Check) -> Vec<(Req, u16, &'static str)> {
     let key = bearer(c);
-    let ops = if c.env.profile().health.ops_routes_need_key { key.clone() } else { Auth::None };
+    let ops = if c.env.profile().health.ops_routes_need_key {
+        key.clone()
+    } else {
+        Auth::None
+    };
     let mlflow = |p: &str| Req::get(format!("/api/mlflow/{p}")).auth(key.clone());
     vec![
         (Req::get("/health"), 200, "application/json"),
-        (Req::get("/health").query("detailed", "true"), 200, "application/json"),
+        (
+            Req::get("/health").query("detailed", "true"),
+            200,
+            "application/json",
+        ),
         (Req::get("/health/mlflow"), 200, "application/json"),
-        (Req::get("/api/health/mlflow").auth(ops.clone()), 200, "application/json"),
-        (Req::get("/ready").auth(ops.clone()), 200, "application/json"),
+        (
+            Req::get("/api/health/mlflow").auth(ops.clone()),
+            200,
+            "application/json",
+        ),
+        (
+            Req::get("/ready").auth(ops.clone()),
+            200,
+            "application/json",
+        ),
         (Req::get("/live").auth(ops.clone()), 200, "application/json"),
-        (Req::get("/version").auth(ops.clone()), 200, "application/json"),
+        (
+            Req::get("/version").auth(ops.clone()),
+            200,
+            "application/json",
+        ),
         (Req::get("/metrics").auth(ops), 200, "text/plain"),
         (Req::get("/"), 401, "application/json"),
         (Req::get("/").auth(key.clone()), 200, "application/json"),
-        (mlflow("api/2.0/mlflow/experiments/search").query("max_results", "1"), 200, "application/json"),
-        (mlflow("ajax-api/2.0/mlflow/experiments/search").query("max_results", "1"), 200, "application/json"),
-        (mlflow("api/2.0/mlflow/registered-models/search"), 200, "application/json"),
-        (mlflow("api/2.0/mlflow/model-versions/search"), 200, "application/json"),
-        (mlflow("api/2.0/mlflow/registered-models/get").query("name", "hokusai-no-such-model"), 404, "application/json"),
-        (mlflow("api/2.0/mlflow/no-such-endpoint"), 404, "application/json"),
+        (
+            mlflow("api/2.0/mlflow/experiments/search").query("max_results", "1"),
+            200,
+            "application/json",
+        ),
+        (
+            mlflow("ajax-api/2.0/mlflow/experiments/search").query("max_results", "1"),
+            200,
+            "application/json",
+        ),
+        (
+            mlflow("api/2.0/mlflow/registered-models/search"),
+            200,
+            "application/json",
+        ),
+        (
+            mlflow("api/2.0/mlflow/model-versions/search"),
+            200,
+            "application/json",
+        ),
+        (
+            mlflow("api/2.0/mlflow/registered-models/get").query("name", "hokusai-no-such-model"),
+            404,
+            "application/json",
+        ),
+        (
+            mlflow("api/2.0/mlflow/no-such-endpoint"),
+            404,
+            "application/json",
+        ),
     ]
 }
 
@@ -204,33 +356,56 @@ fn endpoint_availability(c: &mut Check) -> CheckFuture<'_> {
             let ex = c.registry(req).await?;
             let got_ct = ex.content_type().unwrap_or_default();
             if ex.status != status || got_ct != ct {
-                wrong.push(format!("{line}: expected {status} {ct}, got {} {got_ct}", ex.status));
+                wrong.push(format!(
+                    "{line}: expected {status} {ct}, got {} {got_ct}",
+                    ex.status
+                ));
             }
         }
         c.measure("endpoints_wrong", wrong.len() as f64);
-        ensure(wrong.is_empty(), "every endpoint at its contract status and content type", wrong.join("; "))
+        ensure(
+            wrong.is_empty(),
+            "every endpoint at its contract status and content type",
+            wrong.join("; "),
+        )
     })
 }
 
 fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
-        let ops = if c.env.profile().health.ops_routes_need_key { bearer(c) } else { Auth::None };
+        let ops = if c.env.profile().health.ops_routes_need_key {
+            bearer(c)
+        } else {
+            Auth::None
+        };
         let ex = c.registry(Req::get("/api/health/mlflow").auth(ops)).await?;
         expect::status(&ex, 200)?;
         let api = c.mlflow(ApiPrefix::Api);
         for client in [&api, &api.with_prefix(ApiPrefix::Ajax)] {
             client.search_experiments(None, 1).await?;
         }
-        api.search_registered_models("name LIKE 'hokusai-%'", 5).await?;
+        api.search_registered_models("name LIKE 'hokusai-%'", 5)
+            .await?;
         let mut created = Created::default();
         let result = async {
-            let exp = api.create_experiment(&format!("{}-exp", unique_token("routing")), &[]).await?;
+            let exp = api
+                .create_experiment(&format!("{}-exp", unique_token("routing")), &[])
+                .await?;
             created.experiments.push(exp.clone());
             let run = api.create_run(&exp, "routing", &[]).await?;
             created.runs.push(run.info.run_id.clone());
             // The artifact route answers: a missing artifact is 404 (503 means serving is off).
-            let ex = api.raw(Req::get(api.artifact_path(&format!("{exp}/{}/artifacts/missing.txt", run.info.run_id)))).await?;
-            ensure(ex.status == 404, "404 for a missing artifact (the artifact route is served)", expect::describe(&ex))?;
+            let ex = api
+                .raw(Req::get(api.artifact_path(&format!(
+                    "{exp}/{}/artifacts/missing.txt",
+                    run.info.run_id
+                ))))
+                .await?;
+            ensure(
+                ex.status == 404,
+                "404 for a missing artifact (the artifact route is served)",
+                expect::describe(&ex),
+            )?;
             api.log_metric(&run.info.run_id, "accuracy", 0.9, 0).await?;
             let name = format!("hokusai-{}", unique_token("routing"));
             api.create_registered_model(&name, "", &[]).await?;
@@ -246,14 +421,32 @@ fn health_endpoints(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let ex = c.registry(Req::get("/health")).await?;
         let body = expect::json_object(&ex)?;
-        ensure(ex.status == 200 && body["status"] == "healthy", "/health healthy without a key", expect::describe(&ex))?;
+        ensure(
+            ex.status == 200 && body["status"] == "healthy",
+            "/health healthy without a key",
+            expect::describe(&ex),
+        )?;
         let ex = c.registry(Req::get("/health/mlflow")).await?;
         let body = expect::json_object(&ex)?;
-        ensure(body["connected"] == Value::Bool(true), "MLflow connected through the API", expect::describe(&ex))?;
+        ensure(
+            body["connected"] == Value::Bool(true),
+            "MLflow connected through the API",
+            expect::describe(&ex),
+        )?;
         // The original looked for `connected` here; the detailed health says `status: healthy`.
-        let ops = if c.env.profile().health.ops_routes_need_key { bearer(c) } else { Auth::None };
-        let ex = c.registry(Req::new(Method::GET, "/api/health/mlflow").auth(ops)).await?;
+        let ops = if c.env.profile().health.ops_routes_need_key {
+            bearer(c)
+        } else {
+            Auth::None
+        };
+        let ex = c
+            .registry(Req::new(Method::GET, "/api/health/mlflow").auth(ops))
+            .await?;
         let body = expect::json_object(&ex)?;
-        ensure(ex.status == 200 && body["status"] == "healthy", "detailed MLflow health: status healthy", expect::describe(&ex))
+        ensure(
+            ex.status == 200 && body["status"] == "healthy",
+            "detailed MLflow health: status healthy",
+            expect::describe(&ex),
+        )
     })
 }

@@ -263,6 +263,7 @@ pub const CAUSES: &[RootCause] = &[
             let t = f.text(r);
             t.contains("failed to connect to mlflow")
                 || t.contains("mlflow=\"unhealthy\"")
+                || t.contains("\"mlflow\":\"unhealthy\"")
                 || t.contains("\"connected\":false")
                 || t.contains("\"mlflow\":false")
                 || (t.contains("unhealthy: connectivity")
@@ -284,10 +285,16 @@ pub const CAUSES: &[RootCause] = &[
         fix: "Start MLflow with --serve-artifacts and an artifact root",
         resource: "MLflow task definition, artifact bucket, task role",
         blocks_registration: true,
-        trigger: |f| f.any("artifacts_disabled") || f.any("unhealthy: artifacts_api"),
+        trigger: |f| {
+            f.any("artifacts_disabled")
+                || f.any("unhealthy: artifacts_api")
+                || f.any("\"artifacts_api\":{\"status\":\"unhealthy\"")
+        },
         claims: |f, r| {
             let t = f.text(r);
-            t.contains("artifacts_disabled") || t.contains("unhealthy: artifacts_api")
+            t.contains("artifacts_disabled")
+                || t.contains("unhealthy: artifacts_api")
+                || t.contains("\"artifacts_api\":{\"status\":\"unhealthy\"")
         },
     },
     RootCause {
@@ -328,12 +335,14 @@ pub const CAUSES: &[RootCause] = &[
         trigger: |f| {
             f.bad("infra_health/redis_connectivity")
                 || f.any("redis=\"unhealthy\"")
+                || f.any("\"redis\":\"unhealthy\"")
                 || f.any("no connection:")
         },
         claims: |f, r| {
             let t = f.text(r);
             r.key() == "infra_health/redis_connectivity"
                 || t.contains("redis=\"unhealthy\"")
+                || t.contains("\"redis\":\"unhealthy\"")
                 || t.contains("no connection:")
                 || (r.area == "authentication"
                     && (r.id.starts_with("cache_") || r.id.starts_with("rate_limit")))

@@ -98,10 +98,24 @@ pub fn report(r: &Report) -> String {
     }
 
     if !r.scripts.is_empty() {
-        let _ = writeln!(s, "## The original scripts\n\nThe platform team's scripts, their intent checked against the contract (`docs/script-parity.md`):\n");
-        let _ = writeln!(s, "| script | result | requests | duration ms | detail |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "## The original scripts\n\nThe platform team's scripts, their intent checked against the contract (`docs/script-parity.md`):\n"
+        );
+        let _ = writeln!(
+            s,
+            "| script | result | requests | duration ms | detail |\n|---|---|---|---|---|"
+        );
         for row in &r.scripts {
-            let _ = writeln!(s, "| `{}` | {} | {} | {:.1} | {} |", row.script, row.outcome, row.requests, row.duration_ms, cell(&row.message));
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {:.1} | {} |",
+                row.script,
+                row.outcome,
+                row.requests,
+                row.duration_ms,
+                cell(&row.message)
+            );
         }
         let _ = writeln!(s);
     }
