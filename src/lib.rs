@@ -13,6 +13,7 @@
 //!   the registration workflow; [`model`]: the sample model that gets registered;
 //! - [`fixtures`]: [`fixtures::Env`], the handle every check and test gets;
 //! - [`check`]: how one check runs and what it records; [`checks`]: the catalogue by area;
+//! - [`load`]: the load engine (open/closed models, HDR histograms, baselines);
 //! - [`report`]: the report (root causes, health score, Markdown/JSON/JUnit/HTML);
 //! - [`standin`]: the emulated platform and its fault switches.
 
@@ -23,6 +24,7 @@ pub mod config;
 pub mod ecs;
 pub mod fixtures;
 pub mod http;
+pub mod load;
 pub mod mlflow;
 pub mod model;
 pub mod report;

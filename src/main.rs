@@ -96,6 +96,53 @@ enum Command {
         #[arg(long)]
         print_keys: bool,
     },
+    /// Load: latency percentiles, throughput, errors by class, against the configured target
+    /// (stand-in by default) or a raw URL. Always bounded; a live target needs --allow-live.
+    /// Exit 3 when a threshold is breached or the baseline regressed.
+    Load {
+        /// health | proxied-read | artifact-download | registration
+        #[arg(long, default_value = "health")]
+        scenario: String,
+        /// A raw GET target instead of a scenario (e.g. http://127.0.0.1:18080/health).
+        #[arg(long)]
+        url: Option<url::Url>,
+        /// open (constant arrival rate) | closed (virtual users).
+        #[arg(long, default_value = "closed")]
+        model: String,
+        /// Open model: requests per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Closed model: virtual users.
+        #[arg(long, default_value_t = 8)]
+        users: usize,
+        /// Closed model: think time between a user's requests.
+        #[arg(long, default_value_t = 0)]
+        think_ms: u64,
+        /// Upper bound on requests.
+        #[arg(long, default_value_t = 1000)]
+        requests: u64,
+        /// Upper bound on time, e.g. 30s, 2m.
+        #[arg(long, default_value = "30s", value_parser = parse_age)]
+        duration: std::time::Duration,
+        /// Statuses that count as success (default 200-299).
+        #[arg(long, value_delimiter = ',')]
+        expect: Vec<u16>,
+        /// k6-style thresholds, repeatable: p95<500ms, p99<1s, error_rate<0.01, throughput>100.
+        #[arg(long = "threshold")]
+        thresholds: Vec<String>,
+        /// A saved result to compare with.
+        #[arg(long)]
+        baseline: Option<std::path::PathBuf>,
+        /// How much worse than the baseline counts as a regression (0.2 = 20%).
+        #[arg(long, default_value_t = 0.2)]
+        tolerance: f64,
+        /// Write the result (JSON) here.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Allow load against a non-loopback target.
+        #[arg(long)]
+        allow_live: bool,
+    },
     /// Print the resolved configuration (keys redacted) and exit; sends nothing.
     Config,
     /// List the stand-in's fault switches.
@@ -132,6 +179,40 @@ fn main() -> ExitCode {
                 keep,
             } => verify(areas, faults, keep).await,
             Command::Janitor { older_than, delete } => janitor(older_than, delete).await,
+            Command::Load {
+                scenario,
+                url,
+                model,
+                rate,
+                users,
+                think_ms,
+                requests,
+                duration,
+                expect,
+                thresholds,
+                baseline,
+                tolerance,
+                out,
+                allow_live,
+            } => {
+                let args = LoadArgs {
+                    scenario,
+                    url,
+                    model,
+                    rate,
+                    users,
+                    think_ms,
+                    requests,
+                    duration,
+                    expect,
+                    thresholds,
+                    baseline,
+                    tolerance,
+                    out,
+                    allow_live,
+                };
+                load(args).await
+            }
             Command::Standin {
                 registry_port,
                 auth_port,
@@ -194,6 +275,7 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
         .collect();
     if !keep {
         let _ = std::fs::remove_dir_all(config.run_dir.join("results"));
+        let _ = std::fs::remove_dir_all(config.run_dir.join("perf"));
     }
     let faults_note = if config.standin_faults.is_empty() {
         String::new()
@@ -449,6 +531,306 @@ async fn wait_for_stop() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+struct LoadArgs {
+    scenario: String,
+    url: Option<url::Url>,
+    model: String,
+    rate: f64,
+    users: usize,
+    think_ms: u64,
+    requests: u64,
+    duration: std::time::Duration,
+    expect: Vec<u16>,
+    thresholds: Vec<String>,
+    baseline: Option<std::path::PathBuf>,
+    tolerance: f64,
+    out: Option<std::path::PathBuf>,
+    allow_live: bool,
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+async fn load(a: LoadArgs) -> ExitCode {
+    use hokusai_verify::http::{Auth, HttpClient, Req};
+    use hokusai_verify::load::{self, Model, RunLimits, scenarios};
+    let thresholds = match a
+        .thresholds
+        .iter()
+        .map(|t| load::parse_threshold(t))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("--threshold: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let model = match a.model.as_str() {
+        "open" if a.rate > 0.0 => Model::Open { rate_per_s: a.rate },
+        "closed" if a.users > 0 => Model::Closed {
+            users: a.users,
+            think_ms: a.think_ms,
+        },
+        other => {
+            eprintln!(
+                "--model: `{other}` needs to be `open` (with --rate > 0) or `closed` (with --users > 0)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let baseline = match &a.baseline {
+        None => None,
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<load::LoadResult>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("--baseline {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let limits = RunLimits {
+        max_requests: a.requests,
+        max_duration: a.duration,
+    };
+    let expected: Vec<u16> = if a.expect.is_empty() {
+        (200..300).collect()
+    } else {
+        a.expect.clone()
+    };
+    let http = HttpClient::new(config.request_timeout, config.connect_timeout);
+    // Build the work, and refuse non-loopback targets unless allowed.
+    let (target, env, work, name) = if let Some(url) = &a.url {
+        if !is_loopback(url) && !a.allow_live {
+            eprintln!(
+                "load against {url} refused: not a loopback address; add --allow-live to load a real target"
+            );
+            return ExitCode::from(2);
+        }
+        let (base, path) = (url.clone(), url.path().to_owned());
+        let query: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let work = scenarios::http(http.clone(), base, move || {
+            let mut r = Req::get(path.clone());
+            for (k, v) in &query {
+                r = r.query(k.clone(), v.clone());
+            }
+            r
+        });
+        (url.to_string(), None, work, "url".to_owned())
+    } else {
+        if config.target == hokusai_verify::config::TargetKind::Live && !a.allow_live {
+            eprintln!(
+                "load against the live target refused: add --allow-live (and keep --requests/--duration small)"
+            );
+            return ExitCode::from(2);
+        }
+        let env = match Env::build(config.clone()).await {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        let key = env.keys.primary.clone();
+        let reg = env.registry_url().clone();
+        let work = match a.scenario.as_str() {
+            "health" => scenarios::http(http.clone(), reg, || Req::get("/health")),
+            "proxied-read" => scenarios::http(http.clone(), reg, move || {
+                Req::get("/api/mlflow/api/2.0/mlflow/experiments/search")
+                    .query("max_results", "1")
+                    .auth(Auth::Bearer(key.clone()))
+            }),
+            "artifact-download" => {
+                let path = match seed_artifact(&env).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        eprintln!("cannot prepare the artifact to download: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
+                scenarios::http(http.clone(), reg, move || {
+                    Req::get(path.clone()).auth(Auth::Bearer(key.clone()))
+                })
+            }
+            "registration" => scenarios::registration(env.clone()),
+            other => {
+                eprintln!(
+                    "--scenario: unknown `{other}` (health, proxied-read, artifact-download, registration)"
+                );
+                return ExitCode::from(2);
+            }
+        };
+        (
+            format!("{} ({})", env.registry_url(), env.target_name()),
+            Some(env),
+            work,
+            a.scenario.clone(),
+        )
+    };
+    let shape = match model {
+        Model::Open { rate_per_s } => format!("open model, {rate_per_s} req/s"),
+        Model::Closed { users, think_ms } => {
+            format!("closed model, {users} users, {think_ms} ms think time")
+        }
+    };
+    println!(
+        "load `{name}` against {target}: at most {} requests in at most {:?} ({shape})",
+        limits.max_requests, limits.max_duration
+    );
+    let sampler = load::ResourceSampler::start(std::time::Duration::from_millis(200));
+    let window_start = std::time::SystemTime::now();
+    let result = load::run_work(&name, model, limits, &expected, work).await;
+    let usage = sampler.stop();
+    print_ecs_utilisation(&config, window_start).await;
+    drop(env);
+    let l = &result.latency;
+    println!(
+        "requests {} ok {} ({:.2}% errors) in {:.2} s: {:.1} req/s",
+        result.requests,
+        result.ok,
+        result.error_rate() * 100.0,
+        result.duration_s,
+        result.throughput_per_s
+    );
+    println!(
+        "latency ms: p50 {:.2}  p90 {:.2}  p95 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.p999_ms, l.max_ms
+    );
+    if let Some(s) = &result.service_time {
+        println!(
+            "service time (from actual send, uncorrected) ms: p50 {:.2}  p99 {:.2}  max {:.2}",
+            s.p50_ms, s.p99_ms, s.max_ms
+        );
+    }
+    if !result.errors.is_empty() || !result.unexpected_status.is_empty() {
+        println!(
+            "errors: {:?}  unexpected statuses: {:?}",
+            result.errors, result.unexpected_status
+        );
+    }
+    println!(
+        "this process: CPU mean {:.0}% max {:.0}% of a core, peak RSS {:.0} MB",
+        usage.cpu_mean_percent, usage.cpu_max_percent, usage.peak_rss_mb
+    );
+    let cmp = load::compare(&result, &thresholds, baseline.as_ref(), a.tolerance);
+    for b in &cmp.breached {
+        println!("THRESHOLD BREACHED: {b}");
+    }
+    for r in &cmp.regressions {
+        println!("REGRESSION against the baseline: {r}");
+    }
+    if let Some(out) = &a.out {
+        let doc = serde_json::to_string_pretty(&result).expect("json");
+        if let Err(e) = std::fs::write(out, doc) {
+            eprintln!("cannot write {}: {e}", out.display());
+        }
+    }
+    let _ = load::record(&config.run_dir, &result);
+    if cmp.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
+}
+
+/// Live runs with AWS access: the ECS services' CPU and memory over the run's window.
+async fn print_ecs_utilisation(config: &Config, start: std::time::SystemTime) {
+    use hokusai_verify::ecs::cloudwatch::CloudWatch;
+    let Some(live) = &config.live else { return };
+    let Some(region) = &live.aws.region else {
+        println!("ECS utilisation: skipped (no AWS region)");
+        return;
+    };
+    if !hokusai_verify::ecs::credentials_available() && live.aws.endpoint_url.is_none() {
+        println!("ECS utilisation: skipped (no AWS credentials)");
+        return;
+    }
+    let cluster = live
+        .aws
+        .cluster
+        .clone()
+        .unwrap_or_else(|| config.profile.ecs.cluster.clone());
+    let cw = match CloudWatch::live(
+        region,
+        live.aws.endpoint_url.as_ref().map(url::Url::as_str),
+        &cluster,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            println!("ECS utilisation: skipped ({e})");
+            return;
+        }
+    };
+    // CloudWatch aggregates per minute: widen the window to whole minutes around the run.
+    let (from, to) = (
+        start - std::time::Duration::from_secs(60),
+        std::time::SystemTime::now() + std::time::Duration::from_secs(60),
+    );
+    for service in &config.profile.ecs.services {
+        match cw.utilisation(service, from, to).await {
+            Ok(u) => println!(
+                "ECS {service}: CPU max {} mean {}, memory max {} mean {} ({} datapoints)",
+                fmt_pct(u.cpu_max),
+                fmt_pct(u.cpu_mean),
+                fmt_pct(u.memory_max),
+                fmt_pct(u.memory_mean),
+                u.datapoints
+            ),
+            Err(e) => println!("ECS {service}: utilisation not available: {e}"),
+        }
+    }
+}
+
+fn fmt_pct(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.1}%"))
+}
+
+/// Uploads a 1 MB artifact for the download scenario; returns its proxied path.
+async fn seed_artifact(env: &Env) -> Result<String, hokusai_verify::mlflow::MlflowError> {
+    use hokusai_verify::http::Auth;
+    use hokusai_verify::mlflow::{ApiPrefix, MlflowClient};
+    let client = MlflowClient::via_proxy(
+        env.http.clone(),
+        env.registry_url().clone(),
+        Auth::Bearer(env.keys.primary.clone()),
+        ApiPrefix::Api,
+    );
+    let exp = client
+        .create_experiment(
+            &format!(
+                "{}-exp",
+                hokusai_verify::mlflow::workflow::unique_token("load")
+            ),
+            &[],
+        )
+        .await?;
+    let run = client.create_run(&exp, "load", &[]).await?;
+    let rel = format!("{exp}/{}/artifacts/blob.bin", run.info.run_id);
+    client.upload_artifact(&rel, vec![7u8; 1024 * 1024]).await?;
+    Ok(client.artifact_path(&rel))
 }
 
 fn parse_age(s: &str) -> Result<std::time::Duration, String> {

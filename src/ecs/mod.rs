@@ -1,6 +1,8 @@
 //! ECS: the client (aws-sdk-ecs, built so it never probes the instance-metadata service)
 //! and the contract's verdict on one service (contract section 8).
 
+pub mod cloudwatch;
+
 use aws_config::BehaviorVersion;
 use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::retry::RetryConfig;
@@ -65,22 +67,7 @@ impl EcsClient {
     /// credentials (never instance metadata: a black-holed IMDS would cost seconds per
     /// check, and this suite must not send traffic there). One standard retry.
     pub async fn live(region: &str, endpoint: Option<&str>, cluster: &str) -> Self {
-        let chain = CredentialsProviderChain::first_try(
-            "env",
-            aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new(),
-        )
-        .or_else(
-            "profile",
-            aws_config::profile::ProfileFileCredentialsProvider::builder().build(),
-        )
-        .or_else(
-            "web-identity",
-            aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder().build(),
-        )
-        .or_else(
-            "ecs-container",
-            aws_config::ecs::EcsCredentialsProvider::builder().build(),
-        );
+        let chain = live_credentials_chain();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .credentials_provider(chain)
@@ -95,6 +82,27 @@ impl EcsClient {
             cluster: cluster.to_owned(),
         }
     }
+}
+
+/// Environment, profile files, web identity, ECS container: every source but instance
+/// metadata (which would cost seconds where unreachable, and must not see test traffic).
+pub fn live_credentials_chain() -> CredentialsProviderChain {
+    CredentialsProviderChain::first_try(
+        "env",
+        aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else(
+        "profile",
+        aws_config::profile::ProfileFileCredentialsProvider::builder().build(),
+    )
+    .or_else(
+        "web-identity",
+        aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder().build(),
+    )
+    .or_else(
+        "ecs-container",
+        aws_config::ecs::EcsCredentialsProvider::builder().build(),
+    )
 }
 
 /// The contract's view of one service, from `DescribeServices`.

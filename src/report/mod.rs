@@ -77,6 +77,9 @@ pub struct Report {
     /// One row per original script (checklist 6h), when that area ran.
     #[serde(default)]
     pub scripts: Vec<ScriptRow>,
+    /// Load results of the run (`perf/*.json`), when performance tests or `load` ran.
+    #[serde(default)]
+    pub performance: Vec<crate::load::LoadResult>,
 }
 
 /// The result of one original script's check, as the old `test_execution_summary.json` had
@@ -139,6 +142,7 @@ impl Report {
             problems,
             delta: None,
             scripts: Vec::new(),
+            performance: Vec::new(),
         }
         .with_scripts()
     }
@@ -166,7 +170,27 @@ impl Report {
         if let Some(j) = nextest_junit {
             problems.extend(nextest_failures(j));
         }
-        Self::build(results, problems)
+        let mut performance = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(run_dir.join("perf")) {
+            let mut files: Vec<_> = dir
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            files.sort();
+            for p in files {
+                match std::fs::read_to_string(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+                {
+                    Ok(r) => performance.push(r),
+                    Err(e) => problems.push(format!("{}: {e}", p.display())),
+                }
+            }
+        }
+        let mut report = Self::build(results, problems);
+        report.performance = performance;
+        report
     }
 
     /// Failures (failed or error).

@@ -149,6 +149,33 @@ pub fn report(r: &Report) -> String {
         );
     }
 
+    if !r.performance.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Performance\n\n| run | model | requests | ok | req/s | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for p in &r.performance {
+            let model = match p.model {
+                crate::load::Model::Open { rate_per_s } => format!("open {rate_per_s}/s"),
+                crate::load::Model::Closed { users, .. } => format!("closed {users} users"),
+            };
+            let l = &p.latency;
+            let _ = writeln!(
+                s,
+                "| {} | {model} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                p.name,
+                p.requests,
+                p.ok,
+                p.throughput_per_s,
+                l.p50_ms,
+                l.p95_ms,
+                l.p99_ms,
+                l.p999_ms,
+                l.max_ms
+            );
+        }
+    }
+
     let _ = writeln!(
         s,
         "\n## Checks\n\n| outcome | check | component | duration ms | detail |\n|---|---|---|---|---|"
