@@ -8,7 +8,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export RUST_BACKTRACE ?= 0
 CARGO ?= cargo
 
-.PHONY: verify test live-smoke build fmt lint clean-run
+.PHONY: verify test live-smoke bench build fmt lint clean-run
 
 verify: ## run every check on the configured target (stand-in by default) and print a summary
 	scripts/with-redis $(CARGO) run --quiet -- verify
@@ -20,6 +20,9 @@ test: ## every test: unit, doc, one binary per area, and the fidelity tests agai
 
 live-smoke: ## the suite in live mode over real sockets against `hokusai-verify standin`, healthy and with a fault
 	scripts/with-redis scripts/live-smoke
+
+bench: ## the load engine against oha and wrk on loopback (release build; prints the table of docs/performance.md)
+	scripts/bench
 
 build:
 	$(CARGO) build --all-targets

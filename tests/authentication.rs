@@ -7,6 +7,10 @@
 
 mod common;
 
+use common::target;
+use hokusai_verify::fixtures::Env;
+use std::sync::Arc;
+
 use hokusai_verify::standin::{Breakage, Fault};
 use rstest::rstest;
 
@@ -50,8 +54,8 @@ use rstest::rstest;
 #[case::rate_enforced("rate_limit_enforced")]
 #[case::rate_isolated("rate_limit_isolated")]
 #[tokio::test]
-async fn authentication(#[case] id: &str) {
-    common::run_check("authentication", id).await;
+async fn authentication(#[future] target: Arc<Env>, #[case] id: &str) {
+    common::run_check_on(target.await, "authentication", id).await;
 }
 
 #[rstest]

@@ -4,6 +4,10 @@
 
 mod common;
 
+use common::target;
+use hokusai_verify::fixtures::Env;
+use std::sync::Arc;
+
 use hokusai_verify::http::{HttpClient, HttpErrorKind, Req};
 use hokusai_verify::standin::{Breakage, Fault};
 use rstest::rstest;
@@ -37,8 +41,8 @@ use std::time::{Duration, Instant};
 #[case::wrong_content_type("malformed_json[wrong-content-type]")]
 #[case::ten_mb("malformed_json[10mb-document]")]
 #[tokio::test]
-async fn error_scenarios(#[case] id: &str) {
-    common::run_check("error_scenarios", id).await;
+async fn error_scenarios(#[future] target: Arc<Env>, #[case] id: &str) {
+    common::run_check_on(target.await, "error_scenarios", id).await;
 }
 
 #[rstest]

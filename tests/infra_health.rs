@@ -6,6 +6,10 @@
 
 mod common;
 
+use common::target;
+use hokusai_verify::fixtures::Env;
+use std::sync::Arc;
+
 use hokusai_verify::standin::Fault;
 use rstest::rstest;
 
@@ -27,8 +31,8 @@ use rstest::rstest;
 #[case::mlflow_via_registry("mlflow_via_registry")]
 #[case::redis("redis_connectivity")]
 #[tokio::test]
-async fn infra_health(#[case] id: &str) {
-    common::run_check("infra_health", id).await;
+async fn infra_health(#[future] target: Arc<Env>, #[case] id: &str) {
+    common::run_check_on(target.await, "infra_health", id).await;
 }
 
 #[rstest]

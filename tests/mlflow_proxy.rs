@@ -2,6 +2,10 @@
 
 mod common;
 
+use common::target;
+use hokusai_verify::fixtures::Env;
+use std::sync::Arc;
+
 use hokusai_verify::standin::{Breakage, Fault};
 use rstest::rstest;
 
@@ -16,8 +20,8 @@ use rstest::rstest;
 #[case::html_errors("html_errors_become_json")]
 #[case::artifacts("artifacts_through_proxy")]
 #[tokio::test]
-async fn mlflow_proxy(#[case] id: &str) {
-    common::run_check("mlflow_proxy", id).await;
+async fn mlflow_proxy(#[future] target: Arc<Env>, #[case] id: &str) {
+    common::run_check_on(target.await, "mlflow_proxy", id).await;
 }
 
 #[rstest]

@@ -3,6 +3,10 @@
 
 mod common;
 
+use common::target;
+use hokusai_verify::fixtures::Env;
+use std::sync::Arc;
+
 use hokusai_verify::config::Profile;
 use hokusai_verify::standin::{Breakage, Fault};
 use rstest::rstest;
@@ -16,8 +20,8 @@ use rstest::rstest;
 #[case::budget("workflow_within_budget")]
 #[case::cleanup("cleanup_leaves_nothing")]
 #[tokio::test]
-async fn registration_flow(#[case] id: &str) {
-    common::run_check("registration_flow", id).await;
+async fn registration_flow(#[future] target: Arc<Env>, #[case] id: &str) {
+    common::run_check_on(target.await, "registration_flow", id).await;
 }
 
 #[rstest]
@@ -171,4 +175,26 @@ async fn janitor_removes_only_old_leftovers() {
             .await
             .is_ok()
     );
+}
+
+/// A registration made in a test is removed by the test's context at teardown.
+#[test_context::test_context(common::RegistryCtx)]
+#[tokio::test]
+async fn a_test_context_cleans_up_what_the_test_registered(ctx: &mut common::RegistryCtx) {
+    let req = hokusai_verify::mlflow::workflow::RegistrationRequest::fresh("context");
+    let reg = hokusai_verify::mlflow::workflow::register(
+        &ctx.client,
+        &req,
+        hokusai_verify::model::SampleModel::get(),
+        &mut ctx.created,
+        None,
+    )
+    .await
+    .expect("registration");
+    assert_eq!(reg.version, "1");
+    assert!(
+        !ctx.created.models.is_empty(),
+        "the context knows what to delete"
+    );
+    let _ = &ctx.env;
 }

@@ -275,3 +275,30 @@ fn root_causes_are_documented() {
         );
     }
 }
+
+/// A check that panics (a bug of the suite) still leaves a result, with its message.
+#[tokio::test]
+async fn a_panicking_check_is_recorded() {
+    use hokusai_verify::check::{Check, CheckFuture, CheckSpec};
+    fn boom(_: &mut Check) -> CheckFuture<'_> {
+        Box::pin(async { panic!("index out of range in a check") })
+    }
+    let env = hokusai_verify::fixtures::Env::standin_with(Profile::default_profile(), &[]).await;
+    let r = CheckSpec::new("example", "boom", Component::Api, "panics", boom)
+        .run(&env)
+        .await;
+    assert_eq!(
+        r.outcome,
+        Outcome::Error {
+            class: "panic".into()
+        }
+    );
+    assert!(
+        r.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("index out of range"),
+        "{}",
+        r.explain()
+    );
+}

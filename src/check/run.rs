@@ -141,7 +141,28 @@ impl CheckSpec {
             evidence: EvidenceSink::default(),
             measurements: BTreeMap::new(),
         };
-        let verdict = (self.run)(&mut check).await;
+        // A panic inside a check is a bug of the suite, but it is still recorded (with its
+        // message) instead of vanishing from the run.
+        let verdict = {
+            use futures_util::FutureExt;
+            match std::panic::AssertUnwindSafe((self.run)(&mut check))
+                .catch_unwind()
+                .await
+            {
+                Ok(v) => v,
+                Err(payload) => {
+                    let msg = payload
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                        .unwrap_or_else(|| "a panic without a message".into());
+                    Err(Failure::Error {
+                        class: "panic".into(),
+                        message: crate::secret::redact(&format!("the check panicked: {msg}")),
+                    })
+                }
+            }
+        };
         let (mut outcome, mut expected, mut actual, mut message) =
             (Outcome::Passed, None, None, None);
         match verdict {

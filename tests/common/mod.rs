@@ -133,3 +133,61 @@ pub fn assert_every_check_has_a_case(area: &str, source: &str) {
         "checks without a test case in tests/{area}.rs: {missing:?}"
     );
 }
+
+/// rstest fixture: the environment the configuration asks for (a fresh stand-in by default).
+#[rstest::fixture]
+pub async fn target() -> Arc<Env> {
+    env().await
+}
+
+/// Runs one check of the catalogue on an environment from the fixture, records it, and
+/// fails the test (with the evidence) unless it passed or skipped.
+pub async fn run_check_on(env: Arc<Env>, area: &str, id: &str) -> CheckResult {
+    let spec = checks::find(env.profile(), area, id).unwrap_or_else(|| {
+        panic!(
+            "no check {area}/{id} in the catalogue for profile {}",
+            env.profile().name
+        )
+    });
+    let result = spec.run(&env).await;
+    record(&env.config.run_dir, &result).expect("results can be written to the run folder");
+    match &result.outcome {
+        Outcome::Passed => {}
+        Outcome::Skipped { reason } => eprintln!("skipped {}: {reason}", result.key()),
+        _ => panic!("{}", result.explain()),
+    }
+    result
+}
+
+/// test-context: an MLflow client through the proxy, and a record of what the test creates,
+/// which teardown deletes — also when the test panics.
+pub struct RegistryCtx {
+    pub env: Arc<Env>,
+    pub client: hokusai_verify::mlflow::MlflowClient,
+    pub created: hokusai_verify::mlflow::workflow::Created,
+}
+
+impl test_context::AsyncTestContext for RegistryCtx {
+    async fn setup() -> Self {
+        let env = env().await;
+        let client = hokusai_verify::mlflow::MlflowClient::via_proxy(
+            env.http.clone(),
+            env.registry_url().clone(),
+            hokusai_verify::http::Auth::Bearer(env.keys.primary.clone()),
+            hokusai_verify::mlflow::ApiPrefix::Api,
+        );
+        Self {
+            env,
+            client,
+            created: Default::default(),
+        }
+    }
+
+    async fn teardown(mut self) {
+        let problems = self.created.cleanup(&self.client).await;
+        assert!(
+            problems.is_empty(),
+            "clean-up left things behind: {problems:?}"
+        );
+    }
+}
