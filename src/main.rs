@@ -99,50 +99,7 @@ enum Command {
     /// Load: latency percentiles, throughput, errors by class, against the configured target
     /// (stand-in by default) or a raw URL. Always bounded; a live target needs --allow-live.
     /// Exit 3 when a threshold is breached or the baseline regressed.
-    Load {
-        /// health | proxied-read | artifact-download | registration
-        #[arg(long, default_value = "health")]
-        scenario: String,
-        /// A raw GET target instead of a scenario (e.g. http://127.0.0.1:18080/health).
-        #[arg(long)]
-        url: Option<url::Url>,
-        /// open (constant arrival rate) | closed (virtual users).
-        #[arg(long, default_value = "closed")]
-        model: String,
-        /// Open model: requests per second.
-        #[arg(long, default_value_t = 100.0)]
-        rate: f64,
-        /// Closed model: virtual users.
-        #[arg(long, default_value_t = 8)]
-        users: usize,
-        /// Closed model: think time between a user's requests.
-        #[arg(long, default_value_t = 0)]
-        think_ms: u64,
-        /// Upper bound on requests.
-        #[arg(long, default_value_t = 1000)]
-        requests: u64,
-        /// Upper bound on time, e.g. 30s, 2m.
-        #[arg(long, default_value = "30s", value_parser = parse_age)]
-        duration: std::time::Duration,
-        /// Statuses that count as success (default 200-299).
-        #[arg(long, value_delimiter = ',')]
-        expect: Vec<u16>,
-        /// k6-style thresholds, repeatable: p95<500ms, p99<1s, error_rate<0.01, throughput>100.
-        #[arg(long = "threshold")]
-        thresholds: Vec<String>,
-        /// A saved result to compare with.
-        #[arg(long)]
-        baseline: Option<std::path::PathBuf>,
-        /// How much worse than the baseline counts as a regression (0.2 = 20%).
-        #[arg(long, default_value_t = 0.2)]
-        tolerance: f64,
-        /// Write the result (JSON) here.
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-        /// Allow load against a non-loopback target.
-        #[arg(long)]
-        allow_live: bool,
-    },
+    Load(LoadArgs),
     /// Print the resolved configuration (keys redacted) and exit; sends nothing.
     Config,
     /// List the stand-in's fault switches.
@@ -179,40 +136,7 @@ fn main() -> ExitCode {
                 keep,
             } => verify(areas, faults, keep).await,
             Command::Janitor { older_than, delete } => janitor(older_than, delete).await,
-            Command::Load {
-                scenario,
-                url,
-                model,
-                rate,
-                users,
-                think_ms,
-                requests,
-                duration,
-                expect,
-                thresholds,
-                baseline,
-                tolerance,
-                out,
-                allow_live,
-            } => {
-                let args = LoadArgs {
-                    scenario,
-                    url,
-                    model,
-                    rate,
-                    users,
-                    think_ms,
-                    requests,
-                    duration,
-                    expect,
-                    thresholds,
-                    baseline,
-                    tolerance,
-                    out,
-                    allow_live,
-                };
-                load(args).await
-            }
+            Command::Load(args) => load(args).await,
             Command::Standin {
                 registry_port,
                 auth_port,
@@ -533,20 +457,49 @@ async fn wait_for_stop() {
     }
 }
 
+#[derive(clap::Args)]
 struct LoadArgs {
+    /// health | proxied-read | artifact-download | registration
+    #[arg(long, default_value = "health")]
     scenario: String,
+    /// A raw GET target instead of a scenario (e.g. http://127.0.0.1:18080/health).
+    #[arg(long)]
     url: Option<url::Url>,
+    /// open (constant arrival rate) | closed (virtual users).
+    #[arg(long, default_value = "closed")]
     model: String,
+    /// Open model: requests per second.
+    #[arg(long, default_value_t = 100.0)]
     rate: f64,
+    /// Closed model: virtual users.
+    #[arg(long, default_value_t = 8)]
     users: usize,
+    /// Closed model: think time between a user's requests.
+    #[arg(long, default_value_t = 0)]
     think_ms: u64,
+    /// Upper bound on requests.
+    #[arg(long, default_value_t = 1000)]
     requests: u64,
+    /// Upper bound on time, e.g. 30s, 2m.
+    #[arg(long, default_value = "30s", value_parser = parse_age)]
     duration: std::time::Duration,
+    /// Statuses that count as success (default 200-299).
+    #[arg(long, value_delimiter = ',')]
     expect: Vec<u16>,
+    /// k6-style thresholds, repeatable: p95<500ms, p99<1s, error_rate<0.01, throughput>100.
+    #[arg(long = "threshold")]
     thresholds: Vec<String>,
+    /// A saved result to compare with.
+    #[arg(long)]
     baseline: Option<std::path::PathBuf>,
+    /// How much worse than the baseline counts as a regression (0.2 = 20%).
+    #[arg(long, default_value_t = 0.2)]
     tolerance: f64,
+    /// Write the result (JSON) here.
+    #[arg(long)]
     out: Option<std::path::PathBuf>,
+    /// Allow load against a non-loopback target.
+    #[arg(long)]
     allow_live: bool,
 }
 

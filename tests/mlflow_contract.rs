@@ -752,18 +752,7 @@ async fn registration_flow_against_real_mlflow(#[case] id: &str) {
     );
 }
 
-/// Peak resident memory of this process (Linux), in MB.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
+use hokusai_verify::load::peak_rss_mb;
 
 /// 200 MB up and down through the real MLflow, checksummed; the client streams both ways,
 /// so this process's peak memory grows by far less than the artifact.

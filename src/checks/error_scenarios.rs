@@ -217,18 +217,7 @@ fn upstream_timeout_is_504(c: &mut Check) -> CheckFuture<'_> {
     })
 }
 
-/// Peak resident memory of this process in MB (Linux).
-pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
+use crate::load::peak_rss_mb;
 
 fn large_artifact(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {

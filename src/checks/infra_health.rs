@@ -112,7 +112,7 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
 }
 
 /// The key to send to routes that need one under this profile.
-fn ops_auth(c: &Check) -> Auth {
+pub(crate) fn ops_auth(c: &Check) -> Auth {
     if c.env.profile().health.ops_routes_need_key {
         Auth::Bearer(c.env.keys.primary.clone())
     } else {

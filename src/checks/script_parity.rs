@@ -282,11 +282,7 @@ fn verify_model_registration(c: &mut Check) -> CheckFuture<'_> {
 /// The endpoint list with the contract's expected status and content type.
 fn endpoint_list(c: &Check) -> Vec<(Req, u16, &'static str)> {
     let key = bearer(c);
-    let ops = if c.env.profile().health.ops_routes_need_key {
-        key.clone()
-    } else {
-        Auth::None
-    };
+    let ops = super::infra_health::ops_auth(c);
     let mlflow = |p: &str| Req::get(format!("/api/mlflow/{p}")).auth(key.clone());
     vec![
         (Req::get("/health"), 200, "application/json"),
@@ -373,11 +369,7 @@ fn endpoint_availability(c: &mut Check) -> CheckFuture<'_> {
 
 fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
-        let ops = if c.env.profile().health.ops_routes_need_key {
-            bearer(c)
-        } else {
-            Auth::None
-        };
+        let ops = super::infra_health::ops_auth(c);
         let ex = c.registry(Req::get("/api/health/mlflow").auth(ops)).await?;
         expect::status(&ex, 200)?;
         let api = c.mlflow(ApiPrefix::Api);
@@ -434,11 +426,7 @@ fn health_endpoints(c: &mut Check) -> CheckFuture<'_> {
             expect::describe(&ex),
         )?;
         // The original looked for `connected` here; the detailed health says `status: healthy`.
-        let ops = if c.env.profile().health.ops_routes_need_key {
-            bearer(c)
-        } else {
-            Auth::None
-        };
+        let ops = super::infra_health::ops_auth(c);
         let ex = c
             .registry(Req::new(Method::GET, "/api/health/mlflow").auth(ops))
             .await?;

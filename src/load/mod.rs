@@ -13,7 +13,7 @@ pub mod scenarios;
 
 pub use baseline::{Comparison, Threshold, ThresholdError, compare, parse_threshold};
 pub use engine::{LoadResult, Model, Outcome as RequestOutcome, Percentiles, RunLimits, run_load};
-pub use resources::{ProcessUsage, ResourceSampler};
+pub use resources::{ProcessUsage, ResourceSampler, peak_rss_mb};
 
 /// Runs a [`scenarios::Work`] (the engine takes a plain closure).
 pub async fn run_work(

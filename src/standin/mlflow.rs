@@ -15,6 +15,16 @@ pub struct MlflowReply {
 }
 
 impl MlflowReply {
+    /// The wiremock answer for this reply (no content type for an empty PUT answer, as MLflow).
+    pub fn into_template(self) -> wiremock::ResponseTemplate {
+        let t = wiremock::ResponseTemplate::new(self.status);
+        if self.content_type.is_empty() {
+            t.set_body_bytes(self.body)
+        } else {
+            t.set_body_raw(self.body, self.content_type)
+        }
+    }
+
     fn json(v: &Value) -> Self {
         // Real MLflow pretty-prints success bodies with a 2-space indent.
         Self {
@@ -396,6 +406,25 @@ pub struct RequestContext {
 }
 
 impl MlflowStore {
+    /// Answers a wiremock request at `path` (the path MLflow sees).
+    pub fn handle_request(
+        &mut self,
+        req: &wiremock::Request,
+        path: &str,
+        ctx: RequestContext,
+    ) -> MlflowReply {
+        let query: Vec<(String, String)> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let ct = req
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        self.handle(req.method.as_str(), path, &query, ct, &req.body, ctx)
+    }
+
     /// Answers one HTTP request. `query` is the decoded query string.
     pub fn handle(
         &mut self,

@@ -290,32 +290,12 @@ impl Respond for MlflowServer {
             return wiremock::ResponseTemplate::new(503)
                 .set_body_string("MLflow is down (stand-in fault mlflow-down)");
         }
-        let query: Vec<(String, String)> = req
-            .url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let ct = req
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok());
         let ctx = mlflow::RequestContext {
             artifacts_disabled: self.0.has(Fault::ArtifactsDisabled),
             via_public_host: false,
         };
-        let reply = lock(&self.0.mlflow).handle(
-            req.method.as_str(),
-            req.url.path(),
-            &query,
-            ct,
-            &req.body,
-            ctx,
-        );
-        let t = wiremock::ResponseTemplate::new(reply.status);
-        if reply.content_type.is_empty() {
-            t.set_body_bytes(reply.body)
-        } else {
-            t.set_body_raw(reply.body, reply.content_type)
-        }
+        lock(&self.0.mlflow)
+            .handle_request(req, req.url.path(), ctx)
+            .into_template()
     }
 }

@@ -563,31 +563,10 @@ impl RegistryResponder {
 
     /// MLflow answering a request sent straight to it (the misrouted ALB rule).
     fn mlflow_direct(&self, req: &Request, path: &str) -> MlflowReply {
-        let query: Vec<(String, String)> = req
-            .url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let ct = req
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok());
-        lock(&self.0.mlflow).handle(
-            req.method.as_str(),
-            path,
-            &query,
-            ct,
-            &req.body,
-            RequestContext::default(),
-        )
+        lock(&self.0.mlflow).handle_request(req, path, RequestContext::default())
     }
 }
 
 fn reply_template(reply: MlflowReply) -> ResponseTemplate {
-    let t = ResponseTemplate::new(reply.status);
-    if reply.content_type.is_empty() {
-        t.set_body_bytes(reply.body)
-    } else {
-        t.set_body_raw(reply.body, reply.content_type)
-    }
+    reply.into_template()
 }

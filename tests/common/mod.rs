@@ -20,21 +20,7 @@ pub async fn env() -> Arc<Env> {
 /// Runs one check of the catalogue against the configured target, records its result in
 /// the run folder, and fails the test (with the evidence) unless it passed or skipped.
 pub async fn run_check(area: &str, id: &str) -> CheckResult {
-    let env = env().await;
-    let spec = checks::find(env.profile(), area, id).unwrap_or_else(|| {
-        panic!(
-            "no check {area}/{id} in the catalogue for profile {}",
-            env.profile().name
-        )
-    });
-    let result = spec.run(&env).await;
-    record(&env.config.run_dir, &result).expect("results can be written to the run folder");
-    match &result.outcome {
-        Outcome::Passed => {}
-        Outcome::Skipped { reason } => eprintln!("skipped {}: {reason}", result.key()),
-        _ => panic!("{}", result.explain()),
-    }
-    result
+    run_check_on(env().await, area, id).await
 }
 
 /// Runs one check against a fresh stand-in with `faults` on and returns the result
