@@ -872,9 +872,9 @@ fn print_line(r: &CheckResult) {
         Outcome::Error { .. } => "ERR ",
     };
     println!("{mark} {:<58} {:>7.1} ms", r.key(), worst_latency);
-    if r.outcome != Outcome::Passed {
-        if let Some(m) = &r.message {
-            println!("       {m}");
-        }
+    if r.outcome != Outcome::Passed
+        && let Some(m) = &r.message
+    {
+        println!("       {m}");
     }
 }

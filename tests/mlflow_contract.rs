@@ -100,11 +100,7 @@ impl Session {
             json!({"text": String::from_utf8_lossy(&ex.body)})
         };
         self.learn_ids(&parsed);
-        let request = if path.starts_with('/') {
-            format!("{method} {path}")
-        } else {
-            format!("{method} {path}")
-        };
+        let request = format!("{method} {path}");
         let entry = json!({"request": request, "status": ex.status, "content_type": ct, "body": parsed.clone()});
         let normalised = self.normalise(entry);
         self.transcript.push(normalised);

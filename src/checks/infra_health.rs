@@ -400,7 +400,7 @@ fn redis_connectivity(c: &mut Check) -> CheckFuture<'_> {
             "redis",
             "PING",
             t0.elapsed().as_secs_f64() * 1e3,
-            ping.as_ref().map(Clone::clone).map_err(ToString::to_string),
+            ping.clone().map_err(|e| e.to_string()),
         );
         ping.map_err(|e| {
             Failure::failed(

@@ -213,10 +213,10 @@ impl Config {
         let redis_from_env = vars
             .get("HOKUSAI_REDIS_URL")
             .or_else(|| vars.get("REDIS_URL"));
-        if let Some(r) = &redis_from_env {
-            if let Err(e) = check_redis_url(r) {
-                problem("HOKUSAI_REDIS_URL", e);
-            }
+        if let Some(r) = &redis_from_env
+            && let Err(e) = check_redis_url(r)
+        {
+            problem("HOKUSAI_REDIS_URL", e);
         }
 
         let mut live = None;

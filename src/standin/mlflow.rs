@@ -350,10 +350,10 @@ fn route(path: &str) -> Route<'_> {
         "/api/2.0/mlflow-artifacts/artifacts",
         "/ajax-api/2.0/mlflow-artifacts/artifacts",
     ] {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if rest.is_empty() || rest.starts_with('/') {
-                return Route::Artifacts(rest.trim_start_matches('/'));
-            }
+        if let Some(rest) = path.strip_prefix(prefix)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return Route::Artifacts(rest.trim_start_matches('/'));
         }
     }
     match path {

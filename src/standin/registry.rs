@@ -34,10 +34,10 @@ enum Authn {
 fn presented_key(req: &Request) -> Option<String> {
     let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
     if let Some(v) = header("authorization") {
-        if let Some((scheme, key)) = v.trim().split_once(char::is_whitespace) {
-            if scheme.eq_ignore_ascii_case("bearer") {
-                return Some(key.trim().to_owned());
-            }
+        if let Some((scheme, key)) = v.trim().split_once(char::is_whitespace)
+            && scheme.eq_ignore_ascii_case("bearer")
+        {
+            return Some(key.trim().to_owned());
         }
         // Any other scheme is "a key in the wrong form": presented but invalid.
         return Some(String::new());
