@@ -59,11 +59,12 @@ fn areas(faults: &[Fault]) -> Vec<&'static str> {
 }
 
 type Key = (String, Vec<Fault>, Vec<Breakage>);
+/// A scenario's results, computed once.
+type Slot = Arc<OnceCell<Vec<CheckResult>>>;
 
 /// Each scenario runs once per process, whichever test asks first (the matrix reuses the
 /// per-fault runs).
-static RUNS: LazyLock<Mutex<HashMap<Key, Arc<OnceCell<Vec<CheckResult>>>>>> =
-    LazyLock::new(Default::default);
+static RUNS: LazyLock<Mutex<HashMap<Key, Slot>>> = LazyLock::new(Default::default);
 
 fn scenario(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> (Profile, Scenario) {
     let scenario = Scenario {
@@ -79,11 +80,7 @@ fn scenario(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> (Profile
     (Profile::load(profile).unwrap(), scenario)
 }
 
-fn cell(
-    profile: &str,
-    faults: &[Fault],
-    breakages: &[Breakage],
-) -> Arc<OnceCell<Vec<CheckResult>>> {
+fn cell(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> Slot {
     let key = (profile.to_owned(), faults.to_vec(), breakages.to_vec());
     RUNS.lock().unwrap().entry(key).or_default().clone()
 }
