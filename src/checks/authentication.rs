@@ -311,6 +311,21 @@ fn rejected_key(c: &mut Check) -> CheckFuture<'_> {
     })
 }
 
+/// The TTL of a cache entry (`name` includes the raw key, so the evidence shows `label`).
+async fn entry_ttl(
+    c: &mut Check,
+    cache: &crate::cache::Cache,
+    name: &str,
+    label: &str,
+) -> Result<i64, Failure> {
+    let ttl = cache
+        .ttl(name)
+        .await
+        .map_err(|e| Failure::error("redis", e))?;
+    c.note("redis", label, 0.0, Ok(format!("{ttl}")));
+    Ok(ttl)
+}
+
 /// A keyed request whose validation is not served from the cache.
 async fn uncached_request(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failure> {
     if let Ok(cache) = c.env.require_redis() {
@@ -431,16 +446,7 @@ fn cache_entry_created(c: &mut Check) -> CheckFuture<'_> {
         let ex = uncached_request(c, &key).await?;
         expect::status(&ex, 200)?;
         let name = c.env.profile().cache_key(key.expose());
-        let ttl = cache
-            .ttl(&name)
-            .await
-            .map_err(|e| Failure::error("redis", e))?;
-        c.note(
-            "redis",
-            "TTL api_key:validation:<key>",
-            0.0,
-            Ok(format!("{ttl}")),
-        );
+        let ttl = entry_ttl(c, &cache, &name, "TTL api_key:validation:<key>").await?;
         c.measure("cache_ttl_s", ttl as f64);
         ensure(
             ttl > 0 && ttl <= ttl_want,
@@ -512,16 +518,7 @@ fn failures_not_cached(c: &mut Check) -> CheckFuture<'_> {
         }
         if let Some(cache) = cache {
             let name = env.profile().cache_key(unknown.expose());
-            let ttl = cache
-                .ttl(&name)
-                .await
-                .map_err(|e| Failure::error("redis", e))?;
-            c.note(
-                "redis",
-                "TTL api_key:validation:<unknown key>",
-                0.0,
-                Ok(format!("{ttl}")),
-            );
+            let ttl = entry_ttl(c, &cache, &name, "TTL api_key:validation:<unknown key>").await?;
             let _ = cache.del(&name).await;
             ensure(
                 ttl == -2,
@@ -571,16 +568,7 @@ fn cache_expiry_revalidates(c: &mut Check) -> CheckFuture<'_> {
                 format!("{calls}"),
             )?;
         }
-        let ttl = cache
-            .ttl(&name)
-            .await
-            .map_err(|e| Failure::error("redis", e))?;
-        c.note(
-            "redis",
-            "TTL api_key:validation:<key>",
-            0.0,
-            Ok(format!("{ttl}")),
-        );
+        let ttl = entry_ttl(c, &cache, &name, "TTL api_key:validation:<key>").await?;
         ensure(
             ttl > 0,
             "the entry re-created with a TTL",
@@ -598,10 +586,13 @@ fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
         let name = env.profile().cache_key(key.expose());
         let ex = uncached_request(c, &key).await?;
         expect::status(&ex, 200)?;
-        let window = cache
-            .ttl(&name)
-            .await
-            .map_err(|e| Failure::error("redis", e))?;
+        let window = entry_ttl(
+            c,
+            &cache,
+            &name,
+            "TTL api_key:validation:<key> (the revocation window)",
+        )
+        .await?;
         c.measure("revocation_window_s", window.max(0) as f64);
         if let Some(standin) = env.standin() {
             // Revoke at the auth service: the cached validation keeps the key working...
