@@ -101,3 +101,56 @@ fn printed_configuration_never_contains_the_key() {
     assert!(text.contains("hk_live_…[redacted]"), "{text}");
     assert!(!text.contains("Canary"), "{text}");
 }
+
+/// `HOKUSAI_STRICT=1`: a check that cannot run fails instead of passing as skipped.
+#[tokio::test]
+async fn strict_mode_turns_skips_into_failures() {
+    use hokusai_verify::check::{Check, CheckFuture, CheckSpec, Component, Failure, Outcome};
+    fn needs_something(_: &mut Check) -> CheckFuture<'_> {
+        Box::pin(async { Err(Failure::skipped("no low-limit key configured")) })
+    }
+    let spec = CheckSpec::new(
+        "example",
+        "needs_something",
+        Component::RateLimiter,
+        "skips",
+        needs_something,
+    );
+    for (strict, want_failed) in [(false, false), (true, true)] {
+        let mut config = hokusai_verify::config::Config::standin(
+            hokusai_verify::config::Profile::default_profile(),
+        );
+        config.strict = strict;
+        let standin = hokusai_verify::standin::StandIn::start(
+            hokusai_verify::standin::StandInOptions::new(config.profile.clone()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let env = hokusai_verify::fixtures::Env::on_standin(config, standin).await;
+        let r = spec.run(&env).await;
+        assert_eq!(r.outcome == Outcome::Failed, want_failed, "{}", r.explain());
+        assert!(
+            r.message
+                .as_deref()
+                .unwrap_or("")
+                .contains("no low-limit key")
+        );
+    }
+}
+
+/// Load against a live target or a non-loopback URL is refused before any request.
+#[rstest]
+#[case::live_target(&["load"], &[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY)])]
+#[case::remote_url(&["load", "--url", "http://192.0.2.1/health"], &[])]
+fn load_against_a_real_target_needs_allow_live(
+    #[case] args: &[&str],
+    #[case] vars: &[(&str, &str)],
+) {
+    let (code, text) = run(args, vars);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("refused") && text.contains("--allow-live"),
+        "{text}"
+    );
+    assert!(!text.contains("Canary"), "{text}");
+}

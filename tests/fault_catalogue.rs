@@ -114,6 +114,11 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 });
 
 fn start_all() {
+    // Under nextest every test is a process of its own: starting every scenario would
+    // repeat the whole catalogue per test, so each test computes only what it needs.
+    if std::env::var_os("NEXTEST").is_some() {
+        return;
+    }
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         for (p, fs, bs) in all_scenarios() {
