@@ -355,11 +355,11 @@ impl Config {
     }
 }
 
-/// `target/hokusai-verify/run` under the workspace (tests run with the package root as cwd).
+/// `<target dir>/hokusai-verify/run`: `$CARGO_TARGET_DIR`, else `./target` of the working
+/// directory (cargo runs tests from the package root; an archived test binary run
+/// elsewhere writes beside where it runs, not into a path of the build machine).
 fn default_run_dir() -> PathBuf {
-    let base = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let base = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
     base.join("hokusai-verify").join("run")
 }
 
