@@ -359,7 +359,9 @@ impl Config {
 /// directory (cargo runs tests from the package root; an archived test binary run
 /// elsewhere writes beside where it runs, not into a path of the build machine).
 fn default_run_dir() -> PathBuf {
-    let base = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+    let base = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target"));
     base.join("hokusai-verify").join("run")
 }
 

@@ -14,6 +14,46 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// `3 calls: 200 401 404; slowest 2.1 ms` (`-` for a non-HTTP call such as Redis or ECS;
+/// the full evidence is in report.json).
+fn evidence_summary(c: &crate::check::CheckResult) -> String {
+    if c.evidence.is_empty() {
+        return String::new();
+    }
+    let statuses: Vec<String> = c
+        .evidence
+        .iter()
+        .map(|e| {
+            e.status.map_or_else(
+                || {
+                    if e.error.is_some() {
+                        "no answer".into()
+                    } else {
+                        "-".into()
+                    }
+                },
+                |s| s.to_string(),
+            )
+        })
+        .collect();
+    let mut shown: Vec<String> = statuses.iter().take(8).cloned().collect();
+    if statuses.len() > 8 {
+        shown.push("…".into());
+    }
+    let slowest = c
+        .evidence
+        .iter()
+        .map(|e| e.latency_ms)
+        .fold(0.0_f64, f64::max);
+    let n = c.evidence.len();
+    let calls = if n == 1 {
+        "1 call".to_owned()
+    } else {
+        format!("{n} calls")
+    };
+    format!("{calls}: {}; slowest {slowest:.1} ms", shown.join(" "))
+}
+
 /// The rerun command of each area.
 pub fn rerun_command(area: &str) -> String {
     format!("cargo test --test {area}")
@@ -178,7 +218,7 @@ pub fn report(r: &Report) -> String {
 
     let _ = writeln!(
         s,
-        "\n## Checks\n\n| outcome | check | component | duration ms | detail |\n|---|---|---|---|---|"
+        "\n## Checks\n\n| outcome | check | component | duration ms | evidence | detail |\n|---|---|---|---|---|---|"
     );
     for c in &r.checks {
         let detail = match &c.outcome {
@@ -187,11 +227,12 @@ pub fn report(r: &Report) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | `{}` | {} | {:.1} | {} |",
+            "| {} | `{}` | {} | {:.1} | {} | {} |",
             c.outcome.label(),
             c.key(),
             c.component,
             c.duration_ms,
+            evidence_summary(c),
             cell(&detail.chars().take(300).collect::<String>())
         );
     }
