@@ -8,6 +8,6 @@ mod record;
 mod result;
 mod run;
 
-pub use record::{read_run_dir, record};
+pub use record::{read_json_files, read_run_dir, record};
 pub use result::{CheckResult, Component, Evidence, EvidenceSink, Outcome};
 pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Failure, ensure, ensure_eq};

@@ -39,7 +39,7 @@ pub fn read_run_dir(run_dir: &Path) -> (Vec<CheckResult>, Vec<String>) {
         problems.push(format!("no results folder at {}", root.display()));
         return (results, problems);
     };
-    let mut files: Vec<_> = areas
+    let files: Vec<_> = areas
         .flatten()
         .filter(|e| e.path().is_dir())
         .flat_map(|area| {
@@ -51,15 +51,27 @@ pub fn read_run_dir(run_dir: &Path) -> (Vec<CheckResult>, Vec<String>) {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
-    files.sort();
-    for p in files {
+    let (parsed, unreadable) = read_json_files::<CheckResult>(files);
+    results.extend(parsed);
+    problems.extend(unreadable);
+    (results, problems)
+}
+
+/// Reads every file of `paths` (sorted) as JSON of type `T`; a file that cannot be read or
+/// parsed is listed by name with the reason, never silently dropped.
+pub fn read_json_files<T: serde::de::DeserializeOwned>(
+    mut paths: Vec<std::path::PathBuf>,
+) -> (Vec<T>, Vec<String>) {
+    paths.sort();
+    let (mut ok, mut problems) = (Vec::new(), Vec::new());
+    for p in paths {
         match std::fs::read_to_string(&p)
             .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<CheckResult>(&t).map_err(|e| e.to_string()))
+            .and_then(|t| serde_json::from_str::<T>(&t).map_err(|e| e.to_string()))
         {
-            Ok(r) => results.push(r),
+            Ok(v) => ok.push(v),
             Err(e) => problems.push(format!("{}: {e}", p.display())),
         }
     }
-    (results, problems)
+    (ok, problems)
 }

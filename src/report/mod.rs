@@ -170,24 +170,15 @@ impl Report {
         if let Some(j) = nextest_junit {
             problems.extend(nextest_failures(j));
         }
-        let mut performance = Vec::new();
-        if let Ok(dir) = std::fs::read_dir(run_dir.join("perf")) {
-            let mut files: Vec<_> = dir
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect();
-            files.sort();
-            for p in files {
-                match std::fs::read_to_string(&p)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-                {
-                    Ok(r) => performance.push(r),
-                    Err(e) => problems.push(format!("{}: {e}", p.display())),
-                }
-            }
-        }
+        let perf_files: Vec<_> = std::fs::read_dir(run_dir.join("perf"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        let (performance, unreadable) = crate::check::read_json_files(perf_files);
+        problems.extend(unreadable);
         let mut report = Self::build(results, problems);
         report.performance = performance;
         report

@@ -68,6 +68,13 @@ pub async fn run_with_breakage(
     spec.run(&env).await
 }
 
+/// The check must stay green with `faults` on: no collateral noise from a fault that does
+/// not concern it.
+pub async fn assert_passes_under_faults(profile: &str, area: &str, id: &str, faults: &[Fault]) {
+    let r = run_under_faults(profile, area, id, faults).await;
+    assert_eq!(r.outcome, Outcome::Passed, "{}", r.explain());
+}
+
 /// The check must fail (or error) and say what it expected and what came back.
 pub fn assert_caught(r: &CheckResult, fault: &[impl std::fmt::Debug]) {
     assert!(
