@@ -271,6 +271,31 @@ impl Env {
     pub fn registry_url(&self) -> &Url {
         &self.registry
     }
+
+    /// What classifies this environment's answers into symptoms: the profile's auth-failure
+    /// shape, the API's auth timeout, and the keys that must be accepted.
+    pub fn observer(&self) -> Arc<crate::check::Observer> {
+        let p = self.profile();
+        let auth_timeout = self.standin().map_or(
+            std::time::Duration::from_millis(p.auth.validate_timeout_ms),
+            |s| s.timing().auth_timeout,
+        );
+        Arc::new(crate::check::Observer {
+            auth_failure_status: p.auth.failure_status,
+            auth_failure_retry_after: p.auth.failure_retry_after,
+            auth_timeout,
+            valid_keys: [
+                ("primary", Some(&self.keys.primary)),
+                ("second", self.keys.second.as_ref()),
+                ("low-limit", self.keys.low_limit.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(role, k)| {
+                k.map(|k| (role, secrecy::SecretString::from(k.expose().to_owned())))
+            })
+            .collect(),
+        })
+    }
     pub fn auth_url(&self) -> &Url {
         &self.auth
     }
@@ -305,7 +330,11 @@ impl Env {
             RedisAccess::Unreachable { url, error } => Err(Failure::failed(
                 format!("Redis at {url} answers"),
                 format!("no connection: {error}"),
-            )),
+            )
+            .symptom(crate::check::Symptom::DependencyUnhealthy {
+                service: "redis".into(),
+            })
+            .blocked("Redis reachable")),
         }
     }
 

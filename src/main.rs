@@ -870,6 +870,7 @@ fn print_line(r: &CheckResult) {
         Outcome::Skipped { .. } => "skip",
         Outcome::Failed => "FAIL",
         Outcome::Error { .. } => "ERR ",
+        Outcome::Blocked { .. } => "BLKD",
     };
     println!("{mark} {:<58} {:>7.1} ms", r.key(), worst_latency);
     if r.outcome != Outcome::Passed

@@ -4,10 +4,14 @@
 //!
 //! The catalogue of checks lives in [`crate::checks`], one module per area.
 
+pub mod contract;
 mod record;
 mod result;
 mod run;
+pub mod symptom;
 
+pub use contract::Line;
 pub use record::{read_json_files, read_run_dir, record};
 pub use result::{CheckResult, Component, Evidence, EvidenceSink, Outcome};
-pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Failure, ensure, ensure_eq};
+pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Failure, ResultExt, ensure, ensure_eq};
+pub use symptom::{Observer, Symptom};

@@ -1,6 +1,10 @@
+use super::contract::Line;
+use super::symptom::{Observer, Symptom};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The part of the platform a check is about (the health score is per component).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -48,6 +52,12 @@ pub enum Outcome {
     Error {
         class: String,
     },
+    /// The check stopped at a step before its own assertion (a precondition, an earlier
+    /// call): its own contract line was not verified. The report lists it under the cause of
+    /// that step.
+    Blocked {
+        step: String,
+    },
 }
 
 impl Outcome {
@@ -57,11 +67,16 @@ impl Outcome {
             Outcome::Failed => "FAILED",
             Outcome::Skipped { .. } => "skipped",
             Outcome::Error { .. } => "ERROR",
+            Outcome::Blocked { .. } => "BLOCKED",
         }
     }
-    /// Failed or error: the platform is not as it should be (or could not be reached).
+    /// Failed, error or blocked: the platform is not as it should be (or could not be
+    /// reached), and the check's line is not verified. A deploy gate fails on any of them.
     pub fn is_bad(&self) -> bool {
-        matches!(self, Outcome::Failed | Outcome::Error { .. })
+        matches!(
+            self,
+            Outcome::Failed | Outcome::Error { .. } | Outcome::Blocked { .. }
+        )
     }
 }
 
@@ -81,6 +96,13 @@ pub struct Evidence {
     pub body_excerpt: String,
     /// The transport error, when there was no answer.
     pub error: Option<String>,
+    /// What this request showed, classified by shape when it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub symptoms: Vec<Symptom>,
+    /// Recorded while the check itself switched a fault on (on the stand-in): its symptoms
+    /// name no cause and its latency is left out of the percentiles.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub injected: bool,
 }
 
 impl Evidence {
@@ -95,6 +117,8 @@ impl Evidence {
             latency_ms: ex.latency.as_secs_f64() * 1e3,
             body_excerpt: ex.excerpt(300),
             error: None,
+            symptoms: Vec::new(),
+            injected: false,
         }
     }
 
@@ -109,13 +133,90 @@ impl Evidence {
             latency_ms: e.elapsed.as_secs_f64() * 1e3,
             body_excerpt: String::new(),
             error: Some(e.to_string()),
+            symptoms: Vec::new(),
+            injected: false,
         }
     }
 }
 
 /// Where a check's evidence collects; shared with the clients a check hands out (the MLflow
-/// client records every call into it).
-pub type EvidenceSink = std::sync::Arc<std::sync::Mutex<Vec<Evidence>>>;
+/// client records every call into it). Every request recorded here is classified into
+/// [`Symptom`]s by the environment's [`Observer`], once, at the point it is observed.
+#[derive(Clone, Default)]
+pub struct EvidenceSink {
+    items: Arc<Mutex<Vec<Evidence>>>,
+    saw: Arc<Mutex<Vec<Symptom>>>,
+    observer: Arc<Observer>,
+    injected: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for EvidenceSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidenceSink").finish_non_exhaustive()
+    }
+}
+
+impl EvidenceSink {
+    pub fn new(observer: Arc<Observer>) -> Self {
+        Self {
+            observer,
+            ..Self::default()
+        }
+    }
+
+    /// Records an answered request and what its shape shows.
+    pub fn answered(&self, host: &str, ex: &crate::http::Exchange) {
+        let mut e = Evidence::answered(host, ex);
+        e.symptoms = self.observer.observe(host, ex);
+        self.push(e);
+    }
+
+    /// Records a request that got no answer.
+    pub fn unanswered(&self, host: &str, auth: String, err: &crate::http::HttpError) {
+        let mut e = Evidence::unanswered(host, auth, err);
+        e.symptoms = self.observer.unanswered(host, err);
+        self.push(e);
+    }
+
+    /// Records any evidence (a Redis command, an ECS call), marked injected while a fault
+    /// injected by the check is on.
+    pub fn push(&self, mut e: Evidence) {
+        e.injected |= self.injected.load(Ordering::SeqCst);
+        self.items.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+    }
+
+    /// Records a symptom the check found by looking (a TTL, a health report, an ECS state);
+    /// ignored while the check injects a fault itself.
+    pub fn saw(&self, s: Symptom) {
+        if !self.injected.load(Ordering::SeqCst) {
+            self.saw.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+        }
+    }
+
+    pub(crate) fn take_saw(&self) -> Vec<Symptom> {
+        std::mem::take(&mut *self.saw.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Marks what is recorded from now on as injected (or not).
+    pub(crate) fn set_injected(&self, on: bool) {
+        self.injected.store(on, Ordering::SeqCst);
+    }
+
+    pub(crate) fn take(&self) -> Vec<Evidence> {
+        std::mem::take(&mut *self.items.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The symptoms recorded so far (not injected ones).
+    pub fn symptoms(&self) -> Vec<Symptom> {
+        self.items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|e| !e.injected)
+            .flat_map(|e| e.symptoms.iter().cloned())
+            .collect()
+    }
+}
 
 /// The record of one check run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +230,12 @@ pub struct CheckResult {
     pub target: String,
     pub profile: String,
     pub outcome: Outcome,
+    /// The contract line the check verifies (a failure no fault explains is reported there).
+    #[serde(default)]
+    pub line: Option<Line>,
+    /// What the check's own assertion (or the step that blocked it) found, typed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub symptoms: Vec<Symptom>,
     /// What the contract expects, when the check failed.
     pub expected: Option<String>,
     /// What came back instead.
@@ -160,7 +267,20 @@ impl CheckResult {
         if let Some(a) = &self.actual {
             s.push_str(&format!("\n  actual:   {a}"));
         }
+        for sym in &self.symptoms {
+            s.push_str(&format!(
+                "\n  symptom:  {}",
+                serde_json::to_string(sym).unwrap_or_default()
+            ));
+        }
         for ev in &self.evidence {
+            for sym in ev.symptoms.iter().filter(|_| !ev.injected) {
+                s.push_str(&format!(
+                    "\n  symptom:  {} (from {})",
+                    serde_json::to_string(sym).unwrap_or_default(),
+                    ev.request
+                ));
+            }
             s.push_str(&format!(
                 "\n  evidence: [{}] {} ({}) -> {} {} in {:.1} ms {}",
                 ev.host,

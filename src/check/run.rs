@@ -1,4 +1,4 @@
-use super::{CheckResult, Component, Evidence, EvidenceSink, Outcome};
+use super::{CheckResult, Component, Evidence, EvidenceSink, Line, Outcome, Symptom};
 use crate::fixtures::Env;
 use crate::http::{Exchange, HttpError, Req};
 use std::collections::BTreeMap;
@@ -12,8 +12,16 @@ use url::Url;
 /// Why a check did not pass.
 #[derive(Debug, Clone)]
 pub enum Failure {
-    /// The platform answered against the contract.
-    Failed { expected: String, actual: String },
+    /// The platform answered against the contract; `symptom` is what the assertion found,
+    /// typed, when it is more than the shape of the answers recorded as evidence.
+    Failed {
+        expected: String,
+        actual: String,
+        symptom: Option<Symptom>,
+    },
+    /// A step before the check's own assertion failed (a precondition, an earlier call): the
+    /// check's line was not verified; the step's own failure says why.
+    Blocked { step: String, inner: Box<Failure> },
     /// The check cannot run here; the reason is shown (and fails in strict mode).
     Skipped(String),
     /// No usable answer (unreachable, timeout, broken response).
@@ -33,6 +41,40 @@ impl Failure {
         Failure::Failed {
             expected: expected.into(),
             actual: actual.into(),
+            symptom: None,
+        }
+    }
+    /// Names what the failing assertion found, as a typed symptom.
+    pub fn symptom(self, s: Symptom) -> Self {
+        match self {
+            Failure::Failed {
+                expected, actual, ..
+            } => Failure::Failed {
+                expected,
+                actual,
+                symptom: Some(s),
+            },
+            other => other,
+        }
+    }
+    /// This failure happened at `step`, before the check's own assertion.
+    pub fn blocked(self, step: impl Into<String>) -> Self {
+        match self {
+            Failure::Skipped(_) | Failure::Blocked { .. } => self,
+            inner => Failure::Blocked {
+                step: step.into(),
+                inner: Box::new(inner),
+            },
+        }
+    }
+    /// The typed symptoms the failure itself carries (the blocking step's, for a block).
+    fn symptoms(&self) -> Vec<Symptom> {
+        match self {
+            Failure::Failed {
+                symptom: Some(s), ..
+            } => vec![s.clone()],
+            Failure::Blocked { inner, .. } => inner.symptoms(),
+            _ => Vec::new(),
         }
     }
     pub fn skipped(reason: impl Into<String>) -> Self {
@@ -43,6 +85,18 @@ impl Failure {
             class: class.into(),
             message: crate::secret::redact(&message.to_string()),
         }
+    }
+}
+
+/// Marks a step of a check as a precondition: its failure blocks the check.
+pub trait ResultExt<T> {
+    /// `Err` becomes [`Failure::Blocked`] at `step`.
+    fn pre(self, step: &str) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<Failure>> ResultExt<T> for Result<T, E> {
+    fn pre(self, step: &str) -> Result<T, Failure> {
+        self.map_err(|e| e.into().blocked(step))
     }
 }
 
@@ -83,6 +137,8 @@ pub struct CheckSpec {
     pub title: String,
     pub component: Component,
     pub run: CheckFn,
+    /// The contract line the check verifies.
+    pub line: Option<Line>,
     /// Moves a lot of data (large artifacts): self-verification runs it only where it matters.
     pub heavy: bool,
 }
@@ -108,8 +164,15 @@ impl CheckSpec {
             title: title.into(),
             component,
             run,
+            line: None,
             heavy: false,
         }
+    }
+
+    /// The contract line this check verifies.
+    pub fn line(mut self, line: Line) -> Self {
+        self.line = Some(line);
+        self
     }
 
     /// Marks the check as moving a lot of data.
@@ -138,7 +201,7 @@ impl CheckSpec {
         let mut check = Check {
             env: env.clone(),
             param: self.param.clone(),
-            evidence: EvidenceSink::default(),
+            evidence: EvidenceSink::new(env.observer()),
             measurements: BTreeMap::new(),
         };
         // A panic inside a check is a bug of the suite, but it is still recorded (with its
@@ -165,11 +228,43 @@ impl CheckSpec {
         };
         let (mut outcome, mut expected, mut actual, mut message) =
             (Outcome::Passed, None, None, None);
+        let mut symptoms = check.evidence.take_saw();
+        symptoms.extend(
+            verdict
+                .as_ref()
+                .err()
+                .map(Failure::symptoms)
+                .unwrap_or_default(),
+        );
+        let verdict = match verdict {
+            Err(Failure::Blocked { step, inner }) => {
+                let why = match *inner {
+                    Failure::Failed {
+                        expected: e,
+                        actual: a,
+                        ..
+                    } => {
+                        expected = Some(e.clone());
+                        actual = Some(a.clone());
+                        format!("expected {e}, got {a}")
+                    }
+                    Failure::Transport(e) => e.to_string(),
+                    Failure::Error { message, .. } => message,
+                    other => format!("{other:?}"),
+                };
+                outcome = Outcome::Blocked { step: step.clone() };
+                message = Some(format!("blocked at {step}: {why}"));
+                Ok(())
+            }
+            v => v,
+        };
         match verdict {
             Ok(()) => {}
+            Err(Failure::Blocked { .. }) => unreachable!("handled above"),
             Err(Failure::Failed {
                 expected: e,
                 actual: a,
+                ..
             }) => {
                 outcome = Outcome::Failed;
                 message = Some(format!("expected {e}, got {a}"));
@@ -216,12 +311,12 @@ impl CheckSpec {
             target: env.target_name().to_owned(),
             profile: env.profile().name.clone(),
             outcome,
+            line: self.line,
+            symptoms,
             expected: redact(expected),
             actual: redact(actual),
             message: redact(message),
-            evidence: std::mem::take(
-                &mut *check.evidence.lock().unwrap_or_else(|p| p.into_inner()),
-            ),
+            evidence: check.evidence.take(),
             measurements: check.measurements,
             started_at,
             duration_ms: t0.elapsed().as_secs_f64() * 1e3,
@@ -262,18 +357,27 @@ impl Check {
     pub async fn send(&mut self, host: &str, base: &Url, req: Req) -> Result<Exchange, Failure> {
         let auth = req.auth.describe();
         let result = self.env.http.send(base, req).await;
-        self.push(match &result {
-            Ok(ex) => Evidence::answered(host, ex),
-            Err(e) => Evidence::unanswered(host, auth, e),
-        });
+        match &result {
+            Ok(ex) => self.evidence.answered(host, ex),
+            Err(e) => self.evidence.unanswered(host, auth, e),
+        }
         result.map_err(Failure::from)
     }
 
     fn push(&self, e: Evidence) {
-        self.evidence
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(e);
+        self.evidence.push(e);
+    }
+
+    /// Records a typed symptom found by looking (see [`Symptom`]).
+    pub fn saw(&self, s: Symptom) {
+        self.evidence.saw(s);
+    }
+
+    /// While `on`, what the check records is marked injected: the check itself switched a
+    /// fault on to watch the platform's reaction, so those answers name no cause and their
+    /// latency stays out of the percentiles.
+    pub fn injecting(&self, on: bool) {
+        self.evidence.set_injected(on);
     }
 
     /// An MLflow client through the registry's proxy with the primary key, recording into
@@ -318,6 +422,8 @@ impl Check {
             latency_ms,
             body_excerpt,
             error,
+            symptoms: Vec::new(),
+            injected: false,
         });
     }
 

@@ -4,7 +4,9 @@
 
 use super::expect;
 use super::registration_flow::finish_cleanup;
-use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, ensure, ensure_eq};
+use crate::check::{
+    Check, CheckFuture, CheckSpec, Component, Failure, Line, ResultExt, ensure, ensure_eq,
+};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
 use crate::mlflow::workflow::{Created, model_name, unique_token};
@@ -45,17 +47,21 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                     format!("a {k} key on a {r} route is 401, never 2xx/5xx"),
                     bad_key_on_route,
                 )
+                .line(Line::BadKeysRejected)
                 .with_param(format!("{k}:{r}")),
             );
         }
     }
-    v.push(CheckSpec::new(
-        AREA,
-        "upstream_timeout_is_504",
-        Component::Api,
-        "MLflow slower than the proxy's limit: 504 with the contract's detail, in bounded time",
-        upstream_timeout_is_504,
-    ));
+    v.push(
+        CheckSpec::new(
+            AREA,
+            "upstream_timeout_is_504",
+            Component::Api,
+            "MLflow slower than the proxy's limit: 504 with the contract's detail, in bounded time",
+            upstream_timeout_is_504,
+        )
+        .line(Line::UpstreamErrors),
+    );
     for mb in LARGE_MB {
         v.push(
             CheckSpec::new(
@@ -65,18 +71,23 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                 format!("a {mb} MB artifact goes up and comes back byte-identical, streamed"),
                 large_artifact,
             )
+            .line(Line::LargeArtifacts)
             .with_param(format!("{mb}MB"))
             .heavy(),
         );
     }
-    v.push(CheckSpec::new(AREA, "concurrent_versions", Component::Mlflow, "concurrent clients registering versions of one model: all answered, versions unique and gap-free", concurrent_versions));
-    v.push(CheckSpec::new(
-        AREA,
-        "concurrent_create_race",
-        Component::Mlflow,
-        "concurrent creates of one name: exactly one success, the rest RESOURCE_ALREADY_EXISTS",
-        concurrent_create_race,
-    ));
+    v.push(CheckSpec::new(AREA, "concurrent_versions", Component::Mlflow, "concurrent clients registering versions of one model: all answered, versions unique and gap-free", concurrent_versions)
+.line(Line::VersionNumbering));
+    v.push(
+        CheckSpec::new(
+            AREA,
+            "concurrent_create_race",
+            Component::Mlflow,
+            "concurrent creates of one name: exactly one success, the rest RESOURCE_ALREADY_EXISTS",
+            concurrent_create_race,
+        )
+        .line(Line::VersionNumbering),
+    );
     for m in MALFORMED {
         v.push(
             CheckSpec::new(
@@ -86,6 +97,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                 format!("a {m} body is a 4xx in MLflow's error shape, and changes nothing"),
                 malformed_json,
             )
+            .line(Line::MalformedBodies)
             .with_param(m),
         );
     }
@@ -187,24 +199,39 @@ fn upstream_timeout_is_504(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let env = c.env.clone();
         let standin = env.require_standin("a slow MLflow is injected")?;
+        // Before injecting: the same read must work, or what stops it blocks the check.
+        let before = c
+            .registry(
+                Req::get("/api/mlflow/ajax-api/2.0/mlflow/experiments/search")
+                    .query("max_results", "1")
+                    .auth(Auth::Bearer(env.keys.primary.clone())),
+            )
+            .await
+            .pre("a proxied read before injecting")?;
+        expect::status(&before, 200).pre("a proxied read before injecting")?;
         standin.set_fault(Fault::MlflowSlow, true);
         let key = env.keys.primary.clone();
         let started = Instant::now();
+        c.injecting(true);
         let res = c
             .registry(
-                Req::get("/api/mlflow/api/2.0/mlflow/experiments/search")
+                Req::get("/api/mlflow/ajax-api/2.0/mlflow/experiments/search")
                     .query("max_results", "1")
                     .auth(Auth::Bearer(key)),
             )
             .await;
+        c.injecting(false);
         let elapsed = started.elapsed();
         standin.set_fault(Fault::MlflowSlow, false);
         let ex = res?;
+        // The contract fixes the status and FastAPI's shape; the wording is the platform's.
         let secs = env.profile().proxy.upstream_timeout_ms as f64 / 1000.0;
-        expect::detail(
-            &ex,
-            504,
-            &format!("MLflow server request timeout after {secs:.1}s"),
+        ensure(
+            ex.status == 504 && ex.detail().is_some(),
+            format!(
+                "504 {{\"detail\": …}} (e.g. \"MLflow server request timeout after {secs:.1}s\")"
+            ),
+            expect::describe(&ex),
         )?;
         let bound = standin.timing().upstream_timeout + Duration::from_secs(2);
         c.measure("answer_after_ms", elapsed.as_secs_f64() * 1e3);

@@ -4,7 +4,8 @@
 
 use super::expect;
 use super::registration_flow::finish_cleanup;
-use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, ensure, ensure_eq};
+use crate::check::Symptom;
+use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
 use crate::mlflow::workflow::{Created, unique_token};
@@ -19,6 +20,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     for p in ["api", "ajax"] {
         v.push(
             CheckSpec::new(AREA, "tracking_calls", Component::Mlflow, format!("experiment, run, metric, artifact and searches work through the proxy ({p} spelling)"), tracking_calls)
+.line(Line::ProxyTracking)
                 .with_param(p),
         );
     }
@@ -29,49 +31,56 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             Component::Api,
             "api/2.0 and ajax-api/2.0 spellings return the same results",
             prefix_equivalence,
-        ),
+        )
+        .line(Line::AjaxRewrite),
         CheckSpec::new(
             AREA,
             "auth_headers_handled",
             Component::Api,
             "MLflow gets the X-Hokusai-* identity headers and (per profile) never the key",
             auth_headers_handled,
-        ),
+        )
+        .line(Line::ProxyHeaders),
         CheckSpec::new(
             AREA,
             "delete_body_forwarded",
             Component::Api,
             "a DELETE with a JSON body reaches MLflow intact",
             delete_body_forwarded,
-        ),
+        )
+        .line(Line::DeleteBodies),
         CheckSpec::new(
             AREA,
             "repeated_query_keys",
             Component::Api,
             "repeated query keys reach MLflow intact",
             repeated_query_keys,
-        ),
+        )
+        .line(Line::RepeatedQuery),
         CheckSpec::new(
             AREA,
             "json_errors_pass_through",
             Component::Api,
             "MLflow's JSON errors reach the client unchanged",
             json_errors_pass_through,
-        ),
+        )
+        .line(Line::ErrorsPassThrough),
         CheckSpec::new(
             AREA,
             "html_errors_become_json",
             Component::Api,
             "MLflow's HTML 404/405 pages become JSON with a valid MLflow error_code",
             html_errors_become_json,
-        ),
+        )
+        .line(Line::HtmlErrorsAsJson),
         CheckSpec::new(
             AREA,
             "artifacts_through_proxy",
             Component::Artifacts,
             "artifact PUT/GET through the proxy, byte-identical; a missing one is 404",
             artifacts_through_proxy,
-        ),
+        )
+        .line(Line::ArtifactsProxied),
     ]);
     v
 }
@@ -217,6 +226,9 @@ fn auth_headers_handled(c: &mut Check) -> CheckFuture<'_> {
                 0.0,
                 Ok(f.header_names.join(", ")),
             );
+            if f.carried_key && !forwards {
+                c.saw(Symptom::KeyForwarded);
+            }
             ensure(
                 f.carried_key == forwards,
                 if forwards {
@@ -255,13 +267,19 @@ fn delete_body_forwarded(c: &mut Check) -> CheckFuture<'_> {
             let req = Req::new(Method::DELETE, client.path("registered-models/delete"))
                 .json(&json!({"name": name}));
             let ex = client.raw(req).await?;
+            // MLflow refuses a delete without its JSON body with a 4xx: the body was lost on
+            // the way.
+            if (400..500).contains(&ex.status) && ex.json().is_some() {
+                c.saw(Symptom::RequestBodyDropped);
+            }
             expect::status(&ex, 200)?;
             match client.get_registered_model(&name).await {
                 Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => Ok(()),
                 Ok(_) => Err(Failure::failed(
                     "the model deleted by DELETE registered-models/delete {name}",
                     "it still exists",
-                )),
+                )
+                .symptom(Symptom::DeleteNotApplied)),
                 Err(e) => Err(e.into()),
             }
         }
@@ -307,6 +325,7 @@ fn repeated_query_keys(c: &mut Check) -> CheckFuture<'_> {
                 "metrics of both run_id values",
                 format!("metrics of {} run(s)", got.len()),
             )
+            .map_err(|f| f.symptom(Symptom::RepeatedQueryCollapsed))
         }
         .await;
         finish_cleanup(c, &client, &mut created, result).await

@@ -86,10 +86,16 @@ pub(crate) mod expect {
     /// A FastAPI error with exactly this `detail`.
     pub fn detail(ex: &Exchange, status_want: u16, detail_want: &str) -> Result<(), Failure> {
         let ok = ex.status == status_want && ex.detail().as_deref() == Some(detail_want);
-        ensure(
+        let f = ensure(
             ok,
             format!("{status_want} {{\"detail\":\"{detail_want}\"}}"),
             describe(ex),
-        )
+        );
+        if ex.status == status_want && ex.detail().is_none() {
+            return f.map_err(|f| {
+                f.symptom(crate::check::Symptom::RejectionWithoutDetail { status: ex.status })
+            });
+        }
+        f
     }
 }

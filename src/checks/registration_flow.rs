@@ -6,7 +6,9 @@
 //! Every check registers its own uniquely named model and deletes everything it created at
 //! the end, also when it fails; a clean-up that fails makes the check fail.
 
-use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, ensure, ensure_eq};
+use crate::check::{
+    Check, CheckFuture, CheckSpec, Component, Failure, Line, Symptom, ensure, ensure_eq,
+};
 use crate::config::Profile;
 use crate::mlflow::workflow::{Created, Registration, RegistrationRequest, register, sha256_hex};
 use crate::mlflow::{ApiPrefix, MlflowClient, tag};
@@ -23,49 +25,56 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             Component::Mlflow,
             "experiment, run, metrics, artifacts, registered model, version and tags all succeed",
             workflow_completes,
-        ),
+        )
+        .line(Line::RegistrationWorkflow),
         CheckSpec::new(
             AREA,
             "model_in_registry",
             Component::Mlflow,
             "the model is found by get, search and latest versions, with all Hokusai tags",
             model_in_registry,
-        ),
+        )
+        .line(Line::ModelVisible),
         CheckSpec::new(
             AREA,
             "second_registration_is_version_2",
             Component::Mlflow,
             "registering the same name again creates version \"2\"",
             second_registration_is_version_2,
-        ),
+        )
+        .line(Line::VersionNumbering),
         CheckSpec::new(
             AREA,
             "metrics_and_params_read_back",
             Component::Mlflow,
             "runs/get and metrics/get-history return exactly what was logged",
             metrics_and_params_read_back,
-        ),
+        )
+        .line(Line::ReadBack),
         CheckSpec::new(
             AREA,
             "artifacts_round_trip",
             Component::Artifacts,
             "the model's artifacts download byte-identical (sha256)",
             artifacts_round_trip,
-        ),
+        )
+        .line(Line::ArtifactsProxied),
         CheckSpec::new(
             AREA,
             "workflow_within_budget",
             Component::Mlflow,
             "the whole workflow finishes within the profile's budget",
             workflow_within_budget,
-        ),
+        )
+        .line(Line::WorkflowBudget),
         CheckSpec::new(
             AREA,
             "cleanup_leaves_nothing",
             Component::Mlflow,
             "after clean-up the model is gone and the run deleted",
             cleanup_leaves_nothing,
-        ),
+        )
+        .line(Line::NothingLeftBehind),
     ]
 }
 
@@ -90,7 +99,10 @@ where
             c.measure("workflow_ms", reg.total.as_secs_f64() * 1e3);
             verify(c, &client, &reg).await
         }
-        Err(e) => Err(e.into()),
+        // The workflow is the assertion of the workflow checks; for the others it is the
+        // step that must succeed before their own assertion.
+        Err(e) if label == "flow" || label == "budget" => Err(e.into()),
+        Err(e) => Err(Failure::from(e).blocked("the registration workflow")),
     };
     finish_cleanup(c, &client, &mut created, result).await
 }
@@ -104,20 +116,33 @@ pub(crate) async fn finish_cleanup(
 ) -> Result<(), Failure> {
     let problems = created.cleanup(client).await;
     c.measure("cleanup_problems", problems.len() as f64);
+    let refused = Symptom::CleanupRefused {
+        what: "objects the check created".into(),
+        status: None,
+    };
     match (result, problems.is_empty()) {
         (Ok(()), true) => Ok(()),
         (Ok(()), false) => Err(Failure::failed(
             "clean-up of everything the check created",
             format!("left behind: {}", problems.join("; ")),
-        )),
+        )
+        .symptom(refused)),
         (Err(e), true) => Err(e),
-        (Err(Failure::Failed { expected, actual }), false) => Err(Failure::failed(
+        (
+            Err(Failure::Failed {
+                expected,
+                actual,
+                symptom,
+            }),
+            false,
+        ) => Err(Failure::Failed {
             expected,
-            format!(
+            actual: format!(
                 "{actual} (and clean-up left behind: {})",
                 problems.join("; ")
             ),
-        )),
+            symptom: symptom.or(Some(refused)),
+        }),
         (Err(e), false) => Err(e),
     }
 }
@@ -291,6 +316,13 @@ fn workflow_within_budget(c: &mut Check) -> CheckFuture<'_> {
                     format!("within {budget:?}"),
                     format!("{:?}", reg.total),
                 )
+                .map_err(|f| {
+                    f.symptom(Symptom::LatencyOverBudget {
+                        route: "registration workflow".into(),
+                        ms: reg.total.as_millis() as u64,
+                        budget_ms: budget.as_millis() as u64,
+                    })
+                })
             })
         },
     ))
@@ -310,14 +342,21 @@ fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
             problems.is_empty(),
             "every deletion accepted",
             problems.join("; "),
-        )?;
+        )
+        .map_err(|f| {
+            f.symptom(Symptom::CleanupRefused {
+                what: "objects the check created".into(),
+                status: None,
+            })
+        })?;
         match client.get_registered_model(&reg.model_name).await {
             Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
             Ok(_) => {
                 return Err(Failure::failed(
                     "the registered model gone after delete",
                     "it is still there",
-                ));
+                )
+                .symptom(Symptom::DeleteNotApplied));
             }
             Err(e) => return Err(e.into()),
         }

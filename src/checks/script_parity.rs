@@ -4,7 +4,7 @@
 
 use super::expect;
 use super::registration_flow::finish_cleanup;
-use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, ensure, ensure_eq};
+use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
 use crate::mlflow::workflow::{Created, RegistrationRequest, register, sha256_hex, unique_token};
@@ -34,49 +34,56 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             Component::Mlflow,
             "search experiments, train, log metrics and the model, register, find it, load the latest version",
             model_registration_simple,
-        ),
+        )
+.line(Line::RegistrationWorkflow),
         CheckSpec::new(
             AREA,
             SCRIPTS[1],
             Component::Api,
             "MLflow calls with the key as a Bearer tracking token: search, run with params, metric, model artifacts",
             auth_registration,
-        ),
+        )
+.line(Line::KeyFormats),
         CheckSpec::new(
             AREA,
             SCRIPTS[2],
             Component::Mlflow,
             "the third-party path: experiment by name, run, explicit model (existing tolerated) and version",
             correct_registration,
-        ),
+        )
+.line(Line::RegistrationWorkflow),
         CheckSpec::new(
             AREA,
             SCRIPTS[3],
             Component::Api,
             "raw REST through /api/mlflow/api/2.0/mlflow/: experiment, run, metric, registered model all 200",
             verify_model_registration,
-        ),
+        )
+.line(Line::ProxyTracking),
         CheckSpec::new(
             AREA,
             SCRIPTS[4],
             Component::Api,
             "every endpoint of the list answers its contract status and content type",
             endpoint_availability,
-        ),
+        )
+.line(Line::OpsRoutes),
         CheckSpec::new(
             AREA,
             SCRIPTS[5],
             Component::Api,
             "proxy health, both prefixes, registry search, artifact route, a small flow",
             mlflow_routing,
-        ),
+        )
+.line(Line::AjaxRewrite),
         CheckSpec::new(
             AREA,
             SCRIPTS[6],
             Component::Api,
             "/health without a key, MLflow health through the API, detailed MLflow health",
             health_endpoints,
-        ),
+        )
+.line(Line::HealthMlflow),
     ]
 }
 

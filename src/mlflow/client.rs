@@ -115,11 +115,10 @@ impl MlflowClient {
         let auth = req.auth.describe();
         let result = self.http.send(&self.base, req).await;
         if let Some(sink) = &self.sink {
-            let ev = match &result {
-                Ok(ex) => Evidence::answered(self.host, ex),
-                Err(e) => Evidence::unanswered(self.host, auth, e),
-            };
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push(ev);
+            match &result {
+                Ok(ex) => sink.answered(self.host, ex),
+                Err(e) => sink.unanswered(self.host, auth, e),
+            }
         }
         result.map_err(|e| MlflowError::from_transport(call, &e))
     }
@@ -399,6 +398,7 @@ impl MlflowClient {
         let started = std::time::Instant::now();
         let resp = rb.send().await;
         let status = resp.as_ref().ok().map(|r| r.status().as_u16());
+        let headers = resp.as_ref().map(|r| r.headers().clone()).unwrap_or_default();
         let body = match resp {
             Ok(r) => r.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
             Err(e) => {
@@ -418,6 +418,11 @@ impl MlflowClient {
                 return Err(MlflowError::from_transport(call, &err));
             }
         };
+        if let Some(s) = status.filter(|s| !(200..300).contains(s)) {
+            // A refused upload is evidence like any answer: recorded and classified whole.
+            let ex = self.streamed_exchange("PUT", &path, s, headers, body, started.elapsed());
+            return Err(MlflowError::from_exchange(call, &ex));
+        }
         let excerpt = crate::secret::redact(
             &String::from_utf8_lossy(&body)
                 .chars()
@@ -474,30 +479,10 @@ impl MlflowClient {
         let resp = rb.send().await.map_err(|e| transport(e, started))?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let body = resp.bytes().await.unwrap_or_default();
-            let excerpt = crate::secret::redact(
-                &String::from_utf8_lossy(&body)
-                    .chars()
-                    .take(200)
-                    .collect::<String>(),
-            );
-            self.note(
-                &call,
-                Some(status),
-                started.elapsed(),
-                excerpt.clone(),
-                None,
-            );
-            return Err(MlflowError {
-                call,
-                status: Some(status),
-                error_code: None,
-                message: excerpt,
-                html: false,
-                content_type: None,
-                detail: None,
-                transport: None,
-            });
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await.unwrap_or_default().to_vec();
+            let ex = self.streamed_exchange("GET", &path, status, headers, body, started.elapsed());
+            return Err(MlflowError::from_exchange(call, &ex));
         }
         let mut hasher = sha2::Sha256::new();
         let mut n = 0u64;
@@ -524,6 +509,37 @@ impl MlflowClient {
         ))
     }
 
+    /// The answer to a streamed transfer that failed, as an [`Exchange`] recorded like any
+    /// other (so its shape is classified the same way).
+    fn streamed_exchange(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        headers: reqwest::header::HeaderMap,
+        body: Vec<u8>,
+        latency: std::time::Duration,
+    ) -> Exchange {
+        let ex = Exchange {
+            line: format!("{method} {path}"),
+            auth: self.auth.describe(),
+            status,
+            headers,
+            body,
+            latency,
+            secrets: self
+                .auth
+                .secret_values()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
+        if let Some(sink) = &self.sink {
+            sink.answered(self.host, &ex);
+        }
+        ex
+    }
+
     fn note(
         &self,
         call: &str,
@@ -533,18 +549,18 @@ impl MlflowClient {
         error: Option<String>,
     ) {
         if let Some(sink) = &self.sink {
-            sink.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Evidence {
-                    request: call.to_owned(),
-                    host: self.host.to_owned(),
-                    auth: self.auth.describe(),
-                    status,
-                    content_type: None,
-                    latency_ms: elapsed.as_secs_f64() * 1e3,
-                    body_excerpt: excerpt,
-                    error,
-                });
+            sink.push(Evidence {
+                request: call.to_owned(),
+                host: self.host.to_owned(),
+                auth: self.auth.describe(),
+                status,
+                content_type: None,
+                latency_ms: elapsed.as_secs_f64() * 1e3,
+                body_excerpt: excerpt,
+                error,
+                symptoms: Vec::new(),
+                injected: false,
+            });
         }
     }
 

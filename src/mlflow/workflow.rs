@@ -130,7 +130,12 @@ impl From<WorkflowError> for crate::check::Failure {
             } => crate::check::Failure::failed(
                 format!("the whole workflow within {budget:?}"),
                 format!("{elapsed:?} already after stage `{stage}`"),
-            ),
+            )
+            .symptom(crate::check::Symptom::LatencyOverBudget {
+                route: "registration workflow".into(),
+                ms: elapsed.as_millis() as u64,
+                budget_ms: budget.as_millis() as u64,
+            }),
         }
     }
 }

@@ -1,24 +1,57 @@
-//! Root-cause analysis: groups failing checks under the causes of
-//! `shared/platform/faults.md`, by rules that combine symptoms across checks. All rules live
-//! here, in priority order (documented in `docs/root-causes.md`): a cause whose decisive
-//! symptom is present claims every failing check that its symptoms explain; what no cause
-//! claims is listed as unclassified with its raw symptoms, never dropped.
+//! Root-cause analysis from typed symptoms.
+//!
+//! Every failing, erroring or blocked check carries [`Symptom`]s: those its assertion named
+//! and those of the requests it made (classified by shape when they were recorded; requests
+//! made while the check injected a fault itself are left out). The rules below match
+//! symptoms only — never message text, never check ids — in priority order (upstream
+//! first): a cause is named only when one of its own symptoms was seen, and it then claims
+//! every unclaimed bad check that shows one of the symptoms it explains.
+//!
+//! Causes are the infrastructure faults of `faults.md` ([`Fault`]) and the lines of the
+//! contract ([`Line`]): a bad check that no fault explains is reported under the contract
+//! line it verifies. "Unclassified" is left for failures of the suite itself (a panic, a check
+//! without a contract line), reported as a suite defect. Documented in `docs/root-causes.md`.
 
-use crate::check::{CheckResult, Outcome};
+use crate::check::{CheckResult, Component, Line, Outcome, Symptom};
+use crate::standin::Fault;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
-/// A cause the report can name: one row of the fault catalogue.
+/// What a cause is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CauseKind {
+    /// A row of the fault catalogue.
+    Fault(Fault),
+    /// A line of the contract, broken.
+    Line(Line),
+    /// A host of the platform gives no answer at all.
+    Unreachable,
+}
+
+/// A cause the report can name.
 #[derive(Debug, Clone, Copy)]
 pub struct RootCause {
-    /// The fault id in `faults.md`.
-    pub id: &'static str,
+    /// The fault id of `faults.md`, `contract:<line>`, or `unreachable`.
+    pub kind: CauseKind,
     pub title: &'static str,
     pub fix: &'static str,
     pub resource: &'static str,
-    /// Does it stop third parties from registering models? (Blockers are fixed first.)
-    pub blocks_registration: bool,
-    trigger: fn(&Facts) -> bool,
-    claims: fn(&Facts, &CheckResult) -> bool,
+    /// The component that owns it (the health score charges its checks there).
+    pub component: Component,
+    /// A symptom that is this cause's own evidence (names it).
+    trigger: fn(&Symptom, &Facts) -> bool,
+    /// A symptom this cause explains (claims the check showing it, once named).
+    claims: fn(&Symptom) -> bool,
+}
+
+impl RootCause {
+    pub fn id(&self) -> String {
+        match self.kind {
+            CauseKind::Fault(f) => f.id().to_owned(),
+            CauseKind::Line(l) => l.id(),
+            CauseKind::Unreachable => "unreachable".into(),
+        }
+    }
 }
 
 /// A named cause with the checks it explains.
@@ -28,14 +61,26 @@ pub struct Finding {
     pub title: String,
     pub fix: String,
     pub resource: String,
+    /// The component charged with the checks below.
+    #[serde(default = "default_component")]
+    pub component: Component,
+    /// Does it stop third parties from registering models? True only when a
+    /// registration-flow check failed or was blocked by it.
     pub blocks_registration: bool,
-    /// `area/id` of every failing check this cause explains.
+    /// `area/id` of every bad check this cause explains (failed and blocked).
     pub checks: Vec<String>,
-    /// A few lines of the evidence that point at it.
+    /// The checks that were blocked (stopped before their own assertion) by it.
+    #[serde(default)]
+    pub blocked: Vec<String>,
+    /// The typed symptoms that name it, with the check that saw each.
     pub evidence: Vec<String>,
 }
 
-/// A failing check no rule explains.
+fn default_component() -> Component {
+    Component::Api
+}
+
+/// A failure of the suite itself (a panic, unreadable data, a check without a line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unclassified {
     pub check: String,
@@ -43,448 +88,509 @@ pub struct Unclassified {
     pub message: String,
 }
 
-/// What the rules look at: every result, and a lower-cased text of each failing one
-/// (message, expected, actual, evidence) for symptom matching.
-pub struct Facts<'a> {
-    results: &'a [CheckResult],
-    texts: Vec<(usize, String)>,
+/// What the rules look at: every bad result and its symptoms; and the symptoms of every
+/// result (passing ones carry counter-evidence, such as a key accepted in another form).
+pub struct Facts {
+    all: Vec<Symptom>,
 }
 
-impl<'a> Facts<'a> {
-    pub fn new(results: &'a [CheckResult]) -> Self {
-        let texts = results
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.outcome.is_bad())
-            .map(|(i, r)| (i, text_of(r)))
-            .collect();
-        Self { results, texts }
+impl Facts {
+    fn any(&self, f: impl Fn(&Symptom) -> bool) -> bool {
+        self.all.iter().any(f)
     }
 
-    fn outcome(&self, key: &str) -> Option<&Outcome> {
-        self.results
-            .iter()
-            .find(|r| r.key() == key)
-            .map(|r| &r.outcome)
+    /// Roles of valid keys that were rejected, and the header forms they were rejected in.
+    fn rejected(&self) -> (BTreeSet<&str>, BTreeSet<&str>) {
+        let mut roles = BTreeSet::new();
+        let mut vias = BTreeSet::new();
+        for s in &self.all {
+            if let Symptom::ValidKeyRejected { role, via } = s {
+                roles.insert(role.as_str());
+                vias.insert(via.as_str());
+            }
+        }
+        (roles, vias)
     }
-    fn bad(&self, key: &str) -> bool {
-        self.outcome(key).is_some_and(Outcome::is_bad)
-    }
-    fn passed(&self, key: &str) -> bool {
-        self.outcome(key) == Some(&Outcome::Passed)
-    }
-    /// Some failing check whose text contains `needle`.
-    fn any(&self, needle: &str) -> bool {
-        self.texts.iter().any(|(_, t)| t.contains(needle))
-    }
-    /// Some failing check of this key prefix whose text contains `needle`.
-    fn any_in(&self, key_prefix: &str, needle: &str) -> bool {
-        self.texts
-            .iter()
-            .any(|(i, t)| self.results[*i].key().starts_with(key_prefix) && t.contains(needle))
-    }
-    fn text(&self, r: &CheckResult) -> String {
-        text_of(r)
+
+    /// The same valid key was rejected in one header form and accepted in another (and
+    /// never accepted in the form it was rejected in).
+    fn header_form_mishandled(&self) -> bool {
+        self.all.iter().any(|s| {
+            let Symptom::ValidKeyRejected { role, via } = s else {
+                return false;
+            };
+            let accepted = |pred: &dyn Fn(&str) -> bool| {
+                self.any(|a| matches!(a, Symptom::KeyAccepted { role: r, via: v } if r == role && pred(v)))
+            };
+            accepted(&|v| v != via) && !accepted(&|v| v == via)
+        })
     }
 }
 
-/// Checks that switch a failure on themselves (on the stand-in) to watch the platform's
-/// reaction: their evidence shows the injected symptom even when they fail for another
-/// reason, so only their verdict (not their evidence) is read as a symptom.
-const SELF_INJECTING: &[&str] = &[
-    "upstream_timeout_is_504",
-    "auth_failure_not_bad_key",
-    "auth_429_passthrough",
-    "redis_down_auth_works",
-];
-
-fn text_of(r: &CheckResult) -> String {
-    let mut t = String::new();
-    for s in [&r.message, &r.expected, &r.actual].into_iter().flatten() {
-        t.push_str(s);
-        t.push('\n');
+/// The symptoms of one result that may name a cause.
+pub fn symptoms_of(r: &CheckResult) -> Vec<Symptom> {
+    let mut v = r.symptoms.clone();
+    for e in r.evidence.iter().filter(|e| !e.injected) {
+        v.extend(e.symptoms.iter().cloned());
     }
-    let base = r.id.split('[').next().unwrap_or(&r.id);
-    if SELF_INJECTING.contains(&base) {
-        return t.to_lowercase();
+    v
+}
+
+macro_rules! sym {
+    ($($p:pat_param)|+) => {
+        |s: &Symptom| matches!(s, $($p)|+)
+    };
+}
+
+const fn fault(
+    f: Fault,
+    title: &'static str,
+    fix: &'static str,
+    resource: &'static str,
+    component: Component,
+    trigger: fn(&Symptom, &Facts) -> bool,
+    claims: fn(&Symptom) -> bool,
+) -> RootCause {
+    RootCause {
+        kind: CauseKind::Fault(f),
+        title,
+        fix,
+        resource,
+        component,
+        trigger,
+        claims,
     }
-    for e in &r.evidence {
-        t.push_str(&format!(
-            "[{}] {} -> {} {} {} {}\n",
-            e.host,
-            e.request,
-            e.status.map_or("none".into(), |s| s.to_string()),
-            e.content_type.as_deref().unwrap_or(""),
-            e.body_excerpt,
-            e.error.as_deref().unwrap_or("")
-        ));
+}
+
+/// A contract line named by a symptom of its own (not only as the fallback of its checks).
+const fn line(
+    l: Line,
+    trigger: fn(&Symptom, &Facts) -> bool,
+    claims: fn(&Symptom) -> bool,
+) -> RootCause {
+    RootCause {
+        kind: CauseKind::Line(l),
+        title: "",
+        fix: "",
+        resource: "",
+        component: Component::Api,
+        trigger,
+        claims,
     }
-    t.to_lowercase()
 }
 
-/// A registry-host answer that is the ALB's HTML error page.
-fn alb_page(r: &CheckResult) -> bool {
-    r.evidence.iter().any(|e| {
-        e.host == "registry"
-            && matches!(e.status, Some(502 | 503))
-            && e.content_type.as_deref() == Some("text/html")
-    })
-}
-
-/// A request under the proxy mount answered by MLflow's own HTML 404 page.
-fn proxy_html_404(r: &CheckResult) -> bool {
-    r.evidence.iter().any(|e| {
-        e.host == "registry"
-            && e.request
-                .split_whitespace()
-                .nth(1)
-                .is_some_and(|p| p.starts_with("/api/mlflow/"))
-            && e.status == Some(404)
-            && e.content_type
-                .as_deref()
-                .is_some_and(|c| c.starts_with("text/html"))
-    })
-}
-
-/// An `/api/mlflow/api/2.0/...` call of a real endpoint answered 404 ENDPOINT_NOT_FOUND.
-fn api_spelling_404(r: &CheckResult) -> bool {
-    r.evidence.iter().any(|e| {
-        e.request.contains("/api/mlflow/api/2.0/")
-            && !e.request.contains("no-such-endpoint")
-            && e.status == Some(404)
-            && e.body_excerpt.contains("ENDPOINT_NOT_FOUND")
-    })
-}
-
-const AUTH_SERVICE_FAILED: [&str; 2] = [
-    "authentication service error",
-    "authentication service unavailable",
-];
-const BAD_KEY: &str = "invalid or expired api key";
-
-fn is_key_check(r: &CheckResult) -> bool {
-    // Checks that expect a rejection are not evidence of a wrongly rejected key.
-    !r.id.starts_with("rejected_key") && !r.id.starts_with("no_key_rejected")
-}
-
-/// The causes, in priority order (upstream first: a cause earlier in the list explains
-/// failures before a later one may).
+/// The causes with a symptom rule, in priority order.
 pub const CAUSES: &[RootCause] = &[
+    fault(
+        Fault::TargetUnhealthy,
+        "Registry ALB has no healthy target",
+        "Fix the target group health check (path, timeout) and the security group between ALB and tasks",
+        "registry target group, security groups",
+        Component::Alb,
+        |s, _| matches!(s, Symptom::AlbErrorPage { host, .. } if host == "registry"),
+        |s| matches!(s, Symptom::AlbErrorPage { host, .. } if host == "registry"),
+    ),
     RootCause {
-        id: "target-unhealthy",
-        title: "Registry ALB has no healthy target",
-        fix: "Fix the target group health check (path, timeout) and the security group between ALB and tasks",
-        resource: "registry target group, security groups",
-        blocks_registration: true,
-        trigger: |f| {
-            f.results
-                .iter()
-                .filter(|r| r.outcome.is_bad())
-                .any(alb_page)
-        },
-        claims: |_, r| alb_page(r),
+        kind: CauseKind::Unreachable,
+        title: "A host of the platform does not answer (DNS, network, security group, or the service down)",
+        fix: "Check that the host resolves and accepts connections from where the suite runs",
+        resource: "load balancer, DNS record, security groups",
+        component: Component::Alb,
+        trigger: |s, _| matches!(s, Symptom::Unanswered { host, .. } if host == "registry" || host == "auth"),
+        claims: |s| matches!(s, Symptom::Unanswered { host, .. } if host == "registry" || host == "auth"),
     },
-    RootCause {
-        id: "auth-down",
-        title: "Auth service unavailable",
-        fix: "Restore the auth ECS service and its target group health",
-        resource: "auth ECS service, auth target group",
-        blocks_registration: true,
-        trigger: |f| {
-            f.bad("infra_health/auth_health")
-                || (!f.passed("infra_health/auth_health")
-                    && AUTH_SERVICE_FAILED.iter().any(|n| f.any(n)))
+    fault(
+        Fault::AuthDown,
+        "Auth service unavailable",
+        "Restore the auth ECS service and its target group health",
+        "auth ECS service, auth target group",
+        Component::AuthService,
+        |s, _| {
+            matches!(s, Symptom::AlbErrorPage { host, .. } if host == "auth")
+                || matches!(s, Symptom::AuthServiceFailed { slow: false, .. })
         },
-        claims: |f, r| {
-            r.key() == "infra_health/auth_health"
-                || AUTH_SERVICE_FAILED.iter().any(|n| f.text(r).contains(n))
+        |s| {
+            matches!(s, Symptom::AlbErrorPage { host, .. } if host == "auth")
+                || matches!(s, Symptom::AuthServiceFailed { slow: false, .. })
         },
-    },
-    RootCause {
-        id: "auth-slow",
-        title: "Auth service too slow / unreachable path between API and auth",
-        fix: "Check auth latency and the API-to-auth route (a shared ALB once looped it)",
-        resource: "auth ALB and listener rules",
-        blocks_registration: true,
-        trigger: |f| f.any("authentication service timeout"),
-        claims: |f, r| f.text(r).contains("authentication service timeout"),
-    },
-    RootCause {
-        id: "service-id-mismatch",
-        title: "API configured with the wrong auth service id",
-        fix: "Set AUTH_SERVICE_ID=platform",
-        resource: "API task definition environment",
-        blocks_registration: true,
-        trigger: |f| {
-            f.any_in(
-                "authentication/validate_call_contract",
-                "expected service_id",
-            ) || (f.any_in("authentication/second_key_works", BAD_KEY)
-                && f.any_in("authentication/key_format", BAD_KEY))
+    ),
+    fault(
+        Fault::AuthSlow,
+        "Auth service too slow / unreachable path between API and auth",
+        "Check auth latency and the API-to-auth route (a shared ALB once looped it)",
+        "auth ALB and listener rules",
+        Component::AuthService,
+        |s, _| matches!(s, Symptom::AuthServiceFailed { slow: true, .. }),
+        sym!(Symptom::AuthServiceFailed { .. }),
+    ),
+    line(
+        Line::KeyFormats,
+        |s, f| matches!(s, Symptom::ValidKeyRejected { .. }) && f.header_form_mishandled(),
+        sym!(Symptom::ValidKeyRejected { .. } | Symptom::RejectedWithoutValidation),
+    ),
+    fault(
+        Fault::ServiceIdMismatch,
+        "API configured with the wrong auth service id",
+        "Set AUTH_SERVICE_ID=platform",
+        "API task definition environment",
+        Component::Api,
+        |s, f| {
+            matches!(s, Symptom::ServiceIdWrong { .. })
+                || (matches!(s, Symptom::ValidKeyRejected { .. }) && f.rejected().0.len() >= 2)
         },
-        claims: |f, r| {
-            is_key_check(r) && (f.text(r).contains(BAD_KEY) || r.id == "validate_call_contract")
+        sym!(Symptom::ValidKeyRejected { .. } | Symptom::ServiceIdWrong { .. }),
+    ),
+    fault(
+        Fault::KeyNotValidForService,
+        "The test key is not valid for this service",
+        "Issue a key for service `platform` with read/write scopes",
+        "auth data (no infrastructure)",
+        Component::AuthService,
+        |s, f| matches!(s, Symptom::ValidKeyRejected { .. }) && f.rejected().0.len() == 1,
+        sym!(Symptom::ValidKeyRejected { .. }),
+    ),
+    fault(
+        Fault::MlflowRouteToMlflow,
+        "ALB listener rule for /api/mlflow/* targets MLflow instead of the API",
+        "Point the rule at the API target group",
+        "registry ALB listener rule",
+        Component::Alb,
+        |s, _| matches!(s, Symptom::ProxyBypassed { .. }),
+        sym!(Symptom::ProxyBypassed { .. }),
+    ),
+    fault(
+        Fault::MlflowDown,
+        "MLflow unreachable from the API (service down, stale address, security group)",
+        "Restore MLflow / its service discovery record / the SG rule",
+        "MLflow ECS service, service discovery, security groups",
+        Component::Mlflow,
+        |s, _| {
+            matches!(s, Symptom::UpstreamUnreachable)
+                || matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
         },
-    },
-    RootCause {
-        id: "key-not-valid-for-service",
-        title: "The test key is not valid for this service",
-        fix: "Issue a key for service `platform` with read/write scopes",
-        resource: "auth data (no infrastructure)",
-        blocks_registration: true,
-        trigger: |f| {
-            f.any_in("authentication/key_format", BAD_KEY)
-                && !f.bad("authentication/second_key_works")
+        |s| {
+            matches!(s, Symptom::UpstreamUnreachable)
+                || matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
         },
-        claims: |f, r| is_key_check(r) && f.text(r).contains(BAD_KEY),
-    },
-    RootCause {
-        id: "mlflow-route-to-mlflow",
-        title: "ALB listener rule for /api/mlflow/* targets MLflow instead of the API",
-        fix: "Point the rule at the API target group",
-        resource: "registry ALB listener rule",
-        blocks_registration: true,
-        trigger: |f| {
-            f.results
-                .iter()
-                .filter(|r| r.outcome.is_bad())
-                .any(proxy_html_404)
+    ),
+    fault(
+        Fault::MlflowSlow,
+        "MLflow overloaded or its database slow",
+        "Scale MLflow, check RDS",
+        "MLflow ECS service, RDS instance",
+        Component::Mlflow,
+        |s, _| matches!(s, Symptom::UpstreamTimeout),
+        sym!(Symptom::UpstreamTimeout),
+    ),
+    fault(
+        Fault::ArtifactsDisabled,
+        "Artifact storage not configured",
+        "Start MLflow with --serve-artifacts and an artifact root",
+        "MLflow task definition, artifact bucket, task role",
+        Component::Artifacts,
+        |s, _| matches!(s, Symptom::ArtifactsDisabled),
+        sym!(Symptom::ArtifactsDisabled),
+    ),
+    fault(
+        Fault::NoAjaxRewrite,
+        "Proxy path conversion (api/2.0 -> ajax-api/2.0) missing",
+        "Restore the ajax-api rewrite (or use an internal upstream)",
+        "API service",
+        Component::Api,
+        |s, _| matches!(s, Symptom::ApiSpellingNotFound),
+        sym!(Symptom::ApiSpellingNotFound),
+    ),
+    fault(
+        Fault::AuthHeaderLeak,
+        "Proxy forwards the API key to MLflow",
+        "Strip Authorization / X-API-Key before forwarding",
+        "API service",
+        Component::Api,
+        |s, _| matches!(s, Symptom::KeyForwarded),
+        sym!(Symptom::KeyForwarded),
+    ),
+    fault(
+        Fault::CacheOff,
+        "Auth cache not working (Redis unreachable or disabled)",
+        "Set REDIS_URL, check the ElastiCache security group",
+        "ElastiCache, API task definition",
+        Component::RedisCache,
+        // A missing entry names it only when no entry was ever seen (an entry that is not
+        // re-created after expiry is a contract line of its own).
+        |s, f| {
+            matches!(s, Symptom::DependencyUnhealthy { service } if service == "redis")
+                || (matches!(s, Symptom::CacheEntryMissing)
+                    && !f.any(|x| matches!(x, Symptom::CacheEntryPresent)))
         },
-        claims: |_, r| proxy_html_404(r),
-    },
-    RootCause {
-        id: "mlflow-down",
-        title: "MLflow unreachable from the API (service down, stale address, security group)",
-        fix: "Restore MLflow / its service discovery record / the SG rule",
-        resource: "MLflow ECS service, service discovery, security groups",
-        blocks_registration: true,
-        trigger: |f| f.any("failed to connect to mlflow server") || f.any("\"connected\":false"),
-        claims: |f, r| {
-            let t = f.text(r);
-            t.contains("failed to connect to mlflow")
-                || t.contains("mlflow=\"unhealthy\"")
-                || t.contains("\"mlflow\":\"unhealthy\"")
-                || t.contains("\"connected\":false")
-                || t.contains("\"mlflow\":false")
-                || (t.contains("unhealthy: connectivity")
-                    || t.contains("\"connectivity\":{\"status\":\"unhealthy\""))
+        |s| {
+            matches!(s, Symptom::DependencyUnhealthy { service } if service == "redis")
+                || matches!(
+                    s,
+                    Symptom::CacheEntryMissing
+                        | Symptom::CacheBehaviour { .. }
+                        | Symptom::RateLimitHeadersMissing
+                        | Symptom::RateLimitNotEnforced { .. }
+                )
         },
-    },
-    RootCause {
-        id: "mlflow-slow",
-        title: "MLflow overloaded or its database slow",
-        fix: "Scale MLflow, check RDS",
-        resource: "MLflow ECS service, RDS instance",
-        blocks_registration: true,
-        trigger: |f| f.any("mlflow server request timeout"),
-        claims: |f, r| f.text(r).contains("mlflow server request timeout"),
-    },
-    RootCause {
-        id: "artifacts-disabled",
-        title: "Artifact storage not configured",
-        fix: "Start MLflow with --serve-artifacts and an artifact root",
-        resource: "MLflow task definition, artifact bucket, task role",
-        blocks_registration: true,
-        trigger: |f| {
-            f.any("artifacts_disabled")
-                || f.any("unhealthy: artifacts_api")
-                || f.any("\"artifacts_api\":{\"status\":\"unhealthy\"")
+    ),
+    fault(
+        Fault::CacheTtlWrong,
+        "Auth cache TTL misconfigured",
+        "Set the cache TTL to the profile's value",
+        "API service",
+        Component::RedisCache,
+        |s, _| {
+            matches!(
+                s,
+                Symptom::CacheTtl { .. } | Symptom::RevocationWindow { .. }
+            )
         },
-        claims: |f, r| {
-            let t = f.text(r);
-            t.contains("artifacts_disabled")
-                || t.contains("unhealthy: artifacts_api")
-                || t.contains("\"artifacts_api\":{\"status\":\"unhealthy\"")
+        sym!(Symptom::CacheTtl { .. } | Symptom::RevocationWindow { .. }),
+    ),
+    fault(
+        Fault::RateLimitOff,
+        "Rate limiter not enforced",
+        "Fix the middleware order / the limiter's Redis address",
+        "API service",
+        Component::RateLimiter,
+        |s, _| {
+            matches!(
+                s,
+                Symptom::RateLimitHeadersMissing | Symptom::RateLimitNotEnforced { .. }
+            )
         },
-    },
-    RootCause {
-        id: "no-ajax-rewrite",
-        title: "Proxy path conversion (api/2.0 -> ajax-api/2.0) missing",
-        fix: "Restore the ajax-api rewrite (or use an internal upstream)",
-        resource: "API service",
-        blocks_registration: true,
-        trigger: |f| {
-            f.results
-                .iter()
-                .filter(|r| r.outcome.is_bad())
-                .any(api_spelling_404)
-        },
-        claims: |_, r| api_spelling_404(r),
-    },
-    RootCause {
-        id: "auth-header-leak",
-        title: "Proxy forwards the API key to MLflow",
-        fix: "Strip Authorization / X-API-Key before forwarding",
-        resource: "API service",
-        blocks_registration: false,
-        trigger: |f| {
-            f.any_in("mlflow_proxy/auth_headers_handled", "received the key")
-                || f.any("the key came back")
-        },
-        claims: |f, r| {
-            let t = f.text(r);
-            t.contains("mlflow received the key") || t.contains("the key came back")
-        },
-    },
-    RootCause {
-        id: "cache-off",
-        title: "Auth cache not working (Redis unreachable or disabled)",
-        fix: "Set REDIS_URL, check the ElastiCache security group",
-        resource: "ElastiCache, API task definition",
-        blocks_registration: false,
-        trigger: |f| {
-            f.bad("infra_health/redis_connectivity")
-                || f.any("redis=\"unhealthy\"")
-                || f.any("\"redis\":\"unhealthy\"")
-                || f.any("no connection:")
-        },
-        claims: |f, r| {
-            let t = f.text(r);
-            r.key() == "infra_health/redis_connectivity"
-                || t.contains("redis=\"unhealthy\"")
-                || t.contains("\"redis\":\"unhealthy\"")
-                || t.contains("no connection:")
-                || (r.area == "authentication"
-                    && (r.id.starts_with("cache_") || r.id.starts_with("rate_limit")))
-        },
-    },
-    RootCause {
-        id: "cache-ttl-wrong",
-        title: "Auth cache TTL misconfigured",
-        fix: "Set the cache TTL to the profile's value",
-        resource: "API service",
-        blocks_registration: false,
-        trigger: |f| {
-            f.any_in("authentication/cache_entry_created", "ttl")
-                || f.any_in("authentication/revocation_window", "revocation window")
-        },
-        claims: |_, r| {
-            r.key() == "authentication/cache_entry_created"
-                || r.key() == "authentication/revocation_window"
-        },
-    },
-    RootCause {
-        id: "rate-limit-off",
-        title: "Rate limiter not enforced",
-        fix: "Fix the middleware order / the limiter's Redis address",
-        resource: "API service",
-        blocks_registration: false,
-        trigger: |f| {
-            f.bad("authentication/rate_limit_headers")
-                || f.bad("authentication/rate_limit_enforced")
-        },
-        claims: |_, r| r.area == "authentication" && r.id.starts_with("rate_limit"),
-    },
-    RootCause {
-        id: "write-forbidden",
-        title: "The key lacks a write scope",
-        fix: "Issue a key with mlflow:write",
-        resource: "auth data",
-        blocks_registration: true,
-        trigger: |f| f.any("insufficient permissions"),
-        claims: |f, r| f.text(r).contains("insufficient permissions") || f.text(r).contains("403"),
-    },
-    RootCause {
-        id: "ecs-missing",
-        title: "ECS service not deployed (migration gap)",
-        fix: "Deploy the service",
-        resource: "the ECS service",
-        blocks_registration: true,
-        trigger: |f| f.any_in("infra_health/ecs_service", "reason missing"),
-        claims: |f, r| r.id.starts_with("ecs_service") && f.text(r).contains("reason missing"),
-    },
-    RootCause {
-        id: "ecs-degraded",
-        title: "ECS service unhealthy (tasks failing health checks)",
-        fix: "Read the stopped tasks' reasons; check the health-check grace period and SG ingress",
-        resource: "the ECS service, its target group health check",
-        blocks_registration: true,
-        trigger: |f| {
-            f.any_in("infra_health/ecs_service", "runningcount")
-                || f.any_in("infra_health/ecs_service", "rolloutstate")
-        },
-        claims: |f, r| {
-            let t = f.text(r);
-            r.id.starts_with("ecs_service")
-                && (t.contains("runningcount")
-                    || t.contains("rolloutstate")
-                    || t.contains("status "))
-        },
-    },
-    RootCause {
-        id: "slow-registry",
-        title: "Platform degraded: every call slow",
-        fix: "Add capacity; check the database",
-        resource: "API / MLflow services",
-        blocks_registration: false,
-        trigger: |f| {
-            f.bad("infra_health/registry_health_latency")
-                || f.any_in("registration_flow/workflow_within_budget", "within")
-        },
-        claims: |_, r| {
-            r.key() == "infra_health/registry_health_latency"
-                || r.key() == "registration_flow/workflow_within_budget"
-        },
-    },
+        sym!(Symptom::RateLimitHeadersMissing | Symptom::RateLimitNotEnforced { .. }),
+    ),
+    fault(
+        Fault::WriteForbidden,
+        "The key lacks a write scope",
+        "Issue a key with mlflow:write",
+        "auth data",
+        Component::AuthService,
+        |s, _| matches!(s, Symptom::WriteForbidden),
+        sym!(Symptom::WriteForbidden),
+    ),
+    fault(
+        Fault::EcsMissing,
+        "ECS service not deployed (migration gap)",
+        "Deploy the service",
+        "the ECS service",
+        Component::EcsServices,
+        |s, _| matches!(s, Symptom::EcsServiceMissing { .. }),
+        sym!(Symptom::EcsServiceMissing { .. }),
+    ),
+    fault(
+        Fault::EcsDegraded,
+        "ECS service unhealthy (tasks failing health checks)",
+        "Read the stopped tasks' reasons; check the health-check grace period and SG ingress",
+        "the ECS service, its target group health check",
+        Component::EcsServices,
+        |s, _| matches!(s, Symptom::EcsServiceUnhealthy { .. }),
+        sym!(Symptom::EcsServiceUnhealthy { .. }),
+    ),
+    fault(
+        Fault::SlowRegistry,
+        "Platform degraded: every call slow",
+        "Add capacity; check the database",
+        "API / MLflow services",
+        Component::Api,
+        |s, _| matches!(s, Symptom::LatencyOverBudget { .. }),
+        sym!(Symptom::LatencyOverBudget { .. }),
+    ),
+    // Contract lines with a symptom of their own: one cause however many checks show it.
+    line(
+        Line::DeleteBodies,
+        |s, _| matches!(s, Symptom::RequestBodyDropped),
+        sym!(Symptom::RequestBodyDropped | Symptom::CleanupRefused { .. }),
+    ),
+    line(
+        Line::NothingLeftBehind,
+        |s, _| matches!(s, Symptom::CleanupRefused { .. } | Symptom::DeleteNotApplied),
+        sym!(Symptom::CleanupRefused { .. } | Symptom::DeleteNotApplied),
+    ),
+    line(
+        Line::BadKeysRejected,
+        |s, _| matches!(s, Symptom::RejectionWithoutDetail { .. }),
+        sym!(Symptom::RejectionWithoutDetail { .. }),
+    ),
+    line(
+        Line::ProxyHeaders,
+        |s, _| matches!(s, Symptom::KeyEchoed),
+        sym!(Symptom::KeyEchoed),
+    ),
+    line(
+        Line::KeyRequiredEverywhere,
+        |s, _| matches!(s, Symptom::DataWithoutKey { .. }),
+        sym!(Symptom::DataWithoutKey { .. }),
+    ),
+    line(
+        Line::RepeatedQuery,
+        |s, _| matches!(s, Symptom::RepeatedQueryCollapsed),
+        sym!(Symptom::RepeatedQueryCollapsed),
+    ),
 ];
 
-/// Looks a cause up by fault id.
-pub fn cause(id: &str) -> Option<&'static RootCause> {
-    CAUSES.iter().find(|c| c.id == id)
+/// Looks a cause up by id (a fault id, `contract:<line>` or `unreachable`).
+pub fn cause(id: &str) -> Option<RootCause> {
+    if let Some(c) = CAUSES.iter().find(|c| c.id() == id) {
+        return Some(*c);
+    }
+    let l: Line = id.strip_prefix("contract:")?.parse().ok()?;
+    Some(line_cause(l))
 }
 
-/// Groups the failing checks of `results` under causes; the rest is unclassified.
+/// The cause for a broken contract line (the fallback of a check that verifies it).
+fn line_cause(l: Line) -> RootCause {
+    RootCause {
+        kind: CauseKind::Line(l),
+        title: "",
+        fix: "",
+        resource: "",
+        component: l.info().component,
+        trigger: |_, _| false,
+        claims: |_| false,
+    }
+}
+
+fn finding(c: &RootCause) -> Finding {
+    let (title, fix, resource, component) = match c.kind {
+        CauseKind::Line(l) => {
+            let i = l.info();
+            (
+                format!("Contract {} broken: {}", i.section, i.rule),
+                i.fix.to_owned(),
+                i.resource.to_owned(),
+                i.component,
+            )
+        }
+        _ => (
+            c.title.to_owned(),
+            c.fix.to_owned(),
+            c.resource.to_owned(),
+            c.component,
+        ),
+    };
+    Finding {
+        id: c.id(),
+        title,
+        fix,
+        resource,
+        component,
+        blocks_registration: false,
+        checks: Vec::new(),
+        blocked: Vec::new(),
+        evidence: Vec::new(),
+    }
+}
+
+fn add(f: &mut Finding, r: &CheckResult, evidence: Option<&Symptom>) {
+    f.checks.push(r.key());
+    if matches!(r.outcome, Outcome::Blocked { .. }) {
+        f.blocked.push(r.key());
+    }
+    if r.area == crate::checks::registration_flow::AREA {
+        f.blocks_registration = true;
+    }
+    if f.evidence.len() < 3 {
+        let what = match evidence {
+            Some(s) => serde_json::to_string(s).unwrap_or_default(),
+            None => r
+                .message
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect(),
+        };
+        f.evidence.push(format!("{}: {what}", r.key()));
+    }
+}
+
+/// A failure of the suite itself, not of the platform.
+fn suite_defect(r: &CheckResult) -> bool {
+    matches!(&r.outcome, Outcome::Error { class } if class == "panic") || r.line.is_none()
+}
+
+/// Groups the bad checks of `results` under causes; failures of the suite itself are
+/// returned as unclassified. Findings come largest blast radius first.
 pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
-    let facts = Facts::new(results);
+    let symptoms: Vec<Vec<Symptom>> = results.iter().map(symptoms_of).collect();
+    let facts = Facts {
+        all: symptoms.iter().flatten().cloned().collect(),
+    };
+    let bad: Vec<usize> = (0..results.len())
+        .filter(|i| results[*i].outcome.is_bad() && !suite_defect(&results[*i]))
+        .collect();
     let mut claimed = vec![false; results.len()];
-    let mut findings = Vec::new();
+    let mut findings: Vec<Finding> = Vec::new();
     for cause in CAUSES {
-        if !(cause.trigger)(&facts) {
+        let named = bad
+            .iter()
+            .any(|i| symptoms[*i].iter().any(|s| (cause.trigger)(s, &facts)));
+        if !named {
             continue;
         }
-        let mut checks = Vec::new();
-        let mut evidence = Vec::new();
-        for (i, r) in results.iter().enumerate() {
-            if claimed[i] || !r.outcome.is_bad() || !(cause.claims)(&facts, r) {
+        let mut f = finding(cause);
+        for &i in &bad {
+            if claimed[i] {
                 continue;
             }
-            claimed[i] = true;
-            checks.push(r.key());
-            if evidence.len() < 3 {
-                evidence.push(format!(
-                    "{}: {}",
-                    r.key(),
-                    r.message
-                        .as_deref()
-                        .unwrap_or("")
-                        .chars()
-                        .take(240)
-                        .collect::<String>()
-                ));
+            if let Some(s) = symptoms[i].iter().find(|s| (cause.claims)(s)) {
+                claimed[i] = true;
+                add(&mut f, &results[i], Some(s));
             }
         }
-        if checks.is_empty() {
+        if !f.checks.is_empty() {
+            findings.push(f);
+        }
+    }
+    // What no symptom rule explains: the contract line its check verifies.
+    for &i in &bad {
+        if claimed[i] {
             continue;
         }
-        findings.push(Finding {
-            id: cause.id.into(),
-            title: cause.title.into(),
-            fix: cause.fix.into(),
-            resource: cause.resource.into(),
-            blocks_registration: cause.blocks_registration,
-            checks,
-            evidence,
-        });
+        let r = &results[i];
+        let Some(l) = r.line else { continue };
+        claimed[i] = true;
+        let id = l.id();
+        let pos = match findings.iter().position(|f| f.id == id) {
+            Some(p) => p,
+            None => {
+                findings.push(finding(&line_cause(l)));
+                findings.len() - 1
+            }
+        };
+        add(&mut findings[pos], r, None);
     }
+    // Largest blast radius first; ties keep the rules' order (upstream first).
+    findings.sort_by_key(|f| std::cmp::Reverse(f.checks.len()));
     let unclassified = results
         .iter()
-        .enumerate()
-        .filter(|(i, r)| r.outcome.is_bad() && !claimed[*i])
-        .map(|(_, r)| Unclassified {
+        .filter(|r| r.outcome.is_bad() && suite_defect(r))
+        .map(|r| Unclassified {
             check: r.key(),
             outcome: r.outcome.label().to_owned(),
-            message: r.message.clone().unwrap_or_default(),
+            message: format!(
+                "suite defect: {}",
+                r.message
+                    .clone()
+                    .unwrap_or_else(|| "no contract line declared".into())
+            ),
         })
         .collect();
     (findings, unclassified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_has_a_rule() {
+        for f in Fault::ALL {
+            assert!(cause(f.id()).is_some(), "no rule for {f}");
+        }
+        assert!(cause("contract:delete-bodies").is_some());
+        assert!(cause("contract:no-such-line").is_none());
+    }
 }

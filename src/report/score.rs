@@ -34,7 +34,7 @@ pub fn score(results: &[CheckResult]) -> HealthScore {
         let e = by.entry(r.component).or_default();
         match r.outcome {
             Outcome::Passed => e.0 += 1,
-            Outcome::Failed | Outcome::Error { .. } => e.1 += 1,
+            Outcome::Failed | Outcome::Error { .. } | Outcome::Blocked { .. } => e.1 += 1,
             Outcome::Skipped { .. } => e.2 += 1,
         }
     }

@@ -230,10 +230,18 @@ pub enum Breakage {
     UpstreamTimeoutAs500,
     /// The registry hands out a version number twice under load (lost writes).
     DuplicateVersions,
+    /// The API accepts a key as `X-API-Key` but rejects it as `Authorization: Bearer`.
+    BearerRejected,
+    /// 401 answers carry no `detail` (an empty JSON object).
+    RejectionWithoutDetail,
+    /// `X-RateLimit-Remaining` never counts down (the limit still applies).
+    RateLimitRemainingStuck,
+    /// After its cache entry expires, a key's validation is not cached again.
+    CacheNotRefreshed,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 8] = [
+    pub const ALL: [Breakage; 12] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
@@ -242,6 +250,10 @@ impl Breakage {
         Breakage::DeleteIgnored,
         Breakage::UpstreamTimeoutAs500,
         Breakage::DuplicateVersions,
+        Breakage::BearerRejected,
+        Breakage::RejectionWithoutDetail,
+        Breakage::RateLimitRemainingStuck,
+        Breakage::CacheNotRefreshed,
     ];
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
@@ -257,6 +269,10 @@ impl Breakage {
             Breakage::DeleteIgnored => 5,
             Breakage::UpstreamTimeoutAs500 => 6,
             Breakage::DuplicateVersions => 7,
+            Breakage::BearerRejected => 8,
+            Breakage::RejectionWithoutDetail => 9,
+            Breakage::RateLimitRemainingStuck => 10,
+            Breakage::CacheNotRefreshed => 11,
         }
     }
 
@@ -270,6 +286,10 @@ impl Breakage {
             Breakage::DeleteIgnored => "delete-ignored",
             Breakage::UpstreamTimeoutAs500 => "upstream-timeout-as-500",
             Breakage::DuplicateVersions => "duplicate-versions",
+            Breakage::BearerRejected => "bearer-rejected",
+            Breakage::RejectionWithoutDetail => "rejection-without-detail",
+            Breakage::RateLimitRemainingStuck => "rate-limit-remaining-stuck",
+            Breakage::CacheNotRefreshed => "cache-not-refreshed",
         }
     }
 }

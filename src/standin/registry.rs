@@ -148,10 +148,13 @@ impl RegistryResponder {
     fn authenticate(&self, req: &Request) -> Authn {
         let state = &self.0;
         let Some(key) = presented_key(req) else {
-            return Authn::Reject(detail(401, "API key required"));
+            return Authn::Reject(self.rejection(401, "API key required"));
         };
+        if state.broken(Breakage::BearerRejected) && req.headers.get("authorization").is_some() {
+            return Authn::Reject(self.rejection(401, "Invalid or expired API key"));
+        }
         if !well_formed(&key) {
-            return Authn::Reject(detail(401, "Invalid or expired API key"));
+            return Authn::Reject(self.rejection(401, "Invalid or expired API key"));
         }
         let cache_key = state.redis_key(&state.profile.cache_key(&key));
         let cache_on = !state.has(Fault::CacheOff);
@@ -169,7 +172,9 @@ impl RegistryResponder {
         }
         match api_validate(state, &key) {
             ApiAuth::Valid(record) => {
-                if cache_on {
+                let refresh_broken = state.broken(Breakage::CacheNotRefreshed)
+                    && !lock(&state.cached_once).insert(cache_key.clone());
+                if cache_on && !refresh_broken {
                     let ttl = if state.has(Fault::CacheTtlWrong) {
                         wrong_ttl(state.profile.cache.ttl_secs)
                     } else {
@@ -200,10 +205,10 @@ impl RegistryResponder {
                             .query::<()>(c)
                     });
                 }
-                Authn::Reject(detail(401, "Invalid or expired API key"))
+                Authn::Reject(self.rejection(401, "Invalid or expired API key"))
             }
             _ if state.broken(Breakage::AuthErrorsAsBadKey) => {
-                Authn::Reject(detail(401, "Invalid or expired API key"))
+                Authn::Reject(self.rejection(401, "Invalid or expired API key"))
             }
             ApiAuth::RateLimited => {
                 Authn::Reject(detail(429, "Rate limit exceeded").insert_header("retry-after", "60"))
@@ -224,6 +229,15 @@ impl RegistryResponder {
                 Authn::Reject(t)
             }
         }
+    }
+
+    /// A rejection of the key: FastAPI's `{"detail": …}` (none under the
+    /// `rejection-without-detail` breakage).
+    fn rejection(&self, status: u16, text: &str) -> ResponseTemplate {
+        if self.0.broken(Breakage::RejectionWithoutDetail) {
+            return ResponseTemplate::new(status).set_body_json(json!({}));
+        }
+        detail(status, text)
     }
 
     /// Rebuilds the key record from a cache entry (the cache stores what validation returned).
@@ -288,11 +302,13 @@ impl RegistryResponder {
             return t; // the 429 already carries its headers
         }
         let reset = chrono::Utc::now().timestamp() + ttl.max(0);
+        let remaining = if self.0.broken(Breakage::RateLimitRemainingStuck) {
+            record.rate_limit_per_hour
+        } else {
+            record.rate_limit_per_hour - count
+        };
         t.insert_header("x-ratelimit-limit", record.rate_limit_per_hour.to_string())
-            .insert_header(
-                "x-ratelimit-remaining",
-                (record.rate_limit_per_hour - count).to_string(),
-            )
+            .insert_header("x-ratelimit-remaining", remaining.to_string())
             .insert_header("x-ratelimit-reset", reset.to_string())
     }
 
@@ -366,11 +382,13 @@ impl RegistryResponder {
         }
         let up = self.mlflow_reachable();
         let artifacts = up && !self.0.has(Fault::ArtifactsDisabled);
-        let check = |ok: bool| json!({"status": if ok { "healthy" } else { "unhealthy" }});
-        let healthy = up && artifacts;
+        let check = |ok: bool| json!({"status": if ok { "healthy" } else { "unhealthy" }, "message": if ok { "ok" } else { "cannot reach MLflow" }});
+        // Artifact serving is configuration, not health: `enabled` or `disabled`.
+        let artifacts_api = json!({"status": if artifacts { "enabled" } else { "disabled" }, "message": "artifact serving"});
+        let healthy = up;
         let body = json!({
             "status": if healthy { "healthy" } else { "unhealthy" },
-            "checks": {"connectivity": check(up), "experiments_api": check(up), "artifacts_api": check(artifacts)},
+            "checks": {"connectivity": check(up), "experiments_api": check(up), "artifacts_api": artifacts_api},
         });
         if healthy {
             ResponseTemplate::new(200).set_body_json(body)

@@ -148,6 +148,8 @@ pub(crate) struct State {
     pub redis: Mutex<RedisSlot>,
     pub mlflow: Mutex<MlflowStore>,
     pub validate_calls: Mutex<Vec<ValidateCall>>,
+    /// Cache keys written once (the `cache-not-refreshed` breakage writes each only once).
+    pub cached_once: Mutex<std::collections::HashSet<String>>,
     pub usage_calls: Mutex<Vec<UsageCall>>,
     pub forwarded: Mutex<Vec<ForwardedRequest>>,
     /// Consecutive failed connections to MLflow (the API's circuit breaker).
@@ -181,6 +183,7 @@ impl State {
             redis: Mutex::new(redis),
             mlflow: Mutex::new(MlflowStore::default()),
             validate_calls: Mutex::new(Vec::new()),
+            cached_once: Mutex::new(Default::default()),
             usage_calls: Mutex::new(Vec::new()),
             forwarded: Mutex::new(Vec::new()),
             mlflow_failures: AtomicU32::new(0),

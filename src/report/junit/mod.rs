@@ -18,8 +18,8 @@ pub fn render(r: &Report) -> String {
                 s.set_message(reason.as_str());
                 s
             }
-            Outcome::Failed | Outcome::Error { .. } => {
-                let kind = if c.outcome == Outcome::Failed {
+            Outcome::Failed | Outcome::Error { .. } | Outcome::Blocked { .. } => {
+                let kind = if matches!(c.outcome, Outcome::Failed | Outcome::Blocked { .. }) {
                     NonSuccessKind::Failure
                 } else {
                     NonSuccessKind::Error
@@ -28,6 +28,7 @@ pub fn render(r: &Report) -> String {
                 s.set_message(c.message.clone().unwrap_or_default());
                 s.set_type(match &c.outcome {
                     Outcome::Error { class } => class.clone(),
+                    Outcome::Blocked { .. } => "blocked".to_owned(),
                     _ => "contract".to_owned(),
                 });
                 s.set_description(c.explain());

@@ -1,0 +1,371 @@
+//! Typed symptoms: what a check observed, recorded as data at the point it was observed, so
+//! that root-cause rules ([`crate::report::rca`]) match symptoms and never message text or
+//! check ids.
+//!
+//! Two sources:
+//! - every answered or unanswered request is classified once, by shape (host, status, content
+//!   type, JSON fields the contract fixes, latency), by the [`Observer`] of the check's
+//!   environment, when it is recorded as evidence ([`Symptom`]s on
+//!   [`crate::check::Evidence`]);
+//! - a check's assertion names the symptom it found (a TTL, a header that does not count
+//!   down, an ECS state) with [`crate::check::Failure::symptom`].
+//!
+//! Platform wording is never read here: a detail text the contract gives only as an example
+//! (the auth service failing, MLflow unreachable) may be worded any way. Only the exact
+//! rejection texts that the contract quotes as whole bodies (`API key required`, `Invalid or
+//! expired API key`) are compared, and only to tell a rejection of the key from anything else.
+
+use crate::http::{Exchange, HttpError, HttpErrorKind};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// One typed observation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Symptom {
+    /// A load balancer's HTML error page (502/503/504) instead of an application answer.
+    AlbErrorPage { host: String, status: u16 },
+    /// The API said the auth service failed (2025-08: a 401 that is not a key rejection;
+    /// 2026: 503 with `Retry-After`). `slow`: it answered after about the API's auth timeout.
+    AuthServiceFailed { status: u16, slow: bool },
+    /// A key the suite holds as valid (`role`) was rejected as unknown/expired when sent
+    /// as `via` (`Authorization: Bearer`, `X-API-Key`, ...).
+    ValidKeyRejected { role: String, via: String },
+    /// A well-formed key was rejected without the API asking the auth service (seen on the
+    /// stand-in's auth log).
+    RejectedWithoutValidation,
+    /// A key the suite holds as valid was accepted (2xx) when sent as `via`: not a problem,
+    /// the counter-evidence that tells a bad key from a header form the API mishandles.
+    KeyAccepted { role: String, via: String },
+    /// A 401 whose body has no `detail` (FastAPI's error shape).
+    RejectionWithoutDetail { status: u16 },
+    /// A request under the proxy mount answered by MLflow's own HTML page: no API in front.
+    ProxyBypassed { status: u16 },
+    /// The proxy could not connect to MLflow (502 JSON on a proxied route).
+    UpstreamUnreachable,
+    /// The proxy gave up waiting for MLflow (504 on a proxied route).
+    UpstreamTimeout,
+    /// Artifact serving is off (503 `ARTIFACTS_DISABLED`).
+    ArtifactsDisabled,
+    /// A real MLflow endpoint under the `api/2.0` spelling answered 404 `ENDPOINT_NOT_FOUND`.
+    ApiSpellingNotFound,
+    /// MLflow received the key (seen on the stand-in's upstream).
+    KeyForwarded,
+    /// A response carried the key back.
+    KeyEchoed,
+    /// A write refused with 403 `FORBIDDEN`.
+    WriteForbidden,
+    /// A health route says this dependency is unhealthy (`mlflow`, `redis`, `connectivity`, ...).
+    DependencyUnhealthy { service: String },
+    /// No cache entry after a successful validation.
+    CacheEntryMissing,
+    /// A cache entry was there after a validation: not a problem, the counter-evidence that
+    /// the cache works at all.
+    CacheEntryPresent,
+    /// A delete was answered as done, but the object is still there.
+    DeleteNotApplied,
+    /// A cache entry with another TTL than the profile's.
+    CacheTtl { got: i64, want: i64 },
+    /// A revoked key kept working longer than the TTL, or an entry without expiry.
+    RevocationWindow { got_s: i64, want_s: i64 },
+    /// Authenticated answers without `X-RateLimit-*` headers.
+    RateLimitHeadersMissing,
+    /// `X-RateLimit-Remaining` did not drop by one per request.
+    RateLimitNotCounting { first: u64, second: u64 },
+    /// No 429 past the limit.
+    RateLimitNotEnforced { sent: u64 },
+    /// An answer slower than its budget.
+    LatencyOverBudget {
+        route: String,
+        ms: u64,
+        budget_ms: u64,
+    },
+    /// `DescribeServices` reports the service missing.
+    EcsServiceMissing { service: String },
+    /// The service is not at its desired count, not ACTIVE, or its rollout did not complete.
+    EcsServiceUnhealthy { service: String },
+    /// A 5xx from the application (JSON or plain, not an ALB page, not a proxy mapping above).
+    ServerError { route: String, status: u16 },
+    /// No answer at all.
+    Unanswered { host: String, class: String },
+    /// Something the check created could not be deleted.
+    CleanupRefused { what: String, status: Option<u16> },
+    /// The proxy dropped a DELETE request's body (MLflow saw none).
+    RequestBodyDropped,
+    /// A repeated query key reached MLflow with one value.
+    RepeatedQueryCollapsed,
+    /// An `error_code` MLflow clients do not know, or an HTML page where JSON was due.
+    ErrorShape { status: u16 },
+    /// The auth service's 429 became something else.
+    AuthRateLimitNotPassed { status: u16 },
+    /// The API's call to the auth service is not as the contract says.
+    ValidateCallWrong { what: String },
+    /// The API reached the auth service without the key being valid for this service id, or
+    /// the service id sent is wrong (seen on the stand-in's auth log).
+    ServiceIdWrong { got: Option<String>, want: String },
+    /// The auth cache served a failed validation, or revalidated within the TTL.
+    CacheBehaviour { what: String },
+    /// The registry returned data without a key.
+    DataWithoutKey { route: String },
+    /// Registry data is not what was written (lost write, wrong version, bytes changed).
+    DataMismatch { what: String },
+    /// Anything else: the status the contract fixes was not the one that came back.
+    StatusMismatch {
+        route: String,
+        expected: u16,
+        got: u16,
+    },
+}
+
+/// The facts an [`Observer`] needs to classify an answer: the profile's auth-failure shape,
+/// the API's auth timeout, and which raw keys the suite holds as valid.
+#[derive(Clone, Default)]
+pub struct Observer {
+    pub auth_failure_status: u16,
+    pub auth_failure_retry_after: bool,
+    /// The API's timeout for its call to the auth service (contract: 5 s; shorter on a fast
+    /// stand-in).
+    pub auth_timeout: Duration,
+    /// Keys that must be accepted (primary, second, low-limit); compared, never printed.
+    pub(crate) valid_keys: Vec<(&'static str, secrecy::SecretString)>,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("auth_failure_status", &self.auth_failure_status)
+            .field("auth_timeout", &self.auth_timeout)
+            .field(
+                "valid_keys",
+                &format!("[{} redacted]", self.valid_keys.len()),
+            )
+            .finish()
+    }
+}
+
+/// The exact bodies the contract quotes for a rejected key.
+const KEY_REQUIRED: &str = "API key required";
+const KEY_INVALID: &str = "Invalid or expired API key";
+
+fn path_of(line: &str) -> &str {
+    let p = line.split_whitespace().nth(1).unwrap_or("");
+    p.split('?').next().unwrap_or(p)
+}
+
+/// The route family of a path, for grouping (`/api/mlflow/api/2.0/mlflow/experiments/search`
+/// stays whole, ids are not in paths).
+fn is_proxied(path: &str) -> bool {
+    path.starts_with("/api/mlflow/") || path.starts_with("/mlflow/")
+}
+
+impl Observer {
+    /// The role of the valid key the request carried, if any.
+    fn valid_role(&self, ex: &Exchange) -> Option<&'static str> {
+        use secrecy::ExposeSecret;
+        self.valid_keys
+            .iter()
+            .find(|(_, k)| ex.secrets.iter().any(|s| s == k.expose_secret()))
+            .map(|(role, _)| *role)
+    }
+
+    /// Classifies one answer by its shape.
+    pub fn observe(&self, host: &str, ex: &Exchange) -> Vec<Symptom> {
+        let mut out = Vec::new();
+        let path = path_of(&ex.line);
+        let json = ex.json();
+        let html = ex.is_html();
+        let status = ex.status;
+        let detail = json.as_ref().and_then(|v| v.get("detail"));
+        let detail_str = detail.and_then(|d| d.as_str());
+        if ex.echoes_secret() {
+            out.push(Symptom::KeyEchoed);
+        }
+        if html && matches!(status, 502..=504) && !is_proxied(path) {
+            out.push(Symptom::AlbErrorPage {
+                host: host.to_owned(),
+                status,
+            });
+            return out;
+        }
+        if html && matches!(status, 502..=504) && host != "registry" {
+            out.push(Symptom::AlbErrorPage {
+                host: host.to_owned(),
+                status,
+            });
+            return out;
+        }
+        if host != "registry" {
+            return out;
+        }
+        // An HTML page under the proxy mount that the API would have turned into JSON.
+        if html && is_proxied(path) {
+            if matches!(status, 502..=504) {
+                out.push(Symptom::AlbErrorPage {
+                    host: host.to_owned(),
+                    status,
+                });
+            } else {
+                out.push(Symptom::ProxyBypassed { status });
+            }
+            return out;
+        }
+        if let Some(body) = &json {
+            health_report(path, body, &mut out);
+        }
+        let role = self.valid_role(ex);
+        if let Some(role) = role
+            && (200..300).contains(&status)
+        {
+            out.push(Symptom::KeyAccepted {
+                role: role.to_owned(),
+                via: ex.auth.clone(),
+            });
+        }
+        // Only a request that presented a key can have made the API call the auth service.
+        let keyed = !ex.secrets.is_empty();
+        match status {
+            401 => match detail_str {
+                None => out.push(Symptom::RejectionWithoutDetail { status }),
+                Some(KEY_INVALID) if role.is_some() => out.push(Symptom::ValidKeyRejected {
+                    role: role.unwrap_or_default().to_owned(),
+                    via: ex.auth.clone(),
+                }),
+                Some(KEY_INVALID) | Some(KEY_REQUIRED) => {}
+                // A 401 that is not one of the rejection bodies: the API's way (2025-08) of
+                // saying that the auth service failed, whatever its wording.
+                Some(_) if keyed && self.auth_failure_status == 401 => {
+                    out.push(self.auth_failed(ex))
+                }
+                Some(_) => {}
+            },
+            503 if ex.header("retry-after").is_some()
+                && keyed
+                && self.auth_failure_status == 503
+                && !artifacts_disabled(detail) =>
+            {
+                out.push(self.auth_failed(ex))
+            }
+            503 if artifacts_disabled(detail) => out.push(Symptom::ArtifactsDisabled),
+            403 if json
+                .as_ref()
+                .and_then(|v| v.get("error"))
+                .and_then(|v| v.as_str())
+                == Some("FORBIDDEN") =>
+            {
+                out.push(Symptom::WriteForbidden)
+            }
+            502 if is_proxied(path) && detail.is_some() => out.push(Symptom::UpstreamUnreachable),
+            504 if is_proxied(path) => out.push(Symptom::UpstreamTimeout),
+            404 if path.contains("/api/2.0/")
+                && is_proxied(path)
+                && !path.contains("no-such-endpoint")
+                && json
+                    .as_ref()
+                    .and_then(|v| v.get("error_code"))
+                    .and_then(|v| v.as_str())
+                    == Some("ENDPOINT_NOT_FOUND") =>
+            {
+                out.push(Symptom::ApiSpellingNotFound)
+            }
+            s if s >= 500 => out.push(Symptom::ServerError {
+                route: route_family(path),
+                status: s,
+            }),
+            _ => {}
+        }
+        out
+    }
+
+    fn auth_failed(&self, ex: &Exchange) -> Symptom {
+        // The API gives up on the auth service after its timeout: an answer that took most
+        // of it is the timeout, whatever the words say.
+        let slow = !self.auth_timeout.is_zero()
+            && ex.latency.as_secs_f64() >= 0.8 * self.auth_timeout.as_secs_f64();
+        Symptom::AuthServiceFailed {
+            status: ex.status,
+            slow,
+        }
+    }
+
+    /// Classifies a request that got no answer.
+    pub fn unanswered(&self, host: &str, e: &HttpError) -> Vec<Symptom> {
+        let class = match e.kind {
+            HttpErrorKind::Timeout => "timeout",
+            HttpErrorKind::Refused | HttpErrorKind::Connect => "unreachable",
+            _ => "broken response",
+        };
+        vec![Symptom::Unanswered {
+            host: host.to_owned(),
+            class: class.to_owned(),
+        }]
+    }
+}
+
+/// What the health routes say about dependencies (the contract fixes these fields and their
+/// values, not any wording): `/health`'s `services`, `/health/mlflow`'s `connected`,
+/// `/api/health/mlflow`'s `checks` (under `detail` when it answers 503), `/ready`'s `checks`.
+fn health_report(path: &str, body: &serde_json::Value, out: &mut Vec<Symptom>) {
+    use serde_json::Value;
+    let down = |v: &Value| {
+        v == &Value::Bool(false)
+            || v.as_str() == Some("unhealthy")
+            || v.get("status").and_then(Value::as_str) == Some("unhealthy")
+    };
+    let mut report = |service: &str| {
+        let service = match service {
+            "database" | "db" => "postgres",
+            "connectivity" | "experiments_api" => "mlflow",
+            other => other,
+        };
+        let s = Symptom::DependencyUnhealthy {
+            service: service.to_owned(),
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    match path {
+        "/health" | "/ready" => {
+            let map = body
+                .get("services")
+                .or_else(|| body.get("checks"))
+                .and_then(Value::as_object);
+            for (name, v) in map.into_iter().flatten() {
+                if down(v) {
+                    report(name);
+                }
+            }
+        }
+        "/health/mlflow" => {
+            if body.get("connected") == Some(&Value::Bool(false)) {
+                report("mlflow");
+            }
+        }
+        "/api/health/mlflow" => {
+            let r = body.get("detail").filter(|d| d.is_object()).unwrap_or(body);
+            for k in ["connectivity", "experiments_api"] {
+                if r.pointer(&format!("/checks/{k}")).is_some_and(down) {
+                    report(k);
+                }
+            }
+            if r.pointer("/checks/artifacts_api/status").and_then(Value::as_str) == Some("disabled")
+            {
+                out.push(Symptom::ArtifactsDisabled);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn artifacts_disabled(detail: Option<&serde_json::Value>) -> bool {
+    detail.and_then(|d| d.get("error")).and_then(|v| v.as_str()) == Some("ARTIFACTS_DISABLED")
+}
+
+/// A path without its variable parts, for grouping symptoms by route.
+pub fn route_family(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(i) = path.find("/mlflow-artifacts/artifacts/") {
+        return format!("{}/mlflow-artifacts/artifacts/…", &path[..i]);
+    }
+    path.to_owned()
+}
