@@ -125,7 +125,8 @@ impl Env {
             TargetKind::Standin => {
                 let mut opts = StandInOptions::new(config.profile.clone())
                     .redis_url(config.standin_redis_url.clone())
-                    .faults(config.standin_faults.iter().copied());
+                    .faults(config.standin_faults.iter().copied())
+                    .dialect(config.standin_dialect);
                 if config.standin_fast {
                     opts = opts.fast();
                 }

@@ -6,7 +6,7 @@ use crate::check::CheckResult;
 use crate::checks;
 use crate::config::{Config, Profile};
 use crate::fixtures::Env;
-use crate::standin::{Breakage, Fault};
+use crate::standin::{Breakage, Dialect, Fault};
 use std::sync::{Arc, LazyLock};
 use tokio::sync::Semaphore;
 
@@ -26,6 +26,8 @@ pub struct Scenario {
     pub areas: Vec<&'static str>,
     /// Also run heavy checks (large artifacts).
     pub include_heavy: bool,
+    /// How the stand-in words what the contract leaves open.
+    pub dialect: Dialect,
 }
 
 /// Runs every check of the scenario's areas, each on its own stand-in; results in
@@ -42,6 +44,7 @@ pub async fn run(profile: &Profile, scenario: &Scenario) -> Vec<CheckResult> {
         let gate = gate.clone();
         let mut config = Config::standin(profile.clone());
         config.standin_faults = scenario.faults.iter().copied().collect();
+        config.standin_dialect = scenario.dialect;
         let breakages = scenario.breakages.clone();
         tasks.spawn(async move {
             let _heavy = if spec.heavy {

@@ -10,7 +10,7 @@ use hokusai_verify::check::{CheckResult, Outcome};
 use hokusai_verify::config::Profile;
 use hokusai_verify::report::rca;
 use hokusai_verify::selftest::{Scenario, run};
-use hokusai_verify::standin::{Breakage, Fault};
+use hokusai_verify::standin::{Breakage, Dialect, Fault};
 use rstest::rstest;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -58,7 +58,7 @@ fn areas(faults: &[Fault]) -> Vec<&'static str> {
     out
 }
 
-type Key = (String, Vec<Fault>, Vec<Breakage>);
+type Key = (String, Vec<Fault>, Vec<Breakage>, Dialect);
 /// A scenario's results, computed once.
 type Slot = Arc<OnceCell<Vec<CheckResult>>>;
 
@@ -66,7 +66,12 @@ type Slot = Arc<OnceCell<Vec<CheckResult>>>;
 /// per-fault runs).
 static RUNS: LazyLock<Mutex<HashMap<Key, Slot>>> = LazyLock::new(Default::default);
 
-fn scenario(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> (Profile, Scenario) {
+fn scenario(
+    profile: &str,
+    faults: &[Fault],
+    breakages: &[Breakage],
+    dialect: Dialect,
+) -> (Profile, Scenario) {
     let scenario = Scenario {
         faults: faults.to_vec(),
         breakages: breakages.to_vec(),
@@ -76,32 +81,46 @@ fn scenario(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> (Profile
             || faults
                 .iter()
                 .any(|f| matches!(f, Fault::ArtifactsDisabled | Fault::MlflowDown)),
+        dialect,
     };
     (Profile::load(profile).unwrap(), scenario)
 }
 
-fn cell(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> Slot {
-    let key = (profile.to_owned(), faults.to_vec(), breakages.to_vec());
+fn cell(profile: &str, faults: &[Fault], breakages: &[Breakage], dialect: Dialect) -> Slot {
+    let key = (
+        profile.to_owned(),
+        faults.to_vec(),
+        breakages.to_vec(),
+        dialect,
+    );
     RUNS.lock().unwrap().entry(key).or_default().clone()
 }
 
 /// Every scenario the tests of this file ask for.
-fn all_scenarios() -> Vec<(&'static str, Vec<Fault>, Vec<Breakage>)> {
+fn all_scenarios() -> Vec<(&'static str, Vec<Fault>, Vec<Breakage>, Dialect)> {
     let mut v = Vec::new();
-    for p in PROFILES {
-        v.push((p, vec![], vec![]));
-        for f in Fault::ALL {
-            v.push((p, vec![f], vec![]));
+    for d in DIALECTS {
+        for p in PROFILES {
+            v.push((p, vec![], vec![], d));
+            for f in Fault::ALL {
+                v.push((p, vec![f], vec![], d));
+            }
         }
-        for combo in COMBOS {
-            v.push((p, combo.to_vec(), vec![]));
+        for b in Breakage::ALL {
+            v.push((PROFILES[0], vec![], vec![b], d));
         }
     }
-    for b in Breakage::ALL {
-        v.push((PROFILES[0], vec![], vec![b]));
+    for p in PROFILES {
+        for combo in COMBOS {
+            v.push((p, combo.to_vec(), vec![], Dialect::Contract));
+        }
     }
     v
 }
+
+/// The stand-in's wordings: the contract's examples, and other words for everything the
+/// contract leaves to the platform. Every diagnosis must come out the same under both.
+const DIALECTS: [Dialect; 2] = [Dialect::Contract, Dialect::Reworded];
 
 /// The runtime the scenarios run on: started once, all scenarios at once, so the tests
 /// (which cargo runs two at a time) only wait for results.
@@ -121,11 +140,11 @@ fn start_all() {
     }
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
-        for (p, fs, bs) in all_scenarios() {
-            let c = cell(p, &fs, &bs);
+        for (p, fs, bs, d) in all_scenarios() {
+            let c = cell(p, &fs, &bs, d);
             RUNTIME.spawn(async move {
                 c.get_or_init(|| async {
-                    let (profile, scenario) = scenario(p, &fs, &bs);
+                    let (profile, scenario) = scenario(p, &fs, &bs, d);
                     run(&profile, &scenario).await
                 })
                 .await;
@@ -135,9 +154,18 @@ fn start_all() {
 }
 
 async fn results(profile: &str, faults: &[Fault], breakages: &[Breakage]) -> Vec<CheckResult> {
+    results_in(profile, faults, breakages, Dialect::Contract).await
+}
+
+async fn results_in(
+    profile: &str,
+    faults: &[Fault],
+    breakages: &[Breakage],
+    dialect: Dialect,
+) -> Vec<CheckResult> {
     start_all();
-    let c = cell(profile, faults, breakages);
-    let (profile, scenario) = scenario(profile, faults, breakages);
+    let c = cell(profile, faults, breakages, dialect);
+    let (profile, scenario) = scenario(profile, faults, breakages, dialect);
     c.get_or_init(|| async { run(&profile, &scenario).await })
         .await
         .clone()
@@ -178,8 +206,9 @@ fn the_catalogue_and_the_switches_agree() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_baseline_has_no_failures(
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+    #[values(Dialect::Contract, Dialect::Reworded)] dialect: Dialect,
 ) {
-    let rs = results(profile, &[], &[]).await;
+    let rs = results_in(profile, &[], &[], dialect).await;
     assert!(
         rs.iter().all(|r| !r.outcome.is_bad()),
         "failures on a healthy stand-in:{}",
@@ -189,8 +218,8 @@ async fn healthy_baseline_has_no_failures(
     assert!(causes.is_empty() && unclassified.is_empty());
 }
 
-async fn assert_named(profile: &str, faults: &[Fault]) {
-    let rs = results(profile, faults, &[]).await;
+async fn assert_named(profile: &str, faults: &[Fault], dialect: Dialect) {
+    let rs = results_in(profile, faults, &[], dialect).await;
     assert!(
         rs.iter().any(|r| r.outcome.is_bad()),
         "{faults:?} ({profile}): no check failed"
@@ -201,7 +230,7 @@ async fn assert_named(profile: &str, faults: &[Fault]) {
     assert_eq!(
         named,
         want,
-        "{faults:?} ({profile}): causes named {named:?}; failures:{}",
+        "{faults:?} ({profile}, {dialect:?}): causes named {named:?}; failures:{}",
         summary(&rs)
     );
     assert_eq!(causes.len(), named.len(), "a cause named twice");
@@ -255,10 +284,11 @@ async fn assert_named(profile: &str, faults: &[Fault]) {
 async fn each_fault_is_caught_and_named(
     #[case] fault: Fault,
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+    #[values(Dialect::Contract, Dialect::Reworded)] dialect: Dialect,
 ) {
     if !applies(fault, profile) {
         // Not a fault under this profile: the suite must stay green instead.
-        let rs = results(profile, &[fault], &[]).await;
+        let rs = results_in(profile, &[fault], &[], dialect).await;
         assert!(
             rs.iter().all(|r| !r.outcome.is_bad()),
             "{fault} is expected behaviour in {profile}:{}",
@@ -266,7 +296,7 @@ async fn each_fault_is_caught_and_named(
         );
         return;
     }
-    assert_named(profile, &[fault]).await;
+    assert_named(profile, &[fault], dialect).await;
 }
 
 const COMBOS: &[&[Fault]] = &[
@@ -294,7 +324,7 @@ async fn several_faults_each_named_once(
     #[case] faults: &[Fault],
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
-    assert_named(profile, faults).await;
+    assert_named(profile, faults, Dialect::Contract).await;
 }
 
 /// The checks × faults matrix: every check fails under some fault or documented breakage,
@@ -383,7 +413,11 @@ fn render_matrix(
             .join(", ")
     };
     for id in ids {
-        s.push_str(&format!("| `{id}` | {} | {} |\n", list(hits, id), list(blocks, id)));
+        s.push_str(&format!(
+            "| `{id}` | {} | {} |\n",
+            list(hits, id),
+            list(blocks, id)
+        ));
     }
     s.push_str("\n| fault or breakage | checks it fails |\n|---|---|\n");
     for c in columns {
@@ -415,18 +449,22 @@ fn render_matrix(
 async fn each_breakage_is_named_as_its_contract_line(
     #[case] breakage: Breakage,
     #[case] want: &[&str],
+    #[values(Dialect::Contract, Dialect::Reworded)] dialect: Dialect,
 ) {
-    let rs = results(PROFILES[0], &[], &[breakage]).await;
+    let rs = results_in(PROFILES[0], &[], &[breakage], dialect).await;
     let (causes, unclassified) = rca::analyse(&rs);
     let named: BTreeSet<&str> = causes.iter().map(|c| c.id.as_str()).collect();
     let want: BTreeSet<&str> = want.iter().copied().collect();
     assert_eq!(
         named,
         want,
-        "{breakage}: causes named {named:?}; failures:{}",
+        "{breakage} ({dialect:?}): causes named {named:?}; failures:{}",
         summary(&rs)
     );
-    assert!(unclassified.is_empty(), "{breakage}: unclassified: {unclassified:#?}");
+    assert!(
+        unclassified.is_empty(),
+        "{breakage}: unclassified: {unclassified:#?}"
+    );
     for c in &causes {
         assert!(!c.fix.is_empty() && !c.resource.is_empty() && c.title.contains('§'));
     }

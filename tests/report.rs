@@ -92,6 +92,8 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
         target: "standin".into(),
         profile: "hokusai-2025-08".into(),
         outcome,
+        line: Some(hokusai_verify::check::Line::ProxyHeaders),
+        symptoms: vec![hokusai_verify::check::Symptom::KeyEchoed],
         expected: Some(format!("no key echoed, not {CANARY}")),
         actual: Some(format!("Authorization: Bearer {CANARY}")),
         message: Some(format!(
@@ -106,6 +108,8 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
             latency_ms: 3.0,
             body_excerpt: format!("{{\"echo\": \"{CANARY}\"}}"),
             error: Some(format!("x-api-key: {CANARY}")),
+            symptoms: vec![],
+            injected: false,
         }],
         measurements: Default::default(),
         started_at: chrono::Utc::now(),
@@ -269,9 +273,17 @@ fn root_causes_are_documented() {
     let doc = include_str!("../docs/root-causes.md");
     for c in hokusai_verify::report::rca::CAUSES {
         assert!(
-            doc.contains(&format!("`{}`", c.id)),
+            doc.contains(&format!("`{}`", c.id())),
             "docs/root-causes.md lacks {}",
-            c.id
+            c.id()
+        );
+    }
+    use strum::IntoEnumIterator;
+    for l in hokusai_verify::check::Line::iter() {
+        assert!(
+            doc.contains(&format!("`{}`", l.id())),
+            "docs/root-causes.md lacks {}",
+            l.id()
         );
     }
 }

@@ -348,7 +348,9 @@ fn health_report(path: &str, body: &serde_json::Value, out: &mut Vec<Symptom>) {
                     report(k);
                 }
             }
-            if r.pointer("/checks/artifacts_api/status").and_then(Value::as_str) == Some("disabled")
+            if r.pointer("/checks/artifacts_api/status")
+                .and_then(Value::as_str)
+                == Some("disabled")
             {
                 out.push(Symptom::ArtifactsDisabled);
             }

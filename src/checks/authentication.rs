@@ -490,8 +490,9 @@ fn auth_failure_not_bad_key(c: &mut Check) -> CheckFuture<'_> {
             )?;
         } else {
             ensure(
+                // Named in the platform's own words: any mention of auth(entication).
                 ex.detail()
-                    .is_some_and(|d| d.contains("Authentication service")),
+                    .is_some_and(|d| d.to_ascii_lowercase().contains("auth")),
                 "a detail naming the auth service",
                 expect::describe(&ex),
             )?;

@@ -85,6 +85,9 @@ pub struct Config {
     pub standin_faults: crate::standin::FaultSet,
     /// Stand-in with shortened timeouts (default) or the contract's (`HOKUSAI_STANDIN_TIMING=contract`).
     pub standin_fast: bool,
+    /// How the stand-in words what the contract leaves open
+    /// (`HOKUSAI_STANDIN_DIALECT=contract|reworded`).
+    pub standin_dialect: crate::standin::Dialect,
     /// Concurrent clients of the concurrency scenarios (`HOKUSAI_CONCURRENT_CLIENTS`, 32).
     pub concurrent_clients: usize,
 }
@@ -308,6 +311,14 @@ impl Config {
             }
         };
 
+        let standin_dialect = match vars.get("HOKUSAI_STANDIN_DIALECT") {
+            None => crate::standin::Dialect::Contract,
+            Some(v) => v.parse().unwrap_or_else(|e: String| {
+                problem_list(&mut problems, "HOKUSAI_STANDIN_DIALECT", e);
+                crate::standin::Dialect::Contract
+            }),
+        };
+
         let concurrent_clients = match vars.get("HOKUSAI_CONCURRENT_CLIENTS") {
             None => 32,
             Some(v) => match v.parse::<usize>() {
@@ -342,6 +353,7 @@ impl Config {
             run_dir,
             standin_faults,
             standin_fast,
+            standin_dialect,
             concurrent_clients,
         })
     }

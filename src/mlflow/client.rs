@@ -398,7 +398,10 @@ impl MlflowClient {
         let started = std::time::Instant::now();
         let resp = rb.send().await;
         let status = resp.as_ref().ok().map(|r| r.status().as_u16());
-        let headers = resp.as_ref().map(|r| r.headers().clone()).unwrap_or_default();
+        let headers = resp
+            .as_ref()
+            .map(|r| r.headers().clone())
+            .unwrap_or_default();
         let body = match resp {
             Ok(r) => r.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
             Err(e) => {

@@ -405,7 +405,12 @@ pub const CAUSES: &[RootCause] = &[
     ),
     line(
         Line::NothingLeftBehind,
-        |s, _| matches!(s, Symptom::CleanupRefused { .. } | Symptom::DeleteNotApplied),
+        |s, _| {
+            matches!(
+                s,
+                Symptom::CleanupRefused { .. } | Symptom::DeleteNotApplied
+            )
+        },
         sym!(Symptom::CleanupRefused { .. } | Symptom::DeleteNotApplied),
     ),
     line(

@@ -122,7 +122,7 @@ impl Respond for AuthResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let state = &self.0;
         if state.has(Fault::AuthDown) {
-            return alb::service_unavailable();
+            return alb::unavailable(state.dialect);
         }
         let path = req.url.path();
         let method = req.method.as_str();
@@ -134,9 +134,14 @@ impl Respond for AuthResponder {
             }
         };
         let answer = match (method, path) {
-            ("GET", "/health") => ResponseTemplate::new(200).set_body_json(json!({
-                "status": "healthy", "service": "hokusai-auth", "timestamp": chrono::Utc::now().to_rfc3339(),
-            })),
+            ("GET", "/health") => ResponseTemplate::new(200).set_body_json(
+                match state.dialect {
+                    super::Dialect::Contract => json!({
+                        "status": "healthy", "service": "hokusai-auth", "timestamp": chrono::Utc::now().to_rfc3339(),
+                    }),
+                    super::Dialect::Reworded => json!({"ok": true, "name": "auth-api", "checked_at": chrono::Utc::now().timestamp()}),
+                },
+            ),
             ("POST", "/api/v1/keys/validate") => {
                 let bearer = req
                     .headers

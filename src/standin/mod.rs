@@ -25,7 +25,7 @@ pub mod mlflow;
 mod registry;
 mod state;
 
-pub use faults::{Breakage, Fault, FaultSet, UnknownFault};
+pub use faults::{Breakage, Dialect, Fault, FaultSet, UnknownFault};
 pub use keys::{ChosenKeys, KeyRecord, KeyState, LOW_RATE_LIMIT, NORMAL_RATE_LIMIT, TestKeys};
 pub use registry::{API_VERSION, wrong_ttl};
 pub use state::{AuthOverride, ForwardedRequest, Timing, UsageCall, ValidateCall};
@@ -53,6 +53,8 @@ pub struct StandInOptions {
     /// Prefix of this instance's Redis keys; `None`: a random `hv:<id>:` (tests). The
     /// stand-in server uses `""` so that a live run sees the contract's key names.
     pub namespace: Option<String>,
+    /// How the platform words what the contract leaves open.
+    pub dialect: Dialect,
 }
 
 impl StandInOptions {
@@ -66,6 +68,7 @@ impl StandInOptions {
             ports: [0; 4],
             keys: ChosenKeys::default(),
             namespace: None,
+            dialect: Dialect::Contract,
         }
     }
     pub fn fault(mut self, f: Fault) -> Self {
@@ -81,6 +84,12 @@ impl StandInOptions {
         self
     }
     /// Shortened timeouts (tests).
+    /// Words the platform's messages this way.
+    pub fn dialect(mut self, d: Dialect) -> Self {
+        self.dialect = d;
+        self
+    }
+
     pub fn fast(mut self) -> Self {
         self.timing = Timing::fast(&self.profile);
         self
@@ -156,14 +165,9 @@ impl StandIn {
             format!("hv:{id}:")
         });
         let keys = TestKeys::with_chosen(&opts.profile.auth.service_id, &opts.keys);
-        let state = Arc::new(State::new(
-            opts.profile,
-            opts.faults,
-            opts.timing,
-            slot,
-            ns,
-            keys,
-        ));
+        let mut state = State::new(opts.profile, opts.faults, opts.timing, slot, ns, keys);
+        state.dialect = opts.dialect;
+        let state = Arc::new(state);
         let [rp, ap, mp, ep] = opts.ports;
         let registry = serve(rp, registry::RegistryResponder(state.clone())).await?;
         let auth = serve(ap, auth::AuthResponder(state.clone())).await?;

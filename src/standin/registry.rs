@@ -24,6 +24,16 @@ fn detail(status: u16, detail: impl Into<Value>) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({ "detail": detail.into() }))
 }
 
+/// `detail` with the contract's example text, or other words under the reworded dialect.
+fn said(
+    state: &State,
+    status: u16,
+    contract: &'static str,
+    reworded: &'static str,
+) -> ResponseTemplate {
+    detail(status, state.say(contract, reworded))
+}
+
 /// What the auth middleware decided.
 enum Authn {
     Ok(KeyRecord),
@@ -55,7 +65,7 @@ impl Respond for RegistryResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let state = &self.0;
         let template = if state.has(Fault::TargetUnhealthy) {
-            alb::service_unavailable()
+            alb::unavailable(state.dialect)
         } else {
             self.route(req)
         };
@@ -141,7 +151,7 @@ impl RegistryResponder {
                 self.proxy(req, &p["/api/mlflow/".len()..], record)
             }
             (_, p) if p.starts_with("/mlflow/") => self.proxy(req, &p["/mlflow/".len()..], record),
-            _ => (detail(404, "Not Found"), 404),
+            _ => (said(&self.0, 404, "Not Found", "no route here"), 404),
         }
     }
 
@@ -159,7 +169,12 @@ impl RegistryResponder {
         let cache_key = state.redis_key(&state.profile.cache_key(&key));
         let cache_on = !state.has(Fault::CacheOff);
         if !cache_on && state.broken(Breakage::AuthNeedsRedis) {
-            return Authn::Reject(detail(500, "Internal Server Error"));
+            return Authn::Reject(said(
+                state,
+                500,
+                "Internal Server Error",
+                "unexpected failure",
+            ));
         }
         if cache_on {
             let cached: Option<String> = lock(&state.redis)
@@ -215,9 +230,18 @@ impl RegistryResponder {
             }
             ApiAuth::Failed(why) => {
                 let message = match why {
-                    AuthFailure::Error => "Authentication service error",
-                    AuthFailure::Timeout => "Authentication service timeout",
-                    AuthFailure::Unavailable => "Authentication service unavailable",
+                    AuthFailure::Error => state.say(
+                        "Authentication service error",
+                        "Could not verify credentials: the auth backend failed",
+                    ),
+                    AuthFailure::Timeout => state.say(
+                        "Authentication service timeout",
+                        "Could not verify credentials in time (auth backend)",
+                    ),
+                    AuthFailure::Unavailable => state.say(
+                        "Authentication service unavailable",
+                        "Could not verify credentials: auth backend offline",
+                    ),
                 };
                 let mut t = detail(state.profile.auth.failure_status, message);
                 if state.profile.auth.failure_retry_after {
@@ -369,16 +393,23 @@ impl RegistryResponder {
             }))
         } else {
             let failures = state.mlflow_failed();
-            ResponseTemplate::new(503).set_body_json(json!({
-                "connected": false, "circuit_breaker_state": state.circuit_state(), "failure_count": failures,
-                "error": format!("Failed to connect to MLflow server at {}", state.mlflow_internal_url),
-            }))
+            let body = match state.dialect {
+                super::Dialect::Contract => json!({
+                    "connected": false, "circuit_breaker_state": state.circuit_state(), "failure_count": failures,
+                    "error": format!("Failed to connect to MLflow server at {}", state.mlflow_internal_url),
+                }),
+                super::Dialect::Reworded => json!({
+                    "connected": false, "circuit_breaker_state": state.circuit_state(), "consecutive_errors": failures,
+                    "reason": "tracking backend not answering",
+                }),
+            };
+            ResponseTemplate::new(503).set_body_json(body)
         }
     }
 
     fn api_health(&self, path: &str) -> ResponseTemplate {
         if path != "/api/health/mlflow" {
-            return detail(404, "Not Found");
+            return said(&self.0, 404, "Not Found", "no route here");
         }
         let up = self.mlflow_reachable();
         let artifacts = up && !self.0.has(Fault::ArtifactsDisabled);
@@ -402,7 +433,10 @@ impl RegistryResponder {
         match path {
             "/live" => ResponseTemplate::new(200).set_body_json(json!({"alive": true})),
             "/ready" => ResponseTemplate::new(if up { 200 } else { 503 })
-                .set_body_json(json!({"ready": up, "checks": {"mlflow": up, "database": true}})),
+                .set_body_json(match self.0.dialect {
+                    super::Dialect::Contract => json!({"ready": up, "checks": {"mlflow": up, "database": true}}),
+                    super::Dialect::Reworded => json!({"ready": up, "checks": {"mlflow": if up { "ok" } else { "unhealthy" }, "db": "ok"}}),
+                }),
             "/version" => ResponseTemplate::new(200).set_body_json(json!({
                 "version": API_VERSION, "mlflow_major_version": self.0.profile.proxy.mlflow_major_version,
             })),
@@ -435,19 +469,27 @@ impl RegistryResponder {
                 .iter()
                 .any(|s| state.profile.scopes.write_scopes.contains(s));
             if !allowed {
-                let t = ResponseTemplate::new(403).set_body_json(json!({
-                    "detail": "Insufficient permissions for this operation", "error": "FORBIDDEN",
-                    "required_scopes": state.profile.scopes.write_scopes,
-                }));
+                let t = ResponseTemplate::new(403).set_body_json(match state.dialect {
+                    super::Dialect::Contract => json!({
+                        "detail": "Insufficient permissions for this operation", "error": "FORBIDDEN",
+                        "required_scopes": state.profile.scopes.write_scopes,
+                    }),
+                    super::Dialect::Reworded => json!({
+                        "detail": "This key may only read", "error": "FORBIDDEN",
+                    }),
+                });
                 return (t, 403);
             }
         }
         if !self.mlflow_reachable() {
             state.mlflow_failed();
-            let msg = format!(
-                "Failed to connect to MLflow server at {}",
-                state.mlflow_internal_url
-            );
+            let msg = match state.dialect {
+                super::Dialect::Contract => format!(
+                    "Failed to connect to MLflow server at {}",
+                    state.mlflow_internal_url
+                ),
+                super::Dialect::Reworded => "Tracking backend refused the connection".to_owned(),
+            };
             return (detail(502, msg), 502);
         }
         let upstream_path = match rest.strip_prefix("api/2.0/") {
@@ -523,16 +565,23 @@ impl RegistryResponder {
         });
         if state.has(Fault::MlflowSlow) {
             if state.broken(Breakage::UpstreamTimeoutAs500) {
-                let t = detail(500, "Internal server error while proxying to MLflow")
-                    .set_delay(state.timing.upstream_timeout);
+                let t = said(
+                    state,
+                    500,
+                    "Internal server error while proxying to MLflow",
+                    "proxy failure",
+                )
+                .set_delay(state.timing.upstream_timeout);
                 return (t, 500);
             }
             let secs = state.profile.proxy.upstream_timeout_ms as f64 / 1000.0;
-            let t = detail(
-                504,
-                format!("MLflow server request timeout after {secs:.1}s"),
-            )
-            .set_delay(state.timing.upstream_timeout);
+            let text = match state.dialect {
+                super::Dialect::Contract => {
+                    format!("MLflow server request timeout after {secs:.1}s")
+                }
+                super::Dialect::Reworded => "Tracking backend too slow".to_owned(),
+            };
+            let t = detail(504, text).set_delay(state.timing.upstream_timeout);
             return (t, 504);
         }
         let content_type = req
@@ -559,9 +608,15 @@ impl RegistryResponder {
         let html = reply.content_type.starts_with("text/html");
         if html && matches!(reply.status, 404 | 405) {
             let (code, what) = if reply.status == 404 {
-                ("ENDPOINT_NOT_FOUND", "No API route matches")
+                (
+                    "ENDPOINT_NOT_FOUND",
+                    self.0.say("No API route matches", "Unknown route:"),
+                )
             } else {
-                ("BAD_REQUEST", "Method not allowed for")
+                (
+                    "BAD_REQUEST",
+                    self.0.say("Method not allowed for", "Wrong method on"),
+                )
             };
             return ResponseTemplate::new(reply.status).set_body_json(
                 json!({"error_code": code, "message": format!("{what} {upstream_path}")}),
@@ -570,11 +625,16 @@ impl RegistryResponder {
         if reply.status == 503 && upstream_path.contains("mlflow-artifacts") {
             return detail(
                 503,
-                json!({"error": "ARTIFACTS_DISABLED", "message": "Artifact serving is disabled on the MLflow server (start it with --serve-artifacts)"}),
+                json!({"error": "ARTIFACTS_DISABLED", "message": self.0.say("Artifact serving is disabled on the MLflow server (start it with --serve-artifacts)", "artifacts off")}),
             );
         }
         if reply.status >= 500 && html {
-            return detail(500, "Internal server error while proxying to MLflow");
+            return said(
+                &self.0,
+                500,
+                "Internal server error while proxying to MLflow",
+                "proxy failure",
+            );
         }
         reply_template(reply)
     }

@@ -140,6 +140,8 @@ pub(crate) struct State {
     pub ns: String,
     /// MLflow's internal address, as the proxy names it in errors.
     pub mlflow_internal_url: String,
+    /// How messages are worded (see [`super::Dialect`]).
+    pub dialect: super::Dialect,
     faults: RwLock<FaultSet>,
     breakages: RwLock<BTreeSet<Breakage>>,
     /// Roles revoked at runtime (revocation-window checks).
@@ -176,6 +178,7 @@ impl State {
             timing,
             ns,
             mlflow_internal_url: "http://mlflow.hokusai-development.local:5000".into(),
+            dialect: super::Dialect::Contract,
             faults: RwLock::new(faults),
             breakages: RwLock::new(BTreeSet::new()),
             revoked: RwLock::new(BTreeSet::new()),
@@ -187,6 +190,14 @@ impl State {
             usage_calls: Mutex::new(Vec::new()),
             forwarded: Mutex::new(Vec::new()),
             mlflow_failures: AtomicU32::new(0),
+        }
+    }
+
+    /// The contract's example wording, or other words under the reworded dialect.
+    pub fn say(&self, contract: &'static str, reworded: &'static str) -> &'static str {
+        match self.dialect {
+            super::Dialect::Contract => contract,
+            super::Dialect::Reworded => reworded,
         }
     }
 
