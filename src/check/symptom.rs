@@ -57,6 +57,8 @@ pub enum Symptom {
     WriteForbidden,
     /// A health route says this dependency is unhealthy (`mlflow`, `redis`, `connectivity`, ...).
     DependencyUnhealthy { service: String },
+    /// A health route calls a dependency healthy while calls through it fail.
+    HealthContradicted { service: String },
     /// No cache entry after a successful validation.
     CacheEntryMissing,
     /// A cache entry was there after a validation: not a problem, the counter-evidence that

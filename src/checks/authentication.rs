@@ -59,9 +59,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                 AREA,
                 "key_format",
                 Component::Api,
-                format!(
-                    "a key sent as {f} reaches a proxied MLflow read and a key-protected route"
-                ),
+                format!("a key sent as {f} reaches a proxied MLflow read"),
                 key_format,
             )
             .line(Line::KeyFormats)
@@ -132,6 +130,16 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             auth_429_passthrough,
         )
         .line(Line::AuthRateLimitPassedOn),
+    );
+    v.push(
+        CheckSpec::new(
+            AREA,
+            "usage_reported",
+            Component::Api,
+            "after an authenticated request the API reports usage to the auth service",
+            usage_reported,
+        )
+        .line(Line::UsageReported),
     );
     v.push(
         CheckSpec::new(
@@ -518,6 +526,34 @@ fn auth_429_passthrough(c: &mut Check) -> CheckFuture<'_> {
         standin.set_auth_override(None);
         let ex = result?;
         expect::status(&ex, 429)
+    })
+}
+
+fn usage_reported(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let standin = env.require_standin("the auth service's usage log")?;
+        let before = standin.usage_calls().len();
+        let ex = c.registry(proxied_read(bearer(&env.keys.primary))).await?;
+        accepted(&ex)?;
+        let calls = standin.usage_calls();
+        let new = &calls[before.min(calls.len())..];
+        c.note(
+            "auth",
+            format!("{} usage report(s) received", new.len()),
+            0.0,
+            Ok(new
+                .iter()
+                .map(|u| format!("{} -> {}", u.endpoint, u.status_code))
+                .collect::<Vec<_>>()
+                .join(", ")),
+        );
+        ensure(
+            new.iter()
+                .any(|u| u.endpoint == PROXY_READ && u.status_code == ex.status),
+            format!("one POST /api/v1/usage/<key_id> for {PROXY_READ} with its status"),
+            format!("{} report(s)", new.len()),
+        )
     })
 }
 

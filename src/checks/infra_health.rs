@@ -119,6 +119,16 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
     v.push(
         CheckSpec::new(
             AREA,
+            "health_matches_calls",
+            Component::Api,
+            "/health calls MLflow healthy only while calls through the proxy reach it",
+            health_matches_calls,
+        )
+        .line(Line::HealthReportsDependencies),
+    );
+    v.push(
+        CheckSpec::new(
+            AREA,
             "redis_connectivity",
             Component::RedisCache,
             "Redis answers PING and a SET/GET/DEL round trip",
@@ -428,6 +438,40 @@ fn mlflow_via_registry(c: &mut Check) -> CheckFuture<'_> {
             "an `experiments` list (or `{}` when there are none)",
             expect::describe(&ex),
         )
+    })
+}
+
+fn health_matches_calls(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let health = c.registry(Req::get("/health")).await?;
+        let says_up = health
+            .json()
+            .and_then(|v| v.pointer("/services/mlflow").cloned())
+            .is_some_and(|v| v.as_str() == Some("healthy"));
+        let key = c.env.keys.primary.clone();
+        let ex = c
+            .registry(
+                Req::get("/api/mlflow/ajax-api/2.0/mlflow/experiments/search")
+                    .query("max_results", "1")
+                    .auth(Auth::Bearer(key)),
+            )
+            .await?;
+        // Only the proxy's own word that MLflow is unreachable (502 JSON) contradicts /health;
+        // a slow MLflow (504) is up.
+        let upstream_failed = ex.status == 502 && !ex.is_html();
+        ensure(
+            !(says_up && upstream_failed),
+            "/health reporting mlflow unhealthy while proxied calls cannot reach it",
+            format!(
+                "/health says mlflow healthy; a proxied read got {}",
+                expect::describe(&ex)
+            ),
+        )
+        .map_err(|f| {
+            f.symptom(Symptom::HealthContradicted {
+                service: "mlflow".into(),
+            })
+        })
     })
 }
 

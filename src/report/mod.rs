@@ -133,7 +133,7 @@ impl Report {
             profile,
             verdict,
             counts,
-            health: score::score(&checks),
+            health: score::score(&checks, &causes),
             causes,
             unclassified,
             latency: latency::by_family(&checks),

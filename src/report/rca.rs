@@ -258,6 +258,12 @@ pub const CAUSES: &[RootCause] = &[
         |s, _| matches!(s, Symptom::ProxyBypassed { .. }),
         sym!(Symptom::ProxyBypassed { .. }),
     ),
+    // Before the dependency's own cause: the health check's finding is that it was not told.
+    line(
+        Line::HealthReportsDependencies,
+        |s, _| matches!(s, Symptom::HealthContradicted { .. }),
+        sym!(Symptom::HealthContradicted { .. }),
+    ),
     fault(
         Fault::MlflowDown,
         "MLflow unreachable from the API (service down, stale address, security group)",

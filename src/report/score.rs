@@ -1,8 +1,9 @@
 //! The health score.
 //!
 //! Per component (ALB, auth service, API, MLflow, artifacts, Redis cache, rate limiter, ECS
-//! services): `100 × passed / (passed + failed + errors)` over its checks; skipped checks do
-//! not count. Overall: the mean of the component scores of the components that had at
+//! services): `100 × passed / (passed + bad)` over its checks; skipped checks do not count.
+//! A bad check (failed, error, blocked) is charged to the component of its root cause, not
+//! to its nominal one: an MLflow outage lowers MLflow's score, not the rate limiter's. Overall: the mean of the component scores of the components that had at
 //! least one check that ran, so every part weighs the same whatever its number of checks.
 
 use crate::check::{CheckResult, Component, Outcome};
@@ -28,10 +29,18 @@ pub struct HealthScore {
     pub components: Vec<ComponentScore>,
 }
 
-pub fn score(results: &[CheckResult]) -> HealthScore {
+pub fn score(results: &[CheckResult], causes: &[super::rca::Finding]) -> HealthScore {
+    let charged: BTreeMap<String, Component> = causes
+        .iter()
+        .flat_map(|f| f.checks.iter().map(|k| (k.clone(), f.component)))
+        .collect();
     let mut by: BTreeMap<Component, (usize, usize, usize)> = BTreeMap::new();
     for r in results {
-        let e = by.entry(r.component).or_default();
+        let component = match r.outcome.is_bad() {
+            true => charged.get(&r.key()).copied().unwrap_or(r.component),
+            false => r.component,
+        };
+        let e = by.entry(component).or_default();
         match r.outcome {
             Outcome::Passed => e.0 += 1,
             Outcome::Failed | Outcome::Error { .. } | Outcome::Blocked { .. } => e.1 += 1,

@@ -276,10 +276,14 @@ pub enum Breakage {
     RateLimitRemainingStuck,
     /// After its cache entry expires, a key's validation is not cached again.
     CacheNotRefreshed,
+    /// The API never reports usage to the auth service.
+    UsageNotReported,
+    /// MLflow is unreachable from the proxy, but `/health` keeps saying `mlflow: healthy`.
+    HealthIgnoresMlflow,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 12] = [
+    pub const ALL: [Breakage; 14] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
@@ -292,6 +296,8 @@ impl Breakage {
         Breakage::RejectionWithoutDetail,
         Breakage::RateLimitRemainingStuck,
         Breakage::CacheNotRefreshed,
+        Breakage::UsageNotReported,
+        Breakage::HealthIgnoresMlflow,
     ];
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
@@ -311,6 +317,8 @@ impl Breakage {
             Breakage::RejectionWithoutDetail => 9,
             Breakage::RateLimitRemainingStuck => 10,
             Breakage::CacheNotRefreshed => 11,
+            Breakage::UsageNotReported => 12,
+            Breakage::HealthIgnoresMlflow => 13,
         }
     }
 
@@ -328,6 +336,8 @@ impl Breakage {
             Breakage::RejectionWithoutDetail => "rejection-without-detail",
             Breakage::RateLimitRemainingStuck => "rate-limit-remaining-stuck",
             Breakage::CacheNotRefreshed => "cache-not-refreshed",
+            Breakage::UsageNotReported => "usage-not-reported",
+            Breakage::HealthIgnoresMlflow => "health-ignores-mlflow",
         }
     }
 }

@@ -117,11 +117,13 @@ impl RegistryResponder {
                     };
                     // Usage is reported after every authenticated request; its failures
                     // never reach the client.
-                    lock(&state.usage_calls).push(UsageCall {
-                        key_id: record.key_id.clone(),
-                        endpoint: path.clone(),
-                        status_code: status,
-                    });
+                    if !state.broken(Breakage::UsageNotReported) {
+                        lock(&state.usage_calls).push(UsageCall {
+                            key_id: record.key_id.clone(),
+                            endpoint: path.clone(),
+                            status_code: status,
+                        });
+                    }
                     self.rate_headers(template, &record, counted)
                 }
             },
@@ -336,7 +338,13 @@ impl RegistryResponder {
             .insert_header("x-ratelimit-reset", reset.to_string())
     }
 
+    /// Can the proxy reach MLflow?
     fn mlflow_reachable(&self) -> bool {
+        !self.0.has(Fault::MlflowDown) && !self.0.broken(Breakage::HealthIgnoresMlflow)
+    }
+
+    /// What the health routes believe about MLflow (wrong under `health-ignores-mlflow`).
+    fn mlflow_reported_up(&self) -> bool {
         !self.0.has(Fault::MlflowDown)
     }
 
@@ -349,7 +357,7 @@ impl RegistryResponder {
 
     fn health(&self, detailed: bool) -> ResponseTemplate {
         let state = &self.0;
-        let mlflow_ok = self.mlflow_reachable();
+        let mlflow_ok = self.mlflow_reported_up();
         if !mlflow_ok {
             state.mlflow_failed();
         }
