@@ -296,15 +296,16 @@ fn report(
     );
     for c in &rep.causes {
         println!(
-            "  cause: {} ({}): {} check(s); fix: {}",
+            "  cause: {} ({}): {} failed, {} blocked; fix: {}",
             c.title,
             c.id,
-            c.checks.len(),
+            c.checks.len() - c.blocked.len(),
+            c.blocked.len(),
             c.fix
         );
     }
     if !rep.unclassified.is_empty() {
-        println!("  unclassified failures: {}", rep.unclassified.len());
+        println!("  suite defects (unclassified): {}", rep.unclassified.len());
     }
     for p in &rep.problems {
         println!("  problem: {p}");

@@ -44,6 +44,7 @@ use rstest::rstest;
 #[case::auth_timeout("auth_failure_not_bad_key[timeout]")]
 #[case::auth_unreachable("auth_failure_not_bad_key[unreachable]")]
 #[case::auth_429("auth_429_passthrough")]
+#[case::usage("usage_reported")]
 #[case::cache_entry("cache_entry_created")]
 #[case::cache_hit("cache_avoids_revalidation")]
 #[case::failures_not_cached("failures_not_cached")]
@@ -112,6 +113,11 @@ async fn caught_by_fault(
 #[case::auth_429_as_bad_key("auth_429_passthrough", Breakage::AuthErrorsAsBadKey)]
 #[case::failures_cached("failures_not_cached", Breakage::CacheFailedValidations)]
 #[case::auth_needs_redis("redis_down_auth_works", Breakage::AuthNeedsRedis)]
+#[case::usage_not_reported("usage_reported", Breakage::UsageNotReported)]
+#[case::bearer_rejected("key_format[bearer]", Breakage::BearerRejected)]
+#[case::no_detail("rejected_key[unknown]", Breakage::RejectionWithoutDetail)]
+#[case::remaining_stuck("rate_limit_headers", Breakage::RateLimitRemainingStuck)]
+#[case::not_refreshed("cache_expiry_revalidates", Breakage::CacheNotRefreshed)]
 #[tokio::test]
 async fn caught_by_breakage(
     #[case] id: &str,

@@ -446,6 +446,7 @@ fn render_matrix(
 #[case::rate_limit_remaining_stuck(Breakage::RateLimitRemainingStuck, &["contract:rate-limit-headers"])]
 #[case::cache_not_refreshed(Breakage::CacheNotRefreshed, &["contract:cache-expiry"])]
 #[case::usage_not_reported(Breakage::UsageNotReported, &["contract:usage-reported"])]
+#[case::slow_health(Breakage::SlowHealth, &["contract:health-latency"])]
 #[case::health_ignores_mlflow(Breakage::HealthIgnoresMlflow, &["mlflow-down", "contract:health-reports-dependencies"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_breakage_is_named_as_its_contract_line(

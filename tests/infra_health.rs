@@ -10,7 +10,7 @@ use common::target;
 use hokusai_verify::fixtures::Env;
 use std::sync::Arc;
 
-use hokusai_verify::standin::Fault;
+use hokusai_verify::standin::{Breakage, Fault};
 use rstest::rstest;
 
 #[rstest]
@@ -29,6 +29,7 @@ use rstest::rstest;
 #[case::ecs_api("ecs_service[hokusai-api-development]")]
 #[case::ecs_mlflow("ecs_service[hokusai-mlflow-development]")]
 #[case::mlflow_via_registry("mlflow_via_registry")]
+#[case::health_vs_calls("health_matches_calls")]
 #[case::redis("redis_connectivity")]
 #[tokio::test]
 async fn infra_health(#[future] target: Arc<Env>, #[case] id: &str) {
@@ -74,6 +75,19 @@ async fn caught_by_fault(
 #[tokio::test]
 async fn unaffected_service_stays_green(#[case] id: &str, #[case] fault: Fault) {
     common::assert_passes_under_faults("hokusai-2025-08", "infra_health", id, &[fault]).await;
+}
+
+#[rstest]
+#[case::health_ignores_mlflow("health_matches_calls", Breakage::HealthIgnoresMlflow)]
+#[case::slow_health("registry_health_latency", Breakage::SlowHealth)]
+#[tokio::test]
+async fn caught_by_breakage(
+    #[case] id: &str,
+    #[case] breakage: Breakage,
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+) {
+    let r = common::run_with_breakage(profile, "infra_health", id, breakage).await;
+    common::assert_caught(&r, &[breakage]);
 }
 
 #[test]

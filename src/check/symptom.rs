@@ -76,6 +76,9 @@ pub enum Symptom {
     RateLimitNotCounting { first: u64, second: u64 },
     /// No 429 past the limit.
     RateLimitNotEnforced { sent: u64 },
+    /// An answer that took longer than the slowest the contract allows any cheap route
+    /// (the health budget); not for answers whose slowness another symptom explains.
+    SlowAnswer { route: String },
     /// An answer slower than its budget.
     LatencyOverBudget {
         route: String,
@@ -128,6 +131,8 @@ pub struct Observer {
     /// The API's timeout for its call to the auth service (contract: 5 s; shorter on a fast
     /// stand-in).
     pub auth_timeout: Duration,
+    /// An answer slower than this is a `slow_answer` (the profile's health budget).
+    pub slow_answer: Duration,
     /// Keys that must be accepted (primary, second, low-limit); compared, never printed.
     pub(crate) valid_keys: Vec<(&'static str, secrecy::SecretString)>,
 }
@@ -213,6 +218,17 @@ impl Observer {
         }
         if let Some(body) = &json {
             health_report(path, body, &mut out);
+        }
+        let explained = out.iter().any(|s| {
+            matches!(
+                s,
+                Symptom::AuthServiceFailed { .. } | Symptom::UpstreamTimeout
+            )
+        }) || matches!(status, 502 | 504);
+        if !self.slow_answer.is_zero() && ex.latency > self.slow_answer && !explained {
+            out.push(Symptom::SlowAnswer {
+                route: route_family(path),
+            });
         }
         let role = self.valid_role(ex);
         if let Some(role) = role
@@ -338,10 +354,8 @@ fn health_report(path: &str, body: &serde_json::Value, out: &mut Vec<Symptom>) {
                 }
             }
         }
-        "/health/mlflow" => {
-            if body.get("connected") == Some(&Value::Bool(false)) {
-                report("mlflow");
-            }
+        "/health/mlflow" if body.get("connected") == Some(&Value::Bool(false)) => {
+            report("mlflow");
         }
         "/api/health/mlflow" => {
             let r = body.get("detail").filter(|d| d.is_object()).unwrap_or(body);

@@ -141,7 +141,8 @@ pub(crate) async fn finish_cleanup(
                 "{actual} (and clean-up left behind: {})",
                 problems.join("; ")
             ),
-            symptom: symptom.or(Some(refused)),
+            // The check's own failure names the cause; the refused clean-up is its echo.
+            symptom,
         }),
         (Err(e), false) => Err(e),
     }

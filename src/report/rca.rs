@@ -99,6 +99,18 @@ impl Facts {
         self.all.iter().any(f)
     }
 
+    /// Distinct routes that answered slowly.
+    fn slow_routes(&self) -> usize {
+        self.all
+            .iter()
+            .filter_map(|s| match s {
+                Symptom::SlowAnswer { route } => Some(route.as_str()),
+                _ => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+
     /// Roles of valid keys that were rejected, and the header forms they were rejected in.
     fn rejected(&self) -> (BTreeSet<&str>, BTreeSet<&str>) {
         let mut roles = BTreeSet::new();
@@ -400,7 +412,9 @@ pub const CAUSES: &[RootCause] = &[
         "Add capacity; check the database",
         "API / MLflow services",
         Component::Api,
-        |s, _| matches!(s, Symptom::LatencyOverBudget { .. }),
+        // "Every call slow": a budget missed and slow answers on more than one route. One
+        // slow route is that route's contract line (e.g. a health probe that blocks).
+        |s, f| matches!(s, Symptom::LatencyOverBudget { .. }) && f.slow_routes() >= 2,
         sym!(Symptom::LatencyOverBudget { .. }),
     ),
     // Contract lines with a symptom of their own: one cause however many checks show it.
@@ -526,6 +540,20 @@ fn suite_defect(r: &CheckResult) -> bool {
 /// returned as unclassified. Findings come largest blast radius first.
 pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
     let symptoms: Vec<Vec<Symptom>> = results.iter().map(symptoms_of).collect();
+    // What claims a check: what its own assertion (or blocking step) found, when it named
+    // something; otherwise what its requests showed. A check that failed on a missing rate
+    // header is the limiter's, even if one of its answers was also a 502.
+    let own: Vec<&[Symptom]> = results
+        .iter()
+        .zip(&symptoms)
+        .map(|(r, all)| {
+            if r.symptoms.is_empty() {
+                all.as_slice()
+            } else {
+                r.symptoms.as_slice()
+            }
+        })
+        .collect();
     let facts = Facts {
         all: symptoms.iter().flatten().cloned().collect(),
     };
@@ -533,28 +561,32 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
         .filter(|i| results[*i].outcome.is_bad() && !suite_defect(&results[*i]))
         .collect();
     let mut claimed = vec![false; results.len()];
-    let mut findings: Vec<Finding> = Vec::new();
-    for cause in CAUSES {
-        let named = bad
-            .iter()
-            .any(|i| symptoms[*i].iter().any(|s| (cause.trigger)(s, &facts)));
-        if !named {
-            continue;
-        }
-        let mut f = finding(cause);
-        for &i in &bad {
-            if claimed[i] {
-                continue;
+    let named: Vec<&RootCause> = CAUSES
+        .iter()
+        .filter(|cause| {
+            bad.iter()
+                .any(|i| symptoms[*i].iter().any(|s| (cause.trigger)(s, &facts)))
+        })
+        .collect();
+    let mut found: Vec<Finding> = named.iter().map(|c| finding(c)).collect();
+    // First what each check's own assertion found, then what its requests showed.
+    for pass in [
+        &own,
+        &symptoms.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    ] {
+        for (cause, f) in named.iter().zip(found.iter_mut()) {
+            for &i in &bad {
+                if claimed[i] {
+                    continue;
+                }
+                if let Some(s) = pass[i].iter().find(|s| (cause.claims)(s)) {
+                    claimed[i] = true;
+                    add(f, &results[i], Some(s));
+                }
             }
-            if let Some(s) = symptoms[i].iter().find(|s| (cause.claims)(s)) {
-                claimed[i] = true;
-                add(&mut f, &results[i], Some(s));
-            }
-        }
-        if !f.checks.is_empty() {
-            findings.push(f);
         }
     }
+    let mut findings: Vec<Finding> = found.into_iter().filter(|f| !f.checks.is_empty()).collect();
     // What no symptom rule explains: the contract line its check verifies.
     for &i in &bad {
         if claimed[i] {

@@ -280,10 +280,12 @@ pub enum Breakage {
     UsageNotReported,
     /// MLflow is unreachable from the proxy, but `/health` keeps saying `mlflow: healthy`.
     HealthIgnoresMlflow,
+    /// `/health` alone is slow (its dependency probe blocks); every other route is fast.
+    SlowHealth,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 14] = [
+    pub const ALL: [Breakage; 15] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
@@ -298,6 +300,7 @@ impl Breakage {
         Breakage::CacheNotRefreshed,
         Breakage::UsageNotReported,
         Breakage::HealthIgnoresMlflow,
+        Breakage::SlowHealth,
     ];
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
@@ -319,6 +322,7 @@ impl Breakage {
             Breakage::CacheNotRefreshed => 11,
             Breakage::UsageNotReported => 12,
             Breakage::HealthIgnoresMlflow => 13,
+            Breakage::SlowHealth => 14,
         }
     }
 
@@ -338,6 +342,7 @@ impl Breakage {
             Breakage::CacheNotRefreshed => "cache-not-refreshed",
             Breakage::UsageNotReported => "usage-not-reported",
             Breakage::HealthIgnoresMlflow => "health-ignores-mlflow",
+            Breakage::SlowHealth => "slow-health",
         }
     }
 }

@@ -69,7 +69,8 @@ impl Respond for RegistryResponder {
         } else {
             self.route(req)
         };
-        if state.has(Fault::SlowRegistry) {
+        let slow_health = state.broken(Breakage::SlowHealth) && req.url.path() == "/health";
+        if state.has(Fault::SlowRegistry) || slow_health {
             template.set_delay(state.timing.slow_registry_delay)
         } else {
             template

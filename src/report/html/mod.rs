@@ -64,7 +64,7 @@ pub fn render(r: &Report) -> String {
     }
     for u in &r.unclassified {
         causes.push_str(&format!(
-            "<li>unclassified: <code>{}</code>: {}</li>\n",
+            "<li>suite defect: <code>{}</code>: {}</li>\n",
             esc(&u.check),
             esc(&u.message)
         ));

@@ -113,14 +113,28 @@ pub fn report(r: &Report) -> String {
                 ""
             }
         );
+        let failed: Vec<&str> = cause
+            .checks
+            .iter()
+            .filter(|c| !cause.blocked.contains(c))
+            .map(String::as_str)
+            .collect();
         let _ = writeln!(
             s,
-            "- **fix:** {}\n- **resource:** {}\n- **affected checks ({}):** {}",
-            cause.fix,
-            cause.resource,
-            cause.checks.len(),
-            cause.checks.join(", ")
+            "- **fix:** {}\n- **resource:** {} ({})",
+            cause.fix, cause.resource, cause.component
         );
+        if !failed.is_empty() {
+            let _ = writeln!(s, "- **failed ({}):** {}", failed.len(), failed.join(", "));
+        }
+        if !cause.blocked.is_empty() {
+            let _ = writeln!(
+                s,
+                "- **blocked ({}):** {} (stopped before their own assertion)",
+                cause.blocked.len(),
+                cause.blocked.join(", ")
+            );
+        }
         for e in &cause.evidence {
             let _ = writeln!(s, "- evidence: {}", cell(e));
         }
@@ -129,7 +143,7 @@ pub fn report(r: &Report) -> String {
     if !r.unclassified.is_empty() {
         let _ = writeln!(
             s,
-            "### Unclassified failures\n\nNo rule explains these; their raw symptoms:\n"
+            "### Suite defects\n\nFailures of the suite itself (a panic, a check without a contract line), not of the platform:\n"
         );
         for u in &r.unclassified {
             let _ = writeln!(s, "- `{}` ({}): {}", u.check, u.outcome, cell(&u.message));
@@ -334,7 +348,8 @@ pub fn infrastructure_issues(r: &Report) -> String {
         let _ = writeln!(s, "Nothing to fix.");
     }
     let mut ordered: Vec<_> = r.causes.iter().collect();
-    ordered.sort_by_key(|c| (!c.blocks_registration, std::cmp::Reverse(c.checks.len())));
+    // Largest blast radius first; a registration blocker first among equals.
+    ordered.sort_by_key(|c| (std::cmp::Reverse(c.checks.len()), !c.blocks_registration));
     for (i, c) in ordered.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -354,7 +369,7 @@ pub fn infrastructure_issues(r: &Report) -> String {
     if !r.unclassified.is_empty() {
         let _ = writeln!(
             s,
-            "{}. Investigate {} unclassified failure(s): {}.",
+            "{}. Fix {} suite defect(s) (hokusai-verify itself): {}.",
             ordered.len() + 1,
             r.unclassified.len(),
             r.unclassified
