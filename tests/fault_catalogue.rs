@@ -447,6 +447,12 @@ fn render_matrix(
 #[case::cache_not_refreshed(Breakage::CacheNotRefreshed, &["contract:cache-expiry"])]
 #[case::usage_not_reported(Breakage::UsageNotReported, &["contract:usage-reported"])]
 #[case::slow_health(Breakage::SlowHealth, &["contract:health-latency"])]
+#[case::root_without_key(Breakage::RootWithoutKey, &["contract:root-needs-key"])]
+#[case::detailed_health_fails(Breakage::DetailedHealthFails, &["contract:health-detailed"])]
+#[case::version_route_missing(Breakage::VersionRouteMissing, &["contract:ops-routes"])]
+#[case::bare_api_unprotected(Breakage::BareApiUnprotected, &["contract:key-required-everywhere"])]
+#[case::html_errors_pass_through(Breakage::HtmlErrorsPassThrough, &["contract:html-errors-as-json"])]
+#[case::wrong_error_code(Breakage::WrongErrorCode, &["contract:errors-pass-through"])]
 #[case::health_ignores_mlflow(Breakage::HealthIgnoresMlflow, &["mlflow-down", "contract:health-reports-dependencies"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_breakage_is_named_as_its_contract_line(

@@ -18,6 +18,8 @@ pub enum Failure {
         expected: String,
         actual: String,
         symptom: Option<Symptom>,
+        /// The contract line this assertion verifies, when the check verifies several.
+        line: Option<Line>,
     },
     /// A step before the check's own assertion failed (a precondition, an earlier call): the
     /// check's line was not verified; the step's own failure says why.
@@ -42,17 +44,39 @@ impl Failure {
             expected: expected.into(),
             actual: actual.into(),
             symptom: None,
+            line: None,
+        }
+    }
+    /// The assertion that failed verifies `line` (for checks that verify several lines).
+    pub fn on_line(self, l: Line) -> Self {
+        match self {
+            Failure::Failed {
+                expected,
+                actual,
+                symptom,
+                ..
+            } => Failure::Failed {
+                expected,
+                actual,
+                symptom,
+                line: Some(l),
+            },
+            other => other,
         }
     }
     /// Names what the failing assertion found, as a typed symptom.
     pub fn symptom(self, s: Symptom) -> Self {
         match self {
             Failure::Failed {
-                expected, actual, ..
+                expected,
+                actual,
+                line,
+                ..
             } => Failure::Failed {
                 expected,
                 actual,
                 symptom: Some(s),
+                line,
             },
             other => other,
         }
@@ -228,6 +252,10 @@ impl CheckSpec {
         };
         let (mut outcome, mut expected, mut actual, mut message) =
             (Outcome::Passed, None, None, None);
+        let broken_line = match &verdict {
+            Err(Failure::Failed { line: Some(l), .. }) => Some(*l),
+            _ => None,
+        };
         let mut symptoms = check.evidence.take_saw();
         symptoms.extend(
             verdict
@@ -311,7 +339,7 @@ impl CheckSpec {
             target: env.target_name().to_owned(),
             profile: env.profile().name.clone(),
             outcome,
-            line: self.line,
+            line: broken_line.or(self.line),
             symptoms,
             expected: redact(expected),
             actual: redact(actual),

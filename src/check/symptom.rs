@@ -39,8 +39,14 @@ pub enum Symptom {
     KeyAccepted { role: String, via: String },
     /// A 401 whose body has no `detail` (FastAPI's error shape).
     RejectionWithoutDetail { status: u16 },
-    /// A request under the proxy mount answered by MLflow's own HTML page: no API in front.
+    /// A request without a key under the proxy mount answered by MLflow's own HTML page (not
+    /// the API's 401): no API in front.
     ProxyBypassed { status: u16 },
+    /// A keyed request under the proxy mount answered by an HTML error page (the proxy did
+    /// not turn it into MLflow's JSON error shape, or no proxy is in front).
+    HtmlFromUpstream { status: u16 },
+    /// An `error_code` that MLflow's clients do not know.
+    UnknownErrorCode { code: String },
     /// The proxy could not connect to MLflow (502 JSON on a proxied route).
     UpstreamUnreachable,
     /// The proxy gave up waiting for MLflow (504 on a proxied route).
@@ -154,6 +160,10 @@ impl std::fmt::Debug for Observer {
 const KEY_REQUIRED: &str = "API key required";
 const KEY_INVALID: &str = "Invalid or expired API key";
 
+/// The endpoint the suite asks for on purpose to see an unknown-route error: its 404 is the
+/// expected answer, not a missing route.
+pub const UNKNOWN_ENDPOINT: &str = "no-such-endpoint";
+
 fn path_of(line: &str) -> &str {
     let p = line.split_whitespace().nth(1).unwrap_or("");
     p.split('?').next().unwrap_or(p)
@@ -204,17 +214,30 @@ impl Observer {
         if host != "registry" {
             return out;
         }
-        // An HTML page under the proxy mount that the API would have turned into JSON.
+        // An HTML page under the proxy mount that the API would have turned into JSON. Without
+        // a key it also means the API was not asked at all (no 401).
         if html && is_proxied(path) {
             if matches!(status, 502..=504) {
                 out.push(Symptom::AlbErrorPage {
                     host: host.to_owned(),
                     status,
                 });
-            } else {
+            } else if ex.secrets.is_empty() {
                 out.push(Symptom::ProxyBypassed { status });
+            } else {
+                out.push(Symptom::HtmlFromUpstream { status });
             }
             return out;
+        }
+        if let Some(code) = json
+            .as_ref()
+            .and_then(|v| v.get("error_code"))
+            .and_then(|v| v.as_str())
+            && !crate::mlflow::MLFLOW_ERROR_CODES.contains(&code)
+        {
+            out.push(Symptom::UnknownErrorCode {
+                code: code.to_owned(),
+            });
         }
         if let Some(body) = &json {
             health_report(path, body, &mut out);
@@ -276,7 +299,7 @@ impl Observer {
             504 if is_proxied(path) => out.push(Symptom::UpstreamTimeout),
             404 if path.contains("/api/2.0/")
                 && is_proxied(path)
-                && !path.contains("no-such-endpoint")
+                && !path.contains(UNKNOWN_ENDPOINT)
                 && json
                     .as_ref()
                     .and_then(|v| v.get("error_code"))

@@ -5,6 +5,7 @@
 use super::expect;
 use super::registration_flow::finish_cleanup;
 use crate::check::Symptom;
+use crate::check::symptom::UNKNOWN_ENDPOINT;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
@@ -366,7 +367,7 @@ fn html_errors_become_json(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Api);
         for (req, status) in [
-            (Req::get(client.path("no-such-endpoint")), 404),
+            (Req::get(client.path(UNKNOWN_ENDPOINT)), 404),
             (Req::get(client.path("experiments/create")), 405),
         ] {
             let ex = client.raw(req).await?;
@@ -389,7 +390,7 @@ fn html_errors_become_json(c: &mut Check) -> CheckFuture<'_> {
                 .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or_default();
             ensure(
-                message.contains("experiments/create") || message.contains("no-such-endpoint"),
+                message.contains("experiments/create") || message.contains(UNKNOWN_ENDPOINT),
                 "a message naming the path",
                 message,
             )?;

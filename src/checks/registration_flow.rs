@@ -133,9 +133,11 @@ pub(crate) async fn finish_cleanup(
                 expected,
                 actual,
                 symptom,
+                line,
             }),
             false,
         ) => Err(Failure::Failed {
+            line,
             expected,
             actual: format!(
                 "{actual} (and clean-up left behind: {})",

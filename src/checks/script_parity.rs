@@ -287,66 +287,97 @@ fn verify_model_registration(c: &mut Check) -> CheckFuture<'_> {
 }
 
 /// The endpoint list with the contract's expected status and content type.
-fn endpoint_list(c: &Check) -> Vec<(Req, u16, &'static str)> {
+/// The endpoints of the original availability script, each with the status and content
+/// type the contract gives it and the contract line that promises it.
+fn endpoint_list(c: &Check) -> Vec<(Req, u16, &'static str, Line)> {
     let key = bearer(c);
     let ops = super::infra_health::ops_auth(c);
     let mlflow = |p: &str| Req::get(format!("/api/mlflow/{p}")).auth(key.clone());
+    const JSON: &str = "application/json";
     vec![
-        (Req::get("/health"), 200, "application/json"),
+        (
+            Req::get("/health"),
+            200,
+            JSON,
+            Line::HealthReportsDependencies,
+        ),
         (
             Req::get("/health").query("detailed", "true"),
             200,
-            "application/json",
+            JSON,
+            Line::HealthDetailed,
         ),
-        (Req::get("/health/mlflow"), 200, "application/json"),
+        (Req::get("/health/mlflow"), 200, JSON, Line::HealthMlflow),
         (
             Req::get("/api/health/mlflow").auth(ops.clone()),
             200,
-            "application/json",
+            JSON,
+            Line::ApiHealthMlflow,
         ),
         (
             Req::get("/ready").auth(ops.clone()),
             200,
-            "application/json",
+            JSON,
+            Line::OpsRoutes,
         ),
-        (Req::get("/live").auth(ops.clone()), 200, "application/json"),
+        (
+            Req::get("/live").auth(ops.clone()),
+            200,
+            JSON,
+            Line::OpsRoutes,
+        ),
         (
             Req::get("/version").auth(ops.clone()),
             200,
-            "application/json",
+            JSON,
+            Line::OpsRoutes,
         ),
-        (Req::get("/metrics").auth(ops), 200, "text/plain"),
-        (Req::get("/"), 401, "application/json"),
-        (Req::get("/").auth(key.clone()), 200, "application/json"),
+        (
+            Req::get("/metrics").auth(ops),
+            200,
+            "text/plain",
+            Line::OpsRoutes,
+        ),
+        // `GET /` with a key is promised nothing by the contract: not in the list.
+        (Req::get("/"), 401, JSON, Line::RootNeedsKey),
         (
             mlflow("api/2.0/mlflow/experiments/search").query("max_results", "1"),
             200,
-            "application/json",
+            JSON,
+            Line::AjaxRewrite,
         ),
         (
             mlflow("ajax-api/2.0/mlflow/experiments/search").query("max_results", "1"),
             200,
-            "application/json",
+            JSON,
+            Line::ProxyTracking,
         ),
         (
             mlflow("api/2.0/mlflow/registered-models/search"),
             200,
-            "application/json",
+            JSON,
+            Line::AjaxRewrite,
         ),
         (
             mlflow("api/2.0/mlflow/model-versions/search"),
             200,
-            "application/json",
+            JSON,
+            Line::AjaxRewrite,
         ),
         (
             mlflow("api/2.0/mlflow/registered-models/get").query("name", "hokusai-no-such-model"),
             404,
-            "application/json",
+            JSON,
+            Line::ErrorsPassThrough,
         ),
         (
-            mlflow("api/2.0/mlflow/no-such-endpoint"),
+            mlflow(&format!(
+                "api/2.0/mlflow/{}",
+                crate::check::symptom::UNKNOWN_ENDPOINT
+            )),
             404,
-            "application/json",
+            JSON,
+            Line::HtmlErrorsAsJson,
         ),
     ]
 }
@@ -354,11 +385,13 @@ fn endpoint_list(c: &Check) -> Vec<(Req, u16, &'static str)> {
 fn endpoint_availability(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let mut wrong = Vec::new();
-        for (req, status, ct) in endpoint_list(c) {
+        let mut first_line = None;
+        for (req, status, ct, promise) in endpoint_list(c) {
             let line = format!("{} ({})", req.line(), req.auth.describe());
             let ex = c.registry(req).await?;
             let got_ct = ex.content_type().unwrap_or_default();
             if ex.status != status || got_ct != ct {
+                first_line.get_or_insert(promise);
                 wrong.push(format!(
                     "{line}: expected {status} {ct}, got {} {got_ct}",
                     ex.status
@@ -366,11 +399,16 @@ fn endpoint_availability(c: &mut Check) -> CheckFuture<'_> {
             }
         }
         c.measure("endpoints_wrong", wrong.len() as f64);
-        ensure(
+        let verdict = ensure(
             wrong.is_empty(),
             "every endpoint at its contract status and content type",
             wrong.join("; "),
-        )
+        );
+        // The line broken is the one that promises the first endpoint found wrong.
+        match first_line {
+            Some(l) => verdict.map_err(|f| f.on_line(l)),
+            None => verdict,
+        }
     })
 }
 

@@ -268,7 +268,7 @@ pub const CAUSES: &[RootCause] = &[
         "registry ALB listener rule",
         Component::Alb,
         |s, _| matches!(s, Symptom::ProxyBypassed { .. }),
-        sym!(Symptom::ProxyBypassed { .. }),
+        sym!(Symptom::ProxyBypassed { .. } | Symptom::HtmlFromUpstream { .. }),
     ),
     // Before the dependency's own cause: the health check's finding is that it was not told.
     line(
@@ -447,6 +447,16 @@ pub const CAUSES: &[RootCause] = &[
         Line::KeyRequiredEverywhere,
         |s, _| matches!(s, Symptom::DataWithoutKey { .. }),
         sym!(Symptom::DataWithoutKey { .. }),
+    ),
+    line(
+        Line::ErrorsPassThrough,
+        |s, _| matches!(s, Symptom::UnknownErrorCode { .. }),
+        sym!(Symptom::UnknownErrorCode { .. }),
+    ),
+    line(
+        Line::HtmlErrorsAsJson,
+        |s, _| matches!(s, Symptom::HtmlFromUpstream { .. }),
+        sym!(Symptom::HtmlFromUpstream { .. }),
     ),
     line(
         Line::RepeatedQuery,

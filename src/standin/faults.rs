@@ -282,10 +282,22 @@ pub enum Breakage {
     HealthIgnoresMlflow,
     /// `/health` alone is slow (its dependency probe blocks); every other route is fast.
     SlowHealth,
+    /// `GET /` answers 200 without a key.
+    RootWithoutKey,
+    /// `/health?detailed=true` answers 500.
+    DetailedHealthFails,
+    /// `/version` is gone (404).
+    VersionRouteMissing,
+    /// `/api/2.0/mlflow/...` reaches MLflow without a key.
+    BareApiUnprotected,
+    /// MLflow's HTML 404/405 pages reach the client unchanged.
+    HtmlErrorsPassThrough,
+    /// MLflow's JSON errors reach the client with the proxy's own `error_code`.
+    WrongErrorCode,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 15] = [
+    pub const ALL: [Breakage; 21] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
@@ -301,6 +313,12 @@ impl Breakage {
         Breakage::UsageNotReported,
         Breakage::HealthIgnoresMlflow,
         Breakage::SlowHealth,
+        Breakage::RootWithoutKey,
+        Breakage::DetailedHealthFails,
+        Breakage::VersionRouteMissing,
+        Breakage::BareApiUnprotected,
+        Breakage::HtmlErrorsPassThrough,
+        Breakage::WrongErrorCode,
     ];
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
@@ -323,6 +341,12 @@ impl Breakage {
             Breakage::UsageNotReported => 12,
             Breakage::HealthIgnoresMlflow => 13,
             Breakage::SlowHealth => 14,
+            Breakage::RootWithoutKey => 15,
+            Breakage::DetailedHealthFails => 16,
+            Breakage::VersionRouteMissing => 17,
+            Breakage::BareApiUnprotected => 18,
+            Breakage::HtmlErrorsPassThrough => 19,
+            Breakage::WrongErrorCode => 20,
         }
     }
 
@@ -343,6 +367,12 @@ impl Breakage {
             Breakage::UsageNotReported => "usage-not-reported",
             Breakage::HealthIgnoresMlflow => "health-ignores-mlflow",
             Breakage::SlowHealth => "slow-health",
+            Breakage::RootWithoutKey => "root-without-key",
+            Breakage::DetailedHealthFails => "detailed-health-fails",
+            Breakage::VersionRouteMissing => "version-route-missing",
+            Breakage::BareApiUnprotected => "bare-api-unprotected",
+            Breakage::HtmlErrorsPassThrough => "html-errors-pass-through",
+            Breakage::WrongErrorCode => "wrong-error-code",
         }
     }
 }

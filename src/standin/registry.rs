@@ -91,7 +91,29 @@ impl RegistryResponder {
             return reply_template(reply);
         }
 
+        if state.broken(Breakage::BareApiUnprotected) && path.starts_with("/api/2.0/mlflow/") {
+            let record = state.keys.valid.clone();
+            return self.proxy(req, &path[1..], &record).0;
+        }
         match (method.as_str(), path.as_str()) {
+            ("GET", "/")
+                if state.broken(Breakage::RootWithoutKey) && presented_key(req).is_none() =>
+            {
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"service": "Hokusai API", "version": API_VERSION}))
+            }
+            ("GET", "/version") if state.broken(Breakage::VersionRouteMissing) => {
+                said(state, 404, "Not Found", "no route here")
+            }
+            ("GET", "/health")
+                if state.broken(Breakage::DetailedHealthFails)
+                    && req
+                        .url
+                        .query_pairs()
+                        .any(|(k, v)| k == "detailed" && v == "true") =>
+            {
+                said(state, 500, "Internal Server Error", "unexpected failure")
+            }
             ("GET", "/health") => {
                 let detailed = req
                     .url
@@ -145,6 +167,9 @@ impl RegistryResponder {
                     .set_body_json(json!({"service": "Hokusai API", "version": API_VERSION})),
                 200,
             ),
+            ("GET", "/version") if self.0.broken(Breakage::VersionRouteMissing) => {
+                (said(&self.0, 404, "Not Found", "no route here"), 404)
+            }
             ("GET", "/live") | ("GET", "/ready") | ("GET", "/version") | ("GET", "/metrics") => {
                 let t = self.ops(path);
                 (t, 200)
@@ -615,7 +640,14 @@ impl RegistryResponder {
     /// error code) and the artifact server being off.
     fn map_upstream(&self, reply: MlflowReply, upstream_path: &str) -> ResponseTemplate {
         let html = reply.content_type.starts_with("text/html");
-        if html && matches!(reply.status, 404 | 405) {
+        if self.0.broken(Breakage::WrongErrorCode) && !html && reply.status >= 400 {
+            return ResponseTemplate::new(reply.status)
+                .set_body_json(json!({"error_code": "PROXY_ERROR", "message": "upstream error"}));
+        }
+        if html
+            && matches!(reply.status, 404 | 405)
+            && !self.0.broken(Breakage::HtmlErrorsPassThrough)
+        {
             let (code, what) = if reply.status == 404 {
                 (
                     "ENDPOINT_NOT_FOUND",
