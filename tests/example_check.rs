@@ -2,7 +2,7 @@
 //! test against the target and its test under a fault. (docs/fixtures.md shows this file;
 //! `tests/docs.rs` fails when the two differ.)
 
-use hokusai_verify::check::{Check, CheckFuture, CheckSpec, Component, Outcome, ensure};
+use hokusai_verify::check::{Check, CheckFuture, CheckSpec, Component, Line, Outcome, ensure};
 use hokusai_verify::fixtures::Env;
 use hokusai_verify::http::{Auth, Req};
 use hokusai_verify::standin::Fault;
@@ -31,6 +31,9 @@ fn spec() -> CheckSpec {
         "registered-models/search answers",
         models_search_works,
     )
+    // The contract line it verifies: a failure no infrastructure fault explains is
+    // reported under it.
+    .line(Line::ProxyTracking)
 }
 
 /// Against the configured target (the stand-in unless HOKUSAI_TARGET=live).
@@ -51,4 +54,7 @@ async fn models_search_fails_when_mlflow_is_down() {
     .await;
     let result = spec().run(&env).await;
     assert_eq!(result.outcome, Outcome::Failed, "{}", result.explain());
+    // ...and the report names the cause from what the check saw (a 502 from the proxy).
+    let (causes, _) = hokusai_verify::report::rca::analyse(&[result]);
+    assert_eq!(causes[0].id, "mlflow-down");
 }

@@ -6,6 +6,7 @@
 //! need Redis skip when it is not reachable from where the suite runs.
 
 use super::expect;
+use super::{PROXIED_READ as PROXY_READ, proxied_read};
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure};
 use crate::check::{ResultExt, Symptom};
 use crate::config::Profile;
@@ -232,15 +233,6 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         .line(Line::RateLimitPerKey),
     );
     v
-}
-
-/// The keyed request the authentication checks send: a proxied MLflow read, the route the
-/// contract promises a valid key reaches (`GET /` with a key is promised nothing). The
-/// ajax-api spelling needs no path conversion.
-const PROXY_READ: &str = "/api/mlflow/ajax-api/2.0/mlflow/experiments/search";
-
-fn proxied_read(auth: Auth) -> Req {
-    Req::get(PROXY_READ).query("max_results", "1").auth(auth)
 }
 
 /// The precondition of checks that need an authenticated request: the API let the key

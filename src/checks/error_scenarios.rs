@@ -201,11 +201,7 @@ fn upstream_timeout_is_504(c: &mut Check) -> CheckFuture<'_> {
         let standin = env.require_standin("a slow MLflow is injected")?;
         // Before injecting: the same read must work, or what stops it blocks the check.
         let before = c
-            .registry(
-                Req::get("/api/mlflow/ajax-api/2.0/mlflow/experiments/search")
-                    .query("max_results", "1")
-                    .auth(Auth::Bearer(env.keys.primary.clone())),
-            )
+            .registry(super::proxied_read(Auth::Bearer(env.keys.primary.clone())))
             .await
             .pre("a proxied read before injecting")?;
         expect::status(&before, 200).pre("a proxied read before injecting")?;
@@ -213,13 +209,7 @@ fn upstream_timeout_is_504(c: &mut Check) -> CheckFuture<'_> {
         let key = env.keys.primary.clone();
         let started = Instant::now();
         c.injecting(true);
-        let res = c
-            .registry(
-                Req::get("/api/mlflow/ajax-api/2.0/mlflow/experiments/search")
-                    .query("max_results", "1")
-                    .auth(Auth::Bearer(key)),
-            )
-            .await;
+        let res = c.registry(super::proxied_read(Auth::Bearer(key))).await;
         c.injecting(false);
         let elapsed = started.elapsed();
         standin.set_fault(Fault::MlflowSlow, false);

@@ -449,13 +449,7 @@ fn health_matches_calls(c: &mut Check) -> CheckFuture<'_> {
             .and_then(|v| v.pointer("/services/mlflow").cloned())
             .is_some_and(|v| v.as_str() == Some("healthy"));
         let key = c.env.keys.primary.clone();
-        let ex = c
-            .registry(
-                Req::get("/api/mlflow/ajax-api/2.0/mlflow/experiments/search")
-                    .query("max_results", "1")
-                    .auth(Auth::Bearer(key)),
-            )
-            .await?;
+        let ex = c.registry(super::proxied_read(Auth::Bearer(key))).await?;
         // Only the proxy's own word that MLflow is unreachable (502 JSON) contradicts /health;
         // a slow MLflow (504) is up.
         let upstream_failed = ex.status == 502 && !ex.is_html();

@@ -47,6 +47,18 @@ pub fn find(profile: &Profile, area_name: &str, full_id: &str) -> Option<CheckSp
         .find(|s| s.full_id() == full_id)
 }
 
+/// The authenticated request checks send when they need "a valid key got through": a
+/// proxied MLflow read, the route the contract promises a valid key reaches (`GET /` with a
+/// key is promised nothing). The ajax-api spelling needs no path conversion.
+pub(crate) const PROXIED_READ: &str = "/api/mlflow/ajax-api/2.0/mlflow/experiments/search";
+
+/// [`PROXIED_READ`] with `auth`.
+pub(crate) fn proxied_read(auth: crate::http::Auth) -> crate::http::Req {
+    crate::http::Req::get(PROXIED_READ)
+        .query("max_results", "1")
+        .auth(auth)
+}
+
 /// Helpers shared by the areas' checks.
 pub(crate) mod expect {
     use crate::check::{Failure, ensure};
