@@ -197,10 +197,6 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
         .into_iter()
         .filter(|s| areas.is_empty() || areas.iter().any(|a| a == s.area))
         .collect();
-    if !keep {
-        let _ = std::fs::remove_dir_all(config.run_dir.join("results"));
-        let _ = std::fs::remove_dir_all(config.run_dir.join("perf"));
-    }
     let faults_note = if config.standin_faults.is_empty() {
         String::new()
     } else {
@@ -233,8 +229,19 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
             }
         }
     } else {
+        // Preflight: a stand-in must start (its Redis must answer) before anything is sent.
+        if let Err(e) = Env::build(config.clone()).await {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
         None
     };
+    // Earlier results go only once the preflight passed: a run that cannot start leaves the
+    // last report's inputs as they were.
+    if !keep {
+        let _ = std::fs::remove_dir_all(config.run_dir.join("results"));
+        let _ = std::fs::remove_dir_all(config.run_dir.join("perf"));
+    }
     for spec in &specs {
         // On the stand-in every check gets a fresh instance, as in the tests.
         let env: Arc<Env> = match &shared {

@@ -154,3 +154,27 @@ fn load_against_a_real_target_needs_allow_live(
     );
     assert!(!text.contains("Canary"), "{text}");
 }
+
+/// A `verify` that cannot start (its stand-in's Redis does not answer) exits 2 and leaves the
+/// results of the earlier run in place: old results go only after the preflight passed.
+#[test]
+fn failed_preflight_keeps_earlier_results() {
+    let dir = std::env::temp_dir().join(format!("hv-preflight-{}", std::process::id()));
+    let old = dir
+        .join("results")
+        .join("infra_health")
+        .join("registry_health.json");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(&old, "{}").unwrap();
+    let run_dir = dir.to_str().unwrap().to_owned();
+    let (code, text) = run(
+        &["verify", "--area", "infra_health"],
+        &[
+            ("HOKUSAI_RUN_DIR", run_dir.as_str()),
+            ("HOKUSAI_REDIS_URL", "redis://127.0.0.1:1"),
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(old.exists(), "the earlier result was removed: {text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
