@@ -99,7 +99,21 @@ static KEY_PATTERN: LazyLock<regex::Regex> = LazyLock::new(|| {
 pub fn redact(text: &str) -> String {
     KEY_PATTERN
         .replace_all(text, |caps: &regex::Captures<'_>| match caps.get(1) {
-            Some(scheme) => format!("{}[redacted]", scheme.as_str()),
+            Some(scheme) => {
+                let token = &caps[0][scheme.as_str().len()..];
+                // A word after "bearer" in a sentence is not a token: redact what looks
+                // like one (long, or with digits or token punctuation); keys are caught by
+                // their prefix anyway.
+                if token.len() >= 16
+                    || token
+                        .chars()
+                        .any(|c| c.is_ascii_digit() || "._~+/=-".contains(c))
+                {
+                    format!("{}[redacted]", scheme.as_str())
+                } else {
+                    caps[0].to_owned()
+                }
+            }
             None => REDACTED.to_owned(),
         })
         .into_owned()
@@ -118,6 +132,24 @@ pub fn redact_with(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_keeps_ordinary_words_after_bearer() {
+        assert_eq!(
+            redact("a key sent as bearer reaches a proxied read"),
+            "a key sent as bearer reaches a proxied read"
+        );
+        assert_eq!(
+            redact("the key as a Bearer tracking token"),
+            "the key as a Bearer tracking token"
+        );
+        assert_eq!(redact("Bearer abc123"), "Bearer [redacted]");
+        assert_eq!(
+            redact("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig"),
+            "Authorization: Bearer [redacted]"
+        );
+        assert!(!redact("bearer hk_live_0123456789abcdef0123456789abcdef").contains("0123"));
+    }
 
     #[test]
     fn parse_rejects_malformed_keys_without_echoing_them() {
