@@ -107,6 +107,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    hokusai_verify::secret::install_redacting_panic_hook();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

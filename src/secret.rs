@@ -119,6 +119,20 @@ pub fn redact(text: &str) -> String {
         .into_owned()
 }
 
+/// Replaces the panic hook with one that prints the panic's message and place redacted: a
+/// check that panics with a key in its message (a bug of the suite) must not print the key
+/// to stderr. The binary installs it first thing.
+pub fn install_redacting_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.payload_as_str().unwrap_or("a panic without a message");
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("panicked{place}: {}", redact(msg));
+    }));
+}
+
 /// Removes the given secrets (which may not look like keys, e.g. malformed test inputs or
 /// AWS secrets) and then everything key-shaped.
 pub fn redact_with(text: &str, secrets: &[&str]) -> String {
@@ -132,6 +146,33 @@ pub fn redact_with(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The redacting hook, seen from outside: this test runs itself again as a child that
+    /// panics with a key in its message, and reads the child's stderr.
+    #[test]
+    fn panic_hook_redacts_keys() {
+        const CANARY: &str = "hk_live_CanaryCanaryCanaryCanary01234567";
+        if std::env::var_os("HV_PANIC_CHILD").is_some() {
+            install_redacting_panic_hook();
+            panic!("a check saw {CANARY}");
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "secret::tests::panic_hook_redacts_keys",
+                "--nocapture",
+            ])
+            .env("HV_PANIC_CHILD", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("a check saw hk_live_…[redacted]"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("Canary01234567"), "{stderr}");
+    }
 
     #[test]
     fn redaction_keeps_ordinary_words_after_bearer() {

@@ -2,8 +2,8 @@ use reqwest::header::HeaderMap;
 use std::fmt;
 use std::time::Duration;
 
-/// One request and its answer, as the suite saw it.
-#[derive(Debug, Clone)]
+/// One request and its answer, as the suite saw it. Its `Debug` shows no secret.
+#[derive(Clone)]
 pub struct Exchange {
     /// `METHOD /path?query` (redacted).
     pub line: String,
@@ -15,6 +15,22 @@ pub struct Exchange {
     pub latency: Duration,
     /// Secret values sent with the request, removed from every excerpt.
     pub(crate) secrets: Vec<String>,
+}
+
+impl fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exchange")
+            .field("line", &self.line)
+            .field("auth", &self.auth)
+            .field("status", &self.status)
+            .field("latency", &self.latency)
+            .field("body", &self.excerpt(200))
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Exchange {
@@ -137,4 +153,26 @@ pub struct HttpError {
     pub line: String,
     pub elapsed: Duration,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let key = "hk_live_CanaryCanaryCanaryCanary01234567";
+        let ex = Exchange {
+            line: "GET /".into(),
+            auth: "Authorization: Bearer".into(),
+            status: 200,
+            headers: HeaderMap::new(),
+            body: format!("{{\"echo\":\"{key}\"}}").into_bytes(),
+            latency: Duration::from_millis(3),
+            secrets: vec![key.to_owned(), "malformed-secret".into()],
+        };
+        let printed = format!("{ex:?} {ex:#?}");
+        assert!(!printed.contains("Canary01234567"), "{printed}");
+        assert!(!printed.contains("malformed-secret"), "{printed}");
+    }
 }
