@@ -453,6 +453,7 @@ fn render_matrix(
 #[case::bare_api_unprotected(Breakage::BareApiUnprotected, &["contract:key-required-everywhere"])]
 #[case::html_errors_pass_through(Breakage::HtmlErrorsPassThrough, &["contract:html-errors-as-json"])]
 #[case::wrong_error_code(Breakage::WrongErrorCode, &["contract:errors-pass-through"])]
+#[case::breaker_stuck_open(Breakage::BreakerStuckOpen, &["contract:health-mlflow"])]
 #[case::health_ignores_mlflow(Breakage::HealthIgnoresMlflow, &["mlflow-down", "contract:health-reports-dependencies"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_breakage_is_named_as_its_contract_line(

@@ -45,6 +45,9 @@ pub enum Symptom {
     /// A keyed request under the proxy mount answered by an HTML error page (the proxy did
     /// not turn it into MLflow's JSON error shape, or no proxy is in front).
     HtmlFromUpstream { status: u16 },
+    /// A proxied call got MLflow's own answer (2xx): counter-evidence that MLflow is
+    /// reachable from the API, whatever a health route says.
+    UpstreamAnswered,
     /// An `error_code` that MLflow's clients do not know.
     UnknownErrorCode { code: String },
     /// The proxy could not connect to MLflow (502 JSON on a proxied route).
@@ -252,6 +255,12 @@ impl Observer {
             out.push(Symptom::SlowAnswer {
                 route: route_family(path),
             });
+        }
+        if is_proxied(path)
+            && (200..300).contains(&status)
+            && !out.contains(&Symptom::UpstreamAnswered)
+        {
+            out.push(Symptom::UpstreamAnswered);
         }
         let role = self.valid_role(ex);
         if let Some(role) = role

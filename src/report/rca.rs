@@ -282,9 +282,12 @@ pub const CAUSES: &[RootCause] = &[
         "Restore MLflow / its service discovery record / the SG rule",
         "MLflow ECS service, service discovery, security groups",
         Component::Mlflow,
-        |s, _| {
+        // A health route alone names it only when no proxied call reached MLflow: a breaker
+        // stuck open while calls work is that health route's own line.
+        |s, f| {
             matches!(s, Symptom::UpstreamUnreachable)
-                || matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
+                || (matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
+                    && !f.any(|x| matches!(x, Symptom::UpstreamAnswered)))
         },
         |s| {
             matches!(s, Symptom::UpstreamUnreachable)

@@ -294,10 +294,13 @@ pub enum Breakage {
     HtmlErrorsPassThrough,
     /// MLflow's JSON errors reach the client with the proxy's own `error_code`.
     WrongErrorCode,
+    /// `/health/mlflow`'s circuit breaker is stuck open (503, `connected: false`) while MLflow
+    /// answers every proxied call.
+    BreakerStuckOpen,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 21] = [
+    pub const ALL: [Breakage; 22] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
@@ -319,6 +322,7 @@ impl Breakage {
         Breakage::BareApiUnprotected,
         Breakage::HtmlErrorsPassThrough,
         Breakage::WrongErrorCode,
+        Breakage::BreakerStuckOpen,
     ];
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
@@ -347,6 +351,7 @@ impl Breakage {
             Breakage::BareApiUnprotected => 18,
             Breakage::HtmlErrorsPassThrough => 19,
             Breakage::WrongErrorCode => 20,
+            Breakage::BreakerStuckOpen => 21,
         }
     }
 
@@ -373,6 +378,7 @@ impl Breakage {
             Breakage::BareApiUnprotected => "bare-api-unprotected",
             Breakage::HtmlErrorsPassThrough => "html-errors-pass-through",
             Breakage::WrongErrorCode => "wrong-error-code",
+            Breakage::BreakerStuckOpen => "breaker-stuck-open",
         }
     }
 }

@@ -419,6 +419,11 @@ impl RegistryResponder {
 
     fn health_mlflow(&self) -> ResponseTemplate {
         let state = &self.0;
+        if state.broken(Breakage::BreakerStuckOpen) {
+            return ResponseTemplate::new(503).set_body_json(json!({
+                "connected": false, "circuit_breaker_state": "OPEN", "failure_count": 5,
+            }));
+        }
         if self.mlflow_reachable() {
             state.mlflow_ok();
             ResponseTemplate::new(200).set_body_json(json!({
