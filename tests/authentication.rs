@@ -118,6 +118,7 @@ async fn caught_by_fault(
 #[case::no_detail("rejected_key[unknown]", Breakage::RejectionWithoutDetail)]
 #[case::remaining_stuck("rate_limit_headers", Breakage::RateLimitRemainingStuck)]
 #[case::not_refreshed("cache_expiry_revalidates", Breakage::CacheNotRefreshed)]
+#[case::key_not_sent_as_bearer("validate_call_contract", Breakage::KeyNotSentAsBearer)]
 #[tokio::test]
 async fn caught_by_breakage(
     #[case] id: &str,

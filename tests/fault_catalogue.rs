@@ -454,6 +454,8 @@ fn render_matrix(
 #[case::html_errors_pass_through(Breakage::HtmlErrorsPassThrough, &["contract:html-errors-as-json"])]
 #[case::wrong_error_code(Breakage::WrongErrorCode, &["contract:errors-pass-through"])]
 #[case::breaker_stuck_open(Breakage::BreakerStuckOpen, &["contract:health-mlflow"])]
+#[case::key_not_sent_as_bearer(Breakage::KeyNotSentAsBearer, &["contract:validate-call"])]
+#[case::auth_health_not_json(Breakage::AuthHealthNotJson, &["contract:auth-health"])]
 #[case::health_ignores_mlflow(Breakage::HealthIgnoresMlflow, &["mlflow-down", "contract:health-reports-dependencies"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_breakage_is_named_as_its_contract_line(

@@ -240,6 +240,13 @@ pub const CAUSES: &[RootCause] = &[
         |s, f| matches!(s, Symptom::ValidKeyRejected { .. }) && f.header_form_mishandled(),
         sym!(Symptom::ValidKeyRejected { .. } | Symptom::RejectedWithoutValidation),
     ),
+    // Seen on the stand-in's auth log: the key did not travel as the contract says, which
+    // explains every valid key rejected (before a service-id mismatch would).
+    line(
+        Line::ValidateCall,
+        |s, _| matches!(s, Symptom::ValidateCallWrong { .. }),
+        sym!(Symptom::ValidateCallWrong { .. } | Symptom::ValidKeyRejected { .. }),
+    ),
     fault(
         Fault::ServiceIdMismatch,
         "API configured with the wrong auth service id",

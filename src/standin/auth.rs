@@ -2,7 +2,7 @@
 //! `POST /api/v1/usage/{key_id}`; and the API's client side of the validate call.
 
 use super::alb;
-use super::faults::Fault;
+use super::faults::{Breakage, Fault};
 use super::keys::{KeyRecord, KeyState};
 use super::state::{AuthOverride, State, UsageCall, ValidateCall, lock};
 use serde_json::{Value, json};
@@ -95,9 +95,10 @@ pub(crate) fn api_validate(state: &State, raw_key: &str) -> ApiAuth {
         // The auth ALB answers 503 itself: the service never sees the call.
         return ApiAuth::Failed(AuthFailure::Error);
     }
+    let as_bearer = !state.broken(Breakage::KeyNotSentAsBearer);
     lock(&state.validate_calls).push(ValidateCall {
         key_role: role_of(state, Some(raw_key)),
-        bearer: true,
+        bearer: as_bearer,
         service_id: Some(service_id.clone()),
         client_ip: Some("127.0.0.1".into()),
     });
@@ -109,7 +110,9 @@ pub(crate) fn api_validate(state: &State, raw_key: &str) -> ApiAuth {
         Some(AuthOverride::TooManyRequests) => return ApiAuth::RateLimited,
         _ => {}
     }
-    match validate(state, Some(raw_key), Some(&service_id)) {
+    // The auth service reads the key from `Authorization: Bearer` only.
+    let bearer_key = as_bearer.then_some(raw_key);
+    match validate(state, bearer_key, Some(&service_id)) {
         (200, _, Some(record)) => ApiAuth::Valid(record),
         _ => ApiAuth::Invalid,
     }
@@ -134,6 +137,9 @@ impl Respond for AuthResponder {
             }
         };
         let answer = match (method, path) {
+            ("GET", "/health") if state.broken(Breakage::AuthHealthNotJson) => {
+                ResponseTemplate::new(200).set_body_raw("OK", "text/plain")
+            }
             ("GET", "/health") => ResponseTemplate::new(200).set_body_json(
                 match state.dialect {
                     super::Dialect::Contract => json!({

@@ -297,10 +297,14 @@ pub enum Breakage {
     /// `/health/mlflow`'s circuit breaker is stuck open (503, `connected: false`) while MLflow
     /// answers every proxied call.
     BreakerStuckOpen,
+    /// The API sends the key to the auth service in the JSON body, not as `Bearer`.
+    KeyNotSentAsBearer,
+    /// The auth service's `/health` answers plain text.
+    AuthHealthNotJson,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 22] = [
+    pub const ALL: [Breakage; 24] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
@@ -323,6 +327,8 @@ impl Breakage {
         Breakage::HtmlErrorsPassThrough,
         Breakage::WrongErrorCode,
         Breakage::BreakerStuckOpen,
+        Breakage::KeyNotSentAsBearer,
+        Breakage::AuthHealthNotJson,
     ];
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
@@ -352,6 +358,8 @@ impl Breakage {
             Breakage::HtmlErrorsPassThrough => 19,
             Breakage::WrongErrorCode => 20,
             Breakage::BreakerStuckOpen => 21,
+            Breakage::KeyNotSentAsBearer => 22,
+            Breakage::AuthHealthNotJson => 23,
         }
     }
 
@@ -379,6 +387,8 @@ impl Breakage {
             Breakage::HtmlErrorsPassThrough => "html-errors-pass-through",
             Breakage::WrongErrorCode => "wrong-error-code",
             Breakage::BreakerStuckOpen => "breaker-stuck-open",
+            Breakage::KeyNotSentAsBearer => "key-not-sent-as-bearer",
+            Breakage::AuthHealthNotJson => "auth-health-not-json",
         }
     }
 }
