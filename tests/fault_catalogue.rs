@@ -456,6 +456,7 @@ fn render_matrix(
 #[case::breaker_stuck_open(Breakage::BreakerStuckOpen, &["contract:health-mlflow"])]
 #[case::key_not_sent_as_bearer(Breakage::KeyNotSentAsBearer, &["contract:validate-call"])]
 #[case::auth_health_not_json(Breakage::AuthHealthNotJson, &["contract:auth-health"])]
+#[case::experiments_check_wrong(Breakage::ExperimentsCheckWrong, &["contract:api-health-mlflow"])]
 #[case::health_ignores_mlflow(Breakage::HealthIgnoresMlflow, &["mlflow-down", "contract:health-reports-dependencies"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_breakage_is_named_as_its_contract_line(

@@ -82,6 +82,7 @@ async fn unaffected_service_stays_green(#[case] id: &str, #[case] fault: Fault) 
 #[case::slow_health("registry_health_latency", Breakage::SlowHealth)]
 #[case::breaker_stuck_open("mlflow_health", Breakage::BreakerStuckOpen)]
 #[case::auth_health_not_json("auth_health", Breakage::AuthHealthNotJson)]
+#[case::experiments_check_wrong("api_mlflow_health", Breakage::ExperimentsCheckWrong)]
 #[case::detailed_health_fails("registry_health_detailed", Breakage::DetailedHealthFails)]
 #[case::root_without_key("registry_root_requires_key", Breakage::RootWithoutKey)]
 #[tokio::test]

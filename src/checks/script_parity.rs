@@ -416,7 +416,7 @@ fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let ops = super::infra_health::ops_auth(c);
         let ex = c.registry(Req::get("/api/health/mlflow").auth(ops)).await?;
-        expect::status(&ex, 200)?;
+        expect::status(&ex, 200).map_err(|f| f.on_line(Line::ApiHealthMlflow))?;
         let api = c.mlflow(ApiPrefix::Api);
         for client in [&api, &api.with_prefix(ApiPrefix::Ajax)] {
             client.search_experiments(None, 1).await?;
@@ -462,7 +462,8 @@ fn health_endpoints(c: &mut Check) -> CheckFuture<'_> {
             ex.status == 200 && body["status"] == "healthy",
             "/health healthy without a key",
             expect::describe(&ex),
-        )?;
+        )
+        .map_err(|f| f.on_line(Line::HealthReportsDependencies))?;
         let ex = c.registry(Req::get("/health/mlflow")).await?;
         let body = expect::json_object(&ex)?;
         ensure(
@@ -481,5 +482,6 @@ fn health_endpoints(c: &mut Check) -> CheckFuture<'_> {
             "detailed MLflow health: status healthy",
             expect::describe(&ex),
         )
+        .map_err(|f| f.on_line(Line::ApiHealthMlflow))
     })
 }

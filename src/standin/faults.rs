@@ -301,10 +301,12 @@ pub enum Breakage {
     KeyNotSentAsBearer,
     /// The auth service's `/health` answers plain text.
     AuthHealthNotJson,
+    /// `/api/health/mlflow` reports its experiments check unhealthy while MLflow answers.
+    ExperimentsCheckWrong,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 24] = [
+    pub const ALL: [Breakage; 25] = [
         Breakage::AuthErrorsAsBadKey,
         Breakage::CacheFailedValidations,
         Breakage::AuthNeedsRedis,
@@ -329,6 +331,7 @@ impl Breakage {
         Breakage::BreakerStuckOpen,
         Breakage::KeyNotSentAsBearer,
         Breakage::AuthHealthNotJson,
+        Breakage::ExperimentsCheckWrong,
     ];
 
     /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
@@ -360,6 +363,7 @@ impl Breakage {
             Breakage::BreakerStuckOpen => 21,
             Breakage::KeyNotSentAsBearer => 22,
             Breakage::AuthHealthNotJson => 23,
+            Breakage::ExperimentsCheckWrong => 24,
         }
     }
 
@@ -389,6 +393,7 @@ impl Breakage {
             Breakage::BreakerStuckOpen => "breaker-stuck-open",
             Breakage::KeyNotSentAsBearer => "key-not-sent-as-bearer",
             Breakage::AuthHealthNotJson => "auth-health-not-json",
+            Breakage::ExperimentsCheckWrong => "experiments-check-wrong",
         }
     }
 }

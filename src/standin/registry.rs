@@ -450,7 +450,7 @@ impl RegistryResponder {
         if path != "/api/health/mlflow" {
             return said(&self.0, 404, "Not Found", "no route here");
         }
-        let up = self.mlflow_reachable();
+        let up = self.mlflow_reachable() && !self.0.broken(Breakage::ExperimentsCheckWrong);
         let artifacts = !self.0.has(Fault::ArtifactsDisabled);
         let check = |ok: bool| json!({"status": if ok { "healthy" } else { "unhealthy" }, "message": if ok { "ok" } else { "cannot reach MLflow" }});
         // Artifact serving is configuration, not health: `enabled` or `disabled`.
