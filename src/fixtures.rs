@@ -283,7 +283,6 @@ impl Env {
         );
         Arc::new(crate::check::Observer {
             auth_failure_status: p.auth.failure_status,
-            auth_failure_retry_after: p.auth.failure_retry_after,
             auth_timeout,
             slow_answer: std::time::Duration::from_millis(p.health.latency_budget_ms),
             valid_keys: [

@@ -108,10 +108,6 @@ pub enum Symptom {
     RequestBodyDropped,
     /// A repeated query key reached MLflow with one value.
     RepeatedQueryCollapsed,
-    /// An `error_code` MLflow clients do not know, or an HTML page where JSON was due.
-    ErrorShape { status: u16 },
-    /// The auth service's 429 became something else.
-    AuthRateLimitNotPassed { status: u16 },
     /// The API's call to the auth service is not as the contract says.
     ValidateCallWrong { what: String },
     /// The API reached the auth service without the key being valid for this service id, or
@@ -121,14 +117,6 @@ pub enum Symptom {
     CacheBehaviour { what: String },
     /// The registry returned data without a key.
     DataWithoutKey { route: String },
-    /// Registry data is not what was written (lost write, wrong version, bytes changed).
-    DataMismatch { what: String },
-    /// Anything else: the status the contract fixes was not the one that came back.
-    StatusMismatch {
-        route: String,
-        expected: u16,
-        got: u16,
-    },
 }
 
 /// The facts an [`Observer`] needs to classify an answer: the profile's auth-failure shape,
@@ -136,7 +124,6 @@ pub enum Symptom {
 #[derive(Clone, Default)]
 pub struct Observer {
     pub auth_failure_status: u16,
-    pub auth_failure_retry_after: bool,
     /// The API's timeout for its call to the auth service (contract: 5 s; shorter on a fast
     /// stand-in).
     pub auth_timeout: Duration,
@@ -200,14 +187,8 @@ impl Observer {
         if ex.echoes_secret() {
             out.push(Symptom::KeyEchoed);
         }
-        if html && matches!(status, 502..=504) && !is_proxied(path) {
-            out.push(Symptom::AlbErrorPage {
-                host: host.to_owned(),
-                status,
-            });
-            return out;
-        }
-        if html && matches!(status, 502..=504) && host != "registry" {
+        // A load balancer's page: off the proxy mount, or from any other host.
+        if html && matches!(status, 502..=504) && (!is_proxied(path) || host != "registry") {
             out.push(Symptom::AlbErrorPage {
                 host: host.to_owned(),
                 status,
