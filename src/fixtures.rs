@@ -289,6 +289,7 @@ impl Env {
                 ("primary", Some(&self.keys.primary)),
                 ("second", self.keys.second.as_ref()),
                 ("low-limit", self.keys.low_limit.as_ref()),
+                ("read-only", self.keys.read_only.as_ref()),
             ]
             .into_iter()
             .filter_map(|(role, k)| {

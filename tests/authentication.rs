@@ -45,6 +45,7 @@ use rstest::rstest;
 #[case::auth_unreachable("auth_failure_not_bad_key[unreachable]")]
 #[case::auth_429("auth_429_passthrough")]
 #[case::usage("usage_reported")]
+#[case::write_scopes("write_scopes")]
 #[case::cache_entry("cache_entry_created")]
 #[case::cache_hit("cache_avoids_revalidation")]
 #[case::failures_not_cached("failures_not_cached")]
@@ -119,6 +120,11 @@ async fn caught_by_fault(
 #[case::remaining_stuck("rate_limit_headers", Breakage::RateLimitRemainingStuck)]
 #[case::not_refreshed("cache_expiry_revalidates", Breakage::CacheNotRefreshed)]
 #[case::key_not_sent_as_bearer("validate_call_contract", Breakage::KeyNotSentAsBearer)]
+#[case::cache_key_renamed("cache_entry_created", Breakage::CacheKeyRenamed)]
+#[case::cache_not_read("cache_avoids_revalidation", Breakage::CacheNotRead)]
+#[case::cache_renewed_on_use("revocation_window", Breakage::CacheRenewedOnUse)]
+#[case::no_retry_after("rate_limit_enforced", Breakage::RateLimitWithoutRetryAfter)]
+#[case::limiter_shared("rate_limit_isolated", Breakage::RateLimitShared)]
 #[tokio::test]
 async fn caught_by_breakage(
     #[case] id: &str,
@@ -126,6 +132,15 @@ async fn caught_by_breakage(
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
     let r = common::run_with_breakage(profile, "authentication", id, breakage).await;
+    common::assert_caught(&r, &[breakage]);
+}
+
+/// Breakages of rules only one profile has: write scopes are enforced from 2026 on.
+#[rstest]
+#[case::scopes_ignored("write_scopes", Breakage::ScopesIgnored)]
+#[tokio::test]
+async fn caught_by_breakage_2026(#[case] id: &str, #[case] breakage: Breakage) {
+    let r = common::run_with_breakage("hokusai-2026", "authentication", id, breakage).await;
     common::assert_caught(&r, &[breakage]);
 }
 

@@ -86,6 +86,11 @@ impl Cache {
         self.conn.clone().ttl(self.key(name)).await
     }
 
+    /// TTL of a key in milliseconds (-2: missing, -1: no expiry). `name` gets the prefix.
+    pub async fn pttl(&self, name: &str) -> redis::RedisResult<i64> {
+        self.conn.clone().pttl(self.key(name)).await
+    }
+
     pub async fn get(&self, name: &str) -> redis::RedisResult<Option<String>> {
         self.conn.clone().get(self.key(name)).await
     }

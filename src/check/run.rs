@@ -23,7 +23,13 @@ pub enum Failure {
     },
     /// A step before the check's own assertion failed (a precondition, an earlier call): the
     /// check's line was not verified; the step's own failure says why.
-    Blocked { step: String, inner: Box<Failure> },
+    Blocked {
+        step: String,
+        inner: Box<Failure>,
+        /// The contract line the blocking step verifies, when it is another check's line
+        /// (the report then names that line, not the blocked check's own).
+        line: Option<Line>,
+    },
     /// The check cannot run here; the reason is shown (and fails in strict mode).
     Skipped(String),
     /// No usable answer (unreachable, timeout, broken response).
@@ -88,7 +94,20 @@ impl Failure {
             inner => Failure::Blocked {
                 step: step.into(),
                 inner: Box::new(inner),
+                line: None,
             },
+        }
+    }
+    /// Blocked at `step`, a step that verifies contract line `l` (for example the
+    /// registration workflow, which checks of the registered model need first).
+    pub fn blocked_on(self, step: impl Into<String>, l: Line) -> Self {
+        match self.blocked(step) {
+            Failure::Blocked { step, inner, .. } => Failure::Blocked {
+                step,
+                inner,
+                line: Some(l),
+            },
+            other => other,
         }
     }
     /// The typed symptoms the failure itself carries (the blocking step's, for a block).
@@ -254,6 +273,7 @@ impl CheckSpec {
             (Outcome::Passed, None, None, None);
         let broken_line = match &verdict {
             Err(Failure::Failed { line: Some(l), .. }) => Some(*l),
+            Err(Failure::Blocked { line: Some(l), .. }) => Some(*l),
             _ => None,
         };
         let mut symptoms = check.evidence.take_saw();
@@ -265,7 +285,7 @@ impl CheckSpec {
                 .unwrap_or_default(),
         );
         let verdict = match verdict {
-            Err(Failure::Blocked { step, inner }) => {
+            Err(Failure::Blocked { step, inner, .. }) => {
                 let why = match *inner {
                     Failure::Failed {
                         expected: e,

@@ -79,6 +79,8 @@ pub enum Symptom {
     CacheTtl { got: i64, want: i64 },
     /// A revoked key kept working longer than the TTL, or an entry without expiry.
     RevocationWindow { got_s: i64, want_s: i64 },
+    /// A request renewed the cache entry's TTL (a key in use never expires).
+    CacheRenewedOnUse { before_ms: i64, after_ms: i64 },
     /// Authenticated answers without `X-RateLimit-*` headers.
     RateLimitHeadersMissing,
     /// `X-RateLimit-Remaining` did not drop by one per request.

@@ -145,6 +145,16 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     v.push(
         CheckSpec::new(
             AREA,
+            "write_scopes",
+            Component::Api,
+            "a read-only key reads; it writes only where the profile does not enforce write scopes",
+            write_scopes,
+        )
+        .line(Line::WriteScopes),
+    );
+    v.push(
+        CheckSpec::new(
+            AREA,
             "cache_entry_created",
             Component::RedisCache,
             "a successful validation is cached in Redis with the profile's TTL",
@@ -377,6 +387,20 @@ async fn baseline(c: &mut Check) -> Result<(), Failure> {
     accepted(&ex)
 }
 
+/// A request sent while the auth service fails must have needed it: a 2xx means the key was
+/// served from a cache the suite could not clear (not at the contract's key name), so the
+/// injected failure was never exercised.
+fn validation_forced(ex: &Exchange) -> Result<(), Failure> {
+    if (200..300).contains(&ex.status) {
+        return Err(Failure::failed(
+            "a request that needs the auth service (its cache entry deleted)",
+            format!("{}: served without it", expect::describe(ex)),
+        )
+        .blocked_on("forcing a validation", Line::CacheEntry));
+    }
+    Ok(())
+}
+
 /// The TTL of a cache entry (`name` includes the raw key, so the evidence shows `label`).
 async fn entry_ttl(
     c: &mut Check,
@@ -466,6 +490,7 @@ fn auth_failure_not_bad_key(c: &mut Check) -> CheckFuture<'_> {
         standin.set_auth_override(None);
         standin.set_fault(crate::standin::Fault::AuthSlow, false);
         let ex = result?;
+        validation_forced(&ex)?;
         let elapsed = started.elapsed();
         let p = &env.profile().auth;
         ensure(
@@ -517,6 +542,7 @@ fn auth_429_passthrough(c: &mut Check) -> CheckFuture<'_> {
         c.injecting(false);
         standin.set_auth_override(None);
         let ex = result?;
+        validation_forced(&ex)?;
         expect::status(&ex, 429)
     })
 }
@@ -546,6 +572,63 @@ fn usage_reported(c: &mut Check) -> CheckFuture<'_> {
             format!("one POST /api/v1/usage/<key_id> for {PROXY_READ} with its status"),
             format!("{} report(s)", new.len()),
         )
+    })
+}
+
+fn write_scopes(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let key = env.keys.read_only.clone().ok_or_else(|| {
+            Failure::skipped("no read-only key configured (HOKUSAI_READ_ONLY_API_KEY)")
+        })?;
+        let enforced = env.profile().scopes.write_scopes_enforced;
+        let read = c.registry(proxied_read(bearer(&key))).await?;
+        ensure(
+            (200..300).contains(&read.status),
+            "a read with the read-only key answered 2xx",
+            expect::describe(&read),
+        )?;
+        // The read-only key's own client: what it managed to create, it deletes again (a
+        // scope-less profile lets it), so the clean-up depends on no other key.
+        let client = crate::mlflow::MlflowClient::via_proxy(
+            env.http.clone(),
+            env.registry_url().clone(),
+            bearer(&key),
+            crate::mlflow::ApiPrefix::Api,
+        )
+        .recording(c.sink());
+        let name = format!("{}-exp", crate::mlflow::workflow::unique_token("scopes"));
+        let write = c
+            .registry(
+                Req::post(client.path("experiments/create"))
+                    .json(&serde_json::json!({ "name": name }))
+                    .auth(bearer(&key)),
+            )
+            .await?;
+        let mut created = crate::mlflow::workflow::Created::default();
+        if let Some(id) = write
+            .json()
+            .and_then(|v| v.get("experiment_id")?.as_str().map(str::to_owned))
+        {
+            created.experiments.push(id);
+        }
+        let verdict = if enforced {
+            let error = write
+                .json()
+                .and_then(|v| v.get("error")?.as_str().map(str::to_owned));
+            ensure(
+                write.status == 403 && error.as_deref() == Some("FORBIDDEN"),
+                "a write with a read-only key refused: 403 {\"error\":\"FORBIDDEN\"}",
+                expect::describe(&write),
+            )
+        } else {
+            ensure(
+                (200..300).contains(&write.status),
+                "a write with a read-only key accepted (this profile enforces no write scopes)",
+                expect::describe(&write),
+            )
+        };
+        super::registration_flow::finish_cleanup(c, &client, &mut created, verdict).await
     })
 }
 
@@ -692,6 +775,14 @@ fn cache_expiry_revalidates(c: &mut Check) -> CheckFuture<'_> {
         let name = env.profile().cache_key(key.expose());
         let ex = c.registry(proxied_read(bearer(&key))).await?;
         accepted(&ex)?;
+        let ttl = entry_ttl(c, &cache, &name, "TTL api_key:validation:<key>").await?;
+        if ttl == -2 {
+            // Nothing to expire: the missing entry is the cache line's finding.
+            c.saw(Symptom::CacheEntryMissing);
+            return Err(Failure::failed("a cache entry to expire", "no entry")
+                .blocked_on("the cache entry of a validated key", Line::CacheEntry));
+        }
+        c.saw(Symptom::CacheEntryPresent);
         // Expire the entry now rather than waiting minutes for its TTL.
         cache
             .del(&name)
@@ -746,29 +837,13 @@ fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
         )
         .await?;
         c.measure("revocation_window_s", window.max(0) as f64);
-        if let Some(standin) = env.standin() {
-            // Revoke at the auth service: the cached validation keeps the key working...
-            // The check revokes the key itself: what follows is its own doing, not a symptom.
-            c.injecting(true);
-            standin.revoke("valid");
-            let ex = c.registry(proxied_read(bearer(&key))).await?;
-            ensure(
-                ex.status != 401,
-                "a revoked key still served from the cache within the TTL",
-                expect::describe(&ex),
-            )?;
-            // ...until the entry goes; then it is rejected.
-            cache
-                .del(&name)
-                .await
-                .map_err(|e| Failure::error("redis", e))?;
-            let ex = c.registry(proxied_read(bearer(&key))).await;
-            c.injecting(false);
-            expect::detail(&ex?, 401, "Invalid or expired API key")?;
-        }
         if window == -2 {
+            // Nothing to measure: the missing entry is the cache line's finding.
             c.saw(Symptom::CacheEntryMissing);
-        } else if window > ttl_want || window == -1 {
+            return Err(Failure::failed("a cache entry to measure", "no entry")
+                .blocked_on("the cache entry of a validated key", Line::CacheEntry));
+        }
+        if window > ttl_want || window == -1 {
             c.saw(Symptom::RevocationWindow {
                 got_s: window,
                 want_s: ttl_want,
@@ -777,13 +852,80 @@ fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
         ensure(
             window > 0 && window <= ttl_want,
             format!("a revocation window of at most the profile's {ttl_want} s"),
-            if window > 0 {
-                format!("{window} s")
-            } else {
-                "no cache entry to measure".into()
-            },
+            format!("{window} s"),
+        )?;
+        // The window only holds if using the key does not renew its entry: a key in use
+        // would otherwise never expire after revocation.
+        let validations = || env.standin().map(|s| s.validate_count("valid"));
+        let before = pttl(c, &cache, &name).await?;
+        let read_at = Instant::now();
+        let validated_before = validations();
+        tokio::time::sleep(RENEWAL_PROBE_GAP).await;
+        let ex = c.registry(proxied_read(bearer(&key))).await?;
+        accepted(&ex)?;
+        let after = pttl(c, &cache, &name).await?;
+        // Without renewal the entry lost at least the gap slept between the two reads (Redis
+        // counts it too); renewed during the request, it lost only the request's tail after
+        // the renewal. Half the gap separates the two without depending on our clock.
+        let elapsed = read_at.elapsed().as_millis() as i64;
+        let renewed = after > before - RENEWAL_PROBE_GAP.as_millis() as i64 / 2;
+        // A renewal after a fresh validation is a re-cache, not sliding expiry; only the
+        // stand-in's call log tells them apart, so live the renewal is evidence, not a verdict.
+        let judged = env.standin().is_some() && validations() == validated_before;
+        if !judged && renewed {
+            c.note(
+                "redis",
+                "TTL renewed by one request (a revalidation or sliding expiry: not distinguishable from outside)",
+                0.0,
+                Ok(format!("{before} ms -> {after} ms")),
+            );
+        }
+        ensure(
+            !judged || !renewed,
+            "the entry's TTL not renewed by a request (it expires TTL after validation)",
+            format!("PTTL {before} ms, then {after} ms after one more request {elapsed} ms later"),
         )
+        .map_err(|f| {
+            f.symptom(Symptom::CacheRenewedOnUse {
+                before_ms: before,
+                after_ms: after,
+            })
+        })?;
+        if let Some(standin) = env.standin() {
+            // Revoked at the auth service and the entry gone: the key is rejected. (Within
+            // the window a platform may still serve it from the cache, or not: the contract
+            // bounds the window, it does not require it.) The check revokes the key itself:
+            // what follows is its own doing, not a symptom.
+            c.injecting(true);
+            standin.revoke("valid");
+            cache
+                .del(&name)
+                .await
+                .map_err(|e| Failure::error("redis", e))?;
+            let ex = c.registry(proxied_read(bearer(&key))).await;
+            c.injecting(false);
+            expect::detail(&ex?, 401, "Invalid or expired API key")?;
+        }
+        Ok(())
     })
+}
+
+/// The pause between two reads of an entry's TTL when looking for renewal on use.
+const RENEWAL_PROBE_GAP: Duration = Duration::from_millis(300);
+
+/// The TTL of a cache entry in milliseconds, recorded as evidence.
+async fn pttl(c: &mut Check, cache: &crate::cache::Cache, name: &str) -> Result<i64, Failure> {
+    let ms = cache
+        .pttl(name)
+        .await
+        .map_err(|e| Failure::error("redis", e))?;
+    c.note(
+        "redis",
+        "PTTL api_key:validation:<key>",
+        0.0,
+        Ok(format!("{ms}")),
+    );
+    Ok(ms)
 }
 
 fn redis_down_auth_works(c: &mut Check) -> CheckFuture<'_> {
@@ -938,8 +1080,15 @@ fn rate_limit_isolated(c: &mut Check) -> CheckFuture<'_> {
             .second
             .clone()
             .unwrap_or_else(|| c.env.keys.primary.clone());
-        exhaust(c, &key).await?;
+        exhaust(c, &key)
+            .await
+            .pre("the low-limit key past its limit")?;
         let ex = c.registry(proxied_read(bearer(&other))).await?;
+        ensure(
+            ex.status != 429,
+            "the other key not limited",
+            expect::describe(&ex),
+        )?;
         accepted(&ex)?;
         ensure(
             rate_headers(&ex).is_some_and(|h| h.1 > 0),

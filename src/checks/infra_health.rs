@@ -414,12 +414,19 @@ fn ecs_service(c: &mut Check) -> CheckFuture<'_> {
             )),
         );
         let problems = state.problems();
+        let degraded = state.degraded();
         ensure(
             problems.is_empty(),
             "ACTIVE, runningCount == desiredCount >= 1, one PRIMARY deployment COMPLETED",
             problems.join("; "),
         )
-        .map_err(|f| f.symptom(Symptom::EcsServiceUnhealthy { service: name }))
+        .map_err(|f| {
+            if degraded {
+                f.symptom(Symptom::EcsServiceUnhealthy { service: name })
+            } else {
+                f
+            }
+        })
     })
 }
 

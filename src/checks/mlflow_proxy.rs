@@ -115,9 +115,13 @@ fn tracking_calls(c: &mut Check) -> CheckFuture<'_> {
                 .search_experiments(Some(&format!("name = '{name}'")), 5)
                 .await?;
             ensure(
-                found.iter().any(|e| e.experiment_id == id),
-                "the new experiment in experiments/search",
-                format!("{} result(s)", found.len()),
+                found.iter().any(|e| e.experiment_id == id) && found.iter().all(|e| e.name == name),
+                format!("experiments/search filtered to the new experiment ({name})"),
+                format!(
+                    "{} result(s): {:?}",
+                    found.len(),
+                    found.iter().map(|e| &e.name).take(5).collect::<Vec<_>>()
+                ),
             )?;
             let listed = client.search_experiments(None, 100).await?;
             ensure(!listed.is_empty(), "experiments listed", "none")?;

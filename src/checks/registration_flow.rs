@@ -10,6 +10,7 @@ use crate::check::{
     Check, CheckFuture, CheckSpec, Component, Failure, Line, Symptom, ensure, ensure_eq,
 };
 use crate::config::Profile;
+use crate::mlflow::workflow::WorkflowError;
 use crate::mlflow::workflow::{Created, Registration, RegistrationRequest, register, sha256_hex};
 use crate::mlflow::{ApiPrefix, MlflowClient, tag};
 use crate::model::SampleModel;
@@ -99,12 +100,19 @@ where
             c.measure("workflow_ms", reg.total.as_secs_f64() * 1e3);
             verify(c, &client, &reg).await
         }
-        // The workflow is the assertion of the workflow checks; for the others it is the
-        // step that must succeed before their own assertion.
-        Err(e) if label == "flow" || label == "budget" => Err(e.into()),
-        Err(e) => Err(Failure::from(e).blocked("the registration workflow")),
+        // The workflow is the assertion of the workflow check (and being over budget that
+        // of the budget check); for the others it is the step that must succeed before
+        // their own assertion, and its failure is the workflow line's.
+        Err(e) if label == "flow" => Err(e.into()),
+        Err(e @ WorkflowError::OverBudget { .. }) if label == "budget" => Err(e.into()),
+        Err(e) => Err(blocked_by_workflow(e)),
     };
     finish_cleanup(c, &client, &mut created, result).await
+}
+
+/// A failed registration before a check's own assertion: blocked, on the workflow's line.
+fn blocked_by_workflow(e: WorkflowError) -> Failure {
+    Failure::from(e).blocked_on("the registration workflow", Line::RegistrationWorkflow)
 }
 
 /// Deletes what was created; a clean-up failure is a finding of its own.
@@ -229,8 +237,12 @@ fn second_registration_is_version_2(c: &mut Check) -> CheckFuture<'_> {
         let mut created = Created::default();
         let req = RegistrationRequest::fresh("v2");
         let result = async {
-            let first = register(&client, &req, SampleModel::get(), &mut created, None).await?;
-            let second = register(&client, &req, SampleModel::get(), &mut created, None).await?;
+            let first = register(&client, &req, SampleModel::get(), &mut created, None)
+                .await
+                .map_err(blocked_by_workflow)?;
+            let second = register(&client, &req, SampleModel::get(), &mut created, None)
+                .await
+                .map_err(blocked_by_workflow)?;
             ensure_eq("first version", first.version.as_str(), "1")?;
             ensure_eq("second version", second.version.as_str(), "2")
         }
@@ -307,7 +319,12 @@ fn artifacts_round_trip(c: &mut Check) -> CheckFuture<'_> {
 }
 
 fn workflow_within_budget(c: &mut Check) -> CheckFuture<'_> {
-    let budget = Duration::from_secs(c.env.profile().workflow.budget_secs);
+    // The profile's budget; a stand-in with shortened timings scales it like its timeouts.
+    let budget = c
+        .env
+        .standin()
+        .map(|s| s.timing().workflow_budget)
+        .unwrap_or(Duration::from_secs(c.env.profile().workflow.budget_secs));
     Box::pin(with_registration(
         c,
         "budget",
@@ -338,7 +355,9 @@ fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
         let req = RegistrationRequest::fresh("cleanup");
         let reg = match register(&client, &req, SampleModel::get(), &mut created, None).await {
             Ok(r) => r,
-            Err(e) => return finish_cleanup(c, &client, &mut created, Err(e.into())).await,
+            Err(e) => {
+                return finish_cleanup(c, &client, &mut created, Err(blocked_by_workflow(e))).await;
+            }
         };
         let problems = created.cleanup(&client).await;
         ensure(

@@ -127,11 +127,12 @@ fn model_registration_simple(c: &mut Check) -> CheckFuture<'_> {
                 found.iter().any(|m| m.name == reg.model_name),
                 "the model in a registered-model search",
                 format!("{} result(s)", found.len()),
-            )?;
+            )
+            .map_err(|f| f.on_line(Line::ModelVisible))?;
             let latest = client.latest_versions(&reg.model_name).await?;
-            let v = latest
-                .last()
-                .ok_or_else(|| Failure::failed("a latest version", "none"))?;
+            let v = latest.last().ok_or_else(|| {
+                Failure::failed("a latest version", "none").on_line(Line::ModelVisible)
+            })?;
             // "Load" it: download every file of the version's model directory.
             for f in &reg.files {
                 let bytes = client.download_artifact(&f.rel).await?;
@@ -139,13 +140,15 @@ fn model_registration_simple(c: &mut Check) -> CheckFuture<'_> {
                     sha256_hex(&bytes) == f.sha256,
                     format!("{} as uploaded", f.rel),
                     "different bytes",
-                )?;
+                )
+                .map_err(|f| f.on_line(Line::ArtifactsProxied))?;
             }
             ensure_eq(
                 "latest version's run",
                 v.run_id.as_str(),
                 reg.run_id.as_str(),
             )
+            .map_err(|f| f.on_line(Line::ModelVisible))
         }
         .await;
         finish_cleanup(c, &client, &mut created, result).await
@@ -177,12 +180,14 @@ fn auth_registration(c: &mut Check) -> CheckFuture<'_> {
                 back.data.params.iter().any(|p| p.key == "learning_rate"),
                 "the param read back",
                 "missing",
-            )?;
+            )
+            .map_err(|f| f.on_line(Line::ReadBack))?;
             ensure(
                 back.data.metrics.iter().any(|m| m.key == "accuracy"),
                 "the metric read back",
                 "missing",
             )
+            .map_err(|f| f.on_line(Line::ReadBack))
         }
         .await;
         finish_cleanup(c, &client, &mut created, result).await
@@ -442,7 +447,8 @@ fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
                 ex.status == 404,
                 "404 for a missing artifact (the artifact route is served)",
                 expect::describe(&ex),
-            )?;
+            )
+            .map_err(|f| f.on_line(Line::ArtifactsProxied))?;
             api.log_metric(&run.info.run_id, "accuracy", 0.9, 0).await?;
             let name = format!("hokusai-{}", unique_token("routing"));
             api.create_registered_model(&name, "", &[]).await?;

@@ -142,6 +142,18 @@ impl ServiceState {
     }
 
     /// Every way this service falls short of the contract (empty = healthy).
+    /// Fewer tasks running than desired, or a rollout that failed or is stuck: the
+    /// `ecs-degraded` fault. (Other problems, such as a service scaled to zero, break the
+    /// contract line without being that fault.)
+    pub fn degraded(&self) -> bool {
+        self.running < self.desired
+            || self
+                .primary_rollout
+                .as_deref()
+                .is_some_and(|r| r != "COMPLETED")
+            || self.failed_rollouts > 0
+    }
+
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         if self.status != "ACTIVE" {

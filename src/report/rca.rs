@@ -111,6 +111,11 @@ impl Facts {
             .len()
     }
 
+    /// A cache entry for a validated key was seen at least once.
+    fn entry_seen(&self) -> bool {
+        self.any(|x| matches!(x, Symptom::CacheEntryPresent))
+    }
+
     /// Roles of valid keys that were rejected, and the header forms they were rejected in.
     fn rejected(&self) -> (BTreeSet<&str>, BTreeSet<&str>) {
         let mut roles = BTreeSet::new();
@@ -137,6 +142,10 @@ impl Facts {
             accepted(&|v| v != via) && !accepted(&|v| v == via)
         })
     }
+}
+
+fn redis_unhealthy(s: &Symptom) -> bool {
+    matches!(s, Symptom::DependencyUnhealthy { service } if service == "redis")
 }
 
 /// The symptoms of one result that may name a cause.
@@ -343,12 +352,11 @@ pub const CAUSES: &[RootCause] = &[
         "Set REDIS_URL, check the ElastiCache security group",
         "ElastiCache, API task definition",
         Component::RedisCache,
-        // A missing entry names it only when no entry was ever seen (an entry that is not
-        // re-created after expiry is a contract line of its own).
+        // Named by Redis reported unhealthy, or by validations repeated within the TTL while
+        // no entry was ever seen. A missing entry alone is the cache-entry line (the cache
+        // may work under another name); an entry not re-created after expiry is a line too.
         |s, f| {
-            matches!(s, Symptom::DependencyUnhealthy { service } if service == "redis")
-                || (matches!(s, Symptom::CacheEntryMissing)
-                    && !f.any(|x| matches!(x, Symptom::CacheEntryPresent)))
+            redis_unhealthy(s) || (matches!(s, Symptom::CacheBehaviour { .. }) && !f.entry_seen())
         },
         |s| {
             matches!(s, Symptom::DependencyUnhealthy { service } if service == "redis")
@@ -360,6 +368,15 @@ pub const CAUSES: &[RootCause] = &[
                         | Symptom::RateLimitNotEnforced { .. }
                 )
         },
+    ),
+    line(
+        Line::CacheEntry,
+        |s, f| {
+            matches!(s, Symptom::CacheEntryMissing)
+                && !f.entry_seen()
+                && !f.any(|x| redis_unhealthy(x) || matches!(x, Symptom::CacheBehaviour { .. }))
+        },
+        sym!(Symptom::CacheEntryMissing),
     ),
     fault(
         Fault::CacheTtlWrong,

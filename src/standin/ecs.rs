@@ -1,7 +1,7 @@
 //! The ECS API (JSON 1.1, `DescribeServices`) of the stand-in's cluster, shaped like the
 //! answers of real ECS and moto (`shared/reference/mlflow-real.md` section 6).
 
-use super::faults::Fault;
+use super::faults::{Breakage, Fault};
 use super::state::State;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -31,7 +31,14 @@ fn error(kind: &str, message: &str) -> ResponseTemplate {
 fn service(state: &State, cluster: &str, name: &str) -> Value {
     let degraded = state.has(Fault::EcsDegraded) && name == DEGRADED_SERVICE;
     let stuck = state.has(Fault::EcsDegraded) && name == STUCK_SERVICE;
-    let (running, desired) = if degraded { (1, 2) } else { (2, 2) };
+    let zero = state.broken(Breakage::EcsScaledToZero) && name == MISSING_SERVICE;
+    let (running, desired) = if degraded {
+        (1, 2)
+    } else if zero {
+        (0, 0)
+    } else {
+        (2, 2)
+    };
     let now = chrono::Utc::now().timestamp() as f64;
     let deployment = json!({
         "id": format!("ecs-svc/{}", fastrand::u64(1_000_000_000..9_999_999_999)),

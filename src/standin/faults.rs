@@ -127,9 +127,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn breakage_list_is_complete() {
-        for (i, b) in Breakage::ALL.iter().enumerate() {
-            assert_eq!(b.position(), i, "{b}");
+    fn breakage_ids_parse_back() {
+        for b in Breakage::all() {
+            assert_eq!(b.id().parse::<Breakage>().ok(), Some(b));
         }
     }
 
@@ -247,9 +247,22 @@ impl FromStr for Dialect {
 /// contract forbids but that no infrastructure fault produces. They exist to show that the
 /// checks guarding those rules can fail (documented in `docs/fault-matrix.md`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
 )]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Breakage {
     /// The API answers `401 Invalid or expired API key` whenever the auth service does not
     /// say "valid" — also for its 5xx, timeouts and 429s.
@@ -265,6 +278,8 @@ pub enum Breakage {
     /// `registered-models/delete` answers 200 but deletes nothing.
     DeleteIgnored,
     /// The proxy answers 500 instead of 504 when MLflow is too slow.
+    #[serde(rename = "upstream-timeout-as-500")]
+    #[strum(serialize = "upstream-timeout-as-500")]
     UpstreamTimeoutAs500,
     /// The registry hands out a version number twice under load (lost writes).
     DuplicateVersions,
@@ -303,98 +318,56 @@ pub enum Breakage {
     AuthHealthNotJson,
     /// `/api/health/mlflow` reports its experiments check unhealthy while MLflow answers.
     ExperimentsCheckWrong,
+    /// Past the limit the 429 carries no `Retry-After`.
+    RateLimitWithoutRetryAfter,
+    /// Once one key is over its limit, every key gets 429 (the limiter counts per client,
+    /// not per key).
+    RateLimitShared,
+    /// The proxy does not add the `X-Hokusai-*` identity headers.
+    IdentityHeadersMissing,
+    /// A missing artifact answers 500 instead of 404.
+    #[serde(rename = "missing-artifact-500")]
+    #[strum(serialize = "missing-artifact-500")]
+    MissingArtifactIs500,
+    /// Uploads larger than 8 MiB are cut to 8 MiB on the way to MLflow (a buffering limit).
+    LargeBodiesTruncated,
+    /// A malformed JSON body makes the API answer 500.
+    #[serde(rename = "malformed-body-500")]
+    #[strum(serialize = "malformed-body-500")]
+    MalformedBodyIs500,
+    /// Validations are cached under another key name than `api_key:validation:<key>`.
+    CacheKeyRenamed,
+    /// Validations are written to the cache but never read from it.
+    CacheNotRead,
+    /// Every cache hit renews the entry's TTL: a revoked key in use never expires.
+    CacheRenewedOnUse,
+    /// `registered-models/get-latest-versions` answers no versions.
+    LatestVersionsEmpty,
+    /// `runs/get` answers without the run's params.
+    RunParamsDropped,
+    /// `model-versions/set-tag` answers 500 (the workflow cannot tag its version).
+    VersionTagsRejected,
+    /// Answers to the `api/2.0` spelling lose the experiment's `last_update_time`.
+    ApiSpellingDiffers,
+    /// `experiments/search` through the proxy ignores its `filter`.
+    SearchIgnoresFilter,
+    /// Write scopes are not enforced: a read-only key can write (profiles that enforce them).
+    ScopesIgnored,
+    /// The MLflow ECS service is scaled to zero (desired = running = 0).
+    EcsScaledToZero,
+    /// `model-versions/create` answers only after the workflow budget (every other call fast).
+    SlowVersionCreate,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 25] = [
-        Breakage::AuthErrorsAsBadKey,
-        Breakage::CacheFailedValidations,
-        Breakage::AuthNeedsRedis,
-        Breakage::ProxyDropsDeleteBody,
-        Breakage::ProxyCollapsesRepeatedQuery,
-        Breakage::DeleteIgnored,
-        Breakage::UpstreamTimeoutAs500,
-        Breakage::DuplicateVersions,
-        Breakage::BearerRejected,
-        Breakage::RejectionWithoutDetail,
-        Breakage::RateLimitRemainingStuck,
-        Breakage::CacheNotRefreshed,
-        Breakage::UsageNotReported,
-        Breakage::HealthIgnoresMlflow,
-        Breakage::SlowHealth,
-        Breakage::RootWithoutKey,
-        Breakage::DetailedHealthFails,
-        Breakage::VersionRouteMissing,
-        Breakage::BareApiUnprotected,
-        Breakage::HtmlErrorsPassThrough,
-        Breakage::WrongErrorCode,
-        Breakage::BreakerStuckOpen,
-        Breakage::KeyNotSentAsBearer,
-        Breakage::AuthHealthNotJson,
-        Breakage::ExperimentsCheckWrong,
-    ];
-
-    /// Position in [`Breakage::ALL`]; the exhaustive match makes a new variant impossible
-    /// to forget there (see the test).
-    #[cfg(test)]
-    const fn position(self) -> usize {
-        match self {
-            Breakage::AuthErrorsAsBadKey => 0,
-            Breakage::CacheFailedValidations => 1,
-            Breakage::AuthNeedsRedis => 2,
-            Breakage::ProxyDropsDeleteBody => 3,
-            Breakage::ProxyCollapsesRepeatedQuery => 4,
-            Breakage::DeleteIgnored => 5,
-            Breakage::UpstreamTimeoutAs500 => 6,
-            Breakage::DuplicateVersions => 7,
-            Breakage::BearerRejected => 8,
-            Breakage::RejectionWithoutDetail => 9,
-            Breakage::RateLimitRemainingStuck => 10,
-            Breakage::CacheNotRefreshed => 11,
-            Breakage::UsageNotReported => 12,
-            Breakage::HealthIgnoresMlflow => 13,
-            Breakage::SlowHealth => 14,
-            Breakage::RootWithoutKey => 15,
-            Breakage::DetailedHealthFails => 16,
-            Breakage::VersionRouteMissing => 17,
-            Breakage::BareApiUnprotected => 18,
-            Breakage::HtmlErrorsPassThrough => 19,
-            Breakage::WrongErrorCode => 20,
-            Breakage::BreakerStuckOpen => 21,
-            Breakage::KeyNotSentAsBearer => 22,
-            Breakage::AuthHealthNotJson => 23,
-            Breakage::ExperimentsCheckWrong => 24,
-        }
+    /// Every breakage, in declaration order.
+    pub fn all() -> Vec<Breakage> {
+        use strum::IntoEnumIterator;
+        Breakage::iter().collect()
     }
 
     pub fn id(self) -> &'static str {
-        match self {
-            Breakage::AuthErrorsAsBadKey => "auth-errors-as-bad-key",
-            Breakage::CacheFailedValidations => "cache-failed-validations",
-            Breakage::AuthNeedsRedis => "auth-needs-redis",
-            Breakage::ProxyDropsDeleteBody => "proxy-drops-delete-body",
-            Breakage::ProxyCollapsesRepeatedQuery => "proxy-collapses-repeated-query",
-            Breakage::DeleteIgnored => "delete-ignored",
-            Breakage::UpstreamTimeoutAs500 => "upstream-timeout-as-500",
-            Breakage::DuplicateVersions => "duplicate-versions",
-            Breakage::BearerRejected => "bearer-rejected",
-            Breakage::RejectionWithoutDetail => "rejection-without-detail",
-            Breakage::RateLimitRemainingStuck => "rate-limit-remaining-stuck",
-            Breakage::CacheNotRefreshed => "cache-not-refreshed",
-            Breakage::UsageNotReported => "usage-not-reported",
-            Breakage::HealthIgnoresMlflow => "health-ignores-mlflow",
-            Breakage::SlowHealth => "slow-health",
-            Breakage::RootWithoutKey => "root-without-key",
-            Breakage::DetailedHealthFails => "detailed-health-fails",
-            Breakage::VersionRouteMissing => "version-route-missing",
-            Breakage::BareApiUnprotected => "bare-api-unprotected",
-            Breakage::HtmlErrorsPassThrough => "html-errors-pass-through",
-            Breakage::WrongErrorCode => "wrong-error-code",
-            Breakage::BreakerStuckOpen => "breaker-stuck-open",
-            Breakage::KeyNotSentAsBearer => "key-not-sent-as-bearer",
-            Breakage::AuthHealthNotJson => "auth-health-not-json",
-            Breakage::ExperimentsCheckWrong => "experiments-check-wrong",
-        }
+        self.into()
     }
 }
 

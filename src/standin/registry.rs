@@ -132,8 +132,19 @@ impl RegistryResponder {
                 Authn::Reject(t) => t,
                 Authn::Ok(record) => {
                     let counted = self.count(&record);
+                    let over = counted.is_some_and(|(n, _)| n > record.rate_limit_per_hour);
+                    let shared = state.broken(Breakage::RateLimitShared);
+                    if over && shared {
+                        state
+                            .limiter_tripped
+                            .store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    let tripped = shared
+                        && state
+                            .limiter_tripped
+                            .load(std::sync::atomic::Ordering::SeqCst);
                     let (template, status) = match counted {
-                        Some((count, ttl)) if count > record.rate_limit_per_hour => {
+                        Some((count, ttl)) if count > record.rate_limit_per_hour || tripped => {
                             (self.limited(&record, ttl), 429)
                         }
                         _ => self.authenticated(req, &method, &path, &record),
@@ -194,7 +205,11 @@ impl RegistryResponder {
         if !well_formed(&key) {
             return Authn::Reject(self.rejection(401, "Invalid or expired API key"));
         }
-        let cache_key = state.redis_key(&state.profile.cache_key(&key));
+        let cache_key = if state.broken(Breakage::CacheKeyRenamed) {
+            state.redis_key(&format!("auth_cache:{key}"))
+        } else {
+            state.redis_key(&state.profile.cache_key(&key))
+        };
         let cache_on = !state.has(Fault::CacheOff);
         if !cache_on && state.broken(Breakage::AuthNeedsRedis) {
             return Authn::Reject(said(
@@ -204,12 +219,17 @@ impl RegistryResponder {
                 "unexpected failure",
             ));
         }
-        if cache_on {
+        if cache_on && !state.broken(Breakage::CacheNotRead) {
             let cached: Option<String> = lock(&state.redis)
                 .with(|c| redis::cmd("GET").arg(&cache_key).query(c))
                 .ok()
                 .flatten();
             if let Some(record) = cached.and_then(|json| self.record_from_cache(&json, &key)) {
+                if state.broken(Breakage::CacheRenewedOnUse) {
+                    let ttl = state.profile.cache.ttl_secs;
+                    let _ = lock(&state.redis)
+                        .with(|c| redis::cmd("EXPIRE").arg(&cache_key).arg(ttl).query::<()>(c));
+                }
                 return Authn::Ok(record);
             }
         }
@@ -313,9 +333,11 @@ impl RegistryResponder {
     /// The 429 past the limit, with `Retry-After` (seconds until the window resets).
     fn limited(&self, record: &KeyRecord, ttl: i64) -> ResponseTemplate {
         let reset = chrono::Utc::now().timestamp() + ttl;
-        detail(429, "Rate limit exceeded")
-            .insert_header("retry-after", ttl.max(1).to_string())
-            .insert_header("x-ratelimit-limit", record.rate_limit_per_hour.to_string())
+        let mut t = detail(429, "Rate limit exceeded");
+        if !self.0.broken(Breakage::RateLimitWithoutRetryAfter) {
+            t = t.insert_header("retry-after", ttl.max(1).to_string());
+        }
+        t.insert_header("x-ratelimit-limit", record.rate_limit_per_hour.to_string())
             .insert_header("x-ratelimit-remaining", "0")
             .insert_header("x-ratelimit-reset", reset.to_string())
     }
@@ -350,7 +372,13 @@ impl RegistryResponder {
         let Some((count, ttl)) = counted else {
             return t;
         };
-        if count > record.rate_limit_per_hour {
+        if count > record.rate_limit_per_hour
+            || (self.0.broken(Breakage::RateLimitShared)
+                && self
+                    .0
+                    .limiter_tripped
+                    .load(std::sync::atomic::Ordering::SeqCst))
+        {
             return t; // the 429 already carries its headers
         }
         let reset = chrono::Utc::now().timestamp() + ttl.max(0);
@@ -502,7 +530,10 @@ impl RegistryResponder {
     fn proxy(&self, req: &Request, rest: &str, record: &KeyRecord) -> (ResponseTemplate, u16) {
         let state = &self.0;
         let method = req.method.as_str();
-        if state.profile.scopes.write_scopes_enforced && Self::is_write(method, rest) {
+        if state.profile.scopes.write_scopes_enforced
+            && !state.broken(Breakage::ScopesIgnored)
+            && Self::is_write(method, rest)
+        {
             let allowed = record
                 .scopes
                 .iter()
@@ -555,14 +586,20 @@ impl RegistryResponder {
             }
             names.push(n.to_owned());
         }
-        names.push("x-hokusai-user-id".into());
-        names.push("x-hokusai-api-key-id".into());
-        let empty = Vec::new();
-        let body = if method == "DELETE" && state.broken(Breakage::ProxyDropsDeleteBody) {
-            &empty
+        if !state.broken(Breakage::IdentityHeadersMissing) {
+            names.push("x-hokusai-user-id".into());
+            names.push("x-hokusai-api-key-id".into());
+        }
+        let body: &[u8] = if method == "DELETE" && state.broken(Breakage::ProxyDropsDeleteBody) {
+            &[]
+        } else if state.broken(Breakage::LargeBodiesTruncated) && req.body.len() > TRUNCATE_AT {
+            &req.body[..TRUNCATE_AT]
         } else {
             &req.body
         };
+        if let Some(t) = self.refused_by_breakage(method, &upstream_path, content_type(req), body) {
+            return t;
+        }
         let mut query: Vec<(String, String)> = req
             .url
             .query_pairs()
@@ -582,6 +619,25 @@ impl RegistryResponder {
             );
             query = last;
         }
+        let unfiltered: Vec<u8>;
+        let mut body = body;
+        if state.broken(Breakage::SearchIgnoresFilter)
+            && upstream_path.ends_with("experiments/search")
+        {
+            query.retain(|(k, _)| k != "filter");
+            raw_query = Some(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&query)
+                    .finish(),
+            );
+            if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("filter");
+                }
+                unfiltered = serde_json::to_vec(&v).unwrap_or_default();
+                body = &unfiltered;
+            }
+        }
         if method == "DELETE"
             && upstream_path.ends_with("registered-models/delete")
             && state.broken(Breakage::DeleteIgnored)
@@ -600,7 +656,7 @@ impl RegistryResponder {
             user_id: Some(record.user_id.clone()),
             key_id: Some(record.key_id.clone()),
             body_len: body.len(),
-            body: (body.len() <= 64 * 1024).then(|| body.clone()),
+            body: (body.len() <= 64 * 1024).then(|| body.to_vec()),
         });
         if state.has(Fault::MlflowSlow) {
             if state.broken(Breakage::UpstreamTimeoutAs500) {
@@ -623,10 +679,7 @@ impl RegistryResponder {
             let t = detail(504, text).set_delay(state.timing.upstream_timeout);
             return (t, 504);
         }
-        let content_type = req
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok());
+        let content_type = content_type(req);
         let ctx = RequestContext {
             artifacts_disabled: state.has(Fault::ArtifactsDisabled),
             via_public_host: true,
@@ -637,8 +690,99 @@ impl RegistryResponder {
             store.handle(method, &upstream_path, &query, content_type, body, ctx)
         };
         state.mlflow_ok();
+        let reply = self.bend_reply(reply, rest, &upstream_path);
         let status = reply.status;
-        (self.map_upstream(reply, &upstream_path), status)
+        let t = self.map_upstream(reply, &upstream_path);
+        if state.broken(Breakage::SlowVersionCreate)
+            && upstream_path.ends_with("model-versions/create")
+        {
+            let late = state.timing.workflow_budget + std::time::Duration::from_millis(500);
+            return (t.set_delay(late), status);
+        }
+        (t, status)
+    }
+
+    /// Breakages that answer instead of MLflow.
+    fn refused_by_breakage(
+        &self,
+        method: &str,
+        upstream_path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Option<(ResponseTemplate, u16)> {
+        let state = &self.0;
+        let server_error = || {
+            Some((
+                said(state, 500, "Internal Server Error", "unexpected failure"),
+                500,
+            ))
+        };
+        if state.broken(Breakage::VersionTagsRejected)
+            && upstream_path.ends_with("model-versions/set-tag")
+        {
+            return server_error();
+        }
+        let json_call = !upstream_path.contains("mlflow-artifacts")
+            && matches!(method, "POST" | "PATCH" | "DELETE")
+            && content_type.is_some_and(|c| c.contains("json"));
+        if state.broken(Breakage::MalformedBodyIs500)
+            && json_call
+            && serde_json::from_slice::<serde_json::Map<String, Value>>(body).is_err()
+        {
+            return server_error();
+        }
+        None
+    }
+
+    /// Breakages that change MLflow's answer on its way back.
+    fn bend_reply(&self, mut reply: MlflowReply, rest: &str, upstream_path: &str) -> MlflowReply {
+        let state = &self.0;
+        let json_edit = |reply: &mut MlflowReply, edit: &dyn Fn(&mut Value)| {
+            if let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body) {
+                edit(&mut v);
+                reply.body = serde_json::to_vec(&v).unwrap_or_default();
+            }
+        };
+        if state.broken(Breakage::MissingArtifactIs500)
+            && reply.status == 404
+            && upstream_path.contains("mlflow-artifacts")
+        {
+            reply.status = 500;
+            reply.content_type = "application/json";
+            reply.body = serde_json::to_vec(
+                &json!({"detail": state.say("Internal Server Error", "unexpected failure")}),
+            )
+            .unwrap_or_default();
+        }
+        if reply.status == 200 {
+            if state.broken(Breakage::LatestVersionsEmpty)
+                && upstream_path.ends_with("registered-models/get-latest-versions")
+            {
+                reply.body = b"{}".to_vec();
+            }
+            if state.broken(Breakage::RunParamsDropped) && upstream_path.ends_with("runs/get") {
+                json_edit(&mut reply, &|v| {
+                    if let Some(d) = v.pointer_mut("/run/data").and_then(Value::as_object_mut) {
+                        d.remove("params");
+                    }
+                });
+            }
+            if state.broken(Breakage::ApiSpellingDiffers)
+                && rest.starts_with("api/2.0/mlflow/experiments/")
+            {
+                json_edit(&mut reply, &|v| {
+                    if let Some(e) = v.get_mut("experiment").and_then(Value::as_object_mut) {
+                        e.remove("last_update_time");
+                    }
+                    if let Some(list) = v.get_mut("experiments").and_then(Value::as_array_mut) {
+                        for e in list.iter_mut().filter_map(Value::as_object_mut) {
+                            e.remove("last_update_time");
+                        }
+                    }
+                });
+            }
+        }
+        reply
     }
 
     /// Upstream answers pass through, except HTML error pages (made JSON with an MLflow
@@ -689,6 +833,15 @@ impl RegistryResponder {
     fn mlflow_direct(&self, req: &Request, path: &str) -> MlflowReply {
         lock(&self.0.mlflow).handle_request(req, path, RequestContext::default())
     }
+}
+
+/// Uploads are cut here under `large-bodies-truncated`.
+const TRUNCATE_AT: usize = 8 << 20;
+
+fn content_type(req: &Request) -> Option<&str> {
+    req.headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
 }
 
 fn reply_template(reply: MlflowReply) -> ResponseTemplate {

@@ -20,6 +20,8 @@ pub struct Timing {
     pub upstream_timeout: Duration,
     /// Extra latency of every registry answer under `slow-registry`.
     pub slow_registry_delay: Duration,
+    /// The registration workflow's budget (contract: the profile's, 30 s).
+    pub workflow_budget: Duration,
 }
 
 impl Timing {
@@ -29,6 +31,7 @@ impl Timing {
             auth_timeout: Duration::from_millis(p.auth.validate_timeout_ms),
             upstream_timeout: Duration::from_millis(p.proxy.upstream_timeout_ms),
             slow_registry_delay: Duration::from_millis(p.health.latency_budget_ms + 500),
+            workflow_budget: Duration::from_secs(p.workflow.budget_secs),
         }
     }
 
@@ -38,6 +41,7 @@ impl Timing {
             auth_timeout: Duration::from_millis(300),
             upstream_timeout: Duration::from_millis(400),
             slow_registry_delay: Duration::from_millis(p.health.latency_budget_ms + 200),
+            workflow_budget: Duration::from_secs(5),
         }
     }
 }
@@ -144,6 +148,8 @@ pub(crate) struct State {
     pub dialect: super::Dialect,
     faults: RwLock<FaultSet>,
     breakages: RwLock<BTreeSet<Breakage>>,
+    /// Under `rate-limit-shared`: some key went over its limit, so every key is limited.
+    pub(crate) limiter_tripped: std::sync::atomic::AtomicBool,
     /// Roles revoked at runtime (revocation-window checks).
     revoked: RwLock<BTreeSet<&'static str>>,
     auth_override: RwLock<Option<AuthOverride>>,
@@ -181,6 +187,7 @@ impl State {
             dialect: super::Dialect::Contract,
             faults: RwLock::new(faults),
             breakages: RwLock::new(BTreeSet::new()),
+            limiter_tripped: Default::default(),
             revoked: RwLock::new(BTreeSet::new()),
             auth_override: RwLock::new(None),
             redis: Mutex::new(redis),
