@@ -9,7 +9,6 @@ use hokusai_verify::config::{Config, TargetKind};
 use hokusai_verify::fixtures::Env;
 use hokusai_verify::standin::Fault;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -219,7 +218,6 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
         config.profile.name
     );
 
-    let mut results: Vec<CheckResult> = Vec::new();
     let shared = if config.target == TargetKind::Live {
         // One environment for a live target: checks run one after the other.
         match Env::build(config.clone()).await {
@@ -243,25 +241,24 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
         let _ = std::fs::remove_dir_all(config.run_dir.join("results"));
         let _ = std::fs::remove_dir_all(config.run_dir.join("perf"));
     }
-    for spec in &specs {
-        // On the stand-in every check gets a fresh instance, as in the tests.
-        let env: Arc<Env> = match &shared {
-            Some(e) => e.clone(),
-            None => match Env::build(config.clone()).await {
-                Ok(e) => e,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
-                }
-            },
-        };
-        let r = spec.run(&env).await;
-        if let Err(e) = record(&config.run_dir, &r) {
+    // Concurrently where checks share no state, within the run budget; every check gets a
+    // result (`hokusai_verify::check::runner`).
+    let policy = hokusai_verify::check::runner::RunPolicy::from_config(&config);
+    let each = |r: &CheckResult| {
+        if let Err(e) = record(&config.run_dir, r) {
             eprintln!("warning: cannot record {}: {e}", r.key());
         }
-        print_line(&r);
-        results.push(r);
-    }
+        print_line(r);
+    };
+    let results =
+        match hokusai_verify::check::runner::run_plan(&specs, &config, shared, policy, &each).await
+        {
+            Ok(rs) => rs,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
     let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
     let passed = count(|o| *o == Outcome::Passed);
     let failed = count(Outcome::is_bad);

@@ -101,6 +101,62 @@ fn garbage_server() -> u16 {
     port
 }
 
+/// A server that reads a request and hands `answer` the stream and the request's first line;
+/// one thread per connection, so a slow answer does not hold the others.
+fn scripted_server(answer: fn(&mut std::net::TcpStream, &str)) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in l.incoming().flatten().take(10_000) {
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let mut buf = [0u8; 8192];
+                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                let n = s.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let first = head.lines().next().unwrap_or("").to_owned();
+                answer(&mut s, &first);
+            });
+        }
+    });
+    port
+}
+
+/// Headers at once, then a body of 100 kB at one byte per second (at most a minute).
+fn drip_server() -> u16 {
+    scripted_server(|s, _| {
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+        );
+        for _ in 0..60 {
+            std::thread::sleep(Duration::from_secs(1));
+            if s.write_all(b" ").is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// `GET /health` never answers (its dependency probe blocks, as seen on a real registry);
+/// every other route answers at once with the contract's 401.
+fn slow_health_server() -> u16 {
+    scripted_server(|s, first| {
+        if first.starts_with("GET /health ") {
+            std::thread::sleep(Duration::from_secs(60));
+            return;
+        }
+        let body = br#"{"detail":"API key required"}"#;
+        let _ = s.write_all(
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        let _ = s.write_all(body);
+    })
+}
+
 fn closed_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -108,6 +164,9 @@ fn closed_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The run budget the misbehaving targets are verified with.
+const RUN_BUDGET_S: u64 = 20;
 
 /// Runs `hokusai-verify verify` against a live target at `url`; returns (exit code, output, seconds).
 fn verify_live(url: &str, run_dir: &std::path::Path) -> (i32, String, f64) {
@@ -128,6 +187,7 @@ fn verify_live(url: &str, run_dir: &std::path::Path) -> (i32, String, f64) {
         )
         .env("HOKUSAI_TIMEOUT_MS", "3000")
         .env("HOKUSAI_CONNECT_TIMEOUT_MS", "1000")
+        .env("HOKUSAI_RUN_BUDGET_S", RUN_BUDGET_S.to_string())
         .env("HOKUSAI_RUN_DIR", run_dir);
     let t = Instant::now();
     let out = cmd.output().expect("the binary runs");
@@ -150,6 +210,8 @@ fn verify_live(url: &str, run_dir: &std::path::Path) -> (i32, String, f64) {
 #[case::refused("refused")]
 #[case::black_hole("black-hole")]
 #[case::garbage("garbage")]
+#[case::drip("drip")]
+#[case::slow_health("slow-health")]
 fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
     let (_hold, port) = match kind {
         "refused" => (None, closed_port()),
@@ -157,6 +219,8 @@ fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
             let (l, p) = black_hole();
             (Some(l), p)
         }
+        "drip" => (None, drip_server()),
+        "slow-health" => (None, slow_health_server()),
         _ => (None, garbage_server()),
     };
     let dir = std::env::temp_dir().join(format!(
@@ -165,8 +229,12 @@ fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
     ));
     let (code, out, secs) = verify_live(&format!("http://127.0.0.1:{port}"), &dir);
     eprintln!("{kind}: exit {code} after {secs:.1} s");
+    for l in out.lines().filter(|l| l.trim_start().starts_with("cause:")) {
+        eprintln!("{kind}: {}", l.trim());
+    }
     assert_eq!(code, 1, "checks fail (exit 1):\n{out}");
-    assert!(secs < 60.0, "took {secs:.1} s");
+    // Within the run budget, plus the preflight and the report.
+    assert!(secs < RUN_BUDGET_S as f64 + 10.0, "took {secs:.1} s");
     assert!(!out.contains("panicked"), "a panic:\n{out}");
     assert!(!out.contains("CanaryCanary"), "the key leaked:\n{out}");
     let check_lines: Vec<&str> = out
@@ -175,22 +243,75 @@ fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
             l.starts_with("ok ")
                 || l.starts_with("FAIL")
                 || l.starts_with("ERR")
+                || l.starts_with("BLKD")
                 || l.starts_with("skip")
         })
         .collect();
-    assert!(check_lines.len() > 50, "{out}");
+    // A result for every check of the plan.
+    let planned: usize = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("hokusai-verify: ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("the plan line");
+    assert_eq!(check_lines.len(), planned, "{out}");
     assert!(
-        !check_lines.iter().any(|l| l.starts_with("ok ")),
+        kind == "slow-health" || !check_lines.iter().any(|l| l.starts_with("ok ")),
         "a check passed against a dead target:\n{out}"
     );
     let want = match kind {
         "refused" => "connection refused",
         "black-hole" => "timeout",
+        "drip" => "(slow-route)",
+        // A slow route is not a dead host: the health route is named, the host is not.
+        "slow-health" => "(slow-route)",
         _ => "",
     };
     assert!(out.contains(want), "{out}");
+    if kind == "slow-health" {
+        assert!(!out.contains("(unreachable)"), "{out}");
+    }
     assert!(dir.join("report.md").exists());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A slow route is not a dead host: after `/health` times out on a host that answers other
+/// routes, those routes still get their answers, and `/health` only gets a short budget.
+#[tokio::test]
+async fn a_slow_route_is_not_a_dead_host() {
+    let port = slow_health_server();
+    let base = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let client = HttpClient::new(Duration::from_secs(3), Duration::from_secs(1));
+    assert_eq!(
+        client.send(&base, Req::get("/live")).await.unwrap().status,
+        401
+    );
+    let err = client.send(&base, Req::get("/health")).await.unwrap_err();
+    assert!(
+        err.kind == HttpErrorKind::Timeout && err.slow_route,
+        "{err}"
+    );
+    assert_eq!(err.route(), "GET /health");
+    // The host is not written off.
+    assert_eq!(
+        client.send(&base, Req::get("/live")).await.unwrap().status,
+        401
+    );
+    let t = Instant::now();
+    let again = client.send(&base, Req::get("/health")).await.unwrap_err();
+    assert!(
+        again.slow_route && again.message.contains("already timed out"),
+        "{again}"
+    );
+    assert!(
+        t.elapsed() < hokusai_verify::http::SLOW_ROUTE_BUDGET + Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 /// The client classifies a slow answer as a timeout, within its budget, and a closed port

@@ -8,6 +8,7 @@ pub mod contract;
 mod record;
 mod result;
 mod run;
+pub mod runner;
 pub mod symptom;
 
 pub use contract::Line;

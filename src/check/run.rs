@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use url::Url;
 
 /// Why a check did not pass.
@@ -239,6 +239,17 @@ impl CheckSpec {
 
     /// Runs the check against `env` and returns its record (never panics on platform faults).
     pub async fn run(&self, env: &Arc<Env>) -> CheckResult {
+        self.run_until(env, None).await
+    }
+
+    /// Like [`CheckSpec::run`], but a check still running at `deadline` is stopped there and
+    /// recorded as blocked by the run budget (with what it recorded so far); one whose
+    /// deadline passed before it started is recorded without sending anything.
+    pub async fn run_until(
+        &self,
+        env: &Arc<Env>,
+        deadline: Option<(tokio::time::Instant, Duration)>,
+    ) -> CheckResult {
         let started_at = chrono::Utc::now();
         let t0 = Instant::now();
         let mut check = Check {
@@ -251,12 +262,28 @@ impl CheckSpec {
         // message) instead of vanishing from the run.
         let verdict = {
             use futures_util::FutureExt;
-            match std::panic::AssertUnwindSafe((self.run)(&mut check))
-                .catch_unwind()
-                .await
-            {
-                Ok(v) => v,
-                Err(payload) => {
+            let outcome = {
+                let guarded = std::panic::AssertUnwindSafe((self.run)(&mut check)).catch_unwind();
+                match deadline {
+                    None => Some(guarded.await),
+                    Some((at, _)) if at <= tokio::time::Instant::now() => None,
+                    Some((at, _)) => tokio::time::timeout_at(at, guarded).await.ok(),
+                }
+            };
+            match outcome {
+                None => {
+                    let budget = deadline.map_or(0, |(_, b)| b.as_secs());
+                    check.evidence.saw(Symptom::OutOfTime { budget_s: budget });
+                    Err(Failure::Error {
+                        class: "budget".into(),
+                        message: format!(
+                            "the run budget of {budget} s (HOKUSAI_RUN_BUDGET_S) ran out before this check finished"
+                        ),
+                    }
+                    .blocked("the run budget"))
+                }
+                Some(Ok(v)) => v,
+                Some(Err(payload)) => {
                     let msg = payload
                         .downcast_ref::<String>()
                         .cloned()

@@ -104,6 +104,10 @@ pub enum Symptom {
     ServerError { route: String, status: u16 },
     /// No answer at all.
     Unanswered { host: String, class: String },
+    /// No answer in time on one route of a host that answers its other routes.
+    RouteTimedOut { host: String, route: String },
+    /// The run's time budget ran out before the check finished.
+    OutOfTime { budget_s: u64 },
     /// Something the check created could not be deleted.
     CleanupRefused { what: String, status: Option<u16> },
     /// The proxy dropped a DELETE request's body (MLflow saw none).
@@ -322,6 +326,12 @@ impl Observer {
 
     /// Classifies a request that got no answer.
     pub fn unanswered(&self, host: &str, e: &HttpError) -> Vec<Symptom> {
+        if e.slow_route {
+            return vec![Symptom::RouteTimedOut {
+                host: host.to_owned(),
+                route: e.route().to_owned(),
+            }];
+        }
         let class = match e.kind {
             HttpErrorKind::Timeout => "timeout",
             HttpErrorKind::Refused | HttpErrorKind::Connect => "unreachable",

@@ -90,6 +90,12 @@ pub struct Config {
     pub standin_dialect: crate::standin::Dialect,
     /// Concurrent clients of the concurrency scenarios (`HOKUSAI_CONCURRENT_CLIENTS`, 32).
     pub concurrent_clients: usize,
+    /// Wall-clock budget of one `verify` run (`HOKUSAI_RUN_BUDGET_S`, 120 s): whatever the
+    /// target does, the run ends by then with a result for every check.
+    pub run_budget: Duration,
+    /// Checks `verify` runs at once (`HOKUSAI_CONCURRENCY`, 4); checks that share state on
+    /// a live target (the authentication area, heavy transfers) still run one at a time.
+    pub concurrency: usize,
 }
 
 /// One thing wrong with the configuration, naming the variable. Never contains a secret.
@@ -203,6 +209,23 @@ impl Config {
         };
         let request_timeout = millis("HOKUSAI_TIMEOUT_MS", 10_000);
         let connect_timeout = millis("HOKUSAI_CONNECT_TIMEOUT_MS", 3_000);
+        let mut count = |name: &'static str, default: u64, max: u64, unit: &str| -> u64 {
+            match vars.get(name) {
+                None => default,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if (1..=max).contains(&n) => n,
+                    _ => {
+                        problem(
+                            name,
+                            format!("`{v}` is not a number of {unit} from 1 to {max}"),
+                        );
+                        default
+                    }
+                },
+            }
+        };
+        let run_budget = Duration::from_secs(count("HOKUSAI_RUN_BUDGET_S", 120, 86_400, "seconds"));
+        let concurrency = count("HOKUSAI_CONCURRENCY", 4, 64, "checks") as usize;
 
         let strict = match vars.get("HOKUSAI_STRICT").as_deref() {
             None | Some("0") | Some("false") => false,
@@ -355,6 +378,8 @@ impl Config {
             standin_fast,
             standin_dialect,
             concurrent_clients,
+            run_budget,
+            concurrency,
         })
     }
 

@@ -118,16 +118,51 @@ impl Req {
 /// The suite's HTTP client. Every request has a timeout and is timed; redirects are not
 /// followed (a redirect is evidence, not something to hide).
 ///
-/// It also remembers hosts that did not answer: after a timeout or a failed connection to
-/// a host, further requests to it in the same run fail at once with that finding, so a dead
-/// or black-holed target costs one timeout per host, not one per check.
+/// It also remembers hosts that did not answer: after a failed connection to a host, or a
+/// timeout on a host that has not answered anything yet (a black hole), further requests to
+/// it in the same run fail at once with that finding, so a dead or black-holed target costs
+/// one timeout per host, not one per check. A timeout on a host that answers other requests
+/// is a **slow route**, not a dead host: that route (method and path) is remembered, later
+/// requests to it get a short budget ([`SLOW_ROUTE_BUDGET`]), and the host's other routes
+/// keep their full timeout.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
     timeout: Duration,
-    dead: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<String, (HttpErrorKind, String)>>,
-    >,
+    memory: std::sync::Arc<std::sync::Mutex<Memory>>,
+}
+
+/// The budget of a request to a route that already timed out once (at most the timeout).
+pub const SLOW_ROUTE_BUDGET: Duration = Duration::from_secs(1);
+
+/// What the client learnt about hosts and routes during a run.
+#[derive(Debug, Default)]
+struct Memory {
+    /// Hosts that did not answer: `host:port` → (kind, first failure).
+    dead: std::collections::HashMap<String, (HttpErrorKind, String)>,
+    /// Hosts that answered at least once.
+    answered: std::collections::HashSet<String>,
+    /// Routes that timed out: `host:port METHOD /path`.
+    slow: std::collections::HashSet<String>,
+}
+
+impl Memory {
+    /// Records a timeout or connection failure; returns whether it is a slow route.
+    fn failed(&mut self, authority: &str, route: &str, err: &HttpError, connect: bool) -> bool {
+        let slow =
+            err.kind == HttpErrorKind::Timeout && !connect && self.answered.contains(authority);
+        if slow {
+            self.slow.insert(route.to_owned());
+        } else if matches!(
+            err.kind,
+            HttpErrorKind::Timeout | HttpErrorKind::Refused | HttpErrorKind::Connect
+        ) {
+            self.dead
+                .entry(authority.to_owned())
+                .or_insert((err.kind, format!("{} on {}", err.kind, err.line)));
+        }
+        slow
+    }
 }
 
 impl HttpClient {
@@ -135,7 +170,7 @@ impl HttpClient {
         Self {
             inner: shared_client(request_timeout, connect_timeout),
             timeout: request_timeout,
-            dead: Default::default(),
+            memory: Default::default(),
         }
     }
 
@@ -158,18 +193,18 @@ impl HttpClient {
             url.host_str().unwrap_or(""),
             url.port_or_known_default().unwrap_or(0)
         );
-        if let Some((kind, first)) = self
-            .dead
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&authority)
-            .cloned()
-        {
+        let route = format!("{authority} {} {}", req.method, url.path());
+        let (dead, slow) = {
+            let m = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+            (m.dead.get(&authority).cloned(), m.slow.contains(&route))
+        };
+        if let Some((kind, first)) = dead {
             return Err(HttpError {
                 kind,
                 line,
                 elapsed: Duration::ZERO,
                 message: format!("not sent: {authority} already failed in this run ({first})"),
+                slow_route: false,
             });
         }
         let mut rb = self.inner.request(req.method.clone(), url.clone());
@@ -186,7 +221,10 @@ impl HttpClient {
             }
             rb = rb.body(body.clone());
         }
-        if let Some(t) = req.timeout {
+        let budget = req.timeout.unwrap_or(self.timeout);
+        if slow {
+            rb = rb.timeout(budget.min(SLOW_ROUTE_BUDGET));
+        } else if let Some(t) = req.timeout {
             rb = rb.timeout(t);
         }
         let secrets: Vec<String> = req
@@ -199,26 +237,40 @@ impl HttpClient {
         let fail = |e: reqwest::Error, started: Instant| {
             HttpError::from_reqwest(&e, line.clone(), started.elapsed(), &secrets)
         };
+        let remember = |mut err: HttpError, connect: bool| {
+            err.slow_route = self
+                .memory
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .failed(&authority, &route, &err, connect);
+            if err.slow_route && slow {
+                err.message = format!(
+                    "{} (this route already timed out in this run: {SLOW_ROUTE_BUDGET:?} budget)",
+                    err.message
+                );
+            }
+            err
+        };
         let resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => {
-                let err = fail(e, started);
-                if matches!(
-                    err.kind,
-                    HttpErrorKind::Timeout | HttpErrorKind::Refused | HttpErrorKind::Connect
-                ) {
-                    self.dead
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .entry(authority)
-                        .or_insert((err.kind, format!("{} on {}", err.kind, err.line)));
-                }
-                return Err(err);
+                let connect = e.is_connect();
+                return Err(remember(fail(e, started), connect));
             }
         };
+        self.memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .answered
+            .insert(authority.clone());
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| fail(e, started))?;
+        // The body is bounded by the same timeout (reqwest's covers the whole exchange); a
+        // body that never ends makes its route slow.
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Err(remember(fail(e, started), false)),
+        };
         Ok(Exchange {
             line,
             auth: req.auth.describe(),
@@ -313,6 +365,7 @@ impl HttpError {
             line,
             elapsed,
             message,
+            slow_route: false,
         }
     }
 }

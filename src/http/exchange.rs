@@ -153,6 +153,16 @@ pub struct HttpError {
     pub line: String,
     pub elapsed: Duration,
     pub message: String,
+    /// A timeout on a route of a host that answers other routes: the route is slow, the
+    /// host is not dead.
+    pub slow_route: bool,
+}
+
+impl HttpError {
+    /// `METHOD /path` of the request, without its query.
+    pub fn route(&self) -> &str {
+        self.line.split('?').next().unwrap_or(&self.line)
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,6 @@
 mod client;
 mod exchange;
 
-pub use client::{Auth, HttpClient, Req};
+pub use client::{Auth, HttpClient, Req, SLOW_ROUTE_BUDGET};
 pub(crate) use client::{apply_auth, join as join_url};
 pub use exchange::{Exchange, HttpError, HttpErrorKind};

@@ -109,7 +109,9 @@ impl Report {
         let (causes, unclassified) = rca::analyse(&checks);
         let verdict = if checks.is_empty() {
             Verdict::NoResults
-        } else if counts.failed + counts.errors == 0 {
+        } else if count(Outcome::is_bad) == 0 {
+            // Blocked checks count: a run whose checks could not reach their assertions is
+            // not a healthy one.
             Verdict::Healthy
         } else if causes.iter().any(|c| c.blocks_registration) || !unclassified.is_empty() {
             Verdict::Failing

@@ -26,6 +26,10 @@ pub enum CauseKind {
     Line(Line),
     /// A host of the platform gives no answer at all.
     Unreachable,
+    /// One route of a host answers too slowly while the others answer.
+    SlowRoute,
+    /// The run's time budget ran out.
+    RunBudget,
 }
 
 /// A cause the report can name.
@@ -50,6 +54,8 @@ impl RootCause {
             CauseKind::Fault(f) => f.id().to_owned(),
             CauseKind::Line(l) => l.id(),
             CauseKind::Unreachable => "unreachable".into(),
+            CauseKind::SlowRoute => "slow-route".into(),
+            CauseKind::RunBudget => "run-budget".into(),
         }
     }
 }
@@ -92,6 +98,8 @@ pub struct Unclassified {
 /// result (passing ones carry counter-evidence, such as a key accepted in another form).
 pub struct Facts {
     all: Vec<Symptom>,
+    /// Hosts that gave at least one answer in the run.
+    answered_hosts: BTreeSet<String>,
 }
 
 impl Facts {
@@ -142,6 +150,12 @@ impl Facts {
             accepted(&|v| v != via) && !accepted(&|v| v == via)
         })
     }
+}
+
+/// No answer at all (refused, unreachable, timed out) from the registry or the auth host.
+fn host_silent(s: &Symptom) -> bool {
+    matches!(s, Symptom::Unanswered { host, class }
+        if (host == "registry" || host == "auth") && class != "broken response")
 }
 
 fn redis_unhealthy(s: &Symptom) -> bool {
@@ -217,8 +231,23 @@ pub const CAUSES: &[RootCause] = &[
         fix: "Check that the host resolves and accepts connections from where the suite runs",
         resource: "load balancer, DNS record, security groups",
         component: Component::Alb,
-        trigger: |s, _| matches!(s, Symptom::Unanswered { host, .. } if host == "registry" || host == "auth"),
+        // A connection broken mid-answer (a reset during an upload) on a host that answers
+        // other requests is not a host that does not answer: that request's line takes it.
+        trigger: |s, f| {
+            host_silent(s)
+                || matches!(s, Symptom::Unanswered { host, .. }
+                    if (host == "registry" || host == "auth") && !f.answered_hosts.contains(host))
+        },
         claims: |s| matches!(s, Symptom::Unanswered { host, .. } if host == "registry" || host == "auth"),
+    },
+    RootCause {
+        kind: CauseKind::SlowRoute,
+        title: "A route of the platform gives no answer in time while the rest of its host answers",
+        fix: "Find what blocks that route's handler (a dependency probe, a lock, a synchronous call); the routes are in the evidence",
+        resource: "API service",
+        component: Component::Api,
+        trigger: |s, _| matches!(s, Symptom::RouteTimedOut { .. }),
+        claims: |s| matches!(s, Symptom::RouteTimedOut { .. }),
     },
     fault(
         Fault::AuthDown,
@@ -490,6 +519,16 @@ pub const CAUSES: &[RootCause] = &[
         |s, _| matches!(s, Symptom::RepeatedQueryCollapsed),
         sym!(Symptom::RepeatedQueryCollapsed),
     ),
+    // Last: a check cut by the budget is claimed by what slowed it when that was seen.
+    RootCause {
+        kind: CauseKind::RunBudget,
+        title: "The run's time budget ran out before these checks finished",
+        fix: "Look at the slow routes and answers in the evidence; raise HOKUSAI_RUN_BUDGET_S only if the platform is known to be slow",
+        resource: "API / MLflow services",
+        component: Component::Api,
+        trigger: |s, _| matches!(s, Symptom::OutOfTime { .. }),
+        claims: |s| matches!(s, Symptom::OutOfTime { .. }),
+    },
 ];
 
 /// Looks a cause up by id (a fault id, `contract:<line>` or `unreachable`).
@@ -580,19 +619,28 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
     // What claims a check: what its own assertion (or blocking step) found, when it named
     // something; otherwise what its requests showed. A check that failed on a missing rate
     // header is the limiter's, even if one of its answers was also a 502.
-    let own: Vec<&[Symptom]> = results
+    let own: Vec<Vec<Symptom>> = results
         .iter()
         .zip(&symptoms)
         .map(|(r, all)| {
-            if r.symptoms.is_empty() {
-                all.as_slice()
-            } else {
-                r.symptoms.as_slice()
-            }
+            // Running out of time is not a finding of the check: what slowed it is.
+            let own: Vec<Symptom> = r
+                .symptoms
+                .iter()
+                .filter(|s| !matches!(s, Symptom::OutOfTime { .. }))
+                .cloned()
+                .collect();
+            if own.is_empty() { all.clone() } else { own }
         })
         .collect();
     let facts = Facts {
         all: symptoms.iter().flatten().cloned().collect(),
+        answered_hosts: results
+            .iter()
+            .flat_map(|r| &r.evidence)
+            .filter(|e| e.status.is_some())
+            .map(|e| e.host.clone())
+            .collect(),
     };
     let bad: Vec<usize> = (0..results.len())
         .filter(|i| results[*i].outcome.is_bad() && !suite_defect(&results[*i]))
@@ -607,10 +655,7 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
         .collect();
     let mut found: Vec<Finding> = named.iter().map(|c| finding(c)).collect();
     // First what each check's own assertion found, then what its requests showed.
-    for pass in [
-        &own,
-        &symptoms.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-    ] {
+    for pass in [&own, &symptoms] {
         for (cause, f) in named.iter().zip(found.iter_mut()) {
             for &i in &bad {
                 if claimed[i] {
