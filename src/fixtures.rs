@@ -319,9 +319,9 @@ impl Env {
 
     /// The stand-in, or a skip for checks that need to look inside the platform.
     pub fn require_standin(&self, why: &str) -> Result<&StandIn, Failure> {
-        self.standin
-            .as_ref()
-            .ok_or_else(|| Failure::skipped(format!("only observable on the stand-in: {why}")))
+        self.standin.as_ref().ok_or_else(|| {
+            Failure::not_applicable(format!("only observable on the stand-in: {why}"))
+        })
     }
 
     /// The Redis handle, a skip when none is configured, or a failure when it is down.

@@ -263,9 +263,16 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
     let passed = count(|o| *o == Outcome::Passed);
     let failed = count(Outcome::is_bad);
     let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
+    let not_applicable = count(|o| matches!(o, Outcome::NotApplicable { .. }));
     println!("results in {}", config.run_dir.join("results").display());
     let code = report(&config.run_dir, None, None, None, false);
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if not_applicable > 0 {
+        println!(
+            "{passed} passed, {failed} failed, {skipped} skipped, {not_applicable} not applicable to this target"
+        );
+    } else {
+        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    }
     if failed > 0 { ExitCode::from(1) } else { code }
 }
 
@@ -874,6 +881,7 @@ fn print_line(r: &CheckResult) {
     let mark = match r.outcome {
         Outcome::Passed => "ok  ",
         Outcome::Skipped { .. } => "skip",
+        Outcome::NotApplicable { .. } => "n/a ",
         Outcome::Failed => "FAIL",
         Outcome::Error { .. } => "ERR ",
         Outcome::Blocked { .. } => "BLKD",

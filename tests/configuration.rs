@@ -138,6 +138,44 @@ async fn strict_mode_turns_skips_into_failures() {
     }
 }
 
+/// A check that cannot apply to the target kind (it needs the stand-in) is "not applicable":
+/// listed, never a failure, strict or not; only skips a user can fix fail in strict mode.
+#[tokio::test]
+async fn not_applicable_never_fails_a_strict_gate() {
+    use hokusai_verify::check::Outcome;
+    let mut config = hokusai_verify::config::Config::from_vars([
+        ("HOKUSAI_TARGET", "live"),
+        ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"),
+        ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"),
+        ("HOKUSAI_API_KEY", CANARY),
+        ("HOKUSAI_STRICT", "1"),
+        ("HOKUSAI_ENV_FILE", "/nonexistent/.env"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    config.strict = true;
+    let env = hokusai_verify::fixtures::Env::build(config)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let spec = hokusai_verify::checks::find(env.profile(), "authentication", "usage_reported")
+        .expect("the check");
+    let r = spec.run(&env).await;
+    assert!(
+        matches!(r.outcome, Outcome::NotApplicable { .. }) && !r.outcome.is_bad(),
+        "{}",
+        r.explain()
+    );
+    // A missing key is a skip the user can fix: strict fails it, naming the variable.
+    let spec = hokusai_verify::checks::find(env.profile(), "authentication", "rate_limit_enforced")
+        .expect("the check");
+    let r = spec.run(&env).await;
+    assert_eq!(r.outcome, Outcome::Failed, "{}", r.explain());
+    assert!(
+        r.message
+            .unwrap_or_default()
+            .contains("HOKUSAI_LOW_LIMIT_API_KEY")
+    );
+}
+
 /// Load against a live target or a non-loopback URL is refused before any request.
 #[rstest]
 #[case::live_target(&["load"], &[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY)])]

@@ -44,8 +44,14 @@ pub enum Outcome {
     Passed,
     /// The platform answered, but not as the contract says.
     Failed,
-    /// The check could not run in this configuration (the reason says why).
+    /// The check could not run in this configuration, for a reason the user can fix (a
+    /// missing key, Redis, AWS access: the reason names the variable). Strict mode fails it.
     Skipped {
+        reason: String,
+    },
+    /// The check cannot apply to this kind of target (it needs the stand-in's logs or
+    /// injects a failure): listed, never a gate failure, strict or not.
+    NotApplicable {
         reason: String,
     },
     /// No usable answer: `unreachable`, `timeout`, `unexpected response`, ...
@@ -66,6 +72,7 @@ impl Outcome {
             Outcome::Passed => "passed",
             Outcome::Failed => "FAILED",
             Outcome::Skipped { .. } => "skipped",
+            Outcome::NotApplicable { .. } => "not applicable",
             Outcome::Error { .. } => "ERROR",
             Outcome::Blocked { .. } => "BLOCKED",
         }

@@ -32,6 +32,8 @@ pub enum Failure {
     },
     /// The check cannot run here; the reason is shown (and fails in strict mode).
     Skipped(String),
+    /// The check cannot apply to this kind of target (never fails a gate).
+    NotApplicable(String),
     /// No usable answer (unreachable, timeout, broken response).
     Transport(HttpError),
     /// Something else went wrong on the way (Redis, ECS API, an unparseable answer).
@@ -90,7 +92,7 @@ impl Failure {
     /// This failure happened at `step`, before the check's own assertion.
     pub fn blocked(self, step: impl Into<String>) -> Self {
         match self {
-            Failure::Skipped(_) | Failure::Blocked { .. } => self,
+            Failure::Skipped(_) | Failure::NotApplicable(_) | Failure::Blocked { .. } => self,
             inner => Failure::Blocked {
                 step: step.into(),
                 inner: Box::new(inner),
@@ -122,6 +124,10 @@ impl Failure {
     }
     pub fn skipped(reason: impl Into<String>) -> Self {
         Failure::Skipped(reason.into())
+    }
+    /// The check cannot apply to this kind of target (the reason says why).
+    pub fn not_applicable(reason: impl Into<String>) -> Self {
+        Failure::NotApplicable(reason.into())
     }
     pub fn error(class: impl Into<String>, message: impl std::fmt::Display) -> Self {
         Failure::Error {
@@ -358,6 +364,12 @@ impl CheckSpec {
                     };
                     message = Some(reason);
                 }
+            }
+            Err(Failure::NotApplicable(reason)) => {
+                outcome = Outcome::NotApplicable {
+                    reason: reason.clone(),
+                };
+                message = Some(reason);
             }
             Err(Failure::Transport(e)) => {
                 let class = match e.kind {

@@ -53,6 +53,9 @@ pub struct Counts {
     pub failed: usize,
     pub errors: usize,
     pub skipped: usize,
+    /// Checks that cannot apply to this kind of target (never a failure).
+    #[serde(default)]
+    pub not_applicable: usize,
 }
 
 /// Everything a report says, in every format.
@@ -105,6 +108,7 @@ impl Report {
             failed: count(|o| *o == Outcome::Failed),
             errors: count(|o| matches!(o, Outcome::Error { .. })),
             skipped: count(|o| matches!(o, Outcome::Skipped { .. })),
+            not_applicable: count(|o| matches!(o, Outcome::NotApplicable { .. })),
         };
         let (causes, unclassified) = rca::analyse(&checks);
         let verdict = if checks.is_empty() {

@@ -44,7 +44,7 @@ pub fn score(results: &[CheckResult], causes: &[super::rca::Finding]) -> HealthS
         match r.outcome {
             Outcome::Passed => e.0 += 1,
             Outcome::Failed | Outcome::Error { .. } | Outcome::Blocked { .. } => e.1 += 1,
-            Outcome::Skipped { .. } => e.2 += 1,
+            Outcome::Skipped { .. } | Outcome::NotApplicable { .. } => e.2 += 1,
         }
     }
     let components: Vec<ComponentScore> = by

@@ -18,6 +18,11 @@ pub fn render(r: &Report) -> String {
                 s.set_message(reason.as_str());
                 s
             }
+            Outcome::NotApplicable { reason } => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("not applicable: {reason}"));
+                s
+            }
             Outcome::Failed | Outcome::Error { .. } | Outcome::Blocked { .. } => {
                 let kind = if matches!(c.outcome, Outcome::Failed | Outcome::Blocked { .. }) {
                     NonSuccessKind::Failure

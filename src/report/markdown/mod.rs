@@ -75,8 +75,17 @@ pub fn report(r: &Report) -> String {
     let c = &r.counts;
     let _ = writeln!(
         s,
-        "| checks | {} passed, {} failed, {} errors, {} skipped (of {}) |\n",
-        c.passed, c.failed, c.errors, c.skipped, c.total
+        "| checks | {} passed, {} failed, {} errors, {} skipped{} (of {}) |\n",
+        c.passed,
+        c.failed,
+        c.errors,
+        c.skipped,
+        if c.not_applicable > 0 {
+            format!(", {} not applicable to this target", c.not_applicable)
+        } else {
+            String::new()
+        },
+        c.total
     );
 
     let _ = writeln!(
