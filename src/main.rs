@@ -39,7 +39,7 @@ enum Command {
     /// List (and with --delete remove) registry leftovers of earlier runs: models
     /// `hokusai-hv-*` and experiments `hv-*` older than --older-than.
     Janitor {
-        /// Minimum age, e.g. 30m, 2h, 1d.
+        /// Minimum age, e.g. 30m, 2h, 1d (at most 10 years).
         #[arg(long, default_value = "1h", value_parser = parse_age)]
         older_than: std::time::Duration,
         /// Delete what is listed (default: dry run).
@@ -493,8 +493,8 @@ struct LoadArgs {
     /// Upper bound on requests.
     #[arg(long, default_value_t = 1000)]
     requests: u64,
-    /// Upper bound on time, e.g. 30s, 2m.
-    #[arg(long, default_value = "30s", value_parser = parse_age)]
+    /// Upper bound on time, e.g. 30s, 2m, 1h30m (at most 24h).
+    #[arg(long, default_value = "30s", value_parser = parse_load_duration)]
     duration: std::time::Duration,
     /// Statuses that count as success (default 200-299).
     #[arg(long, value_delimiter = ',')]
@@ -541,7 +541,15 @@ async fn load(a: LoadArgs) -> ExitCode {
         }
     };
     let model = match a.model.as_str() {
-        "open" if a.rate > 0.0 => Model::Open { rate_per_s: a.rate },
+        "open" if a.rate.is_finite() && a.rate > load::MAX_OPEN_RATE => {
+            eprintln!(
+                "--rate {}: at most {} requests per second; one process on this machine cannot generate more (use several machines, or the closed model)",
+                a.rate,
+                load::MAX_OPEN_RATE
+            );
+            return ExitCode::from(2);
+        }
+        "open" if a.rate.is_finite() && a.rate > 0.0 => Model::Open { rate_per_s: a.rate },
         "closed" if a.users > 0 => Model::Closed {
             users: a.users,
             think_ms: a.think_ms,
@@ -591,18 +599,13 @@ async fn load(a: LoadArgs) -> ExitCode {
             );
             return ExitCode::from(2);
         }
-        let (base, path) = (url.clone(), url.path().to_owned());
-        let query: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let work = scenarios::http(http.clone(), base, move || {
-            let mut r = Req::get(path.clone());
-            for (k, v) in &query {
-                r = r.query(k.clone(), v.clone());
-            }
-            r
-        });
+        // The URL's path and query go exactly as given: the base is its origin alone.
+        let base = url::Url::parse(&url.origin().ascii_serialization()).unwrap_or(url.clone());
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let work = scenarios::http(http.clone(), base, move || Req::get(target.clone()));
         (url.to_string(), None, work, "url".to_owned())
     } else {
         if config.target == hokusai_verify::config::TargetKind::Live && !a.allow_live {
@@ -713,6 +716,13 @@ async fn load(a: LoadArgs) -> ExitCode {
         }
     }
     let _ = load::record(&config.run_dir, &result);
+    if result.requests > 0 && result.ok == 0 {
+        println!(
+            "EVERY REQUEST FAILED: {} requests, none answered as expected",
+            result.requests
+        );
+        return ExitCode::from(1);
+    }
     if cmp.ok() {
         ExitCode::SUCCESS
     } else {
@@ -799,19 +809,33 @@ async fn seed_artifact(env: &Env) -> Result<String, hokusai_verify::mlflow::Mlfl
     Ok(client.artifact_path(&rel))
 }
 
+/// A duration like `30s`, `2m`, `1h30m`, `1d` (humantime), at most `max`: an overflow or an
+/// absurd figure is a configuration error (exit 2), never a panic.
+fn parse_duration_at_most(
+    s: &str,
+    max: std::time::Duration,
+) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration like 30s, 2m, 1h30m or 1d: {e}"))?;
+    if d > max {
+        return Err(format!(
+            "`{s}` is longer than the limit of {}",
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
 fn parse_age(s: &str) -> Result<std::time::Duration, String> {
-    let (n, unit) = s.trim().split_at(s.trim().len().saturating_sub(1));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}` is not an age like 30m, 2h or 1d"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return Err(format!("`{s}`: use s, m, h or d")),
-    };
-    Ok(std::time::Duration::from_secs(secs))
+    parse_duration_at_most(s, std::time::Duration::from_secs(3650 * 86_400))
+}
+
+fn parse_load_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration_at_most(s, std::time::Duration::from_secs(86_400))?;
+    if d.is_zero() {
+        return Err(format!("`{s}`: the duration must be positive"));
+    }
+    Ok(d)
 }
 
 async fn janitor(older_than: std::time::Duration, delete: bool) -> ExitCode {

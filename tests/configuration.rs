@@ -216,3 +216,81 @@ fn failed_preflight_keeps_earlier_results() {
     assert!(old.exists(), "the earlier result was removed: {text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `load` refuses what it cannot do before sending anything (exit 2): a rate no single
+/// process generates, a duration that overflows, a zero duration, an age that overflows.
+#[rstest]
+#[case::absurd_rate(&["load", "--model", "open", "--rate", "2e9", "--url", "http://127.0.0.1:9/health"], "--rate")]
+#[case::overflowing_duration(&["load", "--duration", "99999999999999d", "--url", "http://127.0.0.1:9/health"], "--duration")]
+#[case::zero_duration(&["load", "--duration", "0s", "--url", "http://127.0.0.1:9/health"], "--duration")]
+#[case::overflowing_age(&["janitor", "--older-than", "99999999999999d"], "--older-than")]
+fn load_refuses_what_it_cannot_do(#[case] args: &[&str], #[case] flag: &str) {
+    let (code, text) = run(args, &[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains(flag), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+/// `load --url` requests the URL's own path and query, exactly; and when every request
+/// fails, `load` says so and exits non-zero.
+#[tokio::test]
+async fn load_url_keeps_its_path_and_query_and_fails_when_nothing_answers() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/health"))
+        .and(query_param("detailed", "true"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let url = format!("{}/health?detailed=true", server.uri());
+    let args = [
+        "load",
+        "--url",
+        &url,
+        "--requests",
+        "5",
+        "--duration",
+        "5s",
+        "--users",
+        "1",
+    ];
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{text}");
+    let got = server.received_requests().await.unwrap_or_default();
+    assert_eq!(got.len(), 5, "{text}");
+    assert!(
+        got.iter()
+            .all(|r| r.url.path() == "/health" && r.url.query() == Some("detailed=true"))
+    );
+
+    let dead = format!("http://127.0.0.1:{}/health", {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    });
+    let args = [
+        "load",
+        "--url",
+        &dead,
+        "--requests",
+        "3",
+        "--duration",
+        "5s",
+        "--users",
+        "1",
+    ];
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("EVERY REQUEST FAILED"), "{text}");
+}

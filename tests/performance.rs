@@ -358,3 +358,67 @@ async fn baselines_and_thresholds_9e() {
     assert!(text.contains("REGRESSION"), "{text}");
     let _ = RequestOutcome::Status(200);
 }
+
+/// The open model is bounded by construction: at a rate no machine generates, nothing is
+/// scheduled past the duration, requests in flight are capped, and the run ends within the
+/// duration plus the end grace (a second), with slow work counted as unfinished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_ends_within_its_duration_at_any_rate() {
+    let started = std::time::Instant::now();
+    let r = load::run_load(
+        "bounded",
+        Model::Open {
+            rate_per_s: load::MAX_OPEN_RATE,
+        },
+        RunLimits {
+            max_requests: u64::MAX,
+            max_duration: Duration::from_secs(1),
+        },
+        &[200],
+        |_| async {
+            // Slower than the run: every request is still in flight at its end.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            RequestOutcome::Status(200)
+        },
+    )
+    .await;
+    let took = started.elapsed();
+    eprintln!("{} requests in {took:?}: {:?}", r.requests, r.errors);
+    assert!(
+        took < Duration::from_secs(1) + load::END_GRACE + Duration::from_millis(700),
+        "{took:?}"
+    );
+    // The in-flight cap held: no more were started than it allows.
+    assert!(r.requests <= load::MAX_IN_FLIGHT as u64, "{}", r.requests);
+    assert_eq!(r.ok, 0);
+    assert_eq!(r.errors.get("unfinished").copied(), Some(r.requests));
+}
+
+/// The closed model stops a request that outlives the run a second after its end.
+#[tokio::test]
+async fn closed_model_ends_within_its_duration() {
+    let started = std::time::Instant::now();
+    let r = load::run_load(
+        "bounded-closed",
+        Model::Closed {
+            users: 4,
+            think_ms: 0,
+        },
+        RunLimits {
+            max_requests: 1000,
+            max_duration: Duration::from_millis(500),
+        },
+        &[200],
+        |_| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            RequestOutcome::Status(200)
+        },
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(500) + load::END_GRACE + Duration::from_millis(500),
+        "{took:?}"
+    );
+    assert_eq!(r.errors.get("unfinished").copied(), Some(4));
+}

@@ -16,6 +16,18 @@ pub enum Model {
     Closed { users: usize, think_ms: u64 },
 }
 
+/// Requests of the open model in flight at once: past it, sends wait for answers (and the
+/// wait counts in the latency from the intended time), so memory stays bounded at any rate.
+pub const MAX_IN_FLIGHT: usize = 4096;
+
+/// The highest open-model rate accepted: one process on a small machine cannot generate
+/// more, and a higher figure would only measure the generator.
+pub const MAX_OPEN_RATE: f64 = 100_000.0;
+
+/// How long requests still in flight at the end of the run may take to finish; what is
+/// still running then is counted as `unfinished`.
+pub const END_GRACE: Duration = Duration::from_secs(1);
+
 /// Bounds of a run: whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RunLimits {
@@ -179,6 +191,7 @@ where
     let deadline = t0 + limits.max_duration;
     let bar = progress(&limits);
     let mut tally = Tally::new();
+    let mut unfinished = 0u64;
     match model {
         Model::Open { rate_per_s } => {
             // Pacing on a thread of its own with `std::thread::sleep` (microsecond precision):
@@ -187,25 +200,37 @@ where
             let interval = Duration::from_secs_f64(1.0 / rate_per_s.max(1e-3));
             let start = Instant::now();
             let end = start + limits.max_duration;
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Instant)>(1024);
             let max = limits.max_requests;
             let pacer = std::thread::spawn(move || {
                 for i in 0..max {
                     let intended = start + interval.mul_f64(i as f64);
-                    if intended >= end {
+                    let now = Instant::now();
+                    // Nothing is scheduled past the end, and a pacer that fell behind (a
+                    // rate the machine cannot generate) stops at the end too.
+                    if intended >= end || now >= end {
                         break;
                     }
-                    let now = Instant::now();
                     if intended > now {
                         std::thread::sleep(intended - now);
                     }
-                    if tx.send((i, intended)).is_err() {
+                    if tx.blocking_send((i, intended)).is_err() {
                         break;
                     }
                 }
             });
-            let mut tasks = tokio::task::JoinSet::new();
-            while let Some((i, intended)) = rx.recv().await {
+            let mut tasks: tokio::task::JoinSet<(Outcome, Duration, Duration, Arc<Vec<u16>>)> =
+                tokio::task::JoinSet::new();
+            'receive: while let Some((i, intended)) = rx.recv().await {
+                while tasks.len() >= MAX_IN_FLIGHT {
+                    // Waiting for a free slot ends at the deadline too: what is not sent by
+                    // then is not sent (dropping the receiver stops the pacer).
+                    match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                        Ok(Some(Ok((o, lat, svc, exp)))) => tally.add(o, lat, svc, &exp),
+                        Ok(_) => break,
+                        Err(_) => break 'receive,
+                    }
+                }
                 let (work, expected) = (work.clone(), expected.clone());
                 tasks.spawn(async move {
                     let sent = Instant::now();
@@ -227,14 +252,20 @@ where
                     }
                 }
             }
+            drop(rx);
             let _ = pacer.join();
-            // Requests in flight finish (each has its own timeout), bounded by the deadline
-            // plus a grace period for the slowest.
-            let grace = tokio::time::Instant::now().max(deadline) + Duration::from_secs(30);
+            // Requests in flight may finish until a second past the deadline; the rest are
+            // counted as unfinished.
+            let grace = deadline + END_GRACE;
             while let Ok(Some(Ok((o, lat, svc, exp)))) =
                 tokio::time::timeout_at(grace, tasks.join_next()).await
             {
                 tally.add(o, lat, svc, &exp);
+            }
+            if !tasks.is_empty() {
+                // Sent, never answered within the run: counted as requests and errors.
+                *tally.errors.entry("unfinished".into()).or_default() += tasks.len() as u64;
+                unfinished = tasks.len() as u64;
             }
             tasks.abort_all();
         }
@@ -252,7 +283,10 @@ where
                             break;
                         }
                         let sent = Instant::now();
-                        let outcome = work(i).await;
+                        // A request may end a second past the deadline, no later.
+                        let outcome = tokio::time::timeout_at(deadline + END_GRACE, work(i))
+                            .await
+                            .unwrap_or_else(|_| Outcome::Error("unfinished".into()));
                         let took = sent.elapsed();
                         t.add(outcome, took, took, &expected);
                         if let Some(b) = &bar {
@@ -274,7 +308,7 @@ where
         b.finish_and_clear();
     }
     let duration = t0.elapsed();
-    let requests = tally.latency.len();
+    let requests = tally.latency.len() + unfinished;
     LoadResult {
         name: name.to_owned(),
         model,

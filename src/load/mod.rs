@@ -12,7 +12,10 @@ mod resources;
 pub mod scenarios;
 
 pub use baseline::{Comparison, Threshold, ThresholdError, compare, parse_threshold};
-pub use engine::{LoadResult, Model, Outcome as RequestOutcome, Percentiles, RunLimits, run_load};
+pub use engine::{
+    END_GRACE, LoadResult, MAX_IN_FLIGHT, MAX_OPEN_RATE, Model, Outcome as RequestOutcome,
+    Percentiles, RunLimits, run_load,
+};
 pub use resources::{ProcessUsage, ResourceSampler, peak_rss_mb};
 
 /// Runs a [`scenarios::Work`] (the engine takes a plain closure).
