@@ -122,7 +122,8 @@ fn main() -> ExitCode {
             }
             Command::Config => match Config::from_env() {
                 Ok(c) => {
-                    println!("{c:#?}");
+                    // Keys are wrapped types; URL passwords are redacted here.
+                    println!("{}", hokusai_verify::secret::redact(&format!("{c:#?}")));
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -94,11 +94,24 @@ static KEY_PATTERN: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(r"(?i)hk_live_[A-Za-z0-9_\-]*|(bearer\s+)[^\s,;\x22]+").expect("static regex")
 });
 
-/// Removes every API key (and every bearer token) from a string. Used on every body excerpt,
-/// error message and report line before it is stored or printed.
+/// The password of a URL's userinfo (`redis://:pw@host`, `https://user:pw@host`).
+static URL_PASSWORD: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:\x22]*):[^@/\s\x22]+@")
+        .expect("static regex")
+});
+
+/// Removes every API key (and every bearer token, and every password in a URL) from a
+/// string. Used on every body excerpt, error message and report line before it is stored or
+/// printed.
+///
+/// ```
+/// use hokusai_verify::secret::redact;
+/// assert_eq!(redact("redis://:pw123@10.0.0.1:6379/0"), "redis://:[redacted]@10.0.0.1:6379/0");
+/// ```
 pub fn redact(text: &str) -> String {
+    let text = URL_PASSWORD.replace_all(text, "$1:[redacted]@");
     KEY_PATTERN
-        .replace_all(text, |caps: &regex::Captures<'_>| match caps.get(1) {
+        .replace_all(&text, |caps: &regex::Captures<'_>| match caps.get(1) {
             Some(scheme) => {
                 let token = &caps[0][scheme.as_str().len()..];
                 // A word after "bearer" in a sentence is not a token: redact what looks
@@ -117,6 +130,38 @@ pub fn redact(text: &str) -> String {
             None => REDACTED.to_owned(),
         })
         .into_owned()
+}
+
+/// A configuration value quoted for an error message, or a placeholder when it could be a
+/// secret (a key or token put in the wrong variable): only short values made of the
+/// characters of names, numbers and paths are echoed, never a long run of letters and
+/// digits, never anything shaped like an API key.
+///
+/// ```
+/// use hokusai_verify::secret::shown;
+/// assert_eq!(shown("soon"), "`soon`");
+/// assert!(!shown("hk_live_CanaryCanaryCanaryCanary01234567").contains("Canary"));
+/// assert!(!shown("s3cr3tT0kenValueWithoutPrefix99").contains("s3cr3t"));
+/// ```
+pub fn shown(value: &str) -> String {
+    let harmless_chars = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._:/,+-".contains(c));
+    let longest_run = value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if value.len() <= 64
+        && harmless_chars
+        && longest_run < 20
+        && !value.trim().starts_with("hk_")
+        && ApiKey::parse(value.trim()).is_err()
+    {
+        format!("`{value}`")
+    } else {
+        "the value (not shown: it may be a secret)".to_owned()
+    }
 }
 
 /// Replaces the panic hook with one that prints the panic's message and place redacted: a

@@ -26,6 +26,35 @@ fn run(args: &[&str], vars: &[(&str, &str)]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// A key put in the wrong variable by mistake is never echoed back by the error.
+#[rstest]
+fn a_secret_in_the_wrong_variable_is_not_echoed(
+    #[values(
+        "HOKUSAI_TARGET",
+        "HOKUSAI_PROFILE",
+        "HOKUSAI_TIMEOUT_MS",
+        "HOKUSAI_CONNECT_TIMEOUT_MS",
+        "HOKUSAI_STRICT",
+        "HOKUSAI_STANDIN_FAULTS",
+        "HOKUSAI_STANDIN_TIMING",
+        "HOKUSAI_STANDIN_DIALECT",
+        "HOKUSAI_CONCURRENT_CLIENTS",
+        "HOKUSAI_RUN_BUDGET_S",
+        "HOKUSAI_CONCURRENCY"
+    )]
+    variable: &str,
+    #[values(CANARY, "s3cr3tT0kenValueWithoutAnyPrefix99")] secret: &str,
+) {
+    let (code, text) = run(&["verify"], &[(variable, secret)]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains(variable), "{text}");
+    let marker = if secret == CANARY { "Canary" } else { "s3cr3t" };
+    assert!(
+        !text.contains(marker),
+        "{variable}: the value was echoed:\n{text}"
+    );
+}
+
 #[rstest]
 #[case::unknown_target(&[("HOKUSAI_TARGET", "staging")], "HOKUSAI_TARGET")]
 #[case::live_without_registry(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY)], "HOKUSAI_REGISTRY_URL")]
@@ -293,4 +322,22 @@ async fn load_url_keeps_its_path_and_query_and_fails_when_nothing_answers() {
     .unwrap();
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("EVERY REQUEST FAILED"), "{text}");
+}
+
+/// `config` shows where everything points, never a password in a URL or a key.
+#[test]
+fn config_redacts_url_passwords_and_keys() {
+    let (code, text) = run(
+        &["config"],
+        &[
+            (
+                "HOKUSAI_REDIS_URL",
+                "redis://:CanaryRedisPassw0rd@127.0.0.1:6379/0",
+            ),
+            ("HOKUSAI_API_KEY", CANARY),
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("127.0.0.1:6379"), "{text}");
+    assert!(!text.contains("Canary"), "{text}");
 }

@@ -175,7 +175,10 @@ impl Config {
             Some(other) => {
                 problem(
                     "HOKUSAI_TARGET",
-                    format!("unknown target `{other}`; use `standin` (default) or `live`"),
+                    format!(
+                        "unknown target {}; use `standin` (default) or `live`",
+                        crate::secret::shown(other)
+                    ),
                 );
                 None
             }
@@ -187,7 +190,13 @@ impl Config {
         let profile = match Profile::load(&profile_name) {
             Ok(p) => Some(p),
             Err(e) => {
-                problem("HOKUSAI_PROFILE", e.to_string());
+                // The error quotes the name; a secret put here by mistake is not echoed.
+                let msg = if crate::secret::shown(&profile_name).starts_with('`') {
+                    e.to_string()
+                } else {
+                    "not a known profile name or a readable profile file: the value (not shown: it may be a secret)".to_owned()
+                };
+                problem("HOKUSAI_PROFILE", msg);
                 None
             }
         };
@@ -200,7 +209,10 @@ impl Config {
                     _ => {
                         problem(
                             name,
-                            format!("`{v}` is not a positive number of milliseconds"),
+                            format!(
+                                "{} is not a positive number of milliseconds",
+                                crate::secret::shown(&v)
+                            ),
                         );
                         Duration::from_millis(default)
                     }
@@ -217,7 +229,10 @@ impl Config {
                     _ => {
                         problem(
                             name,
-                            format!("`{v}` is not a number of {unit} from 1 to {max}"),
+                            format!(
+                                "{} is not a number of {unit} from 1 to {max}",
+                                crate::secret::shown(&v)
+                            ),
                         );
                         default
                     }
@@ -231,7 +246,10 @@ impl Config {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") => true,
             Some(other) => {
-                problem("HOKUSAI_STRICT", format!("`{other}` is not 0/1/true/false"));
+                problem(
+                    "HOKUSAI_STRICT",
+                    format!("{} is not 0/1/true/false", crate::secret::shown(other)),
+                );
                 false
             }
         };
@@ -318,7 +336,14 @@ impl Config {
                 Ok(f) => {
                     standin_faults.insert(f);
                 }
-                Err(e) => problem_list(&mut problems, "HOKUSAI_STANDIN_FAULTS", e.to_string()),
+                Err(_) => problem_list(
+                    &mut problems,
+                    "HOKUSAI_STANDIN_FAULTS",
+                    format!(
+                        "{} is not a fault id (see `hokusai-verify faults`)",
+                        crate::secret::shown(id.trim())
+                    ),
+                ),
             }
         }
         let standin_fast = match vars.get("HOKUSAI_STANDIN_TIMING").as_deref() {
@@ -328,7 +353,10 @@ impl Config {
                 problem_list(
                     &mut problems,
                     "HOKUSAI_STANDIN_TIMING",
-                    format!("`{other}` is not `fast` or `contract`"),
+                    format!(
+                        "{} is not `fast` or `contract`",
+                        crate::secret::shown(other)
+                    ),
                 );
                 true
             }
@@ -350,7 +378,7 @@ impl Config {
                     problem_list(
                         &mut problems,
                         "HOKUSAI_CONCURRENT_CLIENTS",
-                        format!("`{v}` is not a number from 1 to 256"),
+                        format!("{} is not a number from 1 to 256", crate::secret::shown(&v)),
                     );
                     32
                 }

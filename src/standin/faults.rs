@@ -238,7 +238,10 @@ impl FromStr for Dialect {
         match s.trim() {
             "contract" => Ok(Dialect::Contract),
             "reworded" => Ok(Dialect::Reworded),
-            other => Err(format!("`{other}` is not `contract` or `reworded`")),
+            other => Err(format!(
+                "{} is not `contract` or `reworded`",
+                crate::secret::shown(other)
+            )),
         }
     }
 }
