@@ -106,6 +106,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`config | head`) ends the process quietly, as for any Unix tool,
+    // instead of a panic in println!.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     hokusai_verify::secret::install_redacting_panic_hook();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -115,13 +122,21 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         match cli.command {
             Command::Faults => {
+                // One line per fault: its id, and what the report calls it.
+                let width = Fault::ALL.iter().map(|f| f.id().len()).max().unwrap_or(0);
                 for f in Fault::ALL {
-                    println!("{f}");
+                    let title = hokusai_verify::report::rca::cause(f.id())
+                        .map(|c| c.title)
+                        .unwrap_or("");
+                    println!("{:width$}  {title}", f.id());
                 }
                 ExitCode::SUCCESS
             }
             Command::Config => match Config::from_env() {
                 Ok(c) => {
+                    for w in c.warnings() {
+                        eprintln!("{w}");
+                    }
                     // Keys are wrapped types; URL passwords are redacted here.
                     println!("{}", hokusai_verify::secret::redact(&format!("{c:#?}")));
                     ExitCode::SUCCESS
@@ -188,6 +203,9 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
         }
     };
     config.standin_faults.extend(faults);
+    for w in config.warnings() {
+        eprintln!("{w}");
+    }
     for a in &areas {
         if !checks::AREAS.contains(&a.as_str()) {
             eprintln!("unknown area `{a}` (known: {})", checks::AREAS.join(", "));

@@ -341,3 +341,70 @@ fn config_redacts_url_passwords_and_keys() {
     assert!(text.contains("127.0.0.1:6379"), "{text}");
     assert!(!text.contains("Canary"), "{text}");
 }
+
+/// A live URL in plain http:// to a host that is not loopback is allowed, with a warning:
+/// the key would travel in clear text. (`config` sends nothing.)
+#[test]
+fn plain_http_to_a_remote_host_is_warned_about() {
+    let (code, text) = run(
+        &["config"],
+        &[
+            ("HOKUSAI_TARGET", "live"),
+            ("HOKUSAI_REGISTRY_URL", "http://registry.example.com"),
+            ("HOKUSAI_AUTH_URL", "https://auth.example.com"),
+            ("HOKUSAI_API_KEY", CANARY),
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("HOKUSAI_REGISTRY_URL is plain http://") && text.contains("clear text"),
+        "{text}"
+    );
+    assert!(!text.contains("HOKUSAI_AUTH_URL is plain"), "{text}");
+    let (_, text) = run(
+        &["config"],
+        &[
+            ("HOKUSAI_TARGET", "live"),
+            ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"),
+            ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"),
+            ("HOKUSAI_API_KEY", CANARY),
+        ],
+    );
+    assert!(!text.contains("clear text"), "loopback is fine:\n{text}");
+}
+
+/// A closed pipe ends the process quietly (no panic message), as for any Unix tool.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hokusai-verify"))
+        .args(["faults"])
+        .env("HOKUSAI_ENV_FILE", "/nonexistent/.env")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Close the reading end before the process writes.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("it ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The missing auth URL is explained with an auth URL as its example.
+#[test]
+fn missing_auth_url_has_an_auth_example() {
+    let (code, text) = run(
+        &["verify"],
+        &[
+            ("HOKUSAI_TARGET", "live"),
+            ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"),
+            ("HOKUSAI_API_KEY", CANARY),
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("HOKUSAI_AUTH_URL") && text.contains("https://auth.hokus.ai"),
+        "{text}"
+    );
+}

@@ -137,6 +137,33 @@ impl Vars {
 }
 
 impl Config {
+    /// What is allowed but unwise: a live URL in plain `http://` to a host that is not
+    /// loopback carries the API key in clear text.
+    pub fn warnings(&self) -> Vec<String> {
+        let Some(live) = &self.live else {
+            return Vec::new();
+        };
+        let loopback = |u: &Url| match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
+        [
+            ("HOKUSAI_REGISTRY_URL", &live.registry_url),
+            ("HOKUSAI_AUTH_URL", &live.auth_url),
+        ]
+        .into_iter()
+        .filter(|(_, u)| u.scheme() == "http" && !loopback(u))
+        .map(|(var, u)| {
+            format!(
+                "warning: {var} is plain http:// to {}: the API key travels in clear text; use https://",
+                u.host_str().unwrap_or("?")
+            )
+        })
+        .collect()
+    }
+
     /// Reads the process environment, with `.env` in the working directory (if present)
     /// filling in what the environment lacks.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -454,7 +481,14 @@ fn required_url(vars: &Vars, name: &'static str, problems: &mut Vec<ConfigProble
         None => {
             problems.push(ConfigProblem {
                 variable: name,
-                problem: "not set; live runs need it (e.g. https://registry.hokus.ai)".into(),
+                problem: format!(
+                    "not set; live runs need it (e.g. {})",
+                    if name == "HOKUSAI_AUTH_URL" {
+                        "https://auth.hokus.ai"
+                    } else {
+                        "https://registry.hokus.ai"
+                    }
+                ),
             });
             None
         }
