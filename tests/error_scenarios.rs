@@ -315,6 +315,52 @@ async fn a_slow_route_is_not_a_dead_host() {
     );
 }
 
+/// After a 500 a server closes the kept-alive connection without saying so, as a real
+/// deployment did: the next (idempotent) request, sent on that connection, is retried once
+/// on a fresh one, and the retry is in the evidence (a POST is never repeated: only
+/// GET, HEAD, PUT, DELETE and OPTIONS are).
+#[tokio::test]
+async fn a_closed_keep_alive_connection_is_retried_once_when_idempotent() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in l.incoming().flatten().take(100) {
+            let n = CONNECTIONS.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let mut buf = [0u8; 4096];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                // First connection: a 500 that keeps the connection open, then the next
+                // request is read and the connection dropped without an answer.
+                let _ = s.read(&mut buf);
+                if n == 0 {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+                    );
+                    let _ = s.read(&mut buf);
+                    return;
+                }
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                );
+            });
+        }
+    });
+    let base = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let client = HttpClient::new(Duration::from_secs(3), Duration::from_secs(1));
+    let first = client.send(&base, Req::get("/a")).await.unwrap();
+    assert_eq!(first.status, 500);
+    assert!(first.retried.is_none());
+    let second = client.send(&base, Req::get("/b")).await.unwrap();
+    assert_eq!(second.status, 200);
+    let why = second.retried.clone().expect("the retry is recorded");
+    assert!(why.to_lowercase().contains("connection"), "{why}");
+    let ev = hokusai_verify::check::Evidence::answered("registry", &second);
+    assert_eq!(ev.retried.as_deref(), Some(why.as_str()));
+}
+
 /// The client classifies a slow answer as a timeout, within its budget, and a closed port
 /// as connection refused, at once.
 #[tokio::test]

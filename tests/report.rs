@@ -110,6 +110,7 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
             error: Some(format!("x-api-key: {CANARY}")),
             symptoms: vec![],
             injected: false,
+            retried: None,
         }],
         measurements: Default::default(),
         started_at: chrono::Utc::now(),

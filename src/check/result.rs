@@ -110,6 +110,10 @@ pub struct Evidence {
     /// name no cause and its latency is left out of the percentiles.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub injected: bool,
+    /// The request was sent again on a fresh connection after the reused one was closed
+    /// under it (why, redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried: Option<String>,
 }
 
 impl Evidence {
@@ -126,6 +130,7 @@ impl Evidence {
             error: None,
             symptoms: Vec::new(),
             injected: false,
+            retried: ex.retried.clone(),
         }
     }
 
@@ -142,6 +147,7 @@ impl Evidence {
             error: Some(e.to_string()),
             symptoms: Vec::new(),
             injected: false,
+            retried: None,
         }
     }
 }

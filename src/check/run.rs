@@ -511,6 +511,7 @@ impl Check {
             error,
             symptoms: Vec::new(),
             injected: false,
+            retried: None,
         });
     }
 

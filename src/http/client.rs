@@ -251,8 +251,32 @@ impl HttpClient {
             }
             err
         };
+        // A request that fails because the pooled connection it went out on was closed
+        // under it (the server closed it after an answer) is sent once more on a fresh
+        // connection when repeating it is harmless; the retry is recorded in the evidence.
+        let idempotent = matches!(
+            req.method,
+            reqwest::Method::GET
+                | reqwest::Method::HEAD
+                | reqwest::Method::PUT
+                | reqwest::Method::DELETE
+                | reqwest::Method::OPTIONS
+        );
+        let again = if idempotent { rb.try_clone() } else { None };
+        let mut retried = None;
         let resp = match rb.send().await {
             Ok(r) => r,
+            Err(e) if again.is_some() && stale_connection(&e) => {
+                let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                retried = Some(crate::secret::redact_with(&error_chain(&e), &refs));
+                match again.expect("checked").send().await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let connect = e.is_connect();
+                        return Err(remember(fail(e, started), connect));
+                    }
+                }
+            }
             Err(e) => {
                 let connect = e.is_connect();
                 return Err(remember(fail(e, started), connect));
@@ -279,6 +303,7 @@ impl HttpClient {
             body: body.to_vec(),
             latency: started.elapsed(),
             secrets,
+            retried,
         })
     }
 }
@@ -368,6 +393,22 @@ impl HttpError {
             slow_route: false,
         }
     }
+}
+
+/// The request failed because the reused connection was closed under it (hyper's own
+/// words, not the platform's).
+fn stale_connection(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() {
+        return false;
+    }
+    let chain = error_chain(e).to_ascii_lowercase();
+    [
+        "connection closed before message completed",
+        "connection reset",
+        "broken pipe",
+    ]
+    .iter()
+    .any(|m| chain.contains(m))
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

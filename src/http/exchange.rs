@@ -15,6 +15,9 @@ pub struct Exchange {
     pub latency: Duration,
     /// Secret values sent with the request, removed from every excerpt.
     pub(crate) secrets: Vec<String>,
+    /// Why the request was sent a second time on a fresh connection (the reused one was
+    /// closed under it), when it was.
+    pub retried: Option<String>,
 }
 
 impl fmt::Debug for Exchange {
@@ -173,6 +176,7 @@ mod tests {
     fn debug_shows_no_secret() {
         let key = "hk_live_CanaryCanaryCanaryCanary01234567";
         let ex = Exchange {
+            retried: None,
             line: "GET /".into(),
             auth: "Authorization: Bearer".into(),
             status: 200,

@@ -524,6 +524,7 @@ impl MlflowClient {
         latency: std::time::Duration,
     ) -> Exchange {
         let ex = Exchange {
+            retried: None,
             line: format!("{method} {path}"),
             auth: self.auth.describe(),
             status,
@@ -563,6 +564,7 @@ impl MlflowClient {
                 error,
                 symptoms: Vec::new(),
                 injected: false,
+                retried: None,
             });
         }
     }
