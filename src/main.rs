@@ -9,6 +9,7 @@ use hokusai_verify::config::{Config, TargetKind};
 use hokusai_verify::fixtures::Env;
 use hokusai_verify::standin::Fault;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -260,24 +261,67 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
         let _ = std::fs::remove_dir_all(config.run_dir.join("results"));
         let _ = std::fs::remove_dir_all(config.run_dir.join("perf"));
     }
+    let _ = std::fs::remove_file(
+        config
+            .run_dir
+            .join(hokusai_verify::report::INTERRUPTED_MARKER),
+    );
     // Concurrently where checks share no state, within the run budget; every check gets a
     // result (`hokusai_verify::check::runner`).
-    let policy = hokusai_verify::check::runner::RunPolicy::from_config(&config);
+    let mut policy = hokusai_verify::check::runner::RunPolicy::from_config(&config);
+    // SIGINT / SIGTERM: no new check starts; running ones finish their clean-up (at most
+    // INTERRUPT_GRACE); the report of what ran is written, marked as interrupted.
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    policy.interrupted = Some(interrupted.clone());
+    let (signal_tx, mut signal_rx) = tokio::sync::watch::channel(None::<&'static str>);
+    tokio::spawn({
+        let interrupted = interrupted.clone();
+        async move {
+            let how = wait_for_interrupt().await;
+            interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+            eprintln!(
+                "\n{how}: no new checks; letting running checks clean up (at most {} s), then writing the report",
+                INTERRUPT_GRACE.as_secs()
+            );
+            let _ = signal_tx.send(Some(how));
+        }
+    });
     let each = |r: &CheckResult| {
         if let Err(e) = record(&config.run_dir, r) {
             eprintln!("warning: cannot record {}: {e}", r.key());
         }
         print_line(r);
     };
-    let results =
-        match hokusai_verify::check::runner::run_plan(&specs, &config, shared, policy, &each).await
-        {
+    let plan = hokusai_verify::check::runner::run_plan(&specs, &config, shared, policy, &each);
+    let grace = async {
+        let _ = signal_rx.wait_for(Option::is_some).await;
+        tokio::time::sleep(INTERRUPT_GRACE).await;
+    };
+    let results = tokio::select! {
+        r = plan => match r {
             Ok(rs) => rs,
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::from(2);
             }
-        };
+        },
+        () = grace => Vec::new(),
+    };
+    if let Some(how) = *signal_rx.borrow() {
+        let _ = std::fs::write(
+            config
+                .run_dir
+                .join(hokusai_verify::report::INTERRUPTED_MARKER),
+            how,
+        );
+        println!("results in {}", config.run_dir.join("results").display());
+        report(&config.run_dir, None, None, None, false);
+        println!(
+            "interrupted ({how}): {} check result(s) recorded",
+            results.len()
+        );
+        return ExitCode::from(130);
+    }
     let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
     let passed = count(|o| *o == Outcome::Passed);
     let failed = count(Outcome::is_bad);
@@ -293,6 +337,32 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
         println!("{passed} passed, {failed} failed, {skipped} skipped");
     }
     if failed > 0 { ExitCode::from(1) } else { code }
+}
+
+/// How long checks still running after an interruption may take to clean up.
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM; says which.
+async fn wait_for_interrupt() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }
 
 fn default_run_dir() -> std::path::PathBuf {

@@ -408,3 +408,71 @@ fn missing_auth_url_has_an_auth_example() {
         "{text}"
     );
 }
+
+/// SIGINT during `verify`: no new check starts, running ones finish, every planned check
+/// has a result (run or "not run: interrupted"), the report is written and says the run is
+/// incomplete, and the exit code is 130.
+#[test]
+fn an_interrupted_verify_writes_the_report_of_what_ran() {
+    let dir = std::env::temp_dir().join(format!("hokusai-verify-sigint-{}", fastrand::u64(..)));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hokusai-verify"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HOKUSAI_") {
+            cmd.env_remove(k);
+        }
+    }
+    let child = cmd
+        .args(["verify"])
+        .env("HOKUSAI_ENV_FILE", "/nonexistent/.env")
+        .env("HOKUSAI_RUN_DIR", &dir)
+        .env("HOKUSAI_CONCURRENCY", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().expect("it ends");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    let planned: usize = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("hokusai-verify: ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("the plan line");
+    let recorded = walk_json(&dir.join("results"));
+    assert_eq!(recorded, planned, "{text}");
+    assert!(text.contains("not run: the run was interrupted"), "{text}");
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("a report");
+    assert!(report.contains("interrupted"), "{report}");
+    assert!(!text.contains("HEALTHY"), "{text}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn walk_json(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .map(|p| {
+            if p.is_dir() {
+                walk_json(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|e| e == "json"))
+            }
+        })
+        .sum()
+}

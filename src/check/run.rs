@@ -243,6 +243,34 @@ impl CheckSpec {
         }
     }
 
+    /// The record of a check that was not run (the run was interrupted before it): skipped,
+    /// with `reason`; nothing was sent.
+    pub fn not_run(&self, config: &crate::config::Config, reason: &str) -> CheckResult {
+        CheckResult {
+            area: self.area.to_owned(),
+            id: self.full_id(),
+            title: self.title.clone(),
+            component: self.component,
+            target: match config.target {
+                crate::config::TargetKind::Standin => "standin".to_owned(),
+                crate::config::TargetKind::Live => "live".to_owned(),
+            },
+            profile: config.profile.name.clone(),
+            outcome: Outcome::Skipped {
+                reason: reason.to_owned(),
+            },
+            line: self.line,
+            symptoms: Vec::new(),
+            expected: None,
+            actual: None,
+            message: Some(reason.to_owned()),
+            evidence: Vec::new(),
+            measurements: BTreeMap::new(),
+            started_at: chrono::Utc::now(),
+            duration_ms: 0.0,
+        }
+    }
+
     /// Runs the check against `env` and returns its record (never panics on platform faults).
     pub async fn run(&self, env: &Arc<Env>) -> CheckResult {
         self.run_until(env, None).await

@@ -14,8 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How a plan is run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunPolicy {
+    /// Set when the run is interrupted (SIGINT / SIGTERM): no check starts after it; checks
+    /// already running finish (with their clean-up).
+    pub interrupted: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Groups of checks run at once.
     pub concurrency: usize,
     /// Wall-clock budget: checks still running then are stopped and recorded as blocked by
@@ -26,6 +29,7 @@ pub struct RunPolicy {
 impl RunPolicy {
     pub fn from_config(c: &Config) -> Self {
         Self {
+            interrupted: None,
             concurrency: c.concurrency.max(1),
             budget: c.run_budget,
         }
@@ -60,11 +64,26 @@ pub async fn run_plan(
         // First: the longest sequence starts at once.
         groups.insert(0, auth);
     }
+    let stopped = || {
+        policy
+            .interrupted
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+    };
     let run_group = |group: Vec<usize>| {
         let shared = shared.clone();
         async move {
             let mut out = Vec::new();
             for i in group {
+                if stopped() {
+                    let r = specs[i].not_run(
+                        config,
+                        "not run: the run was interrupted before this check (SIGINT/SIGTERM)",
+                    );
+                    each(&r);
+                    out.push((i, r));
+                    continue;
+                }
                 let env = match &shared {
                     Some(e) => e.clone(),
                     None => Env::build(config.clone()).await?,

@@ -33,7 +33,12 @@ pub enum Verdict {
     Failing,
     /// The run folder had no results.
     NoResults,
+    /// The run was interrupted (SIGINT / SIGTERM): what ran passed, the rest did not run.
+    Incomplete,
 }
+
+/// The file `verify` leaves in the run folder when it was interrupted (its text says how).
+pub const INTERRUPTED_MARKER: &str = "interrupted";
 
 impl Verdict {
     pub fn label(self) -> &'static str {
@@ -42,6 +47,7 @@ impl Verdict {
             Verdict::Degraded => "DEGRADED",
             Verdict::Failing => "FAILING",
             Verdict::NoResults => "NO RESULTS",
+            Verdict::Incomplete => "INCOMPLETE",
         }
     }
 }
@@ -185,8 +191,18 @@ impl Report {
             .collect();
         let (performance, unreadable) = crate::check::read_json_files(perf_files);
         problems.extend(unreadable);
+        let interrupted = std::fs::read_to_string(run_dir.join(INTERRUPTED_MARKER)).ok();
+        if let Some(how) = &interrupted {
+            problems.push(format!(
+                "the run was interrupted ({}): checks after that did not run",
+                how.trim()
+            ));
+        }
         let mut report = Self::build(results, problems);
         report.performance = performance;
+        if interrupted.is_some() && report.verdict == Verdict::Healthy {
+            report.verdict = Verdict::Incomplete;
+        }
         report
     }
 

@@ -349,6 +349,9 @@ pub fn infrastructure_issues(r: &Report) -> String {
             Verdict::Degraded =>
                 "Registration works; the issues below degrade security or performance.".to_owned(),
             Verdict::NoResults => "The run produced no results; rerun the suite.".to_owned(),
+            Verdict::Incomplete =>
+                "The run was interrupted: what ran passed, but not every check ran; rerun the suite."
+                    .to_owned(),
         }
     );
 
