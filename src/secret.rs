@@ -117,7 +117,11 @@ pub fn redact(text: &str) -> String {
                 // A word after "bearer" in a sentence is not a token: redact what looks
                 // like one (long, or with digits or token punctuation); keys are caught by
                 // their prefix anyway.
-                if token.len() >= 16
+                // A shell variable (`$HOKUSAI_API_KEY` in a reproduction) is a reference,
+                // not a value.
+                if token.starts_with('$') {
+                    caps[0].to_owned()
+                } else if token.len() >= 16
                     || token
                         .chars()
                         .any(|c| c.is_ascii_digit() || "._~+/=-".contains(c))

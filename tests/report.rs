@@ -111,6 +111,7 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
             symptoms: vec![],
             injected: false,
             retried: None,
+            sent: None,
         }],
         measurements: Default::default(),
         started_at: chrono::Utc::now(),
@@ -314,4 +315,28 @@ async fn a_panicking_check_is_recorded() {
         "{}",
         r.explain()
     );
+}
+
+/// Every failed request in the report comes with a copy-paste reproduction: `curl` with the
+/// method, the URL (the host as its variable), the headers and the body, the key written as
+/// `$HOKUSAI_API_KEY`, never its value.
+#[tokio::test]
+async fn failures_come_with_a_curl_reproduction() {
+    let results = stand_in_results(&[Fault::MlflowDown], vec!["mlflow_proxy"]).await;
+    let mut r = Report::build(results, vec![]);
+    let dir = tempdir("curl");
+    report::write_all(&mut r, &dir).unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let repro: Vec<&str> = md.lines().filter(|l| l.starts_with("curl ")).collect();
+    assert!(!repro.is_empty(), "{md}");
+    assert!(
+        repro.iter().any(|l| l.contains("-X POST")
+            && l.contains("\"$HOKUSAI_REGISTRY_URL/api/mlflow/")
+            && l.contains("\"Authorization: Bearer $HOKUSAI_API_KEY\"")
+            && l.contains("--data-raw '{")),
+        "{}",
+        repro.join("\n")
+    );
+    assert!(!md.contains("hk_live_"), "a key in the report");
+    let _ = std::fs::remove_dir_all(dir);
 }

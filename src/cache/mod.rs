@@ -35,13 +35,15 @@ pub fn display_url(url: &str) -> String {
 }
 
 impl Cache {
-    /// Connects (one attempt, 500 ms to connect, 1 s per command).
+    /// Connects (one attempt, 2 s to connect, 2 s per command: bounded, and wide enough
+    /// that a busy 2-core machine running the whole fault catalogue does not read a slow
+    /// local connect as Redis down).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_number_of_retries(0)
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_secs(1)));
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
         let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(Self {
             conn,

@@ -114,6 +114,69 @@ pub struct Evidence {
     /// under it (why, redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried: Option<String>,
+    /// The body that was sent (text, redacted, short) and its content type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<(String, Option<String>)>,
+}
+
+impl Evidence {
+    /// A copy-paste reproduction of this request: `curl` with the method, the URL (the host
+    /// as its variable), the headers and the body; the key as `$HOKUSAI_API_KEY`, never its
+    /// value. None for hosts curl cannot reach this way (ECS, Redis).
+    ///
+    /// ```
+    /// # use hokusai_verify::check::Evidence;
+    /// let e: Evidence = serde_json::from_value(serde_json::json!({
+    ///     "request": "POST /api/mlflow/api/2.0/mlflow/experiments/create", "host": "registry",
+    ///     "auth": "Authorization: Bearer", "status": 500, "content_type": null, "latency_ms": 3.0,
+    ///     "body_excerpt": "", "error": null, "sent": ["{\"name\":\"x\"}", "application/json"]
+    /// })).unwrap();
+    /// assert_eq!(
+    ///     e.curl().unwrap(),
+    ///     "curl -sS -X POST \"$HOKUSAI_REGISTRY_URL/api/mlflow/api/2.0/mlflow/experiments/create\" -H \"Authorization: Bearer $HOKUSAI_API_KEY\" -H 'Content-Type: application/json' --data-raw '{\"name\":\"x\"}'"
+    /// );
+    /// ```
+    pub fn curl(&self) -> Option<String> {
+        let base = match self.host.as_str() {
+            "registry" => "$HOKUSAI_REGISTRY_URL",
+            "auth" => "$HOKUSAI_AUTH_URL",
+            _ => return None,
+        };
+        let (method, target) = self.request.split_once(' ')?;
+        if !target.starts_with('/') {
+            return None;
+        }
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        let mut cmd = format!(
+            "curl -sS -X {method} \"{base}{}\"",
+            target.replace('"', "%22")
+        );
+        let key = "$HOKUSAI_API_KEY";
+        match self.auth.as_str() {
+            "no key" | "" => {}
+            "X-API-Key" => cmd.push_str(&format!(" -H \"X-API-Key: {key}\"")),
+            // A deliberately malformed credential: its value is not kept (it may be a key
+            // with a typo); the placeholder says what to put there.
+            a if a.ends_with(": <raw value>") => {
+                let header = &a[..a.len() - ": <raw value>".len()];
+                cmd.push_str(&format!(
+                    " -H '{header}: <the malformed value the check sent>'"
+                ));
+            }
+            a if a.starts_with("Authorization: ") => {
+                let scheme = &a["Authorization: ".len()..];
+                cmd.push_str(&format!(" -H \"Authorization: {scheme} {key}\""));
+            }
+            other => cmd.push_str(&format!(" -H {}", quote(other))),
+        }
+        if let Some((body, content_type)) = &self.sent {
+            if let Some(ct) = content_type {
+                cmd.push_str(&format!(" -H {}", quote(&format!("Content-Type: {ct}"))));
+            }
+            cmd.push_str(&format!(" --data-raw {}", quote(body)));
+        }
+        Some(cmd)
+    }
 }
 
 impl Evidence {
@@ -131,6 +194,7 @@ impl Evidence {
             symptoms: Vec::new(),
             injected: false,
             retried: ex.retried.clone(),
+            sent: ex.sent.clone(),
         }
     }
 
@@ -148,6 +212,7 @@ impl Evidence {
             symptoms: Vec::new(),
             injected: false,
             retried: None,
+            sent: None,
         }
     }
 }

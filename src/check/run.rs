@@ -540,6 +540,7 @@ impl Check {
             symptoms: Vec::new(),
             injected: false,
             retried: None,
+            sent: None,
         });
     }
 

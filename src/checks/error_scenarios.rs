@@ -461,6 +461,12 @@ fn malformed_json(c: &mut Check) -> CheckFuture<'_> {
             .and_then(Value::as_str)
             .is_some_and(|c| crate::mlflow::MLFLOW_ERROR_CODES.contains(&c))
             && v.get("message").is_some();
+        // Clean up before asserting anything: an accepted malformed body (a 2xx) must not
+        // leave its experiment behind when the assertion below fails.
+        let lookup = client.get_experiment_by_name(&name).await;
+        if let Ok(Some(e)) = &lookup {
+            let _ = client.delete_experiment(&e.experiment_id).await;
+        }
         if case == "json-array" {
             // Documented exception: MLflow itself crashes on a JSON array (an HTML 500);
             // the proxy must turn that into its JSON 500, never pass HTML or hang.
@@ -476,10 +482,7 @@ fn malformed_json(c: &mut Check) -> CheckFuture<'_> {
                 expect::describe(&ex),
             )?;
         }
-        let created = client.get_experiment_by_name(&name).await?;
-        if let Some(e) = &created {
-            let _ = client.delete_experiment(&e.experiment_id).await;
-        }
+        let created = lookup?;
         ensure(
             created.is_none(),
             "the registry unchanged (no experiment created)",

@@ -302,6 +302,15 @@ impl HttpClient {
             headers,
             body: body.to_vec(),
             latency: started.elapsed(),
+            sent: req.body.as_ref().and_then(|(b, ct)| {
+                let text = std::str::from_utf8(b).ok()?;
+                let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                let text: String = crate::secret::redact_with(text, &refs)
+                    .chars()
+                    .take(2000)
+                    .collect();
+                Some((text, ct.clone()))
+            }),
             secrets,
             retried,
         })

@@ -18,6 +18,9 @@ pub struct Exchange {
     /// Why the request was sent a second time on a fresh connection (the reused one was
     /// closed under it), when it was.
     pub retried: Option<String>,
+    /// What was sent as the body (text, redacted, at most 2000 characters) and its content
+    /// type, for a copy-paste reproduction.
+    pub sent: Option<(String, Option<String>)>,
 }
 
 impl fmt::Debug for Exchange {
@@ -177,6 +180,7 @@ mod tests {
         let key = "hk_live_CanaryCanaryCanaryCanary01234567";
         let ex = Exchange {
             retried: None,
+            sent: None,
             line: "GET /".into(),
             auth: "Authorization: Bearer".into(),
             status: 200,

@@ -525,6 +525,7 @@ impl MlflowClient {
     ) -> Exchange {
         let ex = Exchange {
             retried: None,
+            sent: None,
             line: format!("{method} {path}"),
             auth: self.auth.describe(),
             status,
@@ -565,6 +566,7 @@ impl MlflowClient {
                 symptoms: Vec::new(),
                 injected: false,
                 retried: None,
+                sent: None,
             });
         }
     }

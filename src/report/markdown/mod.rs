@@ -265,6 +265,20 @@ pub fn report(r: &Report) -> String {
         let _ = writeln!(s, "\n## Failures in detail\n");
         for f in failures {
             let _ = writeln!(s, "### `{}`\n\n```text\n{}\n```\n", f.key(), f.explain());
+            // Copy-paste reproductions of the requests that went wrong (the key as a
+            // variable, never its value), at most three per check.
+            let repro: Vec<String> = f
+                .evidence
+                .iter()
+                .filter(|e| {
+                    !e.injected && (e.error.is_some() || e.status.is_some_and(|st| st >= 400))
+                })
+                .filter_map(crate::check::Evidence::curl)
+                .take(3)
+                .collect();
+            if !repro.is_empty() {
+                let _ = writeln!(s, "Reproduce:\n\n```sh\n{}\n```\n", repro.join("\n"));
+            }
         }
     }
     if !r.missing.is_empty() {
