@@ -8,7 +8,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export RUST_BACKTRACE ?= 0
 CARGO ?= cargo
 
-.PHONY: verify test live-smoke bench build fmt lint clean-run
+.PHONY: verify test live-smoke bench bench-verify build fmt lint clean-run
 
 verify: ## run every check on the configured target (stand-in by default) and print a summary
 	scripts/with-redis $(CARGO) run --quiet -- verify
@@ -23,6 +23,9 @@ live-smoke: ## the suite in live mode over real sockets against `hokusai-verify 
 
 bench: ## the load engine against oha and wrk on loopback (release build; prints the table of docs/performance.md)
 	scripts/bench
+
+bench-verify: ## wall time of `verify` on the stand-in under a real deployment's latencies (table of docs/performance.md)
+	scripts/with-redis scripts/bench-verify
 
 build:
 	$(CARGO) build --all-targets

@@ -126,7 +126,8 @@ impl Env {
                 let mut opts = StandInOptions::new(config.profile.clone())
                     .redis_url(config.standin_redis_url.clone())
                     .faults(config.standin_faults.iter().copied())
-                    .dialect(config.standin_dialect);
+                    .dialect(config.standin_dialect)
+                    .realistic(config.standin_realistic);
                 if config.standin_fast {
                     opts = opts.fast();
                 }

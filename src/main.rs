@@ -286,13 +286,14 @@ async fn verify(areas: Vec<String>, faults: Vec<Fault>, keep: bool) -> ExitCode 
             let _ = signal_tx.send(Some(how));
         }
     });
-    let each = |r: &CheckResult| {
-        if let Err(e) = record(&config.run_dir, r) {
+    let run_dir = config.run_dir.clone();
+    let each: hokusai_verify::check::runner::OnResult = Arc::new(move |r: &CheckResult| {
+        if let Err(e) = record(&run_dir, r) {
             eprintln!("warning: cannot record {}: {e}", r.key());
         }
         print_line(r);
-    };
-    let plan = hokusai_verify::check::runner::run_plan(&specs, &config, shared, policy, &each);
+    });
+    let plan = hokusai_verify::check::runner::run_plan(&specs, &config, shared, policy, each);
     let grace = async {
         let _ = signal_rx.wait_for(Option::is_some).await;
         tokio::time::sleep(INTERRUPT_GRACE).await;

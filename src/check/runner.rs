@@ -9,7 +9,6 @@
 use super::{CheckResult, CheckSpec};
 use crate::config::Config;
 use crate::fixtures::{Env, EnvError};
-use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,15 +35,21 @@ impl RunPolicy {
     }
 }
 
+/// What sees every result as it comes (to print and record it).
+pub type OnResult = Arc<dyn Fn(&CheckResult) + Send + Sync>;
+
 /// Runs `specs`: against `shared` (a live target) or a fresh stand-in per check built from
-/// `config`. `each` sees every result as it comes (to print and record it). Results come
-/// back in plan order.
+/// `config`. `each` sees every result as it comes. Results come back in plan order.
+///
+/// Every group of checks is a task of its own (so the runtime's worker threads share the
+/// work), and a stand-in is dropped on a blocking thread: wiremock's `Drop` blocks on its
+/// server, which inside an async task whose cooperative budget is spent spins forever.
 pub async fn run_plan(
     specs: &[CheckSpec],
     config: &Config,
     shared: Option<Arc<Env>>,
     policy: RunPolicy,
-    each: &(dyn Fn(&CheckResult) + Sync),
+    each: OnResult,
 ) -> Result<Vec<CheckResult>, EnvError> {
     let deadline = (tokio::time::Instant::now() + policy.budget, policy.budget);
     let live = shared.is_some();
@@ -64,20 +69,32 @@ pub async fn run_plan(
         // First: the longest sequence starts at once.
         groups.insert(0, auth);
     }
-    let stopped = || {
-        policy
-            .interrupted
-            .as_ref()
-            .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
-    };
-    let run_group = |group: Vec<usize>| {
-        let shared = shared.clone();
+    if !live && !heavy.is_empty() {
+        // On the stand-in nothing is shared: the heavy transfers (one at a time, for
+        // memory) run beside the rest, from the start, as the longest sequence.
+        groups.insert(0, std::mem::take(&mut heavy));
+    }
+    let total = specs.len();
+    let specs: Arc<Vec<CheckSpec>> = Arc::new(specs.to_vec());
+    let config = Arc::new(config.clone());
+    let interrupted = policy.interrupted.clone();
+    let run_group = move |group: Vec<usize>| {
+        let (shared, specs, config, each, interrupted) = (
+            shared.clone(),
+            specs.clone(),
+            config.clone(),
+            each.clone(),
+            interrupted.clone(),
+        );
         async move {
             let mut out = Vec::new();
             for i in group {
-                if stopped() {
+                if interrupted
+                    .as_ref()
+                    .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+                {
                     let r = specs[i].not_run(
-                        config,
+                        &config,
                         "not run: the run was interrupted before this check (SIGINT/SIGTERM)",
                     );
                     each(&r);
@@ -86,25 +103,39 @@ pub async fn run_plan(
                 }
                 let env = match &shared {
                     Some(e) => e.clone(),
-                    None => Env::build(config.clone()).await?,
+                    None => Env::build((*config).clone()).await?,
                 };
                 let r = specs[i].run_until(&env, Some(deadline)).await;
                 each(&r);
                 out.push((i, r));
+                if shared.is_none() {
+                    let _ = tokio::task::spawn_blocking(move || drop(env)).await;
+                }
             }
             Ok::<_, EnvError>(out)
         }
     };
-    let mut done: Vec<(usize, CheckResult)> = Vec::with_capacity(specs.len());
-    let mut stream = futures_util::stream::iter(groups)
-        .map(run_group)
-        .buffer_unordered(policy.concurrency);
-    while let Some(g) = stream.next().await {
-        done.extend(g?);
+    let gate = Arc::new(tokio::sync::Semaphore::new(policy.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for g in groups {
+        let (gate, work) = (gate.clone(), run_group(g));
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await.expect("the gate stays open");
+            work.await
+        });
     }
-    drop(stream);
-    // Heavy transfers alone, after the rest.
-    done.extend(run_group(heavy).await?);
+    let mut done: Vec<(usize, CheckResult)> = Vec::with_capacity(total);
+    while let Some(g) = tasks.join_next().await {
+        match g {
+            Ok(r) => done.extend(r?),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    // On a live target, heavy transfers alone, after the rest.
+    match tokio::spawn(run_group(heavy)).await {
+        Ok(r) => done.extend(r?),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
     done.sort_by_key(|(i, _)| *i);
     Ok(done.into_iter().map(|(_, r)| r).collect())
 }

@@ -90,11 +90,15 @@ pub struct Config {
     pub standin_dialect: crate::standin::Dialect,
     /// Concurrent clients of the concurrency scenarios (`HOKUSAI_CONCURRENT_CLIENTS`, 32).
     pub concurrent_clients: usize,
+    /// The stand-in answers with a real deployment's latencies
+    /// (`HOKUSAI_STANDIN_LATENCY=realistic`; default `none`).
+    pub standin_realistic: bool,
     /// Wall-clock budget of one `verify` run (`HOKUSAI_RUN_BUDGET_S`, 120 s): whatever the
     /// target does, the run ends by then with a result for every check.
     pub run_budget: Duration,
-    /// Checks `verify` runs at once (`HOKUSAI_CONCURRENCY`, 4); checks that share state on
-    /// a live target (the authentication area, heavy transfers) still run one at a time.
+    /// Checks `verify` runs at once (`HOKUSAI_CONCURRENCY`; 16 on the stand-in, 4 live);
+    /// checks that share state on a live target (the authentication area, heavy transfers)
+    /// still run one at a time.
     pub concurrency: usize,
 }
 
@@ -267,7 +271,14 @@ impl Config {
             }
         };
         let run_budget = Duration::from_secs(count("HOKUSAI_RUN_BUDGET_S", 120, 86_400, "seconds"));
-        let concurrency = count("HOKUSAI_CONCURRENCY", 4, 64, "checks") as usize;
+        // The stand-in shares nothing between checks; a live platform is shared with its
+        // users, so it gets fewer at once by default.
+        let default_concurrency = if target == Some(TargetKind::Live) {
+            4
+        } else {
+            16
+        };
+        let concurrency = count("HOKUSAI_CONCURRENCY", default_concurrency, 64, "checks") as usize;
 
         let strict = match vars.get("HOKUSAI_STRICT").as_deref() {
             None | Some("0") | Some("false") => false,
@@ -397,6 +408,21 @@ impl Config {
             }),
         };
 
+        let standin_realistic = match vars.get("HOKUSAI_STANDIN_LATENCY").as_deref() {
+            None | Some("none") => false,
+            Some("realistic") => true,
+            Some(other) => {
+                problem_list(
+                    &mut problems,
+                    "HOKUSAI_STANDIN_LATENCY",
+                    format!(
+                        "{} is not `none` or `realistic`",
+                        crate::secret::shown(other)
+                    ),
+                );
+                false
+            }
+        };
         let concurrent_clients = match vars.get("HOKUSAI_CONCURRENT_CLIENTS") {
             None => 32,
             Some(v) => match v.parse::<usize>() {
@@ -433,6 +459,7 @@ impl Config {
             standin_fast,
             standin_dialect,
             concurrent_clients,
+            standin_realistic,
             run_budget,
             concurrency,
         })

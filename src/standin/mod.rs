@@ -91,7 +91,15 @@ impl StandInOptions {
     }
 
     pub fn fast(mut self) -> Self {
+        let realistic = self.timing.realistic;
         self.timing = Timing::fast(&self.profile);
+        self.timing.realistic = realistic;
+        self
+    }
+
+    /// Adds a real deployment's answer times (see [`Timing::realistic`]).
+    pub fn realistic(mut self, on: bool) -> Self {
+        self.timing.realistic = on;
         self
     }
 }
@@ -298,8 +306,14 @@ impl Respond for MlflowServer {
             artifacts_disabled: self.0.has(Fault::ArtifactsDisabled),
             via_public_host: false,
         };
-        lock(&self.0.mlflow)
+        let realistic = self.0.timing.realistic;
+        let t = lock(&self.0.mlflow)
             .handle_request(req, req.url.path(), ctx)
-            .into_template()
+            .into_template();
+        if realistic {
+            t.set_delay(std::time::Duration::from_millis(5))
+        } else {
+            t
+        }
     }
 }

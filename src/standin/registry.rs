@@ -64,6 +64,8 @@ pub(crate) struct RegistryResponder(pub Arc<State>);
 impl Respond for RegistryResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let state = &self.0;
+        let validations = || lock(&state.validate_calls).len();
+        let before = validations();
         let template = if state.has(Fault::TargetUnhealthy) {
             alb::unavailable(state.dialect)
         } else {
@@ -72,6 +74,11 @@ impl Respond for RegistryResponder {
         let slow_health = state.broken(Breakage::SlowHealth) && req.url.path() == "/health";
         if state.has(Fault::SlowRegistry) || slow_health {
             template.set_delay(state.timing.slow_registry_delay)
+        } else if state.timing.realistic {
+            template.set_delay(super::state::Timing::realistic_registry_delay(
+                req.url.path(),
+                validations() > before,
+            ))
         } else {
             template
         }
