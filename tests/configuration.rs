@@ -273,24 +273,7 @@ async fn load_url_keeps_its_path_and_query_and_fails_when_nothing_answers() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let url = format!("{}/health?detailed=true", server.uri());
-    let args = [
-        "load",
-        "--url",
-        &url,
-        "--requests",
-        "5",
-        "--duration",
-        "5s",
-        "--users",
-        "1",
-    ];
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let (code, text) = tokio::task::spawn_blocking(move || {
-        run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
-    })
-    .await
-    .unwrap();
+    let (code, text) = load_in_temp_dir(format!("{}/health?detailed=true", server.uri()), 5).await;
     assert_eq!(code, 0, "{text}");
     let got = server.received_requests().await.unwrap_or_default();
     assert_eq!(got.len(), 5, "{text}");
@@ -303,25 +286,37 @@ async fn load_url_keeps_its_path_and_query_and_fails_when_nothing_answers() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     });
-    let args = [
-        "load",
-        "--url",
-        &dead,
-        "--requests",
-        "3",
-        "--duration",
-        "5s",
-        "--users",
-        "1",
-    ];
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let (code, text) = tokio::task::spawn_blocking(move || {
-        run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
-    })
-    .await
-    .unwrap();
+    let (code, text) = load_in_temp_dir(dead, 3).await;
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("EVERY REQUEST FAILED"), "{text}");
+}
+
+/// `hokusai-verify load --url <url> --requests <n>` (one user), recording into a temporary
+/// run folder (never the user's).
+async fn load_in_temp_dir(url: String, requests: u64) -> (i32, String) {
+    tokio::task::spawn_blocking(move || {
+        let dir = std::env::temp_dir().join(format!("hokusai-verify-load-{}", fastrand::u64(..)));
+        let n = requests.to_string();
+        let args = [
+            "load",
+            "--url",
+            &url,
+            "--requests",
+            &n,
+            "--duration",
+            "5s",
+            "--users",
+            "1",
+        ];
+        let out = run(
+            &args,
+            &[("HOKUSAI_RUN_DIR", dir.to_str().expect("utf-8 temp dir"))],
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    })
+    .await
+    .expect("the load run ends")
 }
 
 /// `config` shows where everything points, never a password in a URL or a key.
