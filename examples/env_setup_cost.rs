@@ -31,9 +31,13 @@ async fn main() {
     );
     let t = Instant::now();
     for _ in 0..50 {
-        let _ =
-            hokusai_verify::ecs::EcsClient::for_endpoint("http://127.0.0.1:1", "us-east-1", "c")
-                .await;
+        let _ = hokusai_verify::ecs::EcsClient::for_endpoint(
+            "http://127.0.0.1:1",
+            "us-east-1",
+            "c",
+            hokusai_verify::ecs::EcsTimeouts::default(),
+        )
+        .await;
     }
     println!(
         "ecs client: {:.1} ms",

@@ -208,6 +208,10 @@ impl Env {
                 standin.ecs_url().as_str(),
                 "us-east-1",
                 &config.profile.ecs.cluster,
+                crate::ecs::EcsTimeouts {
+                    request: config.request_timeout,
+                    connect: config.connect_timeout,
+                },
             )
             .await,
         );
@@ -247,7 +251,16 @@ impl Env {
                 "no AWS credentials in the environment, profile files or container (instance metadata is never probed)".into(),
             ),
             (Some(region), true) => EcsAccess::Client(
-                EcsClient::live(region, live.aws.endpoint_url.as_ref().map(Url::as_str), &cluster).await,
+                EcsClient::live(
+                    region,
+                    live.aws.endpoint_url.as_ref().map(Url::as_str),
+                    &cluster,
+                    crate::ecs::EcsTimeouts {
+                        request: config.request_timeout,
+                        connect: config.connect_timeout,
+                    },
+                )
+                .await,
             ),
         };
         Env {

@@ -79,7 +79,13 @@ async fn ecs_checks_agree_with_moto(
 ) {
     let Some(moto) = moto() else { return };
     let profile = Profile::default_profile();
-    let ecs = EcsClient::for_endpoint(&moto, region, &profile.ecs.cluster).await;
+    let ecs = EcsClient::for_endpoint(
+        &moto,
+        region,
+        &profile.ecs.cluster,
+        hokusai_verify::ecs::EcsTimeouts::default(),
+    )
+    .await;
     seed(&ecs, desired).await;
 
     let moto_env = Env::on_standin_with_ecs(

@@ -423,3 +423,28 @@ fn missing_redis_says_how_to_start_one() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("redis-server --daemonize yes"), "{text}");
 }
+
+/// ECS calls are bounded like every request: the suite's timeouts, classified failures,
+/// and after a timeout the ECS API is not called again in the run.
+#[tokio::test]
+async fn ecs_calls_use_the_timeouts_and_remember_a_dead_endpoint() {
+    let (_hold, port) = black_hole();
+    let ecs = hokusai_verify::ecs::EcsClient::for_endpoint(
+        &format!("http://127.0.0.1:{port}"),
+        "us-east-1",
+        "hokusai-development",
+        hokusai_verify::ecs::EcsTimeouts {
+            request: Duration::from_millis(600),
+            connect: Duration::from_millis(300),
+        },
+    )
+    .await;
+    let t = Instant::now();
+    let err = ecs.describe("hokusai-api-development").await.unwrap_err();
+    assert_eq!(err.class, "timeout", "{err}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let t = Instant::now();
+    let again = ecs.describe("hokusai-auth-development").await.unwrap_err();
+    assert!(again.message.contains("not sent"), "{again}");
+    assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
+}

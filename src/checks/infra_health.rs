@@ -348,24 +348,14 @@ fn ecs_service(c: &mut Check) -> CheckFuture<'_> {
         let name = c.param().to_owned();
         let ecs = c.env.require_ecs()?.clone();
         let t0 = Instant::now();
-        let out = ecs
-            .client
-            .describe_services()
-            .cluster(&ecs.cluster)
-            .services(&name)
-            .send()
-            .await;
+        let out = ecs.describe(&name).await;
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         let request = format!("DescribeServices cluster={} services=[{name}]", ecs.cluster);
         let out = match out {
             Ok(o) => o,
             Err(e) => {
-                let msg = format!("{}", aws_sdk_ecs::error::DisplayErrorContext(&e));
-                c.note("ecs", request, ms, Err(msg.clone()));
-                return Err(Failure::error(
-                    "unexpected response",
-                    format!("DescribeServices failed: {msg}"),
-                ));
+                c.note("ecs", request, ms, Err(e.message.clone()));
+                return Err(Failure::error(e.class, e.message));
             }
         };
         if let Some(f) = out.failures().iter().next() {

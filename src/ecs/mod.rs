@@ -9,11 +9,44 @@ use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::config::{Credentials, Region};
 use std::time::Duration;
 
-/// An ECS client and the cluster it looks at.
+/// An ECS client and the cluster it looks at, under the suite's timeouts, with the same
+/// memory as the HTTP client: after the ECS API timed out or could not be reached, further
+/// calls in the run fail at once instead of paying the timeout again.
 #[derive(Clone, Debug)]
 pub struct EcsClient {
     pub client: aws_sdk_ecs::Client,
     pub cluster: String,
+    failed: std::sync::Arc<std::sync::Mutex<Option<EcsCallError>>>,
+}
+
+/// Why an ECS call got no usable answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EcsCallError {
+    /// `timeout`, `unreachable` or `unexpected response` (the suite's error classes).
+    pub class: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for EcsCallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.class, self.message)
+    }
+}
+
+/// The suite's timeouts for ECS calls (`HOKUSAI_TIMEOUT_MS`, `HOKUSAI_CONNECT_TIMEOUT_MS`).
+#[derive(Clone, Copy, Debug)]
+pub struct EcsTimeouts {
+    pub request: Duration,
+    pub connect: Duration,
+}
+
+impl Default for EcsTimeouts {
+    fn default() -> Self {
+        Self {
+            request: Duration::from_secs(10),
+            connect: Duration::from_secs(3),
+        }
+    }
 }
 
 /// Is there any credential source besides instance metadata? (Checked without calling out.)
@@ -31,18 +64,24 @@ pub fn credentials_available() -> bool {
             .is_some_and(|h| std::path::Path::new(&h).join(".aws/credentials").exists())
 }
 
-fn timeouts() -> aws_config::timeout::TimeoutConfig {
+fn timeouts(t: EcsTimeouts) -> aws_config::timeout::TimeoutConfig {
+    // The whole operation, retries included, within one request timeout.
     aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .operation_timeout(Duration::from_secs(15))
+        .connect_timeout(t.connect)
+        .operation_attempt_timeout(t.request)
+        .operation_timeout(t.request)
         .build()
 }
 
 impl EcsClient {
     /// A client for the stand-in (or moto): static credentials, explicit region and
     /// endpoint, no retries. Never touches IMDS.
-    pub async fn for_endpoint(endpoint: &str, region: &str, cluster: &str) -> Self {
+    pub async fn for_endpoint(
+        endpoint: &str,
+        region: &str,
+        cluster: &str,
+        limits: EcsTimeouts,
+    ) -> Self {
         let conf = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .credentials_provider(Credentials::new(
@@ -54,25 +93,31 @@ impl EcsClient {
             ))
             .endpoint_url(endpoint)
             .retry_config(RetryConfig::disabled())
-            .timeout_config(timeouts())
+            .timeout_config(timeouts(limits))
             .load()
             .await;
         Self {
             client: aws_sdk_ecs::Client::new(&conf),
             cluster: cluster.to_owned(),
+            failed: Default::default(),
         }
     }
 
     /// A client for a live account: environment, profile, web-identity and container
     /// credentials (never instance metadata: a black-holed IMDS would cost seconds per
     /// check, and this suite must not send traffic there). One standard retry.
-    pub async fn live(region: &str, endpoint: Option<&str>, cluster: &str) -> Self {
+    pub async fn live(
+        region: &str,
+        endpoint: Option<&str>,
+        cluster: &str,
+        limits: EcsTimeouts,
+    ) -> Self {
         let chain = live_credentials_chain();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .credentials_provider(chain)
             .retry_config(RetryConfig::standard().with_max_attempts(2))
-            .timeout_config(timeouts());
+            .timeout_config(timeouts(limits));
         if let Some(e) = endpoint {
             loader = loader.endpoint_url(e);
         }
@@ -80,7 +125,55 @@ impl EcsClient {
         Self {
             client: aws_sdk_ecs::Client::new(&conf),
             cluster: cluster.to_owned(),
+            failed: Default::default(),
         }
+    }
+
+    /// `DescribeServices` for one service of the cluster, classified like the suite's HTTP
+    /// failures; after a timeout or an unreachable endpoint, later calls are not sent.
+    pub async fn describe(
+        &self,
+        service: &str,
+    ) -> Result<aws_sdk_ecs::operation::describe_services::DescribeServicesOutput, EcsCallError>
+    {
+        if let Some(first) = self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Err(EcsCallError {
+                class: first.class,
+                message: format!("not sent: the ECS API already failed in this run ({first})"),
+            });
+        }
+        let out = self
+            .client
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(service)
+            .send()
+            .await;
+        out.map_err(|e| {
+            use aws_sdk_ecs::error::SdkError;
+            let class = match &e {
+                SdkError::TimeoutError(_) => "timeout",
+                SdkError::DispatchFailure(d) if d.is_timeout() => "timeout",
+                SdkError::DispatchFailure(_) => "unreachable",
+                _ => "unexpected response",
+            };
+            let err = EcsCallError {
+                class,
+                message: crate::secret::redact(&format!(
+                    "DescribeServices failed: {}",
+                    aws_sdk_ecs::error::DisplayErrorContext(&e)
+                )),
+            };
+            if class != "unexpected response" {
+                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.clone());
+            }
+            err
+        })
     }
 }
 
