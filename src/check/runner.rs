@@ -3,8 +3,9 @@
 //!
 //! On the stand-in every check gets a fresh instance, so every check may run beside any
 //! other. On a live target the checks share the platform: the authentication area (one
-//! key's cache entry and rate-limit counters) runs as one sequence, and heavy transfers run
-//! one at a time after everything else, so the suite never measures its own contention.
+//! key's cache entry and rate-limit counters) runs first, alone, as one sequence, and heavy
+//! transfers run one at a time after everything else, so the suite never measures its own
+//! contention.
 
 use super::{CheckResult, CheckSpec};
 use crate::config::Config;
@@ -65,10 +66,7 @@ pub async fn run_plan(
             groups.push(vec![i]);
         }
     }
-    if !auth.is_empty() {
-        // First: the longest sequence starts at once.
-        groups.insert(0, auth);
-    }
+
     if !live && !heavy.is_empty() {
         // On the stand-in nothing is shared: the heavy transfers (one at a time, for
         // memory) run beside the rest, from the start, as the longest sequence.
@@ -115,6 +113,16 @@ pub async fn run_plan(
             Ok::<_, EnvError>(out)
         }
     };
+    let mut done: Vec<(usize, CheckResult)> = Vec::with_capacity(total);
+    // On a live target the authentication area runs first and alone: its checks count one
+    // key's rate-limit budget and read its cache entry, which any other check's requests
+    // with that key would change under them.
+    if !auth.is_empty() {
+        match tokio::spawn(run_group(auth)).await {
+            Ok(r) => done.extend(r?),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
     let gate = Arc::new(tokio::sync::Semaphore::new(policy.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for g in groups {
@@ -124,7 +132,6 @@ pub async fn run_plan(
             work.await
         });
     }
-    let mut done: Vec<(usize, CheckResult)> = Vec::with_capacity(total);
     while let Some(g) = tasks.join_next().await {
         match g {
             Ok(r) => done.extend(r?),
