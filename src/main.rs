@@ -1000,7 +1000,18 @@ fn print_line(r: &CheckResult) {
         Outcome::Error { .. } => "ERR ",
         Outcome::Blocked { .. } => "BLKD",
     };
-    println!("{mark} {:<58} {:>7.1} ms", r.key(), worst_latency);
+    // The check's own duration, labelled, and its slowest call; a long name gets its own
+    // line so the figures stay aligned.
+    let key = r.key();
+    let figures = format!(
+        "{:>8.1} ms  (slowest call {:.1} ms)",
+        r.duration_ms, worst_latency
+    );
+    if key.chars().count() > 58 {
+        println!("{mark} {key}\n     {:<58} {figures}", "");
+    } else {
+        println!("{mark} {key:<58} {figures}");
+    }
     if r.outcome != Outcome::Passed
         && let Some(m) = &r.message
     {
