@@ -25,7 +25,12 @@ async fn env() -> Arc<Env> {
 }
 
 fn keep(env: &Env, r: &LoadResult) {
-    load::record(&env.config.run_dir, r).expect("the run folder is writable");
+    // The stand-in's configuration ignores the process environment; the run folder the
+    // caller chose (`make test` picks its own) still applies.
+    let dir = std::env::var_os("HOKUSAI_RUN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env.config.run_dir.clone());
+    load::record(&dir, r).expect("the run folder is writable");
     eprintln!(
         "{}: {} requests, {:.1} req/s, p50 {:.2} p95 {:.2} p99 {:.2} ms",
         r.name,
