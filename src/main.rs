@@ -606,15 +606,6 @@ struct LoadArgs {
     allow_live: bool,
 }
 
-fn is_loopback(u: &url::Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
-}
-
 async fn load(a: LoadArgs) -> ExitCode {
     use hokusai_verify::http::{Auth, HttpClient, Req};
     use hokusai_verify::load::{self, Model, RunLimits, scenarios};
@@ -683,7 +674,7 @@ async fn load(a: LoadArgs) -> ExitCode {
     let http = HttpClient::new(config.request_timeout, config.connect_timeout);
     // Build the work, and refuse non-loopback targets unless allowed.
     let (target, env, work, name) = if let Some(url) = &a.url {
-        if !is_loopback(url) && !a.allow_live {
+        if !hokusai_verify::config::is_loopback(url) && !a.allow_live {
             eprintln!(
                 "load against {url} refused: not a loopback address; add --allow-live to load a real target"
             );

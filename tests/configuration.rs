@@ -1,6 +1,8 @@
 //! Bad configuration fails before any traffic, with one message that names the variable,
 //! and never echoes a key. Runs the real `hokusai-verify` binary.
 
+mod common;
+
 use rstest::rstest;
 use std::process::Command;
 use wiremock::MockServer;
@@ -437,16 +439,7 @@ fn an_interrupted_verify_writes_the_report_of_what_ran() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.status.code(), Some(130), "{text}");
-    let planned: usize = text
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("hokusai-verify: ")?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .expect("the plan line");
+    let planned = common::planned_checks(&text);
     let recorded = walk_json(&dir.join("results"));
     assert_eq!(recorded, planned, "{text}");
     assert!(text.contains("not run: the run was interrupted"), "{text}");

@@ -249,16 +249,7 @@ fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
         })
         .collect();
     // A result for every check of the plan.
-    let planned: usize = out
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("hokusai-verify: ")?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .expect("the plan line");
+    let planned = common::planned_checks(&out);
     assert_eq!(check_lines.len(), planned, "{out}");
     assert!(
         kind == "slow-health" || !check_lines.iter().any(|l| l.starts_with("ok ")),

@@ -147,18 +147,12 @@ impl Config {
         let Some(live) = &self.live else {
             return Vec::new();
         };
-        let loopback = |u: &Url| match u.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        };
         [
             ("HOKUSAI_REGISTRY_URL", &live.registry_url),
             ("HOKUSAI_AUTH_URL", &live.auth_url),
         ]
         .into_iter()
-        .filter(|(_, u)| u.scheme() == "http" && !loopback(u))
+        .filter(|(_, u)| u.scheme() == "http" && !is_loopback(u))
         .map(|(var, u)| {
             format!(
                 "warning: {var} is plain http:// to {}: the API key travels in clear text; use https://",
@@ -471,6 +465,16 @@ impl Config {
             .expect("the default stand-in configuration is valid");
         c.profile = profile;
         c
+    }
+}
+
+/// Is the URL's host this machine (127.0.0.0/8, ::1, `localhost`)?
+pub fn is_loopback(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
     }
 }
 

@@ -184,3 +184,18 @@ impl test_context::AsyncTestContext for RegistryCtx {
         );
     }
 }
+
+/// The number of checks `hokusai-verify verify` planned, from its first line
+/// (`hokusai-verify: N checks on ...`).
+pub fn planned_checks(output: &str) -> usize {
+    output
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("hokusai-verify: ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("the plan line")
+}
