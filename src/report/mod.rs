@@ -239,12 +239,24 @@ fn nextest_failures(path: &Path) -> Vec<String> {
     let Ok(xml) = std::fs::read_to_string(path) else {
         return vec![format!("nextest JUnit {} not readable", path.display())];
     };
-    let re = regex::Regex::new(
-        r#"<testcase name="([^"]+)"[^>]*classname="([^"]+)"[^>]*>\s*<(failure|error)"#,
-    )
-    .expect("regex");
-    re.captures_iter(&xml)
-        .map(|c| format!("nextest: {} {} failed", &c[2], &c[1]))
+    let junit = match quick_junit::Report::deserialize_from_str(&xml) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![format!(
+                "nextest JUnit {} not readable: {e}",
+                path.display()
+            )];
+        }
+    };
+    junit
+        .test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter().map(move |c| (s, c)))
+        .filter(|(_, c)| matches!(c.status, quick_junit::TestCaseStatus::NonSuccess { .. }))
+        .map(|(s, c)| {
+            let class = c.classname.as_ref().unwrap_or(&s.name);
+            format!("nextest: {} {} failed", class.as_str(), c.name.as_str())
+        })
         .collect()
 }
 
@@ -282,4 +294,48 @@ pub fn write_all(report: &mut Report, out_dir: &Path) -> std::io::Result<Written
         files.push(path);
     }
     Ok(Written { files })
+}
+
+#[cfg(test)]
+mod tests {
+    /// nextest's JUnit, as it writes it: failed and errored cases are listed, passed and
+    /// skipped ones are not; an unreadable file says so instead of listing nothing.
+    #[test]
+    fn nextest_failures_are_read_from_junit() {
+        let dir = std::env::temp_dir().join(format!("hv-junit-{}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("junit.xml");
+        std::fs::write(
+            &path,
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="nextest-run" tests="4" failures="1" errors="1">
+  <testsuite name="hokusai-verify::authentication" tests="4" failures="1" errors="1">
+    <testcase name="ok_case" classname="hokusai-verify::authentication" time="0.1"/>
+    <testcase name="bad_case" classname="hokusai-verify::authentication" time="0.2">
+      <failure type="test failure">assertion failed</failure>
+    </testcase>
+    <testcase name="crash" classname="hokusai-verify::authentication" time="0.3">
+      <error type="crash">SIGSEGV</error>
+    </testcase>
+    <testcase name="skipped_case" classname="hokusai-verify::authentication" time="0">
+      <skipped/>
+    </testcase>
+  </testsuite>
+</testsuites>"#,
+        )
+        .unwrap();
+        let found = super::nextest_failures(&path);
+        assert_eq!(
+            found,
+            vec![
+                "nextest: hokusai-verify::authentication bad_case failed",
+                "nextest: hokusai-verify::authentication crash failed",
+            ]
+        );
+        std::fs::write(&path, "not xml <").unwrap();
+        let found = super::nextest_failures(&path);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("not readable"), "{found:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
