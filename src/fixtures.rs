@@ -14,48 +14,17 @@
 //! ```
 
 use crate::cache::{Cache, display_url};
+use crate::catalogue::Fault;
 use crate::check::Failure;
 use crate::config::{Config, ConfigError, Profile, TargetKind};
 use crate::ecs::EcsClient;
 use crate::http::HttpClient;
 use crate::secret::ApiKey;
-use crate::standin::{Fault, StandIn, StandInError, StandInOptions};
+use crate::standin::{StandIn, StandInError, StandInOptions};
 use std::sync::Arc;
 use url::Url;
 
-/// The keys of a run. Only `primary` is always there; checks that need another one skip
-/// (with the reason) when it is absent.
-#[derive(Debug, Clone)]
-pub struct Keys {
-    /// The key the suite runs with (read and write scopes, valid for service `platform`).
-    pub primary: ApiKey,
-    /// Another valid key ("other keys are unaffected").
-    pub second: Option<ApiKey>,
-    /// A key with a small hourly limit (rate-limit checks).
-    pub low_limit: Option<ApiKey>,
-    pub read_only: Option<ApiKey>,
-    pub revoked: Option<ApiKey>,
-    pub expired: Option<ApiKey>,
-}
-
-impl Keys {
-    /// Every key, for leak scans.
-    pub fn all(&self) -> Vec<&ApiKey> {
-        let mut v = vec![&self.primary];
-        v.extend(
-            [
-                &self.second,
-                &self.low_limit,
-                &self.read_only,
-                &self.revoked,
-                &self.expired,
-            ]
-            .into_iter()
-            .flatten(),
-        );
-        v
-    }
-}
+pub use crate::catalogue::Keys;
 
 /// The Redis of the platform, as far as this run can reach it.
 #[derive(Debug, Clone)]
@@ -132,6 +101,9 @@ impl Env {
                     opts = opts.fast();
                 }
                 let standin = StandIn::start(opts).await?;
+                for b in &config.standin_breakages {
+                    standin.set_breakage(*b, true);
+                }
                 Ok(Self::on_standin(config, standin).await)
             }
             TargetKind::Live => Ok(Arc::new(Self::live(config).await)),
@@ -170,14 +142,7 @@ impl Env {
             http: HttpClient::new(config.request_timeout, config.connect_timeout),
             registry: url.clone(),
             auth: url.clone(),
-            keys: Keys {
-                primary: key,
-                second: None,
-                low_limit: None,
-                read_only: None,
-                revoked: None,
-                expired: None,
-            },
+            keys: Keys::new(key),
             redis: RedisAccess::NotConfigured("an MLflow-only environment has no Redis".into()),
             ecs: EcsAccess::NotConfigured("an MLflow-only environment has no ECS".into()),
             standin: None,
@@ -193,15 +158,7 @@ impl Env {
 
     async fn standin_env(config: Config, standin: StandIn) -> Env {
         let http = HttpClient::new(config.request_timeout, config.connect_timeout);
-        let k = standin.keys();
-        let keys = Keys {
-            primary: k.valid.key.clone(),
-            second: Some(k.second.key.clone()),
-            low_limit: Some(k.low_limit.key.clone()),
-            read_only: Some(k.read_only.key.clone()),
-            revoked: Some(k.revoked.key.clone()),
-            expired: Some(k.expired.key.clone()),
-        };
+        let keys = standin.keys().as_keys();
         let redis = connect_redis(&standin.redis_url(), standin.redis_prefix()).await;
         let ecs = EcsAccess::Client(
             EcsClient::for_endpoint(
@@ -267,14 +224,7 @@ impl Env {
             http,
             registry: live.registry_url.clone(),
             auth: live.auth_url.clone(),
-            keys: Keys {
-                primary: live.api_key.clone(),
-                second: live.keys.second.clone(),
-                low_limit: live.keys.low_limit.clone(),
-                read_only: live.keys.read_only.clone(),
-                revoked: live.keys.revoked.clone(),
-                expired: live.keys.expired.clone(),
-            },
+            keys: live.keys.clone(),
             redis,
             ecs,
             standin: None,
@@ -299,17 +249,12 @@ impl Env {
             auth_failure_status: p.auth.failure_status,
             auth_timeout,
             slow_answer: std::time::Duration::from_millis(p.health.latency_budget_ms),
-            valid_keys: [
-                ("primary", Some(&self.keys.primary)),
-                ("second", self.keys.second.as_ref()),
-                ("low-limit", self.keys.low_limit.as_ref()),
-                ("read-only", self.keys.read_only.as_ref()),
-            ]
-            .into_iter()
-            .filter_map(|(role, k)| {
-                k.map(|k| (role, secrecy::SecretString::from(k.expose().to_owned())))
-            })
-            .collect(),
+            valid_keys: self
+                .keys
+                .all()
+                .filter(|(role, _)| role.must_be_accepted())
+                .map(|(role, k)| (role, secrecy::SecretString::from(k.expose().to_owned())))
+                .collect(),
         })
     }
     pub fn auth_url(&self) -> &Url {
@@ -352,6 +297,14 @@ impl Env {
             })
             .blocked("Redis reachable")),
         }
+    }
+
+    /// The key of `role`, or a skip naming the variable that would hold it.
+    pub fn key(&self, role: crate::catalogue::KeyRole) -> Result<ApiKey, Failure> {
+        self.keys
+            .get(role)
+            .cloned()
+            .ok_or_else(|| Failure::skipped(role.missing()))
     }
 
     /// The ECS client, or a skip with the reason.

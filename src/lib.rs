@@ -6,6 +6,7 @@
 //! the stand-in, a faithful wiremock emulation of the platform with a switch per fault.
 //!
 //! Where things live:
+//! - [`catalogue`]: the typed vocabulary (areas, faults, breakages, key roles), a leaf;
 //! - [`config`]: target selection, environment variables, profiles;
 //! - [`secret`]: API keys as secret types, redaction of everything written;
 //! - [`http`]: the timed HTTP client and its evidence;
@@ -18,8 +19,10 @@
 //! - [`standin`]: the emulated platform and its fault switches.
 
 pub mod cache;
+pub mod catalogue;
 pub mod check;
 pub mod checks;
+pub mod commands;
 pub mod config;
 pub mod ecs;
 pub mod fixtures;

@@ -2,12 +2,13 @@
 //! breakages switched on, many at once (each check gets its own stand-in, which starts in
 //! milliseconds, so checks cannot disturb each other).
 
-use crate::check::CheckResult;
+use crate::catalogue::{Breakage, Dialect, Fault};
+use crate::check::runner::{RunPolicy, ignore_results, run_plan};
+use crate::check::{CheckResult, CheckSpec};
 use crate::checks;
 use crate::config::{Config, Profile};
-use crate::fixtures::Env;
-use crate::standin::{Breakage, Dialect, Fault};
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// How many checks run at once in this process, over all scenarios together.
@@ -23,11 +24,22 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub breakages: Vec<Breakage>,
     /// Only these areas (empty: all).
-    pub areas: Vec<&'static str>,
+    pub areas: Vec<crate::catalogue::Area>,
     /// Also run heavy checks (large artifacts).
     pub include_heavy: bool,
     /// How the stand-in words what the contract leaves open.
     pub dialect: Dialect,
+}
+
+impl Scenario {
+    /// The stand-in configuration of this scenario.
+    pub fn config(&self, profile: &Profile) -> Config {
+        let mut config = Config::standin(profile.clone());
+        config.standin_faults = self.faults.iter().copied().collect();
+        config.standin_breakages = self.breakages.iter().copied().collect();
+        config.standin_dialect = self.dialect;
+        config
+    }
 }
 
 /// Runs every check of the scenario's areas, each on its own stand-in; results in
@@ -38,35 +50,23 @@ pub async fn run(profile: &Profile, scenario: &Scenario) -> Vec<CheckResult> {
         .filter(|s| scenario.areas.is_empty() || scenario.areas.contains(&s.area))
         .filter(|s| scenario.include_heavy || !s.heavy)
         .collect();
-    let gate = GATE.clone();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, spec) in specs.into_iter().enumerate() {
-        let gate = gate.clone();
-        let mut config = Config::standin(profile.clone());
-        config.standin_faults = scenario.faults.iter().copied().collect();
-        config.standin_dialect = scenario.dialect;
-        let breakages = scenario.breakages.clone();
-        tasks.spawn(async move {
-            let _heavy = if spec.heavy {
-                Some(HEAVY.clone().acquire_owned().await.expect("semaphore open"))
-            } else {
-                None
-            };
-            let _permit = gate.acquire_owned().await.expect("semaphore open");
-            let env = match Env::build(config).await {
-                Ok(e) => e,
-                Err(e) => panic!("{e}"),
-            };
-            for b in &breakages {
-                env.standin().expect("a stand-in").set_breakage(*b, true);
-            }
-            (i, spec.run(&env).await)
-        });
+    run_specs(&specs, scenario.config(profile)).await
+}
+
+/// Runs `specs` with the library's runner ([`crate::check::runner`]), each on a fresh
+/// stand-in built from `config`, at most [`CONCURRENCY`] at once over every plan of this
+/// process and heavy checks one at a time. No run budget applies (a test's own timeout
+/// does). Panics with instructions when the stand-in cannot start (Redis missing).
+pub async fn run_specs(specs: &[CheckSpec], config: Config) -> Vec<CheckResult> {
+    let policy = RunPolicy {
+        interrupted: None,
+        concurrency: CONCURRENCY,
+        budget: Duration::from_secs(24 * 3600),
+        gate: Some(GATE.clone()),
+        heavy_gate: Some(HEAVY.clone()),
+    };
+    match run_plan(specs, &config, None, policy, ignore_results()).await {
+        Ok(results) => results,
+        Err(e) => panic!("{e}"),
     }
-    let mut out = Vec::new();
-    while let Some(r) = tasks.join_next().await {
-        out.push(r.expect("a check task does not panic"));
-    }
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, r)| r).collect()
 }

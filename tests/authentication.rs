@@ -8,6 +8,7 @@
 mod common;
 
 use common::target;
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::fixtures::Env;
 use std::sync::Arc;
 
@@ -57,7 +58,7 @@ use rstest::rstest;
 #[case::rate_isolated("rate_limit_isolated")]
 #[tokio::test]
 async fn authentication(#[future] target: Arc<Env>, #[case] id: &str) {
-    common::run_check_on(target.await, "authentication", id).await;
+    common::run_check_on(target.await, Area::Authentication, id).await;
 }
 
 #[rstest]
@@ -97,7 +98,7 @@ async fn caught_by_fault(
     #[case] fault: Fault,
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
-    let r = common::run_under_faults(profile, "authentication", id, &[fault]).await;
+    let r = common::run_under_faults(profile, Area::Authentication, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
 }
 
@@ -131,7 +132,7 @@ async fn caught_by_breakage(
     #[case] breakage: Breakage,
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
-    let r = common::run_with_breakage(profile, "authentication", id, breakage).await;
+    let r = common::run_with_breakage(profile, Area::Authentication, id, breakage).await;
     common::assert_caught(&r, &[breakage]);
 }
 
@@ -140,7 +141,7 @@ async fn caught_by_breakage(
 #[case::scopes_ignored("write_scopes", Breakage::ScopesIgnored)]
 #[tokio::test]
 async fn caught_by_breakage_2026(#[case] id: &str, #[case] breakage: Breakage) {
-    let r = common::run_with_breakage("hokusai-2026", "authentication", id, breakage).await;
+    let r = common::run_with_breakage("hokusai-2026", Area::Authentication, id, breakage).await;
     common::assert_caught(&r, &[breakage]);
 }
 
@@ -154,7 +155,8 @@ async fn revocation_window_is_measured(#[values("hokusai-2025-08", "hokusai-2026
     )
     .await;
     let spec =
-        hokusai_verify::checks::find(env.profile(), "authentication", "revocation_window").unwrap();
+        hokusai_verify::checks::find(env.profile(), Area::Authentication, "revocation_window")
+            .unwrap();
     let r = spec.run(&env).await;
     let window = r.measurements["revocation_window_s"];
     let ttl = env.profile().cache.ttl_secs as f64;
@@ -168,8 +170,8 @@ async fn revocation_window_is_measured(#[values("hokusai-2025-08", "hokusai-2026
 #[test]
 fn every_check_has_a_case_and_a_fault() {
     let source = include_str!("authentication.rs");
-    common::assert_every_check_has_a_case("authentication", source);
-    common::assert_every_check_has_a_fault_case("authentication", source);
+    common::assert_every_check_has_a_case(Area::Authentication, source);
+    common::assert_every_check_has_a_fault_case(Area::Authentication, source);
 }
 
 /// `key-not-valid-for-service` rejects only the configured key: another key still works.
@@ -177,7 +179,7 @@ fn every_check_has_a_case_and_a_fault() {
 async fn second_key_unaffected_by_a_bad_test_key() {
     common::assert_passes_under_faults(
         "hokusai-2025-08",
-        "authentication",
+        Area::Authentication,
         "second_key_works",
         &[Fault::KeyNotValidForService],
     )

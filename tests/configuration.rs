@@ -3,6 +3,7 @@
 
 mod common;
 
+use hokusai_verify::catalogue::Area;
 use rstest::rstest;
 use std::process::Command;
 use wiremock::MockServer;
@@ -141,7 +142,7 @@ async fn strict_mode_turns_skips_into_failures() {
         Box::pin(async { Err(Failure::skipped("no low-limit key configured")) })
     }
     let spec = CheckSpec::new(
-        "example",
+        Area::MlflowProxy,
         "needs_something",
         Component::RateLimiter,
         "skips",
@@ -187,7 +188,7 @@ async fn not_applicable_never_fails_a_strict_gate() {
     let env = hokusai_verify::fixtures::Env::build(config)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let spec = hokusai_verify::checks::find(env.profile(), "authentication", "usage_reported")
+    let spec = hokusai_verify::checks::find(env.profile(), Area::Authentication, "usage_reported")
         .expect("the check");
     let r = spec.run(&env).await;
     assert!(
@@ -196,8 +197,9 @@ async fn not_applicable_never_fails_a_strict_gate() {
         r.explain()
     );
     // A missing key is a skip the user can fix: strict fails it, naming the variable.
-    let spec = hokusai_verify::checks::find(env.profile(), "authentication", "rate_limit_enforced")
-        .expect("the check");
+    let spec =
+        hokusai_verify::checks::find(env.profile(), Area::Authentication, "rate_limit_enforced")
+            .expect("the check");
     let r = spec.run(&env).await;
     assert_eq!(r.outcome, Outcome::Failed, "{}", r.explain());
     assert!(

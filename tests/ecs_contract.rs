@@ -5,6 +5,7 @@
 //! desired 3 stays below its count with its rollout IN_PROGRESS).
 
 use aws_sdk_ecs::types::ContainerDefinition;
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::check::Outcome;
 use hokusai_verify::config::{Config, Profile};
 use hokusai_verify::ecs::EcsClient;
@@ -101,7 +102,7 @@ async fn ecs_checks_agree_with_moto(
     for service in [AUTH, API, MLFLOW] {
         let spec = hokusai_verify::checks::find(
             &profile,
-            "infra_health",
+            Area::InfraHealth,
             &format!("ecs_service[{service}]"),
         )
         .unwrap();

@@ -5,6 +5,7 @@
 mod common;
 
 use common::target;
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::fixtures::Env;
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ use std::time::{Duration, Instant};
 #[case::ten_mb("malformed_json[10mb-document]")]
 #[tokio::test]
 async fn error_scenarios(#[future] target: Arc<Env>, #[case] id: &str) {
-    common::run_check_on(target.await, "error_scenarios", id).await;
+    common::run_check_on(target.await, Area::ErrorScenarios, id).await;
 }
 
 #[rstest]
@@ -56,7 +57,7 @@ async fn error_scenarios(#[future] target: Arc<Env>, #[case] id: &str) {
 #[case::json_array_mlflow_down("malformed_json[json-array]", Fault::MlflowDown)]
 #[tokio::test]
 async fn caught_by_fault(#[case] id: &str, #[case] fault: Fault) {
-    let r = common::run_under_faults("hokusai-2025-08", "error_scenarios", id, &[fault]).await;
+    let r = common::run_under_faults("hokusai-2025-08", Area::ErrorScenarios, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
 }
 
@@ -65,15 +66,15 @@ async fn caught_by_fault(#[case] id: &str, #[case] fault: Fault) {
 #[case::duplicate_versions("concurrent_versions", Breakage::DuplicateVersions)]
 #[tokio::test]
 async fn caught_by_breakage(#[case] id: &str, #[case] breakage: Breakage) {
-    let r = common::run_with_breakage("hokusai-2025-08", "error_scenarios", id, breakage).await;
+    let r = common::run_with_breakage("hokusai-2025-08", Area::ErrorScenarios, id, breakage).await;
     common::assert_caught(&r, &[breakage]);
 }
 
 #[test]
 fn every_check_has_a_case_and_a_fault() {
     let source = include_str!("error_scenarios.rs");
-    common::assert_every_check_has_a_case("error_scenarios", source);
-    common::assert_every_check_has_a_fault_case("error_scenarios", source);
+    common::assert_every_check_has_a_case(Area::ErrorScenarios, source);
+    common::assert_every_check_has_a_fault_case(Area::ErrorScenarios, source);
 }
 
 // ---- the suite under bad conditions ----

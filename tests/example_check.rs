@@ -2,10 +2,10 @@
 //! test against the target and its test under a fault. (docs/fixtures.md shows this file;
 //! `tests/docs.rs` fails when the two differ.)
 
+use hokusai_verify::catalogue::{Area, Fault};
 use hokusai_verify::check::{Check, CheckFuture, CheckSpec, Component, Line, Outcome, ensure};
 use hokusai_verify::fixtures::Env;
 use hokusai_verify::http::{Auth, Req};
-use hokusai_verify::standin::Fault;
 
 /// The check: the registered-models search answers 200 JSON through the proxy.
 fn models_search_works(c: &mut Check) -> CheckFuture<'_> {
@@ -25,7 +25,7 @@ fn models_search_works(c: &mut Check) -> CheckFuture<'_> {
 
 fn spec() -> CheckSpec {
     CheckSpec::new(
-        "example",
+        Area::MlflowProxy,
         "models_search_works",
         Component::Mlflow,
         "registered-models/search answers",

@@ -6,6 +6,7 @@
 //! checks × faults matrix in `docs/fault-matrix.md` (regenerate with
 //! `HOKUSAI_UPDATE_FAULT_MATRIX=1 cargo test --test fault_catalogue`).
 
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::check::{CheckResult, Outcome};
 use hokusai_verify::config::Profile;
 use hokusai_verify::report::rca;
@@ -34,10 +35,12 @@ fn applies(fault: Fault, profile: &str) -> bool {
 /// The checks relevant to a fault: the areas that can observe it. Faults of one part run
 /// only those areas (faster, and what "relevant" means); the rest run everything, which also
 /// proves the absence of misleading collateral failures across the whole suite.
-fn relevant_areas(fault: Fault) -> Option<&'static [&'static str]> {
+fn relevant_areas(fault: Fault) -> Option<&'static [Area]> {
     match fault {
-        Fault::SlowRegistry | Fault::EcsDegraded | Fault::EcsMissing => Some(&["infra_health"]),
-        Fault::CacheTtlWrong | Fault::RateLimitOff => Some(&["infra_health", "authentication"]),
+        Fault::SlowRegistry | Fault::EcsDegraded | Fault::EcsMissing => Some(&[Area::InfraHealth]),
+        Fault::CacheTtlWrong | Fault::RateLimitOff => {
+            Some(&[Area::InfraHealth, Area::Authentication])
+        }
         _ => None,
     }
 }
@@ -51,8 +54,8 @@ fn breakage_profiles(b: Breakage) -> Vec<&'static str> {
     }
 }
 
-fn areas(faults: &[Fault]) -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
+fn areas(faults: &[Fault]) -> Vec<Area> {
+    let mut out: Vec<Area> = Vec::new();
     for f in faults {
         match relevant_areas(*f) {
             Some(a) => out.extend(
@@ -118,7 +121,7 @@ fn all_scenarios() -> Vec<(&'static str, Vec<Fault>, Vec<Breakage>, Dialect)> {
     for d in DIALECTS {
         for p in PROFILES {
             v.push((p, vec![], vec![], d));
-            for f in Fault::ALL {
+            for f in Fault::all() {
                 v.push((p, vec![f], vec![], d));
             }
         }
@@ -212,8 +215,8 @@ fn the_catalogue_and_the_switches_agree() {
         return;
     }
     let ids: Vec<&str> = CATALOGUE.iter().map(|(id, _)| *id).collect();
-    let switches: Vec<&str> = Fault::ALL.iter().map(|f| f.id()).collect();
-    assert_eq!(ids, switches, "faults.md rows and Fault::ALL differ");
+    let switches: Vec<&str> = Fault::all().iter().map(|f| f.id()).collect();
+    assert_eq!(ids, switches, "faults.md rows and the Fault enum differ");
     for (id, f) in CATALOGUE {
         assert_eq!(f.id(), *id);
         assert!(rca::cause(id).is_some(), "no root-cause rule for {id}");
@@ -358,7 +361,7 @@ async fn fault_matrix_is_complete_and_published() {
     let mut hits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut blocks: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut scenarios: Vec<(String, &str, Vec<Fault>, Vec<Breakage>)> = Vec::new();
-    for f in Fault::ALL {
+    for f in Fault::all() {
         for p in PROFILES.into_iter().filter(|p| applies(f, p)) {
             scenarios.push((f.id().to_owned(), p, vec![f], vec![]));
         }

@@ -7,6 +7,7 @@
 mod common;
 
 use common::target;
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::fixtures::Env;
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ use rstest::rstest;
 #[case::redis("redis_connectivity")]
 #[tokio::test]
 async fn infra_health(#[future] target: Arc<Env>, #[case] id: &str) {
-    common::run_check_on(target.await, "infra_health", id).await;
+    common::run_check_on(target.await, Area::InfraHealth, id).await;
 }
 
 #[rstest]
@@ -64,7 +65,7 @@ async fn caught_by_fault(
     #[case] fault: Fault,
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
-    let r = common::run_under_faults(profile, "infra_health", id, &[fault]).await;
+    let r = common::run_under_faults(profile, Area::InfraHealth, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
 }
 
@@ -74,7 +75,7 @@ async fn caught_by_fault(
 #[case("ecs_service[hokusai-mlflow-development]", Fault::EcsDegraded)]
 #[tokio::test]
 async fn unaffected_service_stays_green(#[case] id: &str, #[case] fault: Fault) {
-    common::assert_passes_under_faults("hokusai-2025-08", "infra_health", id, &[fault]).await;
+    common::assert_passes_under_faults("hokusai-2025-08", Area::InfraHealth, id, &[fault]).await;
 }
 
 #[rstest]
@@ -91,13 +92,13 @@ async fn caught_by_breakage(
     #[case] breakage: Breakage,
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
-    let r = common::run_with_breakage(profile, "infra_health", id, breakage).await;
+    let r = common::run_with_breakage(profile, Area::InfraHealth, id, breakage).await;
     common::assert_caught(&r, &[breakage]);
 }
 
 #[test]
 fn every_check_has_a_case_and_a_fault() {
     let source = include_str!("infra_health.rs");
-    common::assert_every_check_has_a_case("infra_health", source);
-    common::assert_every_check_has_a_fault_case("infra_health", source);
+    common::assert_every_check_has_a_case(Area::InfraHealth, source);
+    common::assert_every_check_has_a_fault_case(Area::InfraHealth, source);
 }

@@ -7,6 +7,7 @@
 //! stand-in is still compared with the snapshot recorded from real MLflow; under `CI` a
 //! missing real server is a failure.
 
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::config::Profile;
 use hokusai_verify::http::{HttpClient, Req};
 use hokusai_verify::standin::{StandIn, StandInOptions};
@@ -738,7 +739,7 @@ async fn a_divergence_in_any_field_or_status_fails() {
 async fn registration_flow_against_real_mlflow(#[case] id: &str) {
     let Some(real) = real_server() else { return };
     let env = hokusai_verify::fixtures::Env::for_mlflow_server(real).await;
-    let spec = hokusai_verify::checks::find(env.profile(), "registration_flow", id).unwrap();
+    let spec = hokusai_verify::checks::find(env.profile(), Area::RegistrationFlow, id).unwrap();
     let r = spec.run(&env).await;
     assert_eq!(
         r.outcome,

@@ -3,6 +3,7 @@
 mod common;
 
 use common::target;
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::fixtures::Env;
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use rstest::rstest;
 #[case::artifacts("artifacts_through_proxy")]
 #[tokio::test]
 async fn mlflow_proxy(#[future] target: Arc<Env>, #[case] id: &str) {
-    common::run_check_on(target.await, "mlflow_proxy", id).await;
+    common::run_check_on(target.await, Area::MlflowProxy, id).await;
 }
 
 #[rstest]
@@ -37,7 +38,7 @@ async fn caught_by_fault(
     #[case] fault: Fault,
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
-    let r = common::run_under_faults(profile, "mlflow_proxy", id, &[fault]).await;
+    let r = common::run_under_faults(profile, Area::MlflowProxy, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
 }
 
@@ -46,7 +47,7 @@ async fn caught_by_fault(
 #[case::headers_leak("auth_headers_handled", Fault::AuthHeaderLeak)]
 #[tokio::test]
 async fn caught_by_fault_2025_08(#[case] id: &str, #[case] fault: Fault) {
-    let r = common::run_under_faults("hokusai-2025-08", "mlflow_proxy", id, &[fault]).await;
+    let r = common::run_under_faults("hokusai-2025-08", Area::MlflowProxy, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
 }
 
@@ -59,13 +60,13 @@ async fn caught_by_breakage(
     #[case] breakage: Breakage,
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
-    let r = common::run_with_breakage(profile, "mlflow_proxy", id, breakage).await;
+    let r = common::run_with_breakage(profile, Area::MlflowProxy, id, breakage).await;
     common::assert_caught(&r, &[breakage]);
 }
 
 #[test]
 fn every_check_has_a_case_and_a_fault() {
     let source = include_str!("mlflow_proxy.rs");
-    common::assert_every_check_has_a_case("mlflow_proxy", source);
-    common::assert_every_check_has_a_fault_case("mlflow_proxy", source);
+    common::assert_every_check_has_a_case(Area::MlflowProxy, source);
+    common::assert_every_check_has_a_fault_case(Area::MlflowProxy, source);
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::target;
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::fixtures::Env;
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use rstest::rstest;
 #[case::cleanup("cleanup_leaves_nothing")]
 #[tokio::test]
 async fn registration_flow(#[future] target: Arc<Env>, #[case] id: &str) {
-    common::run_check_on(target.await, "registration_flow", id).await;
+    common::run_check_on(target.await, Area::RegistrationFlow, id).await;
 }
 
 #[rstest]
@@ -39,7 +40,7 @@ async fn caught_by_fault(
     #[case] fault: Fault,
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
-    let r = common::run_under_faults(profile, "registration_flow", id, &[fault]).await;
+    let r = common::run_under_faults(profile, Area::RegistrationFlow, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
 }
 
@@ -48,7 +49,7 @@ async fn caught_by_fault(
 #[case::workflow_write_forbidden("workflow_completes", Fault::WriteForbidden)]
 #[tokio::test]
 async fn caught_by_fault_2026(#[case] id: &str, #[case] fault: Fault) {
-    let r = common::run_under_faults("hokusai-2026", "registration_flow", id, &[fault]).await;
+    let r = common::run_under_faults("hokusai-2026", Area::RegistrationFlow, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
     assert!(
         r.message.as_deref().unwrap_or("").contains("403"),
@@ -62,7 +63,7 @@ async fn caught_by_fault_2026(#[case] id: &str, #[case] fault: Fault) {
 async fn write_scopes_not_enforced_in_2025_08() {
     common::assert_passes_under_faults(
         "hokusai-2025-08",
-        "registration_flow",
+        Area::RegistrationFlow,
         "workflow_completes",
         &[Fault::WriteForbidden],
     )
@@ -77,7 +78,7 @@ async fn write_scopes_not_enforced_in_2025_08() {
 async fn caught_by_fault_tight_budget(#[case] id: &str, #[case] fault: Fault) {
     let mut profile = Profile::default_profile();
     profile.workflow.budget_secs = 2;
-    let r = common::run_with_profile(profile, "registration_flow", id, &[fault]).await;
+    let r = common::run_with_profile(profile, Area::RegistrationFlow, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
     assert!(
         r.message.as_deref().unwrap_or("").contains("budget")
@@ -91,7 +92,8 @@ async fn caught_by_fault_tight_budget(#[case] id: &str, #[case] fault: Fault) {
 #[case::cleanup_ignored("cleanup_leaves_nothing", Breakage::DeleteIgnored)]
 #[tokio::test]
 async fn caught_by_breakage(#[case] id: &str, #[case] breakage: Breakage) {
-    let r = common::run_with_breakage("hokusai-2025-08", "registration_flow", id, breakage).await;
+    let r =
+        common::run_with_breakage("hokusai-2025-08", Area::RegistrationFlow, id, breakage).await;
     common::assert_caught(&r, &[breakage]);
 }
 
@@ -105,7 +107,7 @@ async fn failed_check_still_cleans_up() {
     )
     .await;
     let spec =
-        hokusai_verify::checks::find(env.profile(), "registration_flow", "workflow_completes")
+        hokusai_verify::checks::find(env.profile(), Area::RegistrationFlow, "workflow_completes")
             .unwrap();
     let r = spec.run(&env).await;
     assert!(r.outcome.is_bad());
@@ -130,8 +132,8 @@ async fn failed_check_still_cleans_up() {
 #[test]
 fn every_check_has_a_case_and_a_fault() {
     let source = include_str!("registration_flow.rs");
-    common::assert_every_check_has_a_case("registration_flow", source);
-    common::assert_every_check_has_a_fault_case("registration_flow", source);
+    common::assert_every_check_has_a_case(Area::RegistrationFlow, source);
+    common::assert_every_check_has_a_fault_case(Area::RegistrationFlow, source);
 }
 
 /// The janitor finds only old suite-made names, and deletes them when asked.

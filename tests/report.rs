@@ -1,6 +1,7 @@
 //! The report, tested on result sets recorded from stand-in runs (healthy, faults) and on
 //! hand-made ones (a canary key, broken run folders). Snapshots live in `snapshots/`.
 
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::check::{CheckResult, Component, Evidence, Outcome, record};
 use hokusai_verify::config::Profile;
 use hokusai_verify::report::{self, Report, Verdict};
@@ -45,7 +46,7 @@ fn normalise(text: &str) -> String {
     out
 }
 
-async fn stand_in_results(faults: &[Fault], areas: Vec<&'static str>) -> Vec<CheckResult> {
+async fn stand_in_results(faults: &[Fault], areas: Vec<Area>) -> Vec<CheckResult> {
     run(
         &Profile::default_profile(),
         &Scenario {
@@ -63,7 +64,7 @@ async fn stand_in_results(faults: &[Fault], areas: Vec<&'static str>) -> Vec<Che
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_snapshots(#[case] name: &str, #[case] faults: &[Fault]) {
     // The health and authentication areas: every component, and small enough to review.
-    let results = stand_in_results(faults, vec!["infra_health", "authentication"]).await;
+    let results = stand_in_results(faults, vec![Area::InfraHealth, Area::Authentication]).await;
     let r = Report::build(results, vec![]);
     let md = normalise(&report::markdown::report(&r));
     let issues = normalise(&report::markdown::infrastructure_issues(&r));
@@ -85,7 +86,7 @@ const CANARY: &str = "hk_live_CanaryCanaryCanaryCanary01234567";
 
 fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
     CheckResult {
-        area: "authentication".into(),
+        area: Area::Authentication,
         id: id.into(),
         title: format!("a check that saw {CANARY}"),
         component: Component::Api,
@@ -176,7 +177,7 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn partial_run_folder_is_reported_not_a_crash() {
     let dir = tempdir("partial");
-    let results = stand_in_results(&[], vec!["infra_health"]).await;
+    let results = stand_in_results(&[], vec![Area::InfraHealth]).await;
     for r in results.iter().take(5) {
         record(&dir, r).unwrap();
     }
@@ -218,9 +219,9 @@ fn empty_or_missing_run_folder_gives_a_no_results_report() {
 #[tokio::test]
 async fn delta_against_the_previous_run() {
     let dir = tempdir("delta");
-    let first = stand_in_results(&[Fault::EcsMissing], vec!["infra_health"]).await;
+    let first = stand_in_results(&[Fault::EcsMissing], vec![Area::InfraHealth]).await;
     report::write_all(&mut Report::build(first, vec![]), &dir).unwrap();
-    let second = stand_in_results(&[Fault::EcsDegraded], vec!["infra_health"]).await;
+    let second = stand_in_results(&[Fault::EcsDegraded], vec![Area::InfraHealth]).await;
     let mut r = Report::build(second, vec![]);
     report::write_all(&mut r, &dir).unwrap();
     let d = r.delta.expect("a delta");
@@ -251,7 +252,7 @@ fn status_block_is_replaced_between_markers() {
 /// One JUnit test case per check, failures with their message.
 #[tokio::test]
 async fn junit_has_one_case_per_check() {
-    let results = stand_in_results(&[Fault::EcsMissing], vec!["infra_health"]).await;
+    let results = stand_in_results(&[Fault::EcsMissing], vec![Area::InfraHealth]).await;
     let n = results.len();
     let xml = report::junit::render(&Report::build(results, vec![]));
     assert_eq!(xml.matches("<testcase ").count(), n);
@@ -298,7 +299,7 @@ async fn a_panicking_check_is_recorded() {
         Box::pin(async { panic!("index out of range in a check") })
     }
     let env = hokusai_verify::fixtures::Env::standin_with(Profile::default_profile(), &[]).await;
-    let r = CheckSpec::new("example", "boom", Component::Api, "panics", boom)
+    let r = CheckSpec::new(Area::MlflowProxy, "boom", Component::Api, "panics", boom)
         .run(&env)
         .await;
     assert_eq!(
@@ -322,7 +323,7 @@ async fn a_panicking_check_is_recorded() {
 /// `$HOKUSAI_API_KEY`, never its value.
 #[tokio::test]
 async fn failures_come_with_a_curl_reproduction() {
-    let results = stand_in_results(&[Fault::MlflowDown], vec!["mlflow_proxy"]).await;
+    let results = stand_in_results(&[Fault::MlflowDown], vec![Area::MlflowProxy]).await;
     let mut r = Report::build(results, vec![]);
     let dir = tempdir("curl");
     report::write_all(&mut r, &dir).unwrap();

@@ -4,10 +4,11 @@
 
 mod common;
 
+use hokusai_verify::catalogue::Area;
 use hokusai_verify::standin::Fault;
 use rstest::rstest;
 
-const AREA: &str = "script_parity";
+const AREA: Area = Area::ScriptParity;
 
 #[rstest]
 #[case("test_model_registration_simple")]

@@ -8,7 +8,7 @@ use std::path::Path;
 /// Writes `result` into `run_dir/results/<area>/<id>.json`. Returns the file written.
 /// Secrets are redacted again on the way out, whatever the check put in.
 pub fn record(run_dir: &Path, result: &CheckResult) -> std::io::Result<std::path::PathBuf> {
-    let dir = run_dir.join("results").join(&result.area);
+    let dir = run_dir.join("results").join(result.area.id());
     std::fs::create_dir_all(&dir)?;
     let file_name: String = result
         .id

@@ -299,7 +299,7 @@ impl EvidenceSink {
 /// The record of one check run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
-    pub area: String,
+    pub area: crate::catalogue::Area,
     /// `registry_health`, or `ecs_service[hokusai-api-development]` for a parameterised case.
     pub id: String,
     pub title: String,

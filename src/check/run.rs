@@ -1,4 +1,5 @@
 use super::{CheckResult, Component, Evidence, EvidenceSink, Line, Outcome, Symptom};
+use crate::catalogue::Area;
 use crate::fixtures::Env;
 use crate::http::{Exchange, HttpError, Req};
 use std::collections::BTreeMap;
@@ -173,15 +174,17 @@ pub fn ensure_eq<T: PartialEq + Debug>(what: &str, actual: T, expected: T) -> Re
 
 /// What a check function returns.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
-/// A check: drives the [`Check`] it is given.
-pub type CheckFn = for<'a> fn(&'a mut Check) -> CheckFuture<'a>;
+/// A check: drives the [`Check`] it is given (a parameterised check has its typed case
+/// bound in; see [`CheckSpec::case`]).
+pub type CheckFn = Arc<dyn for<'a> Fn(&'a mut Check) -> CheckFuture<'a> + Send + Sync>;
 
 /// A check of the catalogue: its name, the component it is about, and its function.
 #[derive(Clone)]
 pub struct CheckSpec {
-    pub area: &'static str,
+    pub area: Area,
     pub id: &'static str,
-    /// The case of a parameterised check (an endpoint, a service name), if any.
+    /// The case of a parameterised check as its id shows it (`id[param]`): the typed case
+    /// itself is bound into `run`.
     pub param: Option<String>,
     pub title: String,
     pub component: Component,
@@ -200,11 +203,11 @@ impl Debug for CheckSpec {
 
 impl CheckSpec {
     pub fn new(
-        area: &'static str,
+        area: Area,
         id: &'static str,
         component: Component,
         title: impl Into<String>,
-        run: CheckFn,
+        run: for<'a> fn(&'a mut Check) -> CheckFuture<'a>,
     ) -> Self {
         Self {
             area,
@@ -212,9 +215,31 @@ impl CheckSpec {
             param: None,
             title: title.into(),
             component,
-            run,
+            run: Arc::new(run),
             line: None,
             heavy: false,
+        }
+    }
+
+    /// One case of a parameterised check: `run` gets the typed `case`; the id shows it as
+    /// `id[case]` (its `Display`).
+    pub fn case<P>(
+        area: Area,
+        id: &'static str,
+        component: Component,
+        title: impl Into<String>,
+        case: P,
+        run: for<'a> fn(&'a mut Check, P) -> CheckFuture<'a>,
+    ) -> Self
+    where
+        P: std::fmt::Display + Clone + Send + Sync + 'static,
+    {
+        let param = case.to_string();
+        let run: CheckFn = Arc::new(move |c: &mut Check| run(c, case.clone()));
+        Self {
+            param: Some(param),
+            run,
+            ..Self::new(area, id, component, title, |_| Box::pin(async { Ok(()) }))
         }
     }
 
@@ -230,11 +255,6 @@ impl CheckSpec {
         self
     }
 
-    pub fn with_param(mut self, p: impl Into<String>) -> Self {
-        self.param = Some(p.into());
-        self
-    }
-
     /// `id` or `id[param]`.
     pub fn full_id(&self) -> String {
         match &self.param {
@@ -247,7 +267,7 @@ impl CheckSpec {
     /// with `reason`; nothing was sent.
     pub fn not_run(&self, config: &crate::config::Config, reason: &str) -> CheckResult {
         CheckResult {
-            area: self.area.to_owned(),
+            area: self.area,
             id: self.full_id(),
             title: self.title.clone(),
             component: self.component,
@@ -288,7 +308,6 @@ impl CheckSpec {
         let t0 = Instant::now();
         let mut check = Check {
             env: env.clone(),
-            param: self.param.clone(),
             evidence: EvidenceSink::new(env.observer()),
             measurements: BTreeMap::new(),
         };
@@ -419,7 +438,7 @@ impl CheckSpec {
         }
         let redact = |s: Option<String>| s.map(|s| crate::secret::redact(&s));
         CheckResult {
-            area: self.area.to_owned(),
+            area: self.area,
             id: self.full_id(),
             title: self.title.clone(),
             component: self.component,
@@ -439,23 +458,14 @@ impl CheckSpec {
     }
 }
 
-/// The state of one running check: the environment, its case, and what it has seen.
+/// The state of one running check: the environment and what it has seen.
 pub struct Check {
     pub env: Arc<Env>,
-    /// The case of a parameterised check.
-    pub param: Option<String>,
     evidence: EvidenceSink,
     measurements: BTreeMap<String, f64>,
 }
 
 impl Check {
-    /// The case parameter (panics if the spec has none: a catalogue bug).
-    pub fn param(&self) -> &str {
-        self.param
-            .as_deref()
-            .expect("this check is declared with a parameter")
-    }
-
     /// Sends a request to the registry host.
     pub async fn registry(&mut self, req: Req) -> Result<Exchange, Failure> {
         let base = self.env.registry_url().clone();

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::fixtures::{Env, EnvError};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// How a plan is run.
 #[derive(Debug, Clone)]
@@ -24,6 +25,11 @@ pub struct RunPolicy {
     /// Wall-clock budget: checks still running then are stopped and recorded as blocked by
     /// it; checks not started yet are recorded without sending anything.
     pub budget: Duration,
+    /// A concurrency gate shared with other plans of this process (self-verification runs
+    /// many plans at once); `None`: a gate of `concurrency` for this plan alone.
+    pub gate: Option<Arc<Semaphore>>,
+    /// Heavy checks (hundreds of MB) of every plan sharing this gate run one at a time.
+    pub heavy_gate: Option<Arc<Semaphore>>,
 }
 
 impl RunPolicy {
@@ -32,8 +38,15 @@ impl RunPolicy {
             interrupted: None,
             concurrency: c.concurrency.max(1),
             budget: c.run_budget,
+            gate: None,
+            heavy_gate: None,
         }
     }
+}
+
+/// Results that nobody watches as they come.
+pub fn ignore_results() -> OnResult {
+    Arc::new(|_| {})
 }
 
 /// What sees every result as it comes (to print and record it).
@@ -67,10 +80,12 @@ pub async fn run_plan(
         }
     }
 
+    let mut heavy_first = false;
     if !live && !heavy.is_empty() {
         // On the stand-in nothing is shared: the heavy transfers (one at a time, for
         // memory) run beside the rest, from the start, as the longest sequence.
         groups.insert(0, std::mem::take(&mut heavy));
+        heavy_first = true;
     }
     let total = specs.len();
     let specs: Arc<Vec<CheckSpec>> = Arc::new(specs.to_vec());
@@ -123,11 +138,20 @@ pub async fn run_plan(
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
-    let gate = Arc::new(tokio::sync::Semaphore::new(policy.concurrency.max(1)));
+    let gate = policy
+        .gate
+        .clone()
+        .unwrap_or_else(|| Arc::new(Semaphore::new(policy.concurrency.max(1))));
     let mut tasks = tokio::task::JoinSet::new();
-    for g in groups {
+    for (n, g) in groups.into_iter().enumerate() {
+        // The heavy group waits for the heavy gate before it takes a place at the gate.
+        let heavy_gate = policy.heavy_gate.clone().filter(|_| heavy_first && n == 0);
         let (gate, work) = (gate.clone(), run_group(g));
         tasks.spawn(async move {
+            let _heavy = match heavy_gate {
+                Some(h) => Some(h.acquire_owned().await.expect("the gate stays open")),
+                None => None,
+            };
             let _permit = gate.acquire_owned().await.expect("the gate stays open");
             work.await
         });

@@ -15,6 +15,7 @@
 //! rejection texts that the contract quotes as whole bodies (`API key required`, `Invalid or
 //! expired API key`) are compared, and only to tell a rejection of the key from anything else.
 
+use crate::catalogue::KeyRole;
 use crate::http::{Exchange, HttpError, HttpErrorKind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -30,13 +31,13 @@ pub enum Symptom {
     AuthServiceFailed { status: u16, slow: bool },
     /// A key the suite holds as valid (`role`) was rejected as unknown/expired when sent
     /// as `via` (`Authorization: Bearer`, `X-API-Key`, ...).
-    ValidKeyRejected { role: String, via: String },
+    ValidKeyRejected { role: KeyRole, via: String },
     /// A well-formed key was rejected without the API asking the auth service (seen on the
     /// stand-in's auth log).
     RejectedWithoutValidation,
     /// A key the suite holds as valid was accepted (2xx) when sent as `via`: not a problem,
     /// the counter-evidence that tells a bad key from a header form the API mishandles.
-    KeyAccepted { role: String, via: String },
+    KeyAccepted { role: KeyRole, via: String },
     /// A 401 whose body has no `detail` (FastAPI's error shape).
     RejectionWithoutDetail { status: u16 },
     /// A request without a key under the proxy mount answered by MLflow's own HTML page (not
@@ -136,7 +137,7 @@ pub struct Observer {
     /// An answer slower than this is a `slow_answer` (the profile's health budget).
     pub slow_answer: Duration,
     /// Keys that must be accepted (primary, second, low-limit); compared, never printed.
-    pub(crate) valid_keys: Vec<(&'static str, secrecy::SecretString)>,
+    pub(crate) valid_keys: Vec<(KeyRole, secrecy::SecretString)>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -173,7 +174,7 @@ fn is_proxied(path: &str) -> bool {
 
 impl Observer {
     /// The role of the valid key the request carried, if any.
-    fn valid_role(&self, ex: &Exchange) -> Option<&'static str> {
+    fn valid_role(&self, ex: &Exchange) -> Option<KeyRole> {
         use secrecy::ExposeSecret;
         self.valid_keys
             .iter()
@@ -254,7 +255,7 @@ impl Observer {
             && (200..300).contains(&status)
         {
             out.push(Symptom::KeyAccepted {
-                role: role.to_owned(),
+                role,
                 via: ex.auth.clone(),
             });
         }
@@ -263,8 +264,8 @@ impl Observer {
         match status {
             401 => match detail_str {
                 None => out.push(Symptom::RejectionWithoutDetail { status }),
-                Some(KEY_INVALID) if role.is_some() => out.push(Symptom::ValidKeyRejected {
-                    role: role.unwrap_or_default().to_owned(),
+                Some(KEY_INVALID) if let Some(role) = role => out.push(Symptom::ValidKeyRejected {
+                    role,
                     via: ex.auth.clone(),
                 }),
                 Some(KEY_INVALID) | Some(KEY_REQUIRED) => {}

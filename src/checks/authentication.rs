@@ -7,37 +7,64 @@
 
 use super::expect;
 use super::{PROXIED_READ as PROXY_READ, proxied_read};
+use crate::catalogue::{Area, KeyRole};
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure};
 use crate::check::{ResultExt, Symptom};
 use crate::config::Profile;
 use crate::http::{Auth, Exchange, Req};
 use crate::secret::ApiKey;
-use crate::standin::AuthOverride;
+use crate::standin::{AuthOverride, SentKey};
 use secrecy::SecretString;
 use std::time::{Duration, Instant};
+use strum::IntoEnumIterator;
 
-pub const AREA: &str = "authentication";
+pub const AREA: Area = Area::Authentication;
 
-/// The ways a key can be presented (case names).
-pub const KEY_FORMATS: [&str; 4] = [
-    "bearer",
-    "bearer-lowercase",
-    "bearer-uppercase",
-    "x-api-key",
-];
-/// Malformed or rejected keys (case names).
-pub const REJECTED_KEYS: [&str; 10] = [
-    "wrong-prefix",
-    "short",
-    "long",
-    "bad-characters",
-    "empty",
-    "whitespace",
-    "huge-header",
-    "unknown",
-    "revoked",
-    "expired",
-];
+/// The ways a key can be presented (contract §3: both header forms, any case of `Bearer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
+pub enum KeyFormat {
+    Bearer,
+    BearerLowercase,
+    BearerUppercase,
+    XApiKey,
+}
+
+/// Keys that must be refused with 401: malformed ones (never sent to the auth service as
+/// keys) and well-formed ones the auth service rejects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
+pub enum RejectedKey {
+    WrongPrefix,
+    Short,
+    Long,
+    BadCharacters,
+    Empty,
+    Whitespace,
+    HugeHeader,
+    Unknown,
+    Revoked,
+    Expired,
+}
+
+impl RejectedKey {
+    /// The malformed value to send; `None` for the well-formed kinds.
+    fn malformed(self) -> Option<String> {
+        let body: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(32)
+            .collect();
+        Some(match self {
+            RejectedKey::WrongPrefix => format!("hk_test_{body}"),
+            RejectedKey::Short => format!("hk_live_{}", &body[..12]),
+            RejectedKey::Long => format!("hk_live_{body}{body}"),
+            RejectedKey::BadCharacters => format!("hk_live_{}!$%*", &body[..28]),
+            RejectedKey::Empty => String::new(),
+            RejectedKey::Whitespace => format!("hk_live_{} {}", &body[..16], &body[16..]),
+            RejectedKey::HugeHeader => format!("hk_live_{}", "A".repeat(16 * 1024)),
+            RejectedKey::Unknown | RejectedKey::Revoked | RejectedKey::Expired => return None,
+        })
+    }
+}
 /// Path spellings that reach registry data (each must demand a key).
 pub const DATA_PATHS: [&str; 5] = [
     "/api/mlflow/api/2.0/mlflow/registered-models/search",
@@ -46,51 +73,57 @@ pub const DATA_PATHS: [&str; 5] = [
     "/api/2.0/mlflow/registered-models/search",
     "/ajax-api/2.0/mlflow/registered-models/search",
 ];
-/// How the auth service can fail (case names).
-pub const AUTH_FAILURES: [&str; 3] = ["server-error", "timeout", "unreachable"];
+/// How the auth service can fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
+pub enum AuthFailure {
+    ServerError,
+    Timeout,
+    Unreachable,
+}
 
 /// The most requests a rate-limit check sends to exhaust a key.
 pub const MAX_RATE_LIMIT_PROBES: u64 = 50;
 
 pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     let mut v = Vec::new();
-    for f in KEY_FORMATS {
+    for f in KeyFormat::iter() {
         v.push(
-            CheckSpec::new(
+            CheckSpec::case(
                 AREA,
                 "key_format",
                 Component::Api,
                 format!("a key sent as {f} reaches a proxied MLflow read"),
+                f,
                 key_format,
             )
-            .line(Line::KeyFormats)
-            .with_param(f),
+            .line(Line::KeyFormats),
         );
     }
     for p in DATA_PATHS {
         v.push(
-            CheckSpec::new(
+            CheckSpec::case(
                 AREA,
                 "no_key_rejected",
                 Component::Alb,
                 format!("{p} without a key is 401 `API key required`"),
+                p,
                 no_key_rejected,
             )
-            .line(Line::KeyRequiredEverywhere)
-            .with_param(p),
+            .line(Line::KeyRequiredEverywhere),
         );
     }
-    for k in REJECTED_KEYS {
+    for k in RejectedKey::iter() {
         v.push(
-            CheckSpec::new(
+            CheckSpec::case(
                 AREA,
                 "rejected_key",
                 Component::Api,
                 format!("a {k} key is 401, never 2xx or 5xx"),
+                k,
                 rejected_key,
             )
-            .line(Line::BadKeysRejected)
-            .with_param(k),
+            .line(Line::BadKeysRejected),
         );
     }
     v.push(CheckSpec::new(
@@ -109,17 +142,17 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         validate_call_contract,
     )
 .line(Line::ValidateCall));
-    for f in AUTH_FAILURES {
+    for f in AuthFailure::iter() {
         v.push(
-            CheckSpec::new(
+            CheckSpec::case(
                 AREA,
                 "auth_failure_not_bad_key",
                 Component::Api,
                 format!("an auth-service {f} is not reported to the client as a bad key"),
+                f,
                 auth_failure_not_bad_key,
             )
-            .line(Line::AuthFailureNotBadKey)
-            .with_param(f),
+            .line(Line::AuthFailureNotBadKey),
         );
     }
     v.push(
@@ -270,14 +303,14 @@ fn raw(header: &'static str, value: String) -> Auth {
     }
 }
 
-fn key_format(c: &mut Check) -> CheckFuture<'_> {
+fn key_format(c: &mut Check, format: KeyFormat) -> CheckFuture<'_> {
     Box::pin(async move {
         let key = c.env.keys.primary.clone();
-        let auth = match c.param() {
-            "bearer" => Auth::Bearer(key),
-            "bearer-lowercase" => Auth::Scheme("bearer", key),
-            "bearer-uppercase" => Auth::Scheme("BEARER", key),
-            _ => Auth::XApiKey(key),
+        let auth = match format {
+            KeyFormat::Bearer => Auth::Bearer(key),
+            KeyFormat::BearerLowercase => Auth::Scheme("bearer", key),
+            KeyFormat::BearerUppercase => Auth::Scheme("BEARER", key),
+            KeyFormat::XApiKey => Auth::XApiKey(key),
         };
         let ex = c.registry(proxied_read(auth)).await?;
         ensure(
@@ -290,10 +323,7 @@ fn key_format(c: &mut Check) -> CheckFuture<'_> {
 
 fn second_key_works(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
-        let key =
-            c.env.keys.second.clone().ok_or_else(|| {
-                Failure::skipped("no second key configured (HOKUSAI_SECOND_API_KEY)")
-            })?;
+        let key = c.env.key(KeyRole::Second)?;
         let ex = c.registry(proxied_read(bearer(&key))).await?;
         ensure(
             ex.status == 200 && ex.json().is_some(),
@@ -303,12 +333,9 @@ fn second_key_works(c: &mut Check) -> CheckFuture<'_> {
     })
 }
 
-fn no_key_rejected(c: &mut Check) -> CheckFuture<'_> {
+fn no_key_rejected<'a>(c: &'a mut Check, path: &'static str) -> CheckFuture<'a> {
     Box::pin(async move {
-        let path = c.param().to_owned();
-        let ex = c
-            .registry(Req::get(path.clone()).query("max_results", "1"))
-            .await?;
+        let ex = c.registry(Req::get(path).query("max_results", "1")).await?;
         if (200..300).contains(&ex.status) {
             return Err(Failure::failed(
                 "401 without a key",
@@ -317,49 +344,25 @@ fn no_key_rejected(c: &mut Check) -> CheckFuture<'_> {
                     expect::describe(&ex)
                 ),
             )
-            .symptom(Symptom::DataWithoutKey { route: path }));
+            .symptom(Symptom::DataWithoutKey {
+                route: path.to_owned(),
+            }));
         }
         expect::detail(&ex, 401, "API key required")
     })
 }
 
-/// The malformed value to send for a case; `None` for cases that use a real key.
-fn malformed(case: &str) -> Option<String> {
-    let body: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(32)
-        .collect();
-    Some(match case {
-        "wrong-prefix" => format!("hk_test_{body}"),
-        "short" => format!("hk_live_{}", &body[..12]),
-        "long" => format!("hk_live_{body}{body}"),
-        "bad-characters" => format!("hk_live_{}!$%*", &body[..28]),
-        "empty" => String::new(),
-        "whitespace" => format!("hk_live_{} {}", &body[..16], &body[16..]),
-        "huge-header" => format!("hk_live_{}", "A".repeat(16 * 1024)),
-        _ => return None,
-    })
-}
-
-fn rejected_key(c: &mut Check) -> CheckFuture<'_> {
+fn rejected_key(c: &mut Check, case: RejectedKey) -> CheckFuture<'_> {
     Box::pin(async move {
-        let case = c.param().to_owned();
-        let keys = c.env.keys.clone();
-        let auth = match case.as_str() {
-            "unknown" => bearer(&ApiKey::random()),
-            "revoked" => bearer(keys.revoked.as_ref().ok_or_else(|| {
-                Failure::skipped("no revoked key configured (HOKUSAI_REVOKED_API_KEY)")
-            })?),
-            "expired" => bearer(keys.expired.as_ref().ok_or_else(|| {
-                Failure::skipped("no expired key configured (HOKUSAI_EXPIRED_API_KEY)")
-            })?),
-            other => raw(
-                "Authorization",
-                format!("Bearer {}", malformed(other).expect("a malformed case")),
-            ),
+        let auth = match (case, case.malformed()) {
+            (_, Some(value)) => raw("Authorization", format!("Bearer {value}")),
+            (RejectedKey::Revoked, None) => bearer(&c.env.key(KeyRole::Revoked)?),
+            (RejectedKey::Expired, None) => bearer(&c.env.key(KeyRole::Expired)?),
+            (_, None) => bearer(&ApiKey::random()),
         };
         let ex = c.registry(Req::get("/").auth(auth)).await?;
         let detail = ex.detail();
-        let malformed_case = malformed(&case).is_some();
+        let malformed_case = case.malformed().is_some();
         // A malformed key may be refused as "required" (empty) or "invalid"; a well-formed
         // but rejected key must be "Invalid or expired API key".
         let ok = ex.status == 401
@@ -448,7 +451,7 @@ fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
             )
         })?;
         ensure(
-            call.bearer && call.key_role == "valid",
+            call.bearer && call.key == SentKey::Role(KeyRole::Valid),
             "the key in Authorization: Bearer",
             format!("{call:?}"),
         )
@@ -471,16 +474,15 @@ fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
     })
 }
 
-fn auth_failure_not_bad_key(c: &mut Check) -> CheckFuture<'_> {
+fn auth_failure_not_bad_key(c: &mut Check, case: AuthFailure) -> CheckFuture<'_> {
     Box::pin(async move {
         let env = c.env.clone();
         let standin = env.require_standin("auth-service failures are injected")?;
         baseline(c).await?;
-        let case = c.param().to_owned();
-        match case.as_str() {
-            "server-error" => standin.set_auth_override(Some(AuthOverride::ServerError)),
-            "unreachable" => standin.set_auth_override(Some(AuthOverride::Unreachable)),
-            _ => standin.set_fault(crate::standin::Fault::AuthSlow, true),
+        match case {
+            AuthFailure::ServerError => standin.set_auth_override(Some(AuthOverride::ServerError)),
+            AuthFailure::Unreachable => standin.set_auth_override(Some(AuthOverride::Unreachable)),
+            AuthFailure::Timeout => standin.set_fault(crate::catalogue::Fault::AuthSlow, true),
         }
         let key = env.keys.primary.clone();
         let started = Instant::now();
@@ -488,7 +490,7 @@ fn auth_failure_not_bad_key(c: &mut Check) -> CheckFuture<'_> {
         let result = uncached_request(c, &key).await;
         c.injecting(false);
         standin.set_auth_override(None);
-        standin.set_fault(crate::standin::Fault::AuthSlow, false);
+        standin.set_fault(crate::catalogue::Fault::AuthSlow, false);
         let ex = result?;
         validation_forced(&ex)?;
         let elapsed = started.elapsed();
@@ -578,9 +580,7 @@ fn usage_reported(c: &mut Check) -> CheckFuture<'_> {
 fn write_scopes(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let env = c.env.clone();
-        let key = env.keys.read_only.clone().ok_or_else(|| {
-            Failure::skipped("no read-only key configured (HOKUSAI_READ_ONLY_API_KEY)")
-        })?;
+        let key = env.key(KeyRole::ReadOnly)?;
         let enforced = env.profile().scopes.write_scopes_enforced;
         let read = c.registry(proxied_read(bearer(&key))).await?;
         ensure(
@@ -692,12 +692,12 @@ fn cache_avoids_revalidation(c: &mut Check) -> CheckFuture<'_> {
         };
         let ex = uncached_request(c, &key).await?;
         accepted(&ex)?;
-        let after_first = standin.validate_count("valid");
+        let after_first = standin.validate_count(KeyRole::Valid);
         for _ in 0..3 {
             let ex = c.registry(proxied_read(bearer(&key))).await?;
             accepted(&ex)?;
         }
-        let extra = standin.validate_count("valid") - after_first;
+        let extra = standin.validate_count(KeyRole::Valid) - after_first;
         c.measure("extra_validate_calls", extra as f64);
         ensure(
             extra == 0,
@@ -723,7 +723,7 @@ fn failures_not_cached(c: &mut Check) -> CheckFuture<'_> {
                 "needs Redis access or the stand-in's call log",
             ));
         }
-        let before = standin.map(|s| s.validate_count("unknown"));
+        let before = standin.map(|s| s.validate_count(SentKey::Unknown));
         for _ in 0..2 {
             let ex = c.registry(Req::get("/").auth(bearer(&unknown))).await?;
             expect::status(&ex, 401)?;
@@ -744,7 +744,7 @@ fn failures_not_cached(c: &mut Check) -> CheckFuture<'_> {
             })?;
         }
         if let (Some(s), Some(before)) = (standin, before) {
-            let calls = s.validate_count("unknown") - before;
+            let calls = s.validate_count(SentKey::Unknown) - before;
             if calls == 0 {
                 return Err(Failure::failed(
                     "the unknown key validated by the auth service",
@@ -794,11 +794,11 @@ fn cache_expiry_revalidates(c: &mut Check) -> CheckFuture<'_> {
             0.0,
             Ok("deleted".into()),
         );
-        let before = env.standin().map(|s| s.validate_count("valid"));
+        let before = env.standin().map(|s| s.validate_count(KeyRole::Valid));
         let ex = c.registry(proxied_read(bearer(&key))).await?;
         accepted(&ex)?;
         if let (Some(s), Some(before)) = (env.standin(), before) {
-            let calls = s.validate_count("valid") - before;
+            let calls = s.validate_count(KeyRole::Valid) - before;
             ensure(
                 calls == 1,
                 "one new validate call after expiry",
@@ -856,7 +856,7 @@ fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
         )?;
         // The window only holds if using the key does not renew its entry: a key in use
         // would otherwise never expire after revocation.
-        let validations = || env.standin().map(|s| s.validate_count("valid"));
+        let validations = || env.standin().map(|s| s.validate_count(KeyRole::Valid));
         let before = pttl(c, &cache, &name).await?;
         let read_at = Instant::now();
         let validated_before = validations();
@@ -897,7 +897,7 @@ fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
             // bounds the window, it does not require it.) The check revokes the key itself:
             // what follows is its own doing, not a symptom.
             c.injecting(true);
-            standin.revoke("valid");
+            standin.revoke(KeyRole::Valid);
             cache
                 .del(&name)
                 .await
@@ -933,14 +933,16 @@ fn redis_down_auth_works(c: &mut Check) -> CheckFuture<'_> {
         let env = c.env.clone();
         let standin = env.require_standin("Redis is taken away from the platform")?;
         baseline(c).await?;
-        let already = standin.faults().contains(&crate::standin::Fault::CacheOff);
-        standin.set_fault(crate::standin::Fault::CacheOff, true);
+        let already = standin
+            .faults()
+            .contains(&crate::catalogue::Fault::CacheOff);
+        standin.set_fault(crate::catalogue::Fault::CacheOff, true);
         c.injecting(true);
         let keyed = c.registry(proxied_read(bearer(&env.keys.primary))).await;
         let health = c.registry(Req::get("/health")).await;
         c.injecting(false);
         if !already {
-            standin.set_fault(crate::standin::Fault::CacheOff, false);
+            standin.set_fault(crate::catalogue::Fault::CacheOff, false);
         }
         let (keyed, health) = (keyed?, health?);
         ensure(
@@ -1048,11 +1050,7 @@ async fn exhaust(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failure> {
 }
 
 fn low_limit_key(c: &Check) -> Result<ApiKey, Failure> {
-    c.env
-        .keys
-        .low_limit
-        .clone()
-        .ok_or_else(|| Failure::skipped("no low-limit key configured (HOKUSAI_LOW_LIMIT_API_KEY)"))
+    c.env.key(KeyRole::LowLimit)
 }
 
 fn rate_limit_enforced(c: &mut Check) -> CheckFuture<'_> {
@@ -1076,10 +1074,8 @@ fn rate_limit_isolated(c: &mut Check) -> CheckFuture<'_> {
         let key = low_limit_key(c)?;
         let other = c
             .env
-            .keys
-            .second
-            .clone()
-            .unwrap_or_else(|| c.env.keys.primary.clone());
+            .key(KeyRole::Second)
+            .unwrap_or_else(|_| c.env.keys.primary.clone());
         exhaust(c, &key)
             .await
             .pre("the low-limit key past its limit")?;

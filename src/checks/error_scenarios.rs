@@ -4,6 +4,7 @@
 
 use super::expect;
 use super::registration_flow::finish_cleanup;
+use crate::catalogue::{Area, Fault, KeyRole};
 use crate::check::{
     Check, CheckFuture, CheckSpec, Component, Failure, Line, ResultExt, ensure, ensure_eq,
 };
@@ -11,44 +12,90 @@ use crate::config::Profile;
 use crate::http::{Auth, Req};
 use crate::mlflow::workflow::{Created, model_name, unique_token};
 use crate::mlflow::{ApiPrefix, MlflowClient};
-use crate::standin::Fault;
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use strum::IntoEnumIterator;
 
-pub const AREA: &str = "error_scenarios";
+pub const AREA: Area = Area::ErrorScenarios;
 
-/// Keys that must be refused, and the route families they are tried on.
-pub const BAD_KEYS: [&str; 3] = ["malformed", "expired", "revoked"];
-pub const ROUTE_FAMILIES: [&str; 4] = ["key-protected", "proxy-read", "proxy-write", "artifact"];
+/// Keys that must be refused on every route family (5a, 5b).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
+pub enum BadKey {
+    Malformed,
+    Expired,
+    Revoked,
+}
+
+/// The route families a bad key is tried on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
+pub enum RouteFamily {
+    KeyProtected,
+    ProxyRead,
+    ProxyWrite,
+    Artifact,
+}
+
+/// One case of `bad_key_on_route`: shown as `kind:route`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadKeyOnRoute(pub BadKey, pub RouteFamily);
+
+impl std::fmt::Display for BadKeyOnRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.0, self.1)
+    }
+}
+
 /// Malformed request bodies (5f).
-pub const MALFORMED: [&str; 6] = [
-    "truncated",
-    "wrong-types",
-    "json-array",
-    "empty-body",
-    "wrong-content-type",
-    "10mb-document",
-];
-/// Large artifact sizes in MB (5d).
-pub const LARGE_MB: [u64; 2] = [50, 200];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
+pub enum MalformedBody {
+    Truncated,
+    WrongTypes,
+    JsonArray,
+    EmptyBody,
+    WrongContentType,
+    /// A 10 MB JSON document (moves data: heavy).
+    #[strum(serialize = "10mb-document")]
+    TenMbDocument,
+}
+
+/// Large artifact sizes (5d), shown as `50MB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display)]
+pub enum ArtifactSize {
+    #[strum(serialize = "50MB")]
+    Mb50,
+    #[strum(serialize = "200MB")]
+    Mb200,
+}
+
+impl ArtifactSize {
+    pub fn megabytes(self) -> u64 {
+        match self {
+            ArtifactSize::Mb50 => 50,
+            ArtifactSize::Mb200 => 200,
+        }
+    }
+}
 
 pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     let mut v = Vec::new();
-    for k in BAD_KEYS {
-        for r in ROUTE_FAMILIES {
+    for k in BadKey::iter() {
+        for r in RouteFamily::iter() {
             v.push(
-                CheckSpec::new(
+                CheckSpec::case(
                     AREA,
                     "bad_key_on_route",
                     Component::Api,
                     format!("a {k} key on a {r} route is 401, never 2xx/5xx"),
+                    BadKeyOnRoute(k, r),
                     bad_key_on_route,
                 )
-                .line(Line::BadKeysRejected)
-                .with_param(format!("{k}:{r}")),
+                .line(Line::BadKeysRejected),
             );
         }
     }
@@ -62,17 +109,18 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         )
         .line(Line::UpstreamErrors),
     );
-    for mb in LARGE_MB {
+    for size in ArtifactSize::iter() {
+        let mb = size.megabytes();
         v.push(
-            CheckSpec::new(
+            CheckSpec::case(
                 AREA,
                 "large_artifact",
                 Component::Artifacts,
                 format!("a {mb} MB artifact goes up and comes back byte-identical, streamed"),
+                size,
                 large_artifact,
             )
             .line(Line::LargeArtifacts)
-            .with_param(format!("{mb}MB"))
             .heavy(),
         );
     }
@@ -88,29 +136,24 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         )
         .line(Line::VersionNumbering),
     );
-    for m in MALFORMED {
-        v.push(
-            CheckSpec::new(
-                AREA,
-                "malformed_json",
-                Component::Api,
-                format!("a {m} body is a 4xx in MLflow's error shape, and changes nothing"),
-                malformed_json,
-            )
-            .line(Line::MalformedBodies)
-            .with_param(m),
-        );
+    for m in MalformedBody::iter() {
+        let spec = CheckSpec::case(
+            AREA,
+            "malformed_json",
+            Component::Api,
+            format!("a {m} body is a 4xx in MLflow's error shape, and changes nothing"),
+            m,
+            malformed_json,
+        )
+        .line(Line::MalformedBodies);
+        // The 10 MB document is heavy for self-verification (it runs where it matters).
+        v.push(if m == MalformedBody::TenMbDocument {
+            spec.heavy()
+        } else {
+            spec
+        });
     }
-    // The 10 MB document is heavy for self-verification (it runs where it matters).
-    v.into_iter()
-        .map(|s| {
-            if s.param.as_deref() == Some("10mb-document") {
-                s.heavy()
-            } else {
-                s
-            }
-        })
-        .collect()
+    v
 }
 
 /// The platform still answers a normal authenticated read.
@@ -130,22 +173,13 @@ async fn still_serves(c: &mut Check) -> Result<(), Failure> {
     )
 }
 
-fn bad_key_on_route(c: &mut Check) -> CheckFuture<'_> {
+fn bad_key_on_route(c: &mut Check, case: BadKeyOnRoute) -> CheckFuture<'_> {
     Box::pin(async move {
-        let (kind, route) = c
-            .param()
-            .split_once(':')
-            .map(|(a, b)| (a.to_owned(), b.to_owned()))
-            .expect("kind:route");
-        let keys = c.env.keys.clone();
-        let auth = match kind.as_str() {
-            "expired" => Auth::Bearer(keys.expired.clone().ok_or_else(|| {
-                Failure::skipped("no expired key configured (HOKUSAI_EXPIRED_API_KEY)")
-            })?),
-            "revoked" => Auth::Bearer(keys.revoked.clone().ok_or_else(|| {
-                Failure::skipped("no revoked key configured (HOKUSAI_REVOKED_API_KEY)")
-            })?),
-            _ => {
+        let BadKeyOnRoute(kind, route) = case;
+        let auth = match kind {
+            BadKey::Expired => Auth::Bearer(c.env.key(KeyRole::Expired)?),
+            BadKey::Revoked => Auth::Bearer(c.env.key(KeyRole::Revoked)?),
+            BadKey::Malformed => {
                 let body: String = std::iter::repeat_with(fastrand::alphanumeric)
                     .take(32)
                     .collect();
@@ -156,11 +190,11 @@ fn bad_key_on_route(c: &mut Check) -> CheckFuture<'_> {
             }
         };
         let name = format!("{}-exp", unique_token("badkey"));
-        let req = match route.as_str() {
-            "key-protected" => Req::get("/"),
-            "proxy-read" => Req::get("/api/mlflow/api/2.0/mlflow/experiments/search").query("max_results", "1"),
-            "proxy-write" => Req::post("/api/mlflow/api/2.0/mlflow/experiments/create").json(&json!({"name": name})),
-            _ => Req::new(Method::PUT, "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/0/hokusai-verify/artifacts/probe.txt")
+        let req = match route {
+            RouteFamily::KeyProtected => Req::get("/"),
+            RouteFamily::ProxyRead => Req::get("/api/mlflow/api/2.0/mlflow/experiments/search").query("max_results", "1"),
+            RouteFamily::ProxyWrite => Req::post("/api/mlflow/api/2.0/mlflow/experiments/create").json(&json!({"name": name})),
+            RouteFamily::Artifact => Req::new(Method::PUT, "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/0/hokusai-verify/artifacts/probe.txt")
                 .raw_body(b"must not be stored".to_vec(), Some("application/octet-stream")),
         };
         let ex = c.registry(req.auth(auth)).await?;
@@ -174,7 +208,7 @@ fn bad_key_on_route(c: &mut Check) -> CheckFuture<'_> {
         let ok = ex.status == 401
             && match detail.as_deref() {
                 Some("Invalid or expired API key") => true,
-                Some("API key required") => kind == "malformed",
+                Some("API key required") => kind == BadKey::Malformed,
                 _ => false,
             };
         ensure(
@@ -182,7 +216,7 @@ fn bad_key_on_route(c: &mut Check) -> CheckFuture<'_> {
             "401 {\"detail\":\"Invalid or expired API key\"}",
             expect::describe(&ex),
         )?;
-        if route == "proxy-write" {
+        if route == RouteFamily::ProxyWrite {
             let client = c.mlflow(ApiPrefix::Api);
             let exists = client.get_experiment_by_name(&name).await?;
             ensure(
@@ -236,13 +270,9 @@ fn upstream_timeout_is_504(c: &mut Check) -> CheckFuture<'_> {
 
 use crate::load::peak_rss_mb;
 
-fn large_artifact(c: &mut Check) -> CheckFuture<'_> {
+fn large_artifact(c: &mut Check, size: ArtifactSize) -> CheckFuture<'_> {
     Box::pin(async move {
-        let mb: u64 = c
-            .param()
-            .trim_end_matches("MB")
-            .parse()
-            .expect("a size in MB");
+        let mb = size.megabytes();
         let client = c.mlflow(ApiPrefix::Api);
         let mut created = Created::default();
         let result = async {
@@ -416,29 +446,28 @@ fn concurrent_create_race(c: &mut Check) -> CheckFuture<'_> {
     })
 }
 
-fn malformed_json(c: &mut Check) -> CheckFuture<'_> {
+fn malformed_json(c: &mut Check, case: MalformedBody) -> CheckFuture<'_> {
     Box::pin(async move {
-        let case = c.param().to_owned();
         let name = format!("{}-exp", unique_token("malformed"));
-        let (body, content_type): (Vec<u8>, Option<&str>) = match case.as_str() {
-            "truncated" => (
+        let (body, content_type): (Vec<u8>, Option<&str>) = match case {
+            MalformedBody::Truncated => (
                 format!("{{\"name\": \"{name}\"").into_bytes(),
                 Some("application/json"),
             ),
-            "wrong-types" => (
+            MalformedBody::WrongTypes => (
                 br#"{"name": 123, "tags": "none"}"#.to_vec(),
                 Some("application/json"),
             ),
-            "json-array" => (
+            MalformedBody::JsonArray => (
                 format!("[\"{name}\"]").into_bytes(),
                 Some("application/json"),
             ),
-            "empty-body" => (Vec::new(), Some("application/json")),
-            "wrong-content-type" => (
+            MalformedBody::EmptyBody => (Vec::new(), Some("application/json")),
+            MalformedBody::WrongContentType => (
                 format!("{{\"name\": \"{name}\"}}").into_bytes(),
                 Some("text/plain"),
             ),
-            _ => {
+            MalformedBody::TenMbDocument => {
                 let big = "x".repeat(10 * 1024 * 1024);
                 (
                     serde_json::to_vec(
@@ -467,7 +496,7 @@ fn malformed_json(c: &mut Check) -> CheckFuture<'_> {
         if let Ok(Some(e)) = &lookup {
             let _ = client.delete_experiment(&e.experiment_id).await;
         }
-        if case == "json-array" {
+        if case == MalformedBody::JsonArray {
             // Documented exception: MLflow itself crashes on a JSON array (an HTML 500);
             // the proxy must turn that into its JSON 500, never pass HTML or hang.
             ensure(

@@ -3,6 +3,7 @@
 //! registry, Redis, and response times (every request's latency is in the evidence).
 
 use super::expect;
+use crate::catalogue::Area;
 use crate::check::Symptom;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
@@ -10,11 +11,24 @@ use crate::ecs::ServiceState;
 use crate::http::{Auth, Req};
 use serde_json::Value;
 use std::time::Instant;
+use strum::IntoEnumIterator;
 
-pub const AREA: &str = "infra_health";
+pub const AREA: Area = Area::InfraHealth;
 
 /// The operational routes whose key requirement depends on the profile.
-pub const OPS_ROUTES: [&str; 4] = ["/ready", "/live", "/version", "/metrics"];
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display, strum::IntoStaticStr,
+)]
+pub enum OpsRoute {
+    #[strum(serialize = "/ready")]
+    Ready,
+    #[strum(serialize = "/live")]
+    Live,
+    #[strum(serialize = "/version")]
+    Version,
+    #[strum(serialize = "/metrics")]
+    Metrics,
+}
 
 /// The dependencies `/health` must report.
 pub const HEALTH_SERVICES: [&str; 4] = ["mlflow", "redis", "postgres", "message_queue"];
@@ -70,17 +84,17 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
         )
         .line(Line::ApiHealthMlflow),
     ];
-    for route in OPS_ROUTES {
+    for route in OpsRoute::iter() {
         v.push(
-            CheckSpec::new(
+            CheckSpec::case(
                 AREA,
                 "ops_endpoint",
                 Component::Api,
                 format!("GET {route} answers as the contract says"),
+                route,
                 ops_endpoint,
             )
-            .line(Line::OpsRoutes)
-            .with_param(route),
+            .line(Line::OpsRoutes),
         );
     }
     v.push(
@@ -95,15 +109,15 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
     );
     for service in &profile.ecs.services {
         v.push(
-            CheckSpec::new(
+            CheckSpec::case(
                 AREA,
                 "ecs_service",
                 Component::EcsServices,
                 format!("ECS service {service} is ACTIVE, at desired count, rollout COMPLETED"),
+                service.clone(),
                 ecs_service,
             )
-            .line(Line::EcsServices)
-            .with_param(service.clone()),
+            .line(Line::EcsServices),
         );
     }
     v.push(
@@ -294,14 +308,14 @@ fn api_mlflow_health(c: &mut Check) -> CheckFuture<'_> {
     })
 }
 
-fn ops_endpoint(c: &mut Check) -> CheckFuture<'_> {
+fn ops_endpoint(c: &mut Check, route: OpsRoute) -> CheckFuture<'_> {
     Box::pin(async move {
-        let route = c.param().to_owned();
+        let path: &'static str = route.into();
         let auth = ops_auth(c);
-        let ex = c.registry(Req::get(route.clone()).auth(auth)).await?;
+        let ex = c.registry(Req::get(path).auth(auth)).await?;
         expect::status(&ex, 200)?;
-        match route.as_str() {
-            "/metrics" => {
+        match route {
+            OpsRoute::Metrics => {
                 let text = String::from_utf8_lossy(&ex.body);
                 ensure(
                     text.lines()
@@ -310,7 +324,7 @@ fn ops_endpoint(c: &mut Check) -> CheckFuture<'_> {
                     expect::describe(&ex),
                 )
             }
-            "/ready" => {
+            OpsRoute::Ready => {
                 let body = expect::json_object(&ex)?;
                 ensure_eq("ready", body.get("ready"), Some(&Value::Bool(true)))?;
                 ensure(
@@ -319,11 +333,11 @@ fn ops_endpoint(c: &mut Check) -> CheckFuture<'_> {
                     expect::describe(&ex),
                 )
             }
-            "/live" => {
+            OpsRoute::Live => {
                 let body = expect::json_object(&ex)?;
                 ensure_eq("alive", body.get("alive"), Some(&Value::Bool(true)))
             }
-            _ => {
+            OpsRoute::Version => {
                 let body = expect::json_object(&ex)?;
                 ensure(
                     body.get("version").is_some(),
@@ -343,9 +357,8 @@ fn auth_health(c: &mut Check) -> CheckFuture<'_> {
     })
 }
 
-fn ecs_service(c: &mut Check) -> CheckFuture<'_> {
+fn ecs_service(c: &mut Check, name: String) -> CheckFuture<'_> {
     Box::pin(async move {
-        let name = c.param().to_owned();
         let ecs = c.env.require_ecs()?.clone();
         let t0 = Instant::now();
         let out = ecs.describe(&name).await;

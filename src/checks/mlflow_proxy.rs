@@ -4,6 +4,7 @@
 
 use super::expect;
 use super::registration_flow::finish_cleanup;
+use crate::catalogue::Area;
 use crate::check::Symptom;
 use crate::check::symptom::UNKNOWN_ENDPOINT;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
@@ -13,16 +14,42 @@ use crate::mlflow::workflow::{Created, unique_token};
 use crate::mlflow::{ApiPrefix, MLFLOW_ERROR_CODES, MlflowClient, Tag};
 use reqwest::Method;
 use serde_json::{Value, json};
+use strum::IntoEnumIterator;
 
-pub const AREA: &str = "mlflow_proxy";
+pub const AREA: Area = Area::MlflowProxy;
+
+/// The two spellings of MLflow's REST API through the proxy (`api/2.0`, `ajax-api/2.0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Spelling {
+    Api,
+    Ajax,
+}
+
+impl Spelling {
+    fn prefix(self) -> ApiPrefix {
+        match self {
+            Spelling::Api => ApiPrefix::Api,
+            Spelling::Ajax => ApiPrefix::Ajax,
+        }
+    }
+}
 
 pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     let mut v = Vec::new();
-    for p in ["api", "ajax"] {
+    for p in Spelling::iter() {
         v.push(
-            CheckSpec::new(AREA, "tracking_calls", Component::Mlflow, format!("experiment, run, metric, artifact and searches work through the proxy ({p} spelling)"), tracking_calls)
-.line(Line::ProxyTracking)
-                .with_param(p),
+            CheckSpec::case(
+                AREA,
+                "tracking_calls",
+                Component::Mlflow,
+                format!(
+                    "experiment, run, metric, artifact and searches work through the proxy ({p} spelling)"
+                ),
+                p,
+                tracking_calls,
+            )
+            .line(Line::ProxyTracking),
         );
     }
     v.extend([
@@ -86,17 +113,9 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     v
 }
 
-fn prefix_of(param: &str) -> ApiPrefix {
-    if param == "ajax" {
-        ApiPrefix::Ajax
-    } else {
-        ApiPrefix::Api
-    }
-}
-
-fn tracking_calls(c: &mut Check) -> CheckFuture<'_> {
+fn tracking_calls(c: &mut Check, spelling: Spelling) -> CheckFuture<'_> {
     Box::pin(async move {
-        let client = c.mlflow(prefix_of(c.param()));
+        let client = c.mlflow(spelling.prefix());
         let mut created = Created::default();
         let result = async {
             let name = format!("{}-exp", unique_token("proxy"));

@@ -9,40 +9,30 @@ pub mod mlflow_proxy;
 pub mod registration_flow;
 pub mod script_parity;
 
+use crate::catalogue::Area;
 use crate::check::CheckSpec;
 use crate::config::Profile;
 
-/// The areas, in checklist order.
-pub const AREAS: &[&str] = &[
-    "infra_health",
-    "authentication",
-    "registration_flow",
-    "mlflow_proxy",
-    "error_scenarios",
-    "script_parity",
-];
-
 /// Every check of one area for this profile.
-pub fn area(name: &str, profile: &Profile) -> Vec<CheckSpec> {
-    match name {
-        "infra_health" => infra_health::checks(profile),
-        "authentication" => authentication::checks(profile),
-        "registration_flow" => registration_flow::checks(profile),
-        "mlflow_proxy" => mlflow_proxy::checks(profile),
-        "error_scenarios" => error_scenarios::checks(profile),
-        "script_parity" => script_parity::checks(profile),
-        _ => Vec::new(),
+pub fn area(area: Area, profile: &Profile) -> Vec<CheckSpec> {
+    match area {
+        Area::InfraHealth => infra_health::checks(profile),
+        Area::Authentication => authentication::checks(profile),
+        Area::RegistrationFlow => registration_flow::checks(profile),
+        Area::MlflowProxy => mlflow_proxy::checks(profile),
+        Area::ErrorScenarios => error_scenarios::checks(profile),
+        Area::ScriptParity => script_parity::checks(profile),
     }
 }
 
-/// Every check of every area.
+/// Every check of every area, in checklist order.
 pub fn catalogue(profile: &Profile) -> Vec<CheckSpec> {
-    AREAS.iter().flat_map(|a| area(a, profile)).collect()
+    Area::all().flat_map(|a| area(a, profile)).collect()
 }
 
 /// One check by area and full id (`ecs_service[hokusai-api-development]`).
-pub fn find(profile: &Profile, area_name: &str, full_id: &str) -> Option<CheckSpec> {
-    area(area_name, profile)
+pub fn find(profile: &Profile, area_of: Area, full_id: &str) -> Option<CheckSpec> {
+    area(area_of, profile)
         .into_iter()
         .find(|s| s.full_id() == full_id)
 }

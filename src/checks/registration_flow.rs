@@ -6,6 +6,7 @@
 //! Every check registers its own uniquely named model and deletes everything it created at
 //! the end, also when it fails; a clean-up that fails makes the check fail.
 
+use crate::catalogue::Area;
 use crate::check::{
     Check, CheckFuture, CheckSpec, Component, Failure, Line, Symptom, ensure, ensure_eq,
 };
@@ -16,7 +17,7 @@ use crate::mlflow::{ApiPrefix, MlflowClient, tag};
 use crate::model::SampleModel;
 use std::time::Duration;
 
-pub const AREA: &str = "registration_flow";
+pub const AREA: Area = Area::RegistrationFlow;
 
 pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     vec![

@@ -4,6 +4,7 @@
 
 use super::expect;
 use super::registration_flow::finish_cleanup;
+use crate::catalogue::Area;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
@@ -13,7 +14,7 @@ use crate::model::SampleModel;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-pub const AREA: &str = "script_parity";
+pub const AREA: Area = Area::ScriptParity;
 
 /// The original scripts, in the checklist's order.
 pub const SCRIPTS: [&str; 7] = [

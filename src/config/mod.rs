@@ -2,11 +2,14 @@
 //! optional `.env` file) and checked completely **before any traffic**. Every variable is
 //! documented in `docs/configuration.md`.
 
+mod duration;
 mod profile;
+
+pub use duration::{parse_age, parse_duration_at_most, parse_load_duration};
 
 pub use profile::{DEFAULT_PROFILE, Profile, ProfileError, builtin_names as builtin_profile_names};
 
-use crate::secret::ApiKey;
+use crate::catalogue::KeyRole;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -34,23 +37,13 @@ impl fmt::Display for TargetKind {
     }
 }
 
-/// The optional extra keys some checks need; absent ones make those checks skip.
-#[derive(Debug, Clone, Default)]
-pub struct ExtraKeys {
-    pub low_limit: Option<ApiKey>,
-    pub read_only: Option<ApiKey>,
-    pub revoked: Option<ApiKey>,
-    pub expired: Option<ApiKey>,
-    pub second: Option<ApiKey>,
-}
-
 /// Everything a live run needs to find the platform.
 #[derive(Debug, Clone)]
 pub struct LiveTarget {
     pub registry_url: Url,
     pub auth_url: Url,
-    pub api_key: ApiKey,
-    pub keys: ExtraKeys,
+    /// The run's keys by role; the `valid` one (`HOKUSAI_API_KEY`) is always there.
+    pub keys: crate::catalogue::Keys,
     /// Redis of the API service, when reachable from here (it usually is not: VPC).
     pub redis_url: Option<String>,
     pub aws: AwsSettings,
@@ -82,17 +75,20 @@ pub struct Config {
     /// Where check results of this run are written.
     pub run_dir: PathBuf,
     /// Faults switched on in the stand-in (`HOKUSAI_STANDIN_FAULTS=mlflow-down,auth-down`).
-    pub standin_faults: crate::standin::FaultSet,
+    pub standin_faults: crate::catalogue::FaultSet,
     /// Stand-in with shortened timeouts (default) or the contract's (`HOKUSAI_STANDIN_TIMING=contract`).
     pub standin_fast: bool,
     /// How the stand-in words what the contract leaves open
     /// (`HOKUSAI_STANDIN_DIALECT=contract|reworded`).
-    pub standin_dialect: crate::standin::Dialect,
+    pub standin_dialect: crate::catalogue::Dialect,
     /// Concurrent clients of the concurrency scenarios (`HOKUSAI_CONCURRENT_CLIENTS`, 32).
     pub concurrent_clients: usize,
     /// The stand-in answers with a real deployment's latencies
     /// (`HOKUSAI_STANDIN_LATENCY=realistic`; default `none`).
     pub standin_realistic: bool,
+    /// Contract-line breakages switched on in the stand-in (self-verification only; no
+    /// variable sets them).
+    pub standin_breakages: std::collections::BTreeSet<crate::catalogue::Breakage>,
     /// Wall-clock budget of one `verify` run (`HOKUSAI_RUN_BUDGET_S`, 120 s): whatever the
     /// target does, the run ends by then with a result for every check.
     pub run_budget: Duration,
@@ -299,29 +295,30 @@ impl Config {
         if target == Some(TargetKind::Live) {
             let registry_url = required_url(&vars, "HOKUSAI_REGISTRY_URL", &mut problems);
             let auth_url = required_url(&vars, "HOKUSAI_AUTH_URL", &mut problems);
-            let api_key = match vars.get("HOKUSAI_API_KEY") {
-                None => {
-                    problems.push(ConfigProblem {
-                        variable: "HOKUSAI_API_KEY",
-                        problem: "not set; live runs need an API key (hk_live_…) valid for the \
-                                  platform service"
-                            .into(),
-                    });
-                    None
-                }
-                Some(raw) => parse_key("HOKUSAI_API_KEY", &raw, &mut problems),
-            };
-            let mut opt_key = |name: &'static str| {
-                vars.get(name)
-                    .and_then(|raw| parse_key(name, &raw, &mut problems))
-            };
-            let keys = ExtraKeys {
-                low_limit: opt_key("HOKUSAI_LOW_LIMIT_API_KEY"),
-                read_only: opt_key("HOKUSAI_READ_ONLY_API_KEY"),
-                revoked: opt_key("HOKUSAI_REVOKED_API_KEY"),
-                expired: opt_key("HOKUSAI_EXPIRED_API_KEY"),
-                second: opt_key("HOKUSAI_SECOND_API_KEY"),
-            };
+            // Every role's key from its variable; the valid one is required.
+            let (mut by_role, bad) = crate::catalogue::keys_from_vars(|v| vars.get(v));
+            for (variable, e) in bad {
+                problems.push(ConfigProblem {
+                    variable,
+                    problem: format!("not a Hokusai API key: {e} (the value is not shown)"),
+                });
+            }
+            let valid_var = KeyRole::Valid.var();
+            if vars.get(valid_var).is_none() {
+                problems.push(ConfigProblem {
+                    variable: valid_var,
+                    problem: "not set; live runs need an API key (hk_live_…) valid for the \
+                              platform service"
+                        .into(),
+                });
+            }
+            let keys = by_role.remove(&KeyRole::Valid).map(|primary| {
+                by_role
+                    .into_iter()
+                    .fold(crate::catalogue::Keys::new(primary), |k, (role, key)| {
+                        k.with(role, key)
+                    })
+            });
             let endpoint_url = vars
                 .get("HOKUSAI_AWS_ENDPOINT_URL")
                 .or_else(|| vars.get("AWS_ENDPOINT_URL"))
@@ -343,13 +340,11 @@ impl Config {
                 endpoint_url,
                 cluster: vars.get("HOKUSAI_ECS_CLUSTER"),
             };
-            if let (Some(registry_url), Some(auth_url), Some(api_key)) =
-                (registry_url, auth_url, api_key)
+            if let (Some(registry_url), Some(auth_url), Some(keys)) = (registry_url, auth_url, keys)
             {
                 live = Some(LiveTarget {
                     registry_url,
                     auth_url,
-                    api_key,
                     keys,
                     redis_url: redis_from_env.clone(),
                     aws,
@@ -357,14 +352,14 @@ impl Config {
             }
         }
 
-        let mut standin_faults = crate::standin::FaultSet::new();
+        let mut standin_faults = crate::catalogue::FaultSet::new();
         for id in vars
             .get("HOKUSAI_STANDIN_FAULTS")
             .unwrap_or_default()
             .split(',')
             .filter(|s| !s.trim().is_empty())
         {
-            match id.parse::<crate::standin::Fault>() {
+            match id.parse::<crate::catalogue::Fault>() {
                 Ok(f) => {
                     standin_faults.insert(f);
                 }
@@ -395,10 +390,10 @@ impl Config {
         };
 
         let standin_dialect = match vars.get("HOKUSAI_STANDIN_DIALECT") {
-            None => crate::standin::Dialect::Contract,
+            None => crate::catalogue::Dialect::Contract,
             Some(v) => v.parse().unwrap_or_else(|e: String| {
                 problem_list(&mut problems, "HOKUSAI_STANDIN_DIALECT", e);
-                crate::standin::Dialect::Contract
+                crate::catalogue::Dialect::Contract
             }),
         };
 
@@ -454,6 +449,7 @@ impl Config {
             standin_dialect,
             concurrent_clients,
             standin_realistic,
+            standin_breakages: Default::default(),
             run_budget,
             concurrency,
         })
@@ -533,19 +529,6 @@ fn required_url(vars: &Vars, name: &'static str, problems: &mut Vec<ConfigProble
                 None
             }
         },
-    }
-}
-
-fn parse_key(name: &'static str, raw: &str, problems: &mut Vec<ConfigProblem>) -> Option<ApiKey> {
-    match ApiKey::parse(raw) {
-        Ok(k) => Some(k),
-        Err(e) => {
-            problems.push(ConfigProblem {
-                variable: name,
-                problem: format!("not a Hokusai API key: {e} (the value is not shown)"),
-            });
-            None
-        }
     }
 }
 

@@ -73,3 +73,25 @@ pub fn registration(env: Arc<Env>) -> Work {
         })
     })
 }
+
+/// Uploads a 1 MB artifact for the download scenario; returns its proxied path.
+pub async fn seed_artifact(env: &Env) -> Result<String, crate::mlflow::MlflowError> {
+    use crate::http::Auth;
+    use crate::mlflow::{ApiPrefix, MlflowClient};
+    let client = MlflowClient::via_proxy(
+        env.http.clone(),
+        env.registry_url().clone(),
+        Auth::Bearer(env.keys.primary.clone()),
+        ApiPrefix::Api,
+    );
+    let exp = client
+        .create_experiment(
+            &format!("{}-exp", crate::mlflow::workflow::unique_token("load")),
+            &[],
+        )
+        .await?;
+    let run = client.create_run(&exp, "load", &[]).await?;
+    let rel = format!("{exp}/{}/artifacts/blob.bin", run.info.run_id);
+    client.upload_artifact(&rel, vec![7u8; 1024 * 1024]).await?;
+    Ok(client.artifact_path(&rel))
+}

@@ -106,7 +106,7 @@ pub struct ScriptRow {
 impl Report {
     /// Builds the report from results (and what was wrong with reading them).
     pub fn build(mut checks: Vec<CheckResult>, mut problems: Vec<String>) -> Self {
-        checks.sort_by_key(|r| (area_rank(&r.area), r.area.clone(), r.id.clone()));
+        checks.sort_by_key(|r| (r.area, r.id.clone()));
         let count = |f: fn(&Outcome) -> bool| checks.iter().filter(|r| f(&r.outcome)).count();
         let counts = Counts {
             total: checks.len(),
@@ -212,22 +212,15 @@ impl Report {
     }
 }
 
-fn area_rank(area: &str) -> usize {
-    crate::checks::AREAS
-        .iter()
-        .position(|a| *a == area)
-        .unwrap_or(usize::MAX)
-}
-
 /// Checks of the catalogue whose area has results but which have none themselves.
 fn missing_checks(checks: &[CheckResult], profile: &str) -> Vec<String> {
     let Ok(profile) = crate::config::Profile::load(profile) else {
         return Vec::new();
     };
-    let areas: std::collections::BTreeSet<&str> = checks.iter().map(|r| r.area.as_str()).collect();
+    let areas: std::collections::BTreeSet<_> = checks.iter().map(|r| r.area).collect();
     crate::checks::catalogue(&profile)
         .into_iter()
-        .filter(|s| areas.contains(s.area))
+        .filter(|s| areas.contains(&s.area))
         .map(|s| format!("{}/{}", s.area, s.full_id()))
         .filter(|k| !checks.iter().any(|r| r.key() == *k))
         .collect()

@@ -12,8 +12,8 @@
 //! line it verifies. "Unclassified" is left for failures of the suite itself (a panic, a check
 //! without a contract line), reported as a suite defect. Documented in `docs/root-causes.md`.
 
+use crate::catalogue::{Fault, KeyRole};
 use crate::check::{CheckResult, Component, Line, Outcome, Symptom};
-use crate::standin::Fault;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -125,12 +125,12 @@ impl Facts {
     }
 
     /// Roles of valid keys that were rejected, and the header forms they were rejected in.
-    fn rejected(&self) -> (BTreeSet<&str>, BTreeSet<&str>) {
+    fn rejected(&self) -> (BTreeSet<KeyRole>, BTreeSet<&str>) {
         let mut roles = BTreeSet::new();
         let mut vias = BTreeSet::new();
         for s in &self.all {
             if let Symptom::ValidKeyRejected { role, via } = s {
-                roles.insert(role.as_str());
+                roles.insert(*role);
                 vias.insert(via.as_str());
             }
         }
@@ -712,7 +712,7 @@ mod tests {
 
     #[test]
     fn every_fault_has_a_rule() {
-        for f in Fault::ALL {
+        for f in Fault::all() {
             assert!(cause(f.id()).is_some(), "no rule for {f}");
         }
         assert!(cause("contract:delete-bodies").is_some());

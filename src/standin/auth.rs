@@ -2,9 +2,9 @@
 //! `POST /api/v1/usage/{key_id}`; and the API's client side of the validate call.
 
 use super::alb;
-use super::faults::{Breakage, Fault};
 use super::keys::{KeyRecord, KeyState};
-use super::state::{AuthOverride, State, UsageCall, ValidateCall, lock};
+use super::state::{AuthOverride, SentKey, State, UsageCall, ValidateCall, lock};
+use crate::catalogue::{Breakage, Fault, KeyRole};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use wiremock::{Request, Respond, ResponseTemplate};
@@ -25,10 +25,10 @@ pub(crate) fn validate(
         return (401, json!({"detail": "Invalid or expired API key"}), None);
     };
     let mut record = record.clone();
-    if state.has(Fault::KeyNotValidForService) && record.role == "valid" {
+    if state.has(Fault::KeyNotValidForService) && record.role == KeyRole::Valid {
         record.services = vec!["data-pipeline".into()];
     }
-    if state.has(Fault::WriteForbidden) && record.role == "valid" {
+    if state.has(Fault::WriteForbidden) && record.role == KeyRole::Valid {
         record.scopes = vec!["model:read".into()];
     }
     let rejected = |why: &str| (200, json!({"is_valid": false, "error": why}), None);
@@ -51,13 +51,13 @@ pub(crate) fn validate(
     (200, body, Some(record))
 }
 
-fn role_of(state: &State, key: Option<&str>) -> String {
+fn role_of(state: &State, key: Option<&str>) -> SentKey {
     match key {
-        None => "none".into(),
+        None => SentKey::Missing,
         Some(k) => state
             .keys
             .find(k)
-            .map_or("unknown".into(), |r| r.role.to_owned()),
+            .map_or(SentKey::Unknown, |r| SentKey::Role(r.role)),
     }
 }
 
@@ -97,7 +97,7 @@ pub(crate) fn api_validate(state: &State, raw_key: &str) -> ApiAuth {
     }
     let as_bearer = !state.broken(Breakage::KeyNotSentAsBearer);
     lock(&state.validate_calls).push(ValidateCall {
-        key_role: role_of(state, Some(raw_key)),
+        key: role_of(state, Some(raw_key)),
         bearer: as_bearer,
         service_id: Some(service_id.clone()),
         client_ip: Some("127.0.0.1".into()),
@@ -159,7 +159,7 @@ impl Respond for AuthResponder {
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
                 let service_id = body.get("service_id").and_then(Value::as_str).map(str::to_owned);
                 lock(&state.validate_calls).push(ValidateCall {
-                    key_role: role_of(state, bearer.as_deref()),
+                    key: role_of(state, bearer.as_deref()),
                     bearer: bearer.is_some(),
                     service_id: service_id.clone(),
                     client_ip: body.get("client_ip").and_then(Value::as_str).map(str::to_owned),

@@ -1,8 +1,8 @@
 //! The ECS API (JSON 1.1, `DescribeServices`) of the stand-in's cluster, shaped like the
 //! answers of real ECS and moto (`shared/reference/mlflow-real.md` section 6).
 
-use super::faults::{Breakage, Fault};
 use super::state::State;
+use crate::catalogue::{Breakage, Fault};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use wiremock::{Request, Respond, ResponseTemplate};

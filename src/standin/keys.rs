@@ -1,14 +1,16 @@
 //! The stand-in's test keys: fresh random keys per instance (so every run uses new secrets
 //! and any leak test has a real canary), each with a documented role.
 
+use crate::catalogue::KeyRole;
 use crate::secret::ApiKey;
+use std::collections::BTreeMap;
 
 /// What the auth service knows about a key.
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
     pub key: ApiKey,
-    /// The role's name (`valid`, `revoked`, ...), safe to print.
-    pub role: &'static str,
+    /// What the key is for (safe to print).
+    pub role: KeyRole,
     pub key_id: String,
     pub user_id: String,
     pub scopes: Vec<String>,
@@ -25,21 +27,10 @@ pub enum KeyState {
     Expired,
 }
 
-/// The keys a stand-in instance issues.
+/// The keys a stand-in instance issues: one per [`KeyRole`].
 #[derive(Debug, Clone)]
 pub struct TestKeys {
-    /// Read and write scopes, normal limit: the key the suite runs with.
-    pub valid: KeyRecord,
-    /// Another valid key (for "other keys are unaffected").
-    pub second: KeyRecord,
-    /// Read scope only.
-    pub read_only: KeyRecord,
-    /// Revoked at the auth service.
-    pub revoked: KeyRecord,
-    /// Expired.
-    pub expired: KeyRecord,
-    /// A limit of [`LOW_RATE_LIMIT`] requests per hour.
-    pub low_limit: KeyRecord,
+    records: Vec<KeyRecord>,
 }
 
 /// The low-limit key's hourly limit.
@@ -47,83 +38,70 @@ pub const LOW_RATE_LIMIT: u64 = 5;
 /// The normal keys' hourly limit.
 pub const NORMAL_RATE_LIMIT: u64 = 100_000;
 
-/// Keys the caller chooses for some roles (the rest are generated): how
-/// `hokusai-verify standin` takes the same `HOKUSAI_*_API_KEY` variables a live run uses,
-/// so no key is ever printed or written.
-#[derive(Debug, Clone, Default)]
-pub struct ChosenKeys {
-    pub valid: Option<ApiKey>,
-    pub second: Option<ApiKey>,
-    pub read_only: Option<ApiKey>,
-    pub revoked: Option<ApiKey>,
-    pub expired: Option<ApiKey>,
-    pub low_limit: Option<ApiKey>,
-}
-
 impl TestKeys {
-    /// Fresh random keys for every role, with the chosen ones where given.
-    pub fn with_chosen(service_id: &str, chosen: &ChosenKeys) -> Self {
+    /// Fresh random keys for every role, with the `chosen` ones where given (how
+    /// `hokusai-verify standin` takes the same `HOKUSAI_*_API_KEY` variables a live run
+    /// uses, so no key is ever printed or written).
+    pub fn with_chosen(service_id: &str, chosen: &BTreeMap<KeyRole, ApiKey>) -> Self {
         let mut k = Self::generate(service_id);
-        let pairs: [(&mut KeyRecord, &Option<ApiKey>); 6] = [
-            (&mut k.valid, &chosen.valid),
-            (&mut k.second, &chosen.second),
-            (&mut k.read_only, &chosen.read_only),
-            (&mut k.revoked, &chosen.revoked),
-            (&mut k.expired, &chosen.expired),
-            (&mut k.low_limit, &chosen.low_limit),
-        ];
-        for (record, key) in pairs {
-            if let Some(key) = key {
-                record.key = key.clone();
+        for r in &mut k.records {
+            if let Some(key) = chosen.get(&r.role) {
+                r.key = key.clone();
             }
         }
         k
     }
 
     pub fn generate(service_id: &str) -> Self {
-        let rw = vec![
-            "model:read".to_owned(),
-            "model:write".to_owned(),
-            "mlflow:access".to_owned(),
-        ];
-        let make =
-            |role: &'static str, scopes: Vec<String>, limit: u64, state: KeyState| KeyRecord {
-                key: ApiKey::random(),
-                role,
-                key_id: format!("key-{role}-{}", fastrand::u32(..)),
-                user_id: format!("user-{role}"),
-                scopes,
-                rate_limit_per_hour: limit,
-                state,
-                services: vec![service_id.to_owned()],
-            };
-        Self {
-            valid: make("valid", rw.clone(), NORMAL_RATE_LIMIT, KeyState::Active),
-            second: make("second", rw.clone(), NORMAL_RATE_LIMIT, KeyState::Active),
-            read_only: make(
-                "read-only",
-                vec!["model:read".into()],
-                NORMAL_RATE_LIMIT,
-                KeyState::Active,
-            ),
-            revoked: make("revoked", rw.clone(), NORMAL_RATE_LIMIT, KeyState::Revoked),
-            expired: make("expired", rw.clone(), NORMAL_RATE_LIMIT, KeyState::Expired),
-            low_limit: make("low-limit", rw, LOW_RATE_LIMIT, KeyState::Active),
-        }
+        let records = KeyRole::all()
+            .map(|role| {
+                let scopes: &[&str] = match role {
+                    KeyRole::ReadOnly => &["model:read"],
+                    _ => &["model:read", "model:write", "mlflow:access"],
+                };
+                KeyRecord {
+                    key: ApiKey::random(),
+                    role,
+                    key_id: format!("key-{role}-{}", fastrand::u32(..)),
+                    user_id: format!("user-{role}"),
+                    scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                    rate_limit_per_hour: match role {
+                        KeyRole::LowLimit => LOW_RATE_LIMIT,
+                        _ => NORMAL_RATE_LIMIT,
+                    },
+                    state: match role {
+                        KeyRole::Revoked => KeyState::Revoked,
+                        KeyRole::Expired => KeyState::Expired,
+                        _ => KeyState::Active,
+                    },
+                    services: vec![service_id.to_owned()],
+                }
+            })
+            .collect();
+        Self { records }
     }
 
-    pub fn all(&self) -> [&KeyRecord; 6] {
-        [
-            &self.valid,
-            &self.second,
-            &self.read_only,
-            &self.revoked,
-            &self.expired,
-            &self.low_limit,
-        ]
+    /// The record of `role` (every role has one).
+    pub fn get(&self, role: KeyRole) -> &KeyRecord {
+        self.records
+            .iter()
+            .find(|r| r.role == role)
+            .expect("generate makes a record for every role")
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &KeyRecord> {
+        self.records.iter()
     }
 
     pub fn find(&self, raw: &str) -> Option<&KeyRecord> {
-        self.all().into_iter().find(|r| r.key.expose() == raw)
+        self.all().find(|r| r.key.expose() == raw)
+    }
+
+    /// Every key by role, as a run holds them.
+    pub fn as_keys(&self) -> crate::catalogue::Keys {
+        self.all().fold(
+            crate::catalogue::Keys::new(self.get(KeyRole::Valid).key.clone()),
+            |k, r| k.with(r.role, r.key.clone()),
+        )
     }
 }

@@ -19,16 +19,15 @@
 mod alb;
 pub mod auth;
 pub mod ecs;
-mod faults;
 mod keys;
 pub mod mlflow;
 mod registry;
 mod state;
 
-pub use faults::{Breakage, Dialect, Fault, FaultSet, UnknownFault};
-pub use keys::{ChosenKeys, KeyRecord, KeyState, LOW_RATE_LIMIT, NORMAL_RATE_LIMIT, TestKeys};
+pub use crate::catalogue::{Breakage, Dialect, Fault, FaultSet, UnknownFault};
+pub use keys::{KeyRecord, KeyState, LOW_RATE_LIMIT, NORMAL_RATE_LIMIT, TestKeys};
 pub use registry::{API_VERSION, wrong_ttl};
-pub use state::{AuthOverride, ForwardedRequest, Timing, UsageCall, ValidateCall};
+pub use state::{AuthOverride, ForwardedRequest, SentKey, Timing, UsageCall, ValidateCall};
 
 use crate::config::Profile;
 use state::{RedisSlot, State, lock};
@@ -48,8 +47,8 @@ pub struct StandInOptions {
     pub timing: Timing,
     /// Fixed ports (registry, auth, mlflow, ecs) for `hokusai-verify standin`; tests use 0.
     pub ports: [u16; 4],
-    /// Keys chosen by the caller (the rest are generated).
-    pub keys: ChosenKeys,
+    /// Keys chosen by the caller, by role (the rest are generated).
+    pub keys: std::collections::BTreeMap<crate::catalogue::KeyRole, crate::secret::ApiKey>,
     /// Prefix of this instance's Redis keys; `None`: a random `hv:<id>:` (tests). The
     /// stand-in server uses `""` so that a live run sees the contract's key names.
     pub namespace: Option<String>,
@@ -66,7 +65,7 @@ impl StandInOptions {
             faults: FaultSet::new(),
             redis_url: crate::config::DEFAULT_REDIS_URL.to_owned(),
             ports: [0; 4],
-            keys: ChosenKeys::default(),
+            keys: std::collections::BTreeMap::new(),
             namespace: None,
             dialect: Dialect::Contract,
         }
@@ -243,7 +242,7 @@ impl StandIn {
     }
     /// Revokes a key at the auth service (by role); cached validations keep it working
     /// until they expire, as on the real platform.
-    pub fn revoke(&self, role: &'static str) {
+    pub fn revoke(&self, role: crate::catalogue::KeyRole) {
         self.state.revoke(role);
     }
     pub fn set_auth_override(&self, o: Option<AuthOverride>) {
@@ -254,11 +253,12 @@ impl StandIn {
     pub fn validate_calls(&self) -> Vec<ValidateCall> {
         lock(&self.state.validate_calls).clone()
     }
-    /// How many validate calls carried the key of `role` (`valid`, `second`, ...).
-    pub fn validate_count(&self, role: &str) -> usize {
+    /// How many validate calls carried `key` (a role's key, an unknown one, or none).
+    pub fn validate_count(&self, key: impl Into<SentKey>) -> usize {
+        let key = key.into();
         lock(&self.state.validate_calls)
             .iter()
-            .filter(|c| c.key_role == role)
+            .filter(|c| c.key == key)
             .count()
     }
     /// Every usage report the auth service received so far.

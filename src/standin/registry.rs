@@ -4,10 +4,10 @@
 
 use super::alb;
 use super::auth::{ApiAuth, AuthFailure, api_validate};
-use super::faults::{Breakage, Fault};
 use super::keys::KeyRecord;
 use super::mlflow::{MlflowReply, RequestContext};
 use super::state::{ForwardedRequest, State, UsageCall, lock};
+use crate::catalogue::{Breakage, Fault, KeyRole};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use wiremock::{Request, Respond, ResponseTemplate};
@@ -99,7 +99,7 @@ impl RegistryResponder {
         }
 
         if state.broken(Breakage::BareApiUnprotected) && path.starts_with("/api/2.0/mlflow/") {
-            let record = state.keys.valid.clone();
+            let record = state.keys.get(KeyRole::Valid).clone();
             return self.proxy(req, &path[1..], &record).0;
         }
         match (method.as_str(), path.as_str()) {

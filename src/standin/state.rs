@@ -1,9 +1,9 @@
 //! The state every stand-in host shares: faults, keys, the MLflow store, logs of what each
 //! service received (for "the upstream never saw the key"-style checks), and the real Redis.
 
-use super::faults::{Breakage, Fault, FaultSet};
 use super::keys::TestKeys;
 use super::mlflow::MlflowStore;
+use crate::catalogue::{Breakage, Fault, FaultSet, KeyRole};
 use crate::config::Profile;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -83,11 +83,28 @@ pub enum AuthOverride {
     Unreachable,
 }
 
+/// Which key a request to the auth service carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentKey {
+    /// The key of one of the stand-in's roles.
+    Role(KeyRole),
+    /// A key the stand-in did not issue.
+    Unknown,
+    /// No key.
+    Missing,
+}
+
+impl From<KeyRole> for SentKey {
+    fn from(r: KeyRole) -> Self {
+        SentKey::Role(r)
+    }
+}
+
 /// One `POST /api/v1/keys/validate` the auth service received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidateCall {
-    /// Role of the key in the Bearer header (`valid`, `revoked`, ...), `unknown`, or `none`.
-    pub key_role: String,
+    /// The key in the Bearer header: one of the stand-in's roles, an unknown key, or none.
+    pub key: SentKey,
     /// Was the key sent as `Authorization: Bearer`?
     pub bearer: bool,
     pub service_id: Option<String>,
@@ -177,7 +194,7 @@ pub(crate) struct State {
     /// Under `rate-limit-shared`: some key went over its limit, so every key is limited.
     pub(crate) limiter_tripped: std::sync::atomic::AtomicBool,
     /// Roles revoked at runtime (revocation-window checks).
-    revoked: RwLock<BTreeSet<&'static str>>,
+    revoked: RwLock<BTreeSet<KeyRole>>,
     auth_override: RwLock<Option<AuthOverride>>,
     pub redis: Mutex<RedisSlot>,
     pub mlflow: Mutex<MlflowStore>,
@@ -273,14 +290,14 @@ impl State {
         }
     }
 
-    pub fn is_revoked(&self, role: &str) -> bool {
+    pub fn is_revoked(&self, role: KeyRole) -> bool {
         self.revoked
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(role)
+            .contains(&role)
     }
 
-    pub fn revoke(&self, role: &'static str) {
+    pub fn revoke(&self, role: KeyRole) {
         self.revoked
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -2,11 +2,13 @@
 //! assert with an explanation that names the broken part.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use hokusai_verify::check::{CheckResult, Outcome, record};
+use hokusai_verify::catalogue::{Area, Breakage, Fault};
+use hokusai_verify::check::runner::{RunPolicy, ignore_results, run_plan};
+use hokusai_verify::check::{CheckResult, CheckSpec, Outcome, record};
 use hokusai_verify::checks;
 use hokusai_verify::config::Profile;
 use hokusai_verify::fixtures::Env;
-use hokusai_verify::standin::{Breakage, Fault};
+use hokusai_verify::selftest::{self, Scenario};
 use std::sync::Arc;
 
 /// The environment the configuration asks for (a fresh stand-in by default).
@@ -19,58 +21,73 @@ pub async fn env() -> Arc<Env> {
 
 /// Runs one check of the catalogue against the configured target, records its result in
 /// the run folder, and fails the test (with the evidence) unless it passed or skipped.
-pub async fn run_check(area: &str, id: &str) -> CheckResult {
+pub async fn run_check(area: Area, id: &str) -> CheckResult {
     run_check_on(env().await, area, id).await
 }
 
-/// Runs one check against a fresh stand-in with `faults` on and returns the result
-/// (not recorded: fault runs are about the suite, not the platform).
+/// The check `area`/`id` of the catalogue for `profile` (a test naming a check that does
+/// not exist is a test bug).
+fn spec(profile: &Profile, area: Area, id: &str) -> CheckSpec {
+    checks::find(profile, area, id).unwrap_or_else(|| {
+        panic!(
+            "no check {area}/{id} in the catalogue for profile {}",
+            profile.name
+        )
+    })
+}
+
+/// Runs one check with the library's runner on a fresh stand-in of `scenario` (not
+/// recorded: fault runs are about the suite, not the platform).
+async fn run_scenario(profile: Profile, area: Area, id: &str, scenario: Scenario) -> CheckResult {
+    let config = scenario.config(&profile);
+    let spec = spec(&profile, area, id);
+    let mut results = selftest::run_specs(&[spec], config).await;
+    results.remove(0)
+}
+
+/// Runs one check against a fresh stand-in with `faults` on and returns the result.
 pub async fn run_under_faults(
     profile: &str,
-    area: &str,
+    area: Area,
     id: &str,
     faults: &[Fault],
 ) -> CheckResult {
     let profile = Profile::load(profile).expect("profile");
-    let env = Env::standin_with(profile, faults).await;
-    let spec =
-        checks::find(env.profile(), area, id).unwrap_or_else(|| panic!("no check {area}/{id}"));
-    spec.run(&env).await
+    run_with_profile(profile, area, id, faults).await
 }
 
 /// Runs one check against a fresh stand-in built from an explicit profile.
 pub async fn run_with_profile(
     profile: Profile,
-    area: &str,
+    area: Area,
     id: &str,
     faults: &[Fault],
 ) -> CheckResult {
-    let env = Env::standin_with(profile, faults).await;
-    let spec =
-        checks::find(env.profile(), area, id).unwrap_or_else(|| panic!("no check {area}/{id}"));
-    spec.run(&env).await
+    let scenario = Scenario {
+        faults: faults.to_vec(),
+        ..Scenario::default()
+    };
+    run_scenario(profile, area, id, scenario).await
 }
 
 /// Runs one check against a fresh stand-in with a deliberate regression switched on.
 pub async fn run_with_breakage(
     profile: &str,
-    area: &str,
+    area: Area,
     id: &str,
     breakage: Breakage,
 ) -> CheckResult {
     let profile = Profile::load(profile).expect("profile");
-    let env = Env::standin_with(profile, &[]).await;
-    env.standin()
-        .expect("a stand-in")
-        .set_breakage(breakage, true);
-    let spec =
-        checks::find(env.profile(), area, id).unwrap_or_else(|| panic!("no check {area}/{id}"));
-    spec.run(&env).await
+    let scenario = Scenario {
+        breakages: vec![breakage],
+        ..Scenario::default()
+    };
+    run_scenario(profile, area, id, scenario).await
 }
 
 /// The check must stay green with `faults` on: no collateral noise from a fault that does
 /// not concern it.
-pub async fn assert_passes_under_faults(profile: &str, area: &str, id: &str, faults: &[Fault]) {
+pub async fn assert_passes_under_faults(profile: &str, area: Area, id: &str, faults: &[Fault]) {
     let r = run_under_faults(profile, area, id, faults).await;
     assert_eq!(r.outcome, Outcome::Passed, "{}", r.explain());
 }
@@ -94,7 +111,7 @@ pub fn assert_caught(r: &CheckResult, fault: &[impl std::fmt::Debug]) {
 
 /// Every check id of an area must appear in a `#[case(...)]` of `source` that also names a
 /// `Fault::` or a `Breakage::`, i.e. each check has a case that makes it fail.
-pub fn assert_every_check_has_a_fault_case(area: &str, source: &str) {
+pub fn assert_every_check_has_a_fault_case(area: Area, source: &str) {
     let profile = Profile::default_profile();
     let cases: Vec<&str> = source
         .split("#[case")
@@ -114,7 +131,7 @@ pub fn assert_every_check_has_a_fault_case(area: &str, source: &str) {
 }
 
 /// Every check of the area must have a case in `source` (quoted full id).
-pub fn assert_every_check_has_a_case(area: &str, source: &str) {
+pub fn assert_every_check_has_a_case(area: Area, source: &str) {
     let profile = Profile::default_profile();
     let missing: Vec<String> = checks::area(area, &profile)
         .iter()
@@ -133,17 +150,17 @@ pub async fn target() -> Arc<Env> {
     env().await
 }
 
-/// Runs one check of the catalogue on an environment from the fixture, records it, and
-/// fails the test (with the evidence) unless it passed or skipped.
-pub async fn run_check_on(env: Arc<Env>, area: &str, id: &str) -> CheckResult {
-    let spec = checks::find(env.profile(), area, id).unwrap_or_else(|| {
-        panic!(
-            "no check {area}/{id} in the catalogue for profile {}",
-            env.profile().name
-        )
-    });
-    let result = spec.run(&env).await;
-    record(&env.config.run_dir, &result).expect("results can be written to the run folder");
+/// Runs one check of the catalogue on an environment from the fixture with the library's
+/// runner, records it, and fails the test (with the evidence) unless it passed or skipped.
+pub async fn run_check_on(env: Arc<Env>, area: Area, id: &str) -> CheckResult {
+    let spec = spec(env.profile(), area, id);
+    let config = env.config.clone();
+    let policy = RunPolicy::from_config(&config);
+    let result = run_plan(&[spec], &config, Some(env), policy, ignore_results())
+        .await
+        .expect("a shared environment needs no start")
+        .remove(0);
+    record(&config.run_dir, &result).expect("results can be written to the run folder");
     match &result.outcome {
         Outcome::Passed => {}
         Outcome::Skipped { reason } => eprintln!("skipped {}: {reason}", result.key()),

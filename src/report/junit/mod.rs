@@ -44,8 +44,8 @@ pub fn render(r: &Report) -> String {
         case.set_classname(format!("hokusai_verify.{}", c.area));
         case.set_time(Duration::from_secs_f64(c.duration_ms.max(0.0) / 1000.0));
         suites
-            .entry(c.area.as_str())
-            .or_insert_with(|| TestSuite::new(c.area.as_str()))
+            .entry(c.area.id())
+            .or_insert_with(|| TestSuite::new(c.area.id()))
             .add_test_case(case);
     }
     report.add_test_suites(suites.into_values());

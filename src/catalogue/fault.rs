@@ -1,0 +1,147 @@
+//! The fault switches: one per row of `shared/platform/faults.md`, with the same ids.
+//! Adding a row there means adding a variant here; everything that enumerates faults
+//! (`faults`, the fault-catalogue test, the report's causes) iterates this enum.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// A fault the stand-in can switch on.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Fault {
+    /// The auth service has no healthy targets (its ALB answers HTML 503).
+    AuthDown,
+    /// The auth service answers after the API's 5 s timeout.
+    AuthSlow,
+    /// The API sends a service id the auth service does not accept.
+    ServiceIdMismatch,
+    /// The configured (primary) key is not registered for service `platform`.
+    KeyNotValidForService,
+    /// The ALB sends `/api/mlflow/*` straight to MLflow (no auth in front).
+    MlflowRouteToMlflow,
+    /// The API cannot connect to MLflow.
+    MlflowDown,
+    /// MLflow answers after the proxy's upstream timeout.
+    MlflowSlow,
+    /// MLflow runs without artifact serving.
+    ArtifactsDisabled,
+    /// The proxy forwards `api/2.0/...` unchanged to the public MLflow URL.
+    NoAjaxRewrite,
+    /// The proxy forwards `Authorization` / `X-API-Key` to MLflow.
+    AuthHeaderLeak,
+    /// Redis unreachable from the API (cache and limiter counters gone).
+    CacheOff,
+    /// Cache entries get another TTL than the profile's.
+    CacheTtlWrong,
+    /// The rate limiter never counts.
+    RateLimitOff,
+    /// A service runs fewer tasks than desired and its deployment failed.
+    EcsDegraded,
+    /// A service does not exist.
+    EcsMissing,
+    /// The registry ALB has no healthy target.
+    TargetUnhealthy,
+    /// The primary key lacks a write scope (matters where the profile enforces scopes).
+    WriteForbidden,
+    /// Every registry call is slow (seconds).
+    SlowRegistry,
+}
+
+impl Fault {
+    /// Every fault, in catalogue order.
+    pub fn all() -> Vec<Fault> {
+        use strum::IntoEnumIterator;
+        Fault::iter().collect()
+    }
+
+    /// The id used in `faults.md`, on the command line and in reports.
+    pub fn id(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Not a fault id of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault `{0}` (known: {known})", known = Fault::all().into_iter().map(Fault::id).collect::<Vec<_>>().join(", "))]
+pub struct UnknownFault(pub String);
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::all()
+            .into_iter()
+            .find(|f| f.id() == s.trim())
+            .ok_or_else(|| UnknownFault(s.to_owned()))
+    }
+}
+
+/// The faults currently switched on.
+pub type FaultSet = BTreeSet<Fault>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        for f in Fault::all() {
+            assert_eq!(f.id().parse::<Fault>(), Ok(f));
+        }
+        assert!(
+            "nope"
+                .parse::<Fault>()
+                .unwrap_err()
+                .to_string()
+                .contains("auth-down")
+        );
+    }
+
+    /// The catalogue in shared/ and this enum must list the same ids.
+    #[test]
+    fn every_catalogue_row_has_a_switch() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/platform/faults.md");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            // The catalogue lives beside the repository; a checkout without it still builds.
+            eprintln!("faults.md not found at {path}; skipping the comparison");
+            return;
+        };
+        let ids: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        assert!(!ids.is_empty());
+        for id in &ids {
+            assert!(
+                id.parse::<Fault>().is_ok(),
+                "faults.md row `{id}` has no stand-in switch"
+            );
+        }
+        assert_eq!(
+            ids.len(),
+            Fault::all().len(),
+            "a switch has no row in faults.md"
+        );
+    }
+}
