@@ -64,6 +64,7 @@ pub async fn run_specs(specs: &[CheckSpec], config: Config) -> Vec<CheckResult> 
         budget: Duration::from_secs(24 * 3600),
         gate: Some(GATE.clone()),
         heavy_gate: Some(HEAVY.clone()),
+        run_dir: None,
     };
     match run_plan(specs, &config, None, policy, ignore_results()).await {
         Ok(results) => results,

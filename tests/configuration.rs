@@ -444,6 +444,10 @@ fn an_interrupted_verify_writes_the_report_of_what_ran() {
     let planned = common::planned_checks(&text);
     let recorded = walk_json(&dir.join("results"));
     assert_eq!(recorded, planned, "{text}");
+    // The plan was written before the first check: the report reads it, not the catalogue.
+    let (plans, unreadable) = hokusai_verify::check::plan::read_plans(&dir);
+    assert!(unreadable.is_empty(), "{unreadable:?}");
+    assert_eq!(plans.iter().map(|p| p.checks.len()).sum::<usize>(), planned);
     assert!(text.contains("not run: the run was interrupted"), "{text}");
     let report = std::fs::read_to_string(dir.join("report.md")).expect("a report");
     assert!(report.contains("interrupted"), "{report}");

@@ -182,14 +182,14 @@ async fn a_test_context_cleans_up_what_the_test_registered(ctx: &mut common::Reg
         &ctx.client,
         &req,
         hokusai_verify::model::SampleModel::get(),
-        &mut ctx.created,
+        &ctx.created,
         None,
     )
     .await
     .expect("registration");
     assert_eq!(reg.version, "1");
     assert!(
-        !ctx.created.models.is_empty(),
+        !ctx.created.models().is_empty(),
         "the context knows what to delete"
     );
     let _ = &ctx.env;

@@ -178,6 +178,13 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 async fn partial_run_folder_is_reported_not_a_crash() {
     let dir = tempdir("partial");
     let results = stand_in_results(&[], vec![Area::InfraHealth]).await;
+    let profile = Profile::default_profile();
+    hokusai_verify::check::plan::record_plan(
+        &dir,
+        &hokusai_verify::config::Config::standin(profile.clone()),
+        &hokusai_verify::checks::area(Area::InfraHealth, &profile),
+    )
+    .unwrap();
     for r in results.iter().take(5) {
         record(&dir, r).unwrap();
     }
@@ -315,6 +322,58 @@ async fn a_panicking_check_is_recorded() {
             .contains("index out of range"),
         "{}",
         r.explain()
+    );
+}
+
+/// What a check creates is deleted by the runner whatever way the check ends: here it
+/// creates an experiment and panics; afterwards the experiment is gone from the registry.
+#[tokio::test]
+async fn the_runner_cleans_up_after_a_panicking_check() {
+    use hokusai_verify::check::{Check, CheckFuture, CheckSpec};
+    use hokusai_verify::mlflow::ApiPrefix;
+    const NAME: &str = "hv-cleanup-after-panic-exp";
+    fn creates_then_panics(c: &mut Check) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let client = c.mlflow(ApiPrefix::Api);
+            let created = c.created(&client);
+            let id = client.create_experiment(NAME, &[]).await?;
+            created.experiment(id);
+            panic!("a bug after creating something");
+        })
+    }
+    let env = hokusai_verify::fixtures::Env::standin_with(Profile::default_profile(), &[]).await;
+    let spec = CheckSpec::new(
+        Area::MlflowProxy,
+        "creates_then_panics",
+        Component::Api,
+        "creates an experiment, then panics",
+        creates_then_panics,
+    );
+    let r = spec.run(&env).await;
+    assert_eq!(
+        r.outcome,
+        Outcome::Error {
+            class: "panic".into()
+        },
+        "{}",
+        r.explain()
+    );
+    assert_eq!(
+        r.measurements.get("cleanup_problems"),
+        Some(&0.0),
+        "{}",
+        r.explain()
+    );
+    let client = hokusai_verify::mlflow::MlflowClient::via_proxy(
+        env.http.clone(),
+        env.registry_url().clone(),
+        hokusai_verify::http::Auth::Bearer(env.keys.primary.clone()),
+        ApiPrefix::Api,
+    );
+    let left = client.get_experiment_by_name(NAME).await.unwrap();
+    assert!(
+        left.as_ref().is_none_or(|e| e.lifecycle_stage == "deleted"),
+        "the experiment was left behind: {left:?}"
     );
 }
 

@@ -4,7 +4,10 @@
 //!
 //! The catalogue of checks lives in [`crate::checks`], one module per area.
 
+mod cleanup;
 pub mod contract;
+pub mod inject;
+pub mod plan;
 mod record;
 mod result;
 mod run;

@@ -275,9 +275,9 @@ impl EvidenceSink {
         std::mem::take(&mut *self.saw.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Marks what is recorded from now on as injected (or not).
-    pub(crate) fn set_injected(&self, on: bool) {
-        self.injected.store(on, Ordering::SeqCst);
+    /// The flag that marks what is recorded as injected ([`super::inject::Injection`]).
+    pub(crate) fn injected_flag(&self) -> Arc<AtomicBool> {
+        self.injected.clone()
     }
 
     pub(crate) fn take(&self) -> Vec<Evidence> {

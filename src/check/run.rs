@@ -310,6 +310,7 @@ impl CheckSpec {
             env: env.clone(),
             evidence: EvidenceSink::new(env.observer()),
             measurements: BTreeMap::new(),
+            cleanups: Vec::new(),
         };
         // A panic inside a check is a bug of the suite, but it is still recorded (with its
         // message) instead of vanishing from the run.
@@ -349,6 +350,8 @@ impl CheckSpec {
                 }
             }
         };
+        // Whatever way the body ended, what it created goes now.
+        let verdict = check.teardown(verdict).await;
         let (mut outcome, mut expected, mut actual, mut message) =
             (Outcome::Passed, None, None, None);
         let broken_line = match &verdict {
@@ -461,7 +464,12 @@ impl CheckSpec {
 /// The state of one running check: the environment and what it has seen.
 pub struct Check {
     pub env: Arc<Env>,
-    evidence: EvidenceSink,
+    pub(super) evidence: EvidenceSink,
+    /// What the check created, with the client to delete it ([`Check::created`]).
+    pub(super) cleanups: Vec<(
+        crate::mlflow::MlflowClient,
+        crate::mlflow::workflow::Created,
+    )>,
     measurements: BTreeMap<String, f64>,
 }
 
@@ -496,13 +504,6 @@ impl Check {
     /// Records a typed symptom found by looking (see [`Symptom`]).
     pub fn saw(&self, s: Symptom) {
         self.evidence.saw(s);
-    }
-
-    /// While `on`, what the check records is marked injected: the check itself switched a
-    /// fault on to watch the platform's reaction, so those answers name no cause and their
-    /// latency stays out of the percentiles.
-    pub fn injecting(&self, on: bool) {
-        self.evidence.set_injected(on);
     }
 
     /// An MLflow client through the registry's proxy with the primary key, recording into

@@ -30,6 +30,9 @@ pub struct RunPolicy {
     pub gate: Option<Arc<Semaphore>>,
     /// Heavy checks (hundreds of MB) of every plan sharing this gate run one at a time.
     pub heavy_gate: Option<Arc<Semaphore>>,
+    /// The run folder: the plan is written there before the first check, and every result
+    /// as it comes. `None`: nothing is written (self-verification).
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 impl RunPolicy {
@@ -40,6 +43,7 @@ impl RunPolicy {
             budget: c.run_budget,
             gate: None,
             heavy_gate: None,
+            run_dir: Some(c.run_dir.clone()),
         }
     }
 }
@@ -53,7 +57,8 @@ pub fn ignore_results() -> OnResult {
 pub type OnResult = Arc<dyn Fn(&CheckResult) + Send + Sync>;
 
 /// Runs `specs`: against `shared` (a live target) or a fresh stand-in per check built from
-/// `config`. `each` sees every result as it comes. Results come back in plan order.
+/// `config`. With a run folder, the plan is written there first and every result as it
+/// comes; `each` sees every result as it comes. Results come back in plan order.
 ///
 /// Every group of checks is a task of its own (so the runtime's worker threads share the
 /// work), and a stand-in is dropped on a blocking thread: wiremock's `Drop` blocks on its
@@ -65,6 +70,20 @@ pub async fn run_plan(
     policy: RunPolicy,
     each: OnResult,
 ) -> Result<Vec<CheckResult>, EnvError> {
+    if let Some(dir) = &policy.run_dir
+        && let Err(e) = super::plan::record_plan(dir, config, specs)
+    {
+        eprintln!("warning: cannot write the plan into {}: {e}", dir.display());
+    }
+    let each: OnResult = match policy.run_dir.clone() {
+        None => each,
+        Some(dir) => Arc::new(move |r: &CheckResult| {
+            if let Err(e) = super::record(&dir, r) {
+                eprintln!("warning: cannot record {}: {e}", r.key());
+            }
+            each(r);
+        }),
+    };
     let deadline = (tokio::time::Instant::now() + policy.budget, policy.budget);
     let live = shared.is_some();
     let mut groups: Vec<Vec<usize>> = Vec::new();

@@ -8,6 +8,7 @@
 use super::expect;
 use super::{PROXIED_READ as PROXY_READ, proxied_read};
 use crate::catalogue::{Area, KeyRole};
+use crate::check::inject::Injected;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure};
 use crate::check::{ResultExt, Symptom};
 use crate::config::Profile;
@@ -479,18 +480,15 @@ fn auth_failure_not_bad_key(c: &mut Check, case: AuthFailure) -> CheckFuture<'_>
         let env = c.env.clone();
         let standin = env.require_standin("auth-service failures are injected")?;
         baseline(c).await?;
-        match case {
-            AuthFailure::ServerError => standin.set_auth_override(Some(AuthOverride::ServerError)),
-            AuthFailure::Unreachable => standin.set_auth_override(Some(AuthOverride::Unreachable)),
-            AuthFailure::Timeout => standin.set_fault(crate::catalogue::Fault::AuthSlow, true),
-        }
+        let injected = c.inject(match case {
+            AuthFailure::ServerError => Injected::Auth(AuthOverride::ServerError),
+            AuthFailure::Unreachable => Injected::Auth(AuthOverride::Unreachable),
+            AuthFailure::Timeout => Injected::Fault(crate::catalogue::Fault::AuthSlow),
+        })?;
         let key = env.keys.primary.clone();
         let started = Instant::now();
-        c.injecting(true);
         let result = uncached_request(c, &key).await;
-        c.injecting(false);
-        standin.set_auth_override(None);
-        standin.set_fault(crate::catalogue::Fault::AuthSlow, false);
+        drop(injected);
         let ex = result?;
         validation_forced(&ex)?;
         let elapsed = started.elapsed();
@@ -536,13 +534,11 @@ fn auth_failure_not_bad_key(c: &mut Check, case: AuthFailure) -> CheckFuture<'_>
 fn auth_429_passthrough(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let env = c.env.clone();
-        let standin = env.require_standin("the auth service's 429 is injected")?;
+        env.require_standin("the auth service's 429 is injected")?;
         baseline(c).await?;
-        standin.set_auth_override(Some(AuthOverride::TooManyRequests));
-        c.injecting(true);
+        let injected = c.inject(AuthOverride::TooManyRequests)?;
         let result = uncached_request(c, &env.keys.primary.clone()).await;
-        c.injecting(false);
-        standin.set_auth_override(None);
+        drop(injected);
         let ex = result?;
         validation_forced(&ex)?;
         expect::status(&ex, 429)
@@ -605,14 +601,14 @@ fn write_scopes(c: &mut Check) -> CheckFuture<'_> {
                     .auth(bearer(&key)),
             )
             .await?;
-        let mut created = crate::mlflow::workflow::Created::default();
+        let created = c.created(&client);
         if let Some(id) = write
             .json()
             .and_then(|v| v.get("experiment_id")?.as_str().map(str::to_owned))
         {
-            created.experiments.push(id);
+            created.experiment(id);
         }
-        let verdict = if enforced {
+        if enforced {
             let error = write
                 .json()
                 .and_then(|v| v.get("error")?.as_str().map(str::to_owned));
@@ -627,8 +623,7 @@ fn write_scopes(c: &mut Check) -> CheckFuture<'_> {
                 "a write with a read-only key accepted (this profile enforces no write scopes)",
                 expect::describe(&write),
             )
-        };
-        super::registration_flow::finish_cleanup(c, &client, &mut created, verdict).await
+        }
     })
 }
 
@@ -891,19 +886,18 @@ fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
                 after_ms: after,
             })
         })?;
-        if let Some(standin) = env.standin() {
+        if env.standin().is_some() {
             // Revoked at the auth service and the entry gone: the key is rejected. (Within
             // the window a platform may still serve it from the cache, or not: the contract
             // bounds the window, it does not require it.) The check revokes the key itself:
             // what follows is its own doing, not a symptom.
-            c.injecting(true);
-            standin.revoke(KeyRole::Valid);
+            let injected = c.inject(Injected::Revoked(KeyRole::Valid))?;
             cache
                 .del(&name)
                 .await
                 .map_err(|e| Failure::error("redis", e))?;
             let ex = c.registry(proxied_read(bearer(&key))).await;
-            c.injecting(false);
+            drop(injected);
             expect::detail(&ex?, 401, "Invalid or expired API key")?;
         }
         Ok(())
@@ -931,19 +925,12 @@ async fn pttl(c: &mut Check, cache: &crate::cache::Cache, name: &str) -> Result<
 fn redis_down_auth_works(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let env = c.env.clone();
-        let standin = env.require_standin("Redis is taken away from the platform")?;
+        env.require_standin("Redis is taken away from the platform")?;
         baseline(c).await?;
-        let already = standin
-            .faults()
-            .contains(&crate::catalogue::Fault::CacheOff);
-        standin.set_fault(crate::catalogue::Fault::CacheOff, true);
-        c.injecting(true);
+        let injected = c.inject(crate::catalogue::Fault::CacheOff)?;
         let keyed = c.registry(proxied_read(bearer(&env.keys.primary))).await;
         let health = c.registry(Req::get("/health")).await;
-        c.injecting(false);
-        if !already {
-            standin.set_fault(crate::catalogue::Fault::CacheOff, false);
-        }
+        drop(injected);
         let (keyed, health) = (keyed?, health?);
         ensure(
             keyed.status != 401 && keyed.status < 500 || keyed.status == 502 || keyed.status == 504,

@@ -3,14 +3,13 @@
 //! (5f). After every scenario the platform must still serve a normal request.
 
 use super::expect;
-use super::registration_flow::finish_cleanup;
 use crate::catalogue::{Area, Fault, KeyRole};
 use crate::check::{
     Check, CheckFuture, CheckSpec, Component, Failure, Line, ResultExt, ensure, ensure_eq,
 };
 use crate::config::Profile;
 use crate::http::{Auth, Req};
-use crate::mlflow::workflow::{Created, model_name, unique_token};
+use crate::mlflow::workflow::{model_name, unique_token};
 use crate::mlflow::{ApiPrefix, MlflowClient};
 use reqwest::Method;
 use secrecy::SecretString;
@@ -239,14 +238,12 @@ fn upstream_timeout_is_504(c: &mut Check) -> CheckFuture<'_> {
             .await
             .pre("a proxied read before injecting")?;
         expect::status(&before, 200).pre("a proxied read before injecting")?;
-        standin.set_fault(Fault::MlflowSlow, true);
+        let injected = c.inject(Fault::MlflowSlow)?;
         let key = env.keys.primary.clone();
         let started = Instant::now();
-        c.injecting(true);
         let res = c.registry(super::proxied_read(Auth::Bearer(key))).await;
-        c.injecting(false);
         let elapsed = started.elapsed();
-        standin.set_fault(Fault::MlflowSlow, false);
+        drop(injected);
         let ex = res?;
         // The contract fixes the status and FastAPI's shape; the wording is the platform's.
         let secs = env.profile().proxy.upstream_timeout_ms as f64 / 1000.0;
@@ -274,14 +271,14 @@ fn large_artifact(c: &mut Check, size: ArtifactSize) -> CheckFuture<'_> {
     Box::pin(async move {
         let mb = size.megabytes();
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
+        let created = c.created(&client);
         let result = async {
             let id = client
                 .create_experiment(&format!("{}-exp", unique_token("large")), &[])
                 .await?;
-            created.experiments.push(id.clone());
+            created.experiment(id.clone());
             let run = client.create_run(&id, "large-artifact", &[]).await?;
-            created.runs.push(run.info.run_id.clone());
+            created.run(run.info.run_id.clone());
             let rel = format!(
                 "{id}/{}/artifacts/model/weights-{mb}mb.bin",
                 run.info.run_id
@@ -310,11 +307,10 @@ fn large_artifact(c: &mut Check, size: ArtifactSize) -> CheckFuture<'_> {
             )
         }
         .await;
-        let result = match result {
+        match result {
             Ok(()) => still_serves(c).await,
             e => e,
-        };
-        finish_cleanup(c, &client, &mut created, result).await
+        }
     })
 }
 
@@ -326,18 +322,18 @@ fn concurrent_versions(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let n = concurrency(c);
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
+        let created = c.created(&client);
         let result = async {
             let token = unique_token("concurrent");
             let exp = client
                 .create_experiment(&format!("{token}-exp"), &[])
                 .await?;
-            created.experiments.push(exp.clone());
+            created.experiment(exp.clone());
             let name = model_name(&token);
             client
                 .create_registered_model(&name, "concurrency probe", &[])
                 .await?;
-            created.models.push(name.clone());
+            created.model(name.clone());
             let mut tasks = tokio::task::JoinSet::new();
             for i in 0..n {
                 let (client, exp, name) = (client.clone(), exp.clone(), name.clone());
@@ -362,7 +358,9 @@ fn concurrent_versions(c: &mut Check) -> CheckFuture<'_> {
                     Err(e) => errors.push(e.to_string()),
                 }
             }
-            created.runs.extend(runs.iter().cloned());
+            for run in &runs {
+                created.run(run.clone());
+            }
             ensure(
                 errors.is_empty(),
                 format!("all {n} writers answered 2xx"),
@@ -387,11 +385,10 @@ fn concurrent_versions(c: &mut Check) -> CheckFuture<'_> {
             ensure_eq("versions listed (no lost writes)", listed.len(), n)
         }
         .await;
-        let result = match result {
+        match result {
             Ok(()) => still_serves(c).await,
             e => e,
-        };
-        finish_cleanup(c, &client, &mut created, result).await
+        }
     })
 }
 
@@ -399,9 +396,9 @@ fn concurrent_create_race(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let n = concurrency(c);
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
+        let created = c.created(&client);
         let name = model_name(&unique_token("race"));
-        created.models.push(name.clone());
+        created.model(name.clone());
         let result = async {
             let mut tasks = tokio::task::JoinSet::new();
             for _ in 0..n {
@@ -438,11 +435,10 @@ fn concurrent_create_race(c: &mut Check) -> CheckFuture<'_> {
             )
         }
         .await;
-        let result = match result {
+        match result {
             Ok(()) => still_serves(c).await,
             e => e,
-        };
-        finish_cleanup(c, &client, &mut created, result).await
+        }
     })
 }
 

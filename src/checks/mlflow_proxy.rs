@@ -3,14 +3,13 @@
 //! keys, error pass-through and HTML-to-JSON mapping, artifacts.
 
 use super::expect;
-use super::registration_flow::finish_cleanup;
 use crate::catalogue::Area;
 use crate::check::Symptom;
 use crate::check::symptom::UNKNOWN_ENDPOINT;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
-use crate::mlflow::workflow::{Created, unique_token};
+use crate::mlflow::workflow::unique_token;
 use crate::mlflow::{ApiPrefix, MLFLOW_ERROR_CODES, MlflowClient, Tag};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -116,15 +115,15 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
 fn tracking_calls(c: &mut Check, spelling: Spelling) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(spelling.prefix());
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&client);
+        async {
             let name = format!("{}-exp", unique_token("proxy"));
             let id = client
                 .create_experiment(&name, &[Tag::new("hokusai_verify", "true")])
                 .await?;
-            created.experiments.push(id.clone());
+            created.experiment(id.clone());
             let run = client.create_run(&id, "proxy-run", &[]).await?;
-            created.runs.push(run.info.run_id.clone());
+            created.run(run.info.run_id.clone());
             client.log_metric(&run.info.run_id, "loss", 0.25, 1).await?;
             let rel = format!("{id}/{}/artifacts/notes.txt", run.info.run_id);
             client
@@ -151,8 +150,7 @@ fn tracking_calls(c: &mut Check, spelling: Spelling) -> CheckFuture<'_> {
                 Some(id),
             )
         }
-        .await;
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }
 
@@ -165,11 +163,11 @@ fn prefix_equivalence(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let api = c.mlflow(ApiPrefix::Api);
         let ajax = api.with_prefix(ApiPrefix::Ajax);
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&api);
+        async {
             let name = format!("{}-exp", unique_token("prefix"));
             let id = api.create_experiment(&name, &[]).await?;
-            created.experiments.push(id.clone());
+            created.experiment(id.clone());
             for (endpoint, query) in [
                 (
                     "experiments/get-by-name",
@@ -206,8 +204,7 @@ fn prefix_equivalence(c: &mut Check) -> CheckFuture<'_> {
             }
             Ok(())
         }
-        .await;
-        finish_cleanup(c, &api, &mut created, result).await
+        .await
     })
 }
 
@@ -281,13 +278,13 @@ fn auth_headers_handled(c: &mut Check) -> CheckFuture<'_> {
 fn delete_body_forwarded(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&client);
+        async {
             let name = format!("hokusai-{}", unique_token("delete"));
             client
                 .create_registered_model(&name, "delete probe", &[])
                 .await?;
-            created.models.push(name.clone());
+            created.model(name.clone());
             let req = Req::new(Method::DELETE, client.path("registered-models/delete"))
                 .json(&json!({"name": name}));
             let ex = client.raw(req).await?;
@@ -307,23 +304,22 @@ fn delete_body_forwarded(c: &mut Check) -> CheckFuture<'_> {
                 Err(e) => Err(e.into()),
             }
         }
-        .await;
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }
 
 fn repeated_query_keys(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Ajax);
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&client);
+        async {
             let name = format!("{}-exp", unique_token("query"));
             let id = client.create_experiment(&name, &[]).await?;
-            created.experiments.push(id.clone());
+            created.experiment(id.clone());
             let mut runs = Vec::new();
             for (i, value) in [0.5, 0.25].into_iter().enumerate() {
                 let run = client.create_run(&id, &format!("q{i}"), &[]).await?;
-                created.runs.push(run.info.run_id.clone());
+                created.run(run.info.run_id.clone());
                 client
                     .log_metric(&run.info.run_id, "loss", value, 0)
                     .await?;
@@ -351,8 +347,7 @@ fn repeated_query_keys(c: &mut Check) -> CheckFuture<'_> {
             )
             .map_err(|f| f.symptom(Symptom::RepeatedQueryCollapsed))
         }
-        .await;
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }
 
@@ -425,13 +420,13 @@ fn html_errors_become_json(c: &mut Check) -> CheckFuture<'_> {
 fn artifacts_through_proxy(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client: MlflowClient = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&client);
+        async {
             let name = format!("{}-exp", unique_token("artifacts"));
             let id = client.create_experiment(&name, &[]).await?;
-            created.experiments.push(id.clone());
+            created.experiment(id.clone());
             let run = client.create_run(&id, "artifact-run", &[]).await?;
-            created.runs.push(run.info.run_id.clone());
+            created.run(run.info.run_id.clone());
             let bytes: Vec<u8> = (0..64 * 1024).map(|i| (i * 31 % 251) as u8).collect();
             let rel = format!("{id}/{}/artifacts/data/blob.bin", run.info.run_id);
             client.upload_artifact(&rel, bytes.clone()).await?;
@@ -445,7 +440,6 @@ fn artifacts_through_proxy(c: &mut Check) -> CheckFuture<'_> {
             let ex = client.raw(Req::get(client.artifact_path(&missing))).await?;
             expect::status(&ex, 404)
         }
-        .await;
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }

@@ -12,7 +12,7 @@ use crate::check::{
 };
 use crate::config::Profile;
 use crate::mlflow::workflow::WorkflowError;
-use crate::mlflow::workflow::{Created, Registration, RegistrationRequest, register, sha256_hex};
+use crate::mlflow::workflow::{Registration, RegistrationRequest, register, sha256_hex};
 use crate::mlflow::{ApiPrefix, MlflowClient, tag};
 use crate::model::SampleModel;
 use std::time::Duration;
@@ -91,9 +91,9 @@ where
     F: for<'b> FnOnce(&'b mut Check, &'b MlflowClient, &'b Registration) -> CheckFuture<'b>,
 {
     let client = c.mlflow(ApiPrefix::Api);
-    let mut created = Created::default();
+    let created = c.created(&client);
     let req = RegistrationRequest::fresh(label);
-    let result = match register(&client, &req, SampleModel::get(), &mut created, budget).await {
+    match register(&client, &req, SampleModel::get(), &created, budget).await {
         Ok(reg) => {
             for (stage, d) in &reg.stages {
                 c.measure(&format!("stage_ms.{stage}"), d.as_secs_f64() * 1e3);
@@ -107,56 +107,12 @@ where
         Err(e) if label == "flow" => Err(e.into()),
         Err(e @ WorkflowError::OverBudget { .. }) if label == "budget" => Err(e.into()),
         Err(e) => Err(blocked_by_workflow(e)),
-    };
-    finish_cleanup(c, &client, &mut created, result).await
+    }
 }
 
 /// A failed registration before a check's own assertion: blocked, on the workflow's line.
 fn blocked_by_workflow(e: WorkflowError) -> Failure {
     Failure::from(e).blocked_on("the registration workflow", Line::RegistrationWorkflow)
-}
-
-/// Deletes what was created; a clean-up failure is a finding of its own.
-pub(crate) async fn finish_cleanup(
-    c: &mut Check,
-    client: &MlflowClient,
-    created: &mut Created,
-    result: Result<(), Failure>,
-) -> Result<(), Failure> {
-    let problems = created.cleanup(client).await;
-    c.measure("cleanup_problems", problems.len() as f64);
-    let refused = Symptom::CleanupRefused {
-        what: "objects the check created".into(),
-        status: None,
-    };
-    match (result, problems.is_empty()) {
-        (Ok(()), true) => Ok(()),
-        (Ok(()), false) => Err(Failure::failed(
-            "clean-up of everything the check created",
-            format!("left behind: {}", problems.join("; ")),
-        )
-        .symptom(refused)),
-        (Err(e), true) => Err(e),
-        (
-            Err(Failure::Failed {
-                expected,
-                actual,
-                symptom,
-                line,
-            }),
-            false,
-        ) => Err(Failure::Failed {
-            line,
-            expected,
-            actual: format!(
-                "{actual} (and clean-up left behind: {})",
-                problems.join("; ")
-            ),
-            // The check's own failure names the cause; the refused clean-up is its echo.
-            symptom,
-        }),
-        (Err(e), false) => Err(e),
-    }
 }
 
 fn workflow_completes(c: &mut Check) -> CheckFuture<'_> {
@@ -235,20 +191,19 @@ fn model_in_registry(c: &mut Check) -> CheckFuture<'_> {
 fn second_registration_is_version_2(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
+        let created = c.created(&client);
         let req = RegistrationRequest::fresh("v2");
-        let result = async {
-            let first = register(&client, &req, SampleModel::get(), &mut created, None)
+        async {
+            let first = register(&client, &req, SampleModel::get(), &created, None)
                 .await
                 .map_err(blocked_by_workflow)?;
-            let second = register(&client, &req, SampleModel::get(), &mut created, None)
+            let second = register(&client, &req, SampleModel::get(), &created, None)
                 .await
                 .map_err(blocked_by_workflow)?;
             ensure_eq("first version", first.version.as_str(), "1")?;
             ensure_eq("second version", second.version.as_str(), "2")
         }
-        .await;
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }
 
@@ -352,12 +307,12 @@ fn workflow_within_budget(c: &mut Check) -> CheckFuture<'_> {
 fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
+        let created = c.created(&client);
         let req = RegistrationRequest::fresh("cleanup");
-        let reg = match register(&client, &req, SampleModel::get(), &mut created, None).await {
+        let reg = match register(&client, &req, SampleModel::get(), &created, None).await {
             Ok(r) => r,
             Err(e) => {
-                return finish_cleanup(c, &client, &mut created, Err(blocked_by_workflow(e))).await;
+                return Err(blocked_by_workflow(e));
             }
         };
         let problems = created.cleanup(&client).await;

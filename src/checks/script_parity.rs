@@ -3,12 +3,11 @@
 //! replaced it is in `docs/script-parity.md`.
 
 use super::expect;
-use super::registration_flow::finish_cleanup;
 use crate::catalogue::Area;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
-use crate::mlflow::workflow::{Created, RegistrationRequest, register, sha256_hex, unique_token};
+use crate::mlflow::workflow::{RegistrationRequest, register, sha256_hex, unique_token};
 use crate::mlflow::{ApiPrefix, MlflowClient, Tag};
 use crate::model::SampleModel;
 use reqwest::Method;
@@ -111,13 +110,13 @@ async fn upload_model(
 fn model_registration_simple(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&client);
+        async {
             client.search_experiments(None, 10).await?;
             let mut req = RegistrationRequest::fresh("simple");
             // The script's model name, made unique per run (runs must not collide or clean up each other).
             req.token_id = format!("test-model-registration-{}", req.token_id);
-            let reg = register(&client, &req, SampleModel::get(), &mut created, None).await?;
+            let reg = register(&client, &req, SampleModel::get(), &created, None).await?;
             client
                 .log_metric(&reg.run_id, "test_metric", SampleModel::get().accuracy, 1)
                 .await?;
@@ -151,24 +150,23 @@ fn model_registration_simple(c: &mut Check) -> CheckFuture<'_> {
             )
             .map_err(|f| f.on_line(Line::ModelVisible))
         }
-        .await;
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }
 
 fn auth_registration(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&client);
+        async {
             // The original searched without max_results (MLflow answers 400) and always exited 0.
             client.search_experiments(None, 5).await?;
             let exp = client
                 .create_experiment(&format!("{}-exp", unique_token("auth")), &[])
                 .await?;
-            created.experiments.push(exp.clone());
+            created.experiment(exp.clone());
             let run = client.create_run(&exp, "auth-registration", &[]).await?;
-            created.runs.push(run.info.run_id.clone());
+            created.run(run.info.run_id.clone());
             client
                 .log_param(&run.info.run_id, "learning_rate", "0.01")
                 .await?;
@@ -190,16 +188,15 @@ fn auth_registration(c: &mut Check) -> CheckFuture<'_> {
             )
             .map_err(|f| f.on_line(Line::ReadBack))
         }
-        .await;
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }
 
 fn correct_registration(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Api);
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&client);
+        async {
             let token = unique_token("thirdparty");
             let exp_name = format!("{token}-exp");
             // Experiment by name: get it, or create it.
@@ -207,12 +204,12 @@ fn correct_registration(c: &mut Check) -> CheckFuture<'_> {
                 Some(e) => e.experiment_id,
                 None => {
                     let id = client.create_experiment(&exp_name, &[]).await?;
-                    created.experiments.push(id.clone());
+                    created.experiment(id.clone());
                     id
                 }
             };
             let run = client.create_run(&exp, "third-party", &[]).await?;
-            created.runs.push(run.info.run_id.clone());
+            created.run(run.info.run_id.clone());
             let m = SampleModel::get();
             let metrics: Vec<crate::mlflow::Metric> = m
                 .metrics()
@@ -238,7 +235,7 @@ fn correct_registration(c: &mut Check) -> CheckFuture<'_> {
             let first = client
                 .create_registered_model(&name, "third-party model", &[])
                 .await?;
-            created.models.push(name.clone());
+            created.model(name.clone());
             let again = client
                 .create_registered_model(&name, "third-party model", &[])
                 .await?;
@@ -257,8 +254,7 @@ fn correct_registration(c: &mut Check) -> CheckFuture<'_> {
                 .await?;
             ensure_eq("version", v.version.as_str(), "1")
         }
-        .await;
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }
 
@@ -267,28 +263,27 @@ fn verify_model_registration(c: &mut Check) -> CheckFuture<'_> {
         let auth = bearer(c);
         let token = unique_token("rawrest");
         let base = "/api/mlflow/api/2.0/mlflow";
-        let mut created = Created::default();
-        let result = async {
+        let client = c.mlflow(ApiPrefix::Api);
+        let created = c.created(&client);
+        async {
             let ex = c.registry(Req::post(format!("{base}/experiments/create")).json(&json!({"name": format!("{token}-exp")})).auth(auth.clone())).await?;
             expect::status(&ex, 200)?;
             let exp = ex.json().and_then(|v| v["experiment_id"].as_str().map(str::to_owned)).unwrap_or_default();
-            created.experiments.push(exp.clone());
+            created.experiment(exp.clone());
             let ex = c.registry(Req::post(format!("{base}/runs/create")).json(&json!({"experiment_id": exp, "start_time": 1})).auth(auth.clone())).await?;
             expect::status(&ex, 200)?;
             let run = ex.json().and_then(|v| v["run"]["info"]["run_id"].as_str().map(str::to_owned)).unwrap_or_default();
-            created.runs.push(run.clone());
+            created.run(run.clone());
             let ex = c
                 .registry(Req::post(format!("{base}/runs/log-metric")).json(&json!({"run_id": run, "key": "accuracy", "value": 0.9, "timestamp": 1})).auth(auth.clone()))
                 .await?;
             expect::status(&ex, 200)?;
             let name = format!("hokusai-{token}");
             let ex = c.registry(Req::post(format!("{base}/registered-models/create")).json(&json!({"name": name})).auth(auth.clone())).await?;
-            created.models.push(name);
+            created.model(name);
             expect::status(&ex, 200)
         }
-        .await;
-        let client = c.mlflow(ApiPrefix::Api);
-        finish_cleanup(c, &client, &mut created, result).await
+        .await
     })
 }
 
@@ -429,14 +424,14 @@ fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
         }
         api.search_registered_models("name LIKE 'hokusai-%'", 5)
             .await?;
-        let mut created = Created::default();
-        let result = async {
+        let created = c.created(&api);
+        async {
             let exp = api
                 .create_experiment(&format!("{}-exp", unique_token("routing")), &[])
                 .await?;
-            created.experiments.push(exp.clone());
+            created.experiment(exp.clone());
             let run = api.create_run(&exp, "routing", &[]).await?;
-            created.runs.push(run.info.run_id.clone());
+            created.run(run.info.run_id.clone());
             // The artifact route answers: a missing artifact is 404 (503 means serving is off).
             let ex = api
                 .raw(Req::get(api.artifact_path(&format!(
@@ -453,11 +448,10 @@ fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
             api.log_metric(&run.info.run_id, "accuracy", 0.9, 0).await?;
             let name = format!("hokusai-{}", unique_token("routing"));
             api.create_registered_model(&name, "", &[]).await?;
-            created.models.push(name);
+            created.model(name);
             Ok(())
         }
-        .await;
-        finish_cleanup(c, &api, &mut created, result).await
+        .await
     })
 }
 

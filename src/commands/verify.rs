@@ -3,7 +3,7 @@
 
 use super::Exit;
 use crate::catalogue::{Area, Fault};
-use crate::check::{CheckResult, Outcome, record};
+use crate::check::{CheckResult, Outcome};
 use crate::checks;
 use crate::config::TargetKind;
 use crate::fixtures::Env;
@@ -67,6 +67,7 @@ pub async fn verify(areas: Vec<Area>, faults: Vec<Fault>, keep: bool) -> Exit {
     if !keep {
         let _ = std::fs::remove_dir_all(config.run_dir.join("results"));
         let _ = std::fs::remove_dir_all(config.run_dir.join("perf"));
+        let _ = std::fs::remove_dir_all(config.run_dir.join("plan"));
     }
     let _ = std::fs::remove_file(config.run_dir.join(crate::report::INTERRUPTED_MARKER));
     // Concurrently where checks share no state, within the run budget; every check gets a
@@ -89,13 +90,7 @@ pub async fn verify(areas: Vec<Area>, faults: Vec<Fault>, keep: bool) -> Exit {
             let _ = signal_tx.send(Some(how));
         }
     });
-    let run_dir = config.run_dir.clone();
-    let each: crate::check::runner::OnResult = Arc::new(move |r: &CheckResult| {
-        if let Err(e) = record(&run_dir, r) {
-            eprintln!("warning: cannot record {}: {e}", r.key());
-        }
-        print_line(r);
-    });
+    let each: crate::check::runner::OnResult = Arc::new(|r: &CheckResult| print_line(r));
     let plan = crate::check::runner::run_plan(&specs, &config, shared, policy, each);
     let grace = async {
         let _ = signal_rx.wait_for(Option::is_some).await;

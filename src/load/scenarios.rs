@@ -49,12 +49,12 @@ pub fn registration(env: Arc<Env>) -> Work {
                 Auth::Bearer(env.keys.primary.clone()),
                 ApiPrefix::Api,
             );
-            let mut created = Created::default();
+            let created = Created::default();
             let r = register(
                 &client,
                 &RegistrationRequest::fresh(&format!("load-{i}")),
                 SampleModel::get(),
-                &mut created,
+                &created,
                 None,
             )
             .await;

@@ -147,35 +147,68 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Everything a run created, for clean-up.
+/// Everything a run created, for clean-up: a shared handle (clones record into the same
+/// list), so that the check runner can tear down what a check created whatever way the
+/// check ended.
 #[derive(Debug, Default, Clone)]
 pub struct Created {
-    pub experiments: Vec<String>,
-    pub runs: Vec<String>,
-    pub models: Vec<String>,
+    ids: std::sync::Arc<std::sync::Mutex<CreatedIds>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct CreatedIds {
+    experiments: Vec<String>,
+    runs: Vec<String>,
+    models: Vec<String>,
 }
 
 impl Created {
+    fn ids(&self) -> std::sync::MutexGuard<'_, CreatedIds> {
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    /// Records an experiment id.
+    pub fn experiment(&self, id: impl Into<String>) {
+        self.ids().experiments.push(id.into());
+    }
+    /// Records a run id.
+    pub fn run(&self, id: impl Into<String>) {
+        self.ids().runs.push(id.into());
+    }
+    /// Records a registered model's name.
+    pub fn model(&self, name: impl Into<String>) {
+        self.ids().models.push(name.into());
+    }
+    /// The registered models recorded and not deleted yet.
+    pub fn models(&self) -> Vec<String> {
+        self.ids().models.clone()
+    }
+    /// Nothing recorded (or everything already deleted).
+    pub fn is_empty(&self) -> bool {
+        let ids = self.ids();
+        ids.experiments.is_empty() && ids.runs.is_empty() && ids.models.is_empty()
+    }
+
     /// Deletes everything recorded (models, then runs, then experiments). Returns what could
     /// not be deleted; an empty list means nothing was left behind. MLflow only soft-deletes
     /// runs and experiments (their names stay reserved); registered models go for good.
-    pub async fn cleanup(&mut self, client: &MlflowClient) -> Vec<String> {
+    pub async fn cleanup(&self, client: &MlflowClient) -> Vec<String> {
+        let ids = std::mem::take(&mut *self.ids());
         let mut problems = Vec::new();
-        for m in self.models.drain(..) {
+        for m in ids.models {
             match client.delete_registered_model(&m).await {
                 Ok(()) => {}
                 Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
                 Err(e) => problems.push(format!("registered model {m}: {e}")),
             }
         }
-        for r in self.runs.drain(..) {
+        for r in ids.runs {
             match client.delete_run(&r).await {
                 Ok(()) => {}
                 Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
                 Err(e) => problems.push(format!("run {r}: {e}")),
             }
         }
-        for x in self.experiments.drain(..) {
+        for x in ids.experiments {
             match client.delete_experiment(&x).await {
                 Ok(()) => {}
                 Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
@@ -238,7 +271,7 @@ pub async fn register(
     client: &MlflowClient,
     req: &RegistrationRequest,
     model: &SampleModel,
-    created: &mut Created,
+    created: &Created,
     budget: Option<Duration>,
 ) -> Result<Registration, WorkflowError> {
     let mut st = Stages::new(budget);
@@ -258,7 +291,7 @@ pub async fn register(
                 .create_experiment(&req.experiment_name, &[Tag::new("hokusai_verify", "true")])
                 .await;
             let id = st.finish("experiments/create", id)?;
-            created.experiments.push(id.clone());
+            created.experiment(id.clone());
             id
         }
     };
@@ -271,7 +304,7 @@ pub async fn register(
         .await;
     let run = st.finish("runs/create", run)?;
     let run_id = run.info.run_id.clone();
-    created.runs.push(run_id.clone());
+    created.run(run_id.clone());
 
     // 2. metrics, params, run tags
     let metrics: Vec<super::Metric> = model
@@ -322,7 +355,7 @@ pub async fn register(
         )
         .await;
     if st.finish("registered-models/create", r)? {
-        created.models.push(name.clone());
+        created.model(name.clone());
     }
 
     // 6. model version from the run's model artifacts

@@ -131,7 +131,7 @@ impl Report {
         let first = checks.first();
         let target = first.map_or("unknown".into(), |r| r.target.clone());
         let profile = first.map_or("unknown".into(), |r| r.profile.clone());
-        let missing = missing_checks(&checks, &profile);
+        let missing = Vec::new();
         if checks
             .iter()
             .any(|r| r.target != target || r.profile != profile)
@@ -198,7 +198,10 @@ impl Report {
                 how.trim()
             ));
         }
+        let (plans, unreadable) = crate::check::plan::read_plans(run_dir);
+        problems.extend(unreadable);
         let mut report = Self::build(results, problems);
+        report.missing = missing_checks(&report.checks, &plans);
         report.performance = performance;
         if interrupted.is_some() && report.verdict == Verdict::Healthy {
             report.verdict = Verdict::Incomplete;
@@ -212,18 +215,17 @@ impl Report {
     }
 }
 
-/// Checks of the catalogue whose area has results but which have none themselves.
-fn missing_checks(checks: &[CheckResult], profile: &str) -> Vec<String> {
-    let Ok(profile) = crate::config::Profile::load(profile) else {
-        return Vec::new();
-    };
-    let areas: std::collections::BTreeSet<_> = checks.iter().map(|r| r.area).collect();
-    crate::checks::catalogue(&profile)
-        .into_iter()
-        .filter(|s| areas.contains(&s.area))
-        .map(|s| format!("{}/{}", s.area, s.full_id()))
-        .filter(|k| !checks.iter().any(|r| r.key() == *k))
-        .collect()
+/// Checks the run folder's plan lists without a result (none without a plan).
+fn missing_checks(checks: &[CheckResult], plans: &[crate::check::plan::Plan]) -> Vec<String> {
+    let recorded: std::collections::BTreeSet<String> = checks.iter().map(|r| r.key()).collect();
+    let mut missing: Vec<String> = plans
+        .iter()
+        .flat_map(|p| p.keys())
+        .filter(|k| !recorded.contains(k))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
 }
 
 /// Test cases nextest's JUnit reports as failed (suite defects or crashes the results do

@@ -245,6 +245,18 @@ impl StandIn {
     pub fn revoke(&self, role: crate::catalogue::KeyRole) {
         self.state.revoke(role);
     }
+    /// Takes a revocation back.
+    pub fn unrevoke(&self, role: crate::catalogue::KeyRole) {
+        self.state.unrevoke(role);
+    }
+    /// Is the key of `role` revoked at the auth service (at runtime)?
+    pub fn is_revoked(&self, role: crate::catalogue::KeyRole) -> bool {
+        self.state.is_revoked(role)
+    }
+    /// How the auth service currently answers validate calls, when overridden.
+    pub fn auth_override(&self) -> Option<AuthOverride> {
+        self.state.auth_override()
+    }
     pub fn set_auth_override(&self, o: Option<AuthOverride>) {
         self.state.set_auth_override(o);
     }

@@ -297,6 +297,13 @@ impl State {
             .contains(&role)
     }
 
+    pub fn unrevoke(&self, role: KeyRole) {
+        self.revoked
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&role);
+    }
+
     pub fn revoke(&self, role: KeyRole) {
         self.revoked
             .write()

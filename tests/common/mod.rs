@@ -155,7 +155,12 @@ pub async fn target() -> Arc<Env> {
 pub async fn run_check_on(env: Arc<Env>, area: Area, id: &str) -> CheckResult {
     let spec = spec(env.profile(), area, id);
     let config = env.config.clone();
-    let policy = RunPolicy::from_config(&config);
+    plan_area_once(&config, area);
+    let policy = RunPolicy {
+        // Recorded below, one check at a time; the plan is the whole area's.
+        run_dir: None,
+        ..RunPolicy::from_config(&config)
+    };
     let result = run_plan(&[spec], &config, Some(env), policy, ignore_results())
         .await
         .expect("a shared environment needs no start")
@@ -167,6 +172,22 @@ pub async fn run_check_on(env: Arc<Env>, area: Area, id: &str) -> CheckResult {
         _ => panic!("{}", result.explain()),
     }
     result
+}
+
+/// The first check of an area this process runs writes the area's plan into the run folder
+/// (every case of `tests/<area>.rs`), so the report lists checks that left no result.
+fn plan_area_once(config: &hokusai_verify::config::Config, area: Area) {
+    static PLANNED: std::sync::Mutex<Vec<Area>> = std::sync::Mutex::new(Vec::new());
+    let mut planned = PLANNED.lock().unwrap_or_else(|p| p.into_inner());
+    if !planned.contains(&area) {
+        planned.push(area);
+        hokusai_verify::check::plan::record_plan(
+            &config.run_dir,
+            config,
+            &checks::area(area, &config.profile),
+        )
+        .expect("the plan can be written to the run folder");
+    }
 }
 
 /// test-context: an MLflow client through the proxy, and a record of what the test creates,
@@ -193,7 +214,7 @@ impl test_context::AsyncTestContext for RegistryCtx {
         }
     }
 
-    async fn teardown(mut self) {
+    async fn teardown(self) {
         let problems = self.created.cleanup(&self.client).await;
         assert!(
             problems.is_empty(),
