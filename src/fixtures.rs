@@ -16,7 +16,7 @@
 use crate::cache::{Cache, display_url};
 use crate::catalogue::Fault;
 use crate::check::Failure;
-use crate::config::{Config, ConfigError, Profile, TargetKind};
+use crate::config::{Config, ConfigError, LiveTarget, Profile, Target, TargetKind};
 use crate::ecs::EcsClient;
 use crate::http::HttpClient;
 use crate::secret::ApiKey;
@@ -90,23 +90,26 @@ impl Env {
 
     /// Builds the environment for `config`.
     pub async fn build(config: Config) -> Result<Arc<Env>, EnvError> {
-        match config.target {
-            TargetKind::Standin => {
+        match &config.target {
+            Target::StandIn(s) => {
                 let mut opts = StandInOptions::new(config.profile.clone())
-                    .redis_url(config.standin_redis_url.clone())
-                    .faults(config.standin_faults.iter().copied())
-                    .dialect(config.standin_dialect)
-                    .realistic(config.standin_realistic);
-                if config.standin_fast {
+                    .redis_url(s.redis_url.clone())
+                    .faults(s.faults.iter().copied())
+                    .dialect(s.dialect)
+                    .realistic(s.realistic);
+                if s.fast {
                     opts = opts.fast();
                 }
                 let standin = StandIn::start(opts).await?;
-                for b in &config.standin_breakages {
+                for b in &s.breakages {
                     standin.set_breakage(*b, true);
                 }
                 Ok(Self::on_standin(config, standin).await)
             }
-            TargetKind::Live => Ok(Arc::new(Self::live(config).await)),
+            Target::Live(live) => {
+                let live = (**live).clone();
+                Ok(Arc::new(Self::live(config, live).await))
+            }
         }
     }
 
@@ -114,7 +117,9 @@ impl Env {
     /// with instructions if Redis is missing (for tests).
     pub async fn standin_with(profile: Profile, faults: &[Fault]) -> Arc<Env> {
         let mut config = Config::standin(profile);
-        config.standin_faults = faults.iter().copied().collect();
+        if let Some(s) = config.standin_settings_mut() {
+            s.faults = faults.iter().copied().collect();
+        }
         match Self::build(config).await {
             Ok(env) => env,
             Err(e) => panic!("{e}"),
@@ -165,10 +170,7 @@ impl Env {
                 standin.ecs_url().as_str(),
                 "us-east-1",
                 &config.profile.ecs.cluster,
-                crate::ecs::EcsTimeouts {
-                    request: config.request_timeout,
-                    connect: config.connect_timeout,
-                },
+                ecs_timeouts(&config),
             )
             .await,
         );
@@ -185,11 +187,7 @@ impl Env {
         }
     }
 
-    async fn live(config: Config) -> Env {
-        let live = config
-            .live
-            .clone()
-            .expect("a live configuration has live settings");
+    async fn live(config: Config, live: LiveTarget) -> Env {
         let http = HttpClient::new(config.request_timeout, config.connect_timeout);
         let redis = match &live.redis_url {
             Some(url) => connect_redis(url, "").await,
@@ -212,10 +210,7 @@ impl Env {
                     region,
                     live.aws.endpoint_url.as_ref().map(Url::as_str),
                     &cluster,
-                    crate::ecs::EcsTimeouts {
-                        request: config.request_timeout,
-                        connect: config.connect_timeout,
-                    },
+                    ecs_timeouts(&config),
                 )
                 .await,
             ),
@@ -265,7 +260,7 @@ impl Env {
     }
     /// `standin` or `live`.
     pub fn target_name(&self) -> &'static str {
-        match self.config.target {
+        match self.config.kind() {
             TargetKind::Standin => "standin",
             TargetKind::Live => "live",
         }
@@ -313,6 +308,14 @@ impl Env {
             EcsAccess::Client(c) => Ok(c),
             EcsAccess::NotConfigured(why) => Err(Failure::skipped(why.clone())),
         }
+    }
+}
+
+/// The ECS client's bounds: the suite's own request and connect timeouts.
+fn ecs_timeouts(config: &Config) -> crate::ecs::EcsTimeouts {
+    crate::ecs::EcsTimeouts {
+        request: config.request_timeout,
+        connect: config.connect_timeout,
     }
 }
 

@@ -35,9 +35,11 @@ impl Scenario {
     /// The stand-in configuration of this scenario.
     pub fn config(&self, profile: &Profile) -> Config {
         let mut config = Config::standin(profile.clone());
-        config.standin_faults = self.faults.iter().copied().collect();
-        config.standin_breakages = self.breakages.iter().copied().collect();
-        config.standin_dialect = self.dialect;
+        if let Some(s) = config.standin_settings_mut() {
+            s.faults = self.faults.iter().copied().collect();
+            s.breakages = self.breakages.iter().copied().collect();
+            s.dialect = self.dialect;
+        }
         config
     }
 }

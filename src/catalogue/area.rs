@@ -1,31 +1,18 @@
 //! The checklist areas: one `src/checks/<area>.rs` and one `tests/<area>.rs` each.
 
-/// A checklist area, in checklist order.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Area {
-    InfraHealth,
-    Authentication,
-    RegistrationFlow,
-    MlflowProxy,
-    ErrorScenarios,
-    ScriptParity,
+super::vocabulary! {
+    /// A checklist area, in checklist order.
+    #[derive(strum::EnumString, strum::Display)]
+    #[serde(rename_all = "snake_case")]
+    #[strum(serialize_all = "snake_case")]
+    pub enum Area {
+        InfraHealth,
+        Authentication,
+        RegistrationFlow,
+        MlflowProxy,
+        ErrorScenarios,
+        ScriptParity,
+    }
 }
 
 impl Area {

@@ -6,60 +6,48 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// A fault the stand-in can switch on.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum Fault {
-    /// The auth service has no healthy targets (its ALB answers HTML 503).
-    AuthDown,
-    /// The auth service answers after the API's 5 s timeout.
-    AuthSlow,
-    /// The API sends a service id the auth service does not accept.
-    ServiceIdMismatch,
-    /// The configured (primary) key is not registered for service `platform`.
-    KeyNotValidForService,
-    /// The ALB sends `/api/mlflow/*` straight to MLflow (no auth in front).
-    MlflowRouteToMlflow,
-    /// The API cannot connect to MLflow.
-    MlflowDown,
-    /// MLflow answers after the proxy's upstream timeout.
-    MlflowSlow,
-    /// MLflow runs without artifact serving.
-    ArtifactsDisabled,
-    /// The proxy forwards `api/2.0/...` unchanged to the public MLflow URL.
-    NoAjaxRewrite,
-    /// The proxy forwards `Authorization` / `X-API-Key` to MLflow.
-    AuthHeaderLeak,
-    /// Redis unreachable from the API (cache and limiter counters gone).
-    CacheOff,
-    /// Cache entries get another TTL than the profile's.
-    CacheTtlWrong,
-    /// The rate limiter never counts.
-    RateLimitOff,
-    /// A service runs fewer tasks than desired and its deployment failed.
-    EcsDegraded,
-    /// A service does not exist.
-    EcsMissing,
-    /// The registry ALB has no healthy target.
-    TargetUnhealthy,
-    /// The primary key lacks a write scope (matters where the profile enforces scopes).
-    WriteForbidden,
-    /// Every registry call is slow (seconds).
-    SlowRegistry,
+super::vocabulary! {
+    /// A fault the stand-in can switch on.
+    #[serde(rename_all = "kebab-case")]
+    #[strum(serialize_all = "kebab-case")]
+    pub enum Fault {
+        /// The auth service has no healthy targets (its ALB answers HTML 503).
+        AuthDown,
+        /// The auth service answers after the API's 5 s timeout.
+        AuthSlow,
+        /// The API sends a service id the auth service does not accept.
+        ServiceIdMismatch,
+        /// The configured (primary) key is not registered for service `platform`.
+        KeyNotValidForService,
+        /// The ALB sends `/api/mlflow/*` straight to MLflow (no auth in front).
+        MlflowRouteToMlflow,
+        /// The API cannot connect to MLflow.
+        MlflowDown,
+        /// MLflow answers after the proxy's upstream timeout.
+        MlflowSlow,
+        /// MLflow runs without artifact serving.
+        ArtifactsDisabled,
+        /// The proxy forwards `api/2.0/...` unchanged to the public MLflow URL.
+        NoAjaxRewrite,
+        /// The proxy forwards `Authorization` / `X-API-Key` to MLflow.
+        AuthHeaderLeak,
+        /// Redis unreachable from the API (cache and limiter counters gone).
+        CacheOff,
+        /// Cache entries get another TTL than the profile's.
+        CacheTtlWrong,
+        /// The rate limiter never counts.
+        RateLimitOff,
+        /// A service runs fewer tasks than desired and its deployment failed.
+        EcsDegraded,
+        /// A service does not exist.
+        EcsMissing,
+        /// The registry ALB has no healthy target.
+        TargetUnhealthy,
+        /// The primary key lacks a write scope (matters where the profile enforces scopes).
+        WriteForbidden,
+        /// Every registry call is slow (seconds).
+        SlowRegistry,
+    }
 }
 
 impl Fault {

@@ -4,39 +4,26 @@
 use crate::secret::ApiKey;
 use std::collections::BTreeMap;
 
-/// What a key is for. The platform must accept `valid`, `second`, `low-limit` and
-/// `read-only` keys and refuse `revoked` and `expired` ones.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum KeyRole {
-    /// Read and write scopes, normal limit: the key the suite runs with (always present).
-    Valid,
-    /// Another valid key ("other keys are unaffected").
-    Second,
-    /// A small hourly limit (rate-limit checks).
-    LowLimit,
-    /// Read scope only (scope checks).
-    ReadOnly,
-    /// Revoked at the auth service.
-    Revoked,
-    /// Past its expiry.
-    Expired,
+super::vocabulary! {
+    /// What a key is for. The platform must accept `valid`, `second`, `low-limit` and
+    /// `read-only` keys and refuse `revoked` and `expired` ones.
+    #[derive(strum::EnumString, strum::Display)]
+    #[serde(rename_all = "kebab-case")]
+    #[strum(serialize_all = "kebab-case")]
+    pub enum KeyRole {
+        /// Read and write scopes, normal limit: the key the suite runs with (always present).
+        Valid,
+        /// Another valid key ("other keys are unaffected").
+        Second,
+        /// A small hourly limit (rate-limit checks).
+        LowLimit,
+        /// Read scope only (scope checks).
+        ReadOnly,
+        /// Revoked at the auth service.
+        Revoked,
+        /// Past its expiry.
+        Expired,
+    }
 }
 
 impl KeyRole {

@@ -10,6 +10,31 @@
 //! assert_eq!(KeyRole::LowLimit.var(), "HOKUSAI_LOW_LIMIT_API_KEY");
 //! ```
 
+/// Declares an enum of the vocabulary: a small `Copy` value with an order, serde and strum
+/// ids (set their case with `#[serde(rename_all)]` / `#[strum(serialize_all)]`), iteration
+/// in declaration order. Extra derives go first among the attributes.
+macro_rules! vocabulary {
+    ($(#[$attr:meta])* $vis:vis enum $name:ident $body:tt) => {
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            PartialOrd,
+            Ord,
+            Hash,
+            serde::Serialize,
+            serde::Deserialize,
+            strum::EnumIter,
+            strum::IntoStaticStr
+        )]
+        $(#[$attr])*
+        $vis enum $name $body
+    };
+}
+pub(crate) use vocabulary;
+
 mod area;
 mod breakage;
 mod dialect;

@@ -41,9 +41,12 @@ pub fn record_plan(run_dir: &Path, config: &Config, specs: &[CheckSpec]) -> std:
     for (area, checks) in by_area {
         let plan = Plan {
             area,
-            target: config.target.to_string(),
+            target: config.kind().to_string(),
             profile: config.profile.name.clone(),
-            faults: config.standin_faults.iter().copied().collect(),
+            faults: config
+                .standin_settings()
+                .map(|s| s.faults.iter().copied().collect())
+                .unwrap_or_default(),
             checks,
         };
         let json = serde_json::to_string_pretty(&plan).expect("a plan serialises");
@@ -57,12 +60,5 @@ pub fn record_plan(run_dir: &Path, config: &Config, specs: &[CheckSpec]) -> std:
 
 /// Every plan of a run folder (none when it has no `plan/`); unreadable files by name.
 pub fn read_plans(run_dir: &Path) -> (Vec<Plan>, Vec<String>) {
-    let files: Vec<_> = std::fs::read_dir(run_dir.join("plan"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    super::read_json_files(files)
+    super::read_json_files(super::json_files_in(&run_dir.join("plan")))
 }

@@ -42,19 +42,23 @@ pub fn read_run_dir(run_dir: &Path) -> (Vec<CheckResult>, Vec<String>) {
     let files: Vec<_> = areas
         .flatten()
         .filter(|e| e.path().is_dir())
-        .flat_map(|area| {
-            std::fs::read_dir(area.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .flat_map(|area| json_files_in(&area.path()))
         .collect();
     let (parsed, unreadable) = read_json_files::<CheckResult>(files);
     results.extend(parsed);
     problems.extend(unreadable);
     (results, problems)
+}
+
+/// The `.json` files directly in `dir` (none when it does not exist).
+pub fn json_files_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect()
 }
 
 /// Reads every file of `paths` (sorted) as JSON of type `T`; a file that cannot be read or

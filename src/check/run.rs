@@ -271,7 +271,7 @@ impl CheckSpec {
             id: self.full_id(),
             title: self.title.clone(),
             component: self.component,
-            target: match config.target {
+            target: match config.kind() {
                 crate::config::TargetKind::Standin => "standin".to_owned(),
                 crate::config::TargetKind::Live => "live".to_owned(),
             },

@@ -156,7 +156,7 @@ pub async fn load(a: LoadArgs) -> Exit {
         let work = scenarios::http(http.clone(), base, move || Req::get(target.clone()));
         (url.to_string(), None, work, "url".to_owned())
     } else {
-        if config.target == crate::config::TargetKind::Live && !a.allow_live {
+        if config.kind() == crate::config::TargetKind::Live && !a.allow_live {
             eprintln!(
                 "load against the live target refused: add --allow-live (and keep --requests/--duration small)"
             );
@@ -271,7 +271,7 @@ pub async fn load(a: LoadArgs) -> Exit {
 /// Live runs with AWS access: the ECS services' CPU and memory over the run's window.
 pub async fn print_ecs_utilisation(config: &Config, start: std::time::SystemTime) {
     use crate::ecs::cloudwatch::CloudWatch;
-    let Some(live) = &config.live else { return };
+    let Some(live) = config.live() else { return };
     let Some(region) = &live.aws.region else {
         println!("ECS utilisation: skipped (no AWS region)");
         return;

@@ -16,7 +16,20 @@ pub async fn verify(areas: Vec<Area>, faults: Vec<Fault>, keep: bool) -> Exit {
         Ok(c) => c,
         Err(e) => return e,
     };
-    config.standin_faults.extend(faults);
+    match config.standin_settings_mut() {
+        Some(s) => s.faults.extend(faults),
+        None if !faults.is_empty() => {
+            eprintln!(
+                "--fault switches a fault of the stand-in; the target is live (HOKUSAI_TARGET=live)"
+            );
+            return Exit::Config;
+        }
+        None => {}
+    }
+    let switched: Vec<Fault> = config
+        .standin_settings()
+        .map(|s| s.faults.iter().copied().collect())
+        .unwrap_or_default();
     for w in config.warnings() {
         eprintln!("{w}");
     }
@@ -24,13 +37,12 @@ pub async fn verify(areas: Vec<Area>, faults: Vec<Fault>, keep: bool) -> Exit {
         .into_iter()
         .filter(|s| areas.is_empty() || areas.contains(&s.area))
         .collect();
-    let faults_note = if config.standin_faults.is_empty() {
+    let faults_note = if switched.is_empty() {
         String::new()
     } else {
         format!(
             " with faults {}",
-            config
-                .standin_faults
+            switched
                 .iter()
                 .map(|f| f.id())
                 .collect::<Vec<_>>()
@@ -40,12 +52,12 @@ pub async fn verify(areas: Vec<Area>, faults: Vec<Fault>, keep: bool) -> Exit {
     println!(
         "hokusai-verify: {} checks on {}{} (profile {})",
         specs.len(),
-        config.target,
+        config.kind(),
         faults_note,
         config.profile.name
     );
 
-    let shared = if config.target == TargetKind::Live {
+    let shared = if config.kind() == TargetKind::Live {
         // One environment for a live target: checks run one after the other.
         match Env::build(config.clone()).await {
             Ok(e) => Some(e),

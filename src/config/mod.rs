@@ -37,6 +37,41 @@ impl fmt::Display for TargetKind {
     }
 }
 
+/// What runs are verified against, with what that target needs.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The in-process emulation of the platform (the default).
+    StandIn(StandInSettings),
+    /// A deployed platform (boxed: it is much larger than the stand-in's settings).
+    Live(Box<LiveTarget>),
+}
+
+impl Target {
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            Target::StandIn(_) => TargetKind::Standin,
+            Target::Live(_) => TargetKind::Live,
+        }
+    }
+}
+
+/// How the stand-in is started.
+#[derive(Debug, Clone)]
+pub struct StandInSettings {
+    /// The Redis that holds its auth cache and counters.
+    pub redis_url: String,
+    /// Faults switched on (`HOKUSAI_STANDIN_FAULTS=mlflow-down,auth-down`).
+    pub faults: crate::catalogue::FaultSet,
+    /// Contract-line breakages switched on (self-verification only; no variable sets them).
+    pub breakages: std::collections::BTreeSet<crate::catalogue::Breakage>,
+    /// Shortened timeouts (default) or the contract's (`HOKUSAI_STANDIN_TIMING=contract`).
+    pub fast: bool,
+    /// How it words what the contract leaves open (`HOKUSAI_STANDIN_DIALECT`).
+    pub dialect: crate::catalogue::Dialect,
+    /// A real deployment's latencies (`HOKUSAI_STANDIN_LATENCY=realistic`).
+    pub realistic: bool,
+}
+
 /// Everything a live run needs to find the platform.
 #[derive(Debug, Clone)]
 pub struct LiveTarget {
@@ -60,12 +95,8 @@ pub struct AwsSettings {
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub target: TargetKind,
+    pub target: Target,
     pub profile: Profile,
-    /// Only for live runs.
-    pub live: Option<LiveTarget>,
-    /// Redis used by the stand-in (stand-in runs only).
-    pub standin_redis_url: String,
     /// Upper bound for one HTTP request of the suite.
     pub request_timeout: Duration,
     /// Upper bound for establishing a connection.
@@ -74,21 +105,8 @@ pub struct Config {
     pub strict: bool,
     /// Where check results of this run are written.
     pub run_dir: PathBuf,
-    /// Faults switched on in the stand-in (`HOKUSAI_STANDIN_FAULTS=mlflow-down,auth-down`).
-    pub standin_faults: crate::catalogue::FaultSet,
-    /// Stand-in with shortened timeouts (default) or the contract's (`HOKUSAI_STANDIN_TIMING=contract`).
-    pub standin_fast: bool,
-    /// How the stand-in words what the contract leaves open
-    /// (`HOKUSAI_STANDIN_DIALECT=contract|reworded`).
-    pub standin_dialect: crate::catalogue::Dialect,
     /// Concurrent clients of the concurrency scenarios (`HOKUSAI_CONCURRENT_CLIENTS`, 32).
     pub concurrent_clients: usize,
-    /// The stand-in answers with a real deployment's latencies
-    /// (`HOKUSAI_STANDIN_LATENCY=realistic`; default `none`).
-    pub standin_realistic: bool,
-    /// Contract-line breakages switched on in the stand-in (self-verification only; no
-    /// variable sets them).
-    pub standin_breakages: std::collections::BTreeSet<crate::catalogue::Breakage>,
     /// Wall-clock budget of one `verify` run (`HOKUSAI_RUN_BUDGET_S`, 120 s): whatever the
     /// target does, the run ends by then with a result for every check.
     pub run_budget: Duration,
@@ -140,7 +158,7 @@ impl Config {
     /// What is allowed but unwise: a live URL in plain `http://` to a host that is not
     /// loopback carries the API key in clear text.
     pub fn warnings(&self) -> Vec<String> {
-        let Some(live) = &self.live else {
+        let Target::Live(live) = &self.target else {
             return Vec::new();
         };
         [
@@ -435,24 +453,57 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
+        let target = match live {
+            Some(live) => Target::Live(Box::new(live)),
+            None => Target::StandIn(StandInSettings {
+                redis_url: redis_from_env.unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
+                faults: standin_faults,
+                breakages: Default::default(),
+                fast: standin_fast,
+                dialect: standin_dialect,
+                realistic: standin_realistic,
+            }),
+        };
         Ok(Config {
-            target: target.expect("no problems means a target"),
+            target,
             profile: profile.expect("no problems means a profile"),
-            live,
-            standin_redis_url: redis_from_env.unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
             request_timeout,
             connect_timeout,
             strict,
             run_dir,
-            standin_faults,
-            standin_fast,
-            standin_dialect,
             concurrent_clients,
-            standin_realistic,
-            standin_breakages: Default::default(),
             run_budget,
             concurrency,
         })
+    }
+
+    /// `standin` or `live`.
+    pub fn kind(&self) -> TargetKind {
+        self.target.kind()
+    }
+
+    /// The live target's settings, on a live run.
+    pub fn live(&self) -> Option<&LiveTarget> {
+        match &self.target {
+            Target::Live(l) => Some(l),
+            Target::StandIn(_) => None,
+        }
+    }
+
+    /// The stand-in's settings, on a stand-in run.
+    pub fn standin_settings(&self) -> Option<&StandInSettings> {
+        match &self.target {
+            Target::StandIn(s) => Some(s),
+            Target::Live(_) => None,
+        }
+    }
+
+    /// The stand-in's settings to change (faults, breakages, dialect), on a stand-in run.
+    pub fn standin_settings_mut(&mut self) -> Option<&mut StandInSettings> {
+        match &mut self.target {
+            Target::StandIn(s) => Some(s),
+            Target::Live(_) => None,
+        }
     }
 
     /// A stand-in configuration with the given profile and defaults everywhere else.
@@ -547,9 +598,12 @@ mod tests {
     #[test]
     fn standin_is_the_default() {
         let c = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
-        assert_eq!(c.target, TargetKind::Standin);
+        assert_eq!(c.kind(), TargetKind::Standin);
         assert_eq!(c.profile.name, DEFAULT_PROFILE);
-        assert_eq!(c.standin_redis_url, DEFAULT_REDIS_URL);
+        assert_eq!(
+            c.standin_settings().map(|s| s.redis_url.as_str()),
+            Some(DEFAULT_REDIS_URL)
+        );
     }
 
     #[test]

@@ -182,13 +182,7 @@ impl Report {
         if let Some(j) = nextest_junit {
             problems.extend(nextest_failures(j));
         }
-        let perf_files: Vec<_> = std::fs::read_dir(run_dir.join("perf"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
+        let perf_files = crate::check::json_files_in(&run_dir.join("perf"));
         let (performance, unreadable) = crate::check::read_json_files(perf_files);
         problems.extend(unreadable);
         let interrupted = std::fs::read_to_string(run_dir.join(INTERRUPTED_MARKER)).ok();
