@@ -194,3 +194,50 @@ async fn a_test_context_cleans_up_what_the_test_registered(ctx: &mut common::Reg
     );
     let _ = &ctx.env;
 }
+
+/// An answer that does not parse is a finding, never an empty default: a 2xx without the
+/// field MLflow always sends, or with it in another shape, is an error naming the call; a
+/// list MLflow leaves out when empty is an empty list.
+#[tokio::test]
+async fn malformed_mlflow_answers_are_errors_not_defaults() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let answer = |p: &str, body: serde_json::Value| {
+        Mock::given(method(if p.ends_with("search") { "GET" } else { "POST" }))
+            .and(path(format!("/api/2.0/mlflow/{p}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+    };
+    answer(
+        "experiments/create",
+        serde_json::json!({"experiment_id": {"not": "a string"}}),
+    )
+    .mount(&server)
+    .await;
+    answer("runs/create", serde_json::json!({}))
+        .mount(&server)
+        .await;
+    answer("experiments/search", serde_json::json!({}))
+        .mount(&server)
+        .await;
+    let http = hokusai_verify::http::HttpClient::new(
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(2),
+    );
+    let client = hokusai_verify::mlflow::MlflowClient::direct(
+        http,
+        url::Url::parse(&server.uri()).unwrap(),
+        hokusai_verify::mlflow::ApiPrefix::Api,
+    );
+    let e = client.create_experiment("x", &[]).await.unwrap_err();
+    assert!(
+        e.call.contains("experiments/create") && e.message.contains("experiment_id"),
+        "{e}"
+    );
+    let e = client.create_run("1", "r", &[]).await.unwrap_err();
+    assert!(
+        e.call.contains("runs/create") && e.message.contains("`run`"),
+        "{e}"
+    );
+    assert!(client.search_experiments(None, 5).await.unwrap().is_empty());
+}

@@ -150,11 +150,24 @@ impl MlflowClient {
             .map_err(|e| MlflowError::unexpected(call, &ex, &format!("unexpected body ({e})")))
     }
 
-    fn field<T: DeserializeOwned + Default>(v: Value, name: &str) -> T {
-        v.get(name)
-            .cloned()
-            .and_then(|f| serde_json::from_value(f).ok())
-            .unwrap_or_default()
+    /// A field MLflow always sends in this 2xx answer: missing, or of another shape, is an
+    /// unexpected answer (a finding), never an empty default.
+    fn required<T: DeserializeOwned>(v: &Value, name: &str, call: &str) -> Result<T, MlflowError> {
+        let f = v.get(name).ok_or_else(|| {
+            MlflowError::malformed(call, format!("a 2xx answer without `{name}`"))
+        })?;
+        serde_json::from_value(f.clone()).map_err(|e| {
+            MlflowError::malformed(call, format!("`{name}` is not what MLflow sends: {e}"))
+        })
+    }
+
+    /// A list field: MLflow leaves an empty list out of its answer (proto3), so a missing
+    /// field is an empty list; a present one that does not parse is an unexpected answer.
+    fn list<T: DeserializeOwned>(v: &Value, name: &str, call: &str) -> Result<Vec<T>, MlflowError> {
+        match v.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(_) => Self::required(v, name, call),
+        }
     }
 
     // ---- experiments ----
@@ -168,7 +181,7 @@ impl MlflowClient {
                 &[],
             )
             .await?;
-        Ok(Self::field(v, "experiment_id"))
+        Ok(Self::required(&v, "experiment_id", "experiments/create")?)
     }
 
     /// `None` when no experiment has that name.
@@ -185,7 +198,11 @@ impl MlflowClient {
             )
             .await
         {
-            Ok(v) => Ok(Some(Self::field(v, "experiment"))),
+            Ok(v) => Ok(Some(Self::required(
+                &v,
+                "experiment",
+                "experiments/get-by-name",
+            )?)),
             Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => Ok(None),
             Err(e) => Err(e),
         }
@@ -204,7 +221,7 @@ impl MlflowClient {
         let v: Value = self
             .call(Method::GET, "experiments/search", None, &q)
             .await?;
-        Ok(Self::field(v, "experiments"))
+        Ok(Self::list(&v, "experiments", "experiments/search")?)
     }
 
     pub async fn delete_experiment(&self, id: &str) -> Result<(), MlflowError> {
@@ -230,7 +247,7 @@ impl MlflowClient {
         let v: Value = self
             .call(Method::POST, "runs/create", Some(body), &[])
             .await?;
-        Ok(Self::field(v, "run"))
+        Ok(Self::required(&v, "run", "runs/create")?)
     }
 
     pub async fn log_batch(
@@ -283,14 +300,14 @@ impl MlflowClient {
         let v: Value = self
             .call(Method::POST, "runs/update", Some(body), &[])
             .await?;
-        Ok(Self::field(v, "run_info"))
+        Ok(Self::required(&v, "run_info", "runs/update")?)
     }
 
     pub async fn get_run(&self, run_id: &str) -> Result<Run, MlflowError> {
         let v: Value = self
             .call(Method::GET, "runs/get", None, &[("run_id", run_id)])
             .await?;
-        Ok(Self::field(v, "run"))
+        Ok(Self::required(&v, "run", "runs/get")?)
     }
 
     pub async fn delete_run(&self, run_id: &str) -> Result<(), MlflowError> {
@@ -317,7 +334,7 @@ impl MlflowClient {
                 &[("run_id", run_id), ("metric_key", key)],
             )
             .await?;
-        Ok(Self::field(v, "metrics"))
+        Ok(Self::list(&v, "metrics", "metrics/get-history")?)
     }
 
     pub async fn list_run_artifacts(
@@ -330,7 +347,7 @@ impl MlflowClient {
             q.push(("path", p));
         }
         let v: Value = self.call(Method::GET, "artifacts/list", None, &q).await?;
-        Ok(Self::field(v, "files"))
+        Ok(Self::list(&v, "files", "artifacts/list")?)
     }
 
     // ---- artifacts (the mlflow-artifacts proxy) ----
@@ -600,7 +617,11 @@ impl MlflowClient {
                 &[("name", name)],
             )
             .await?;
-        Ok(Self::field(v, "registered_model"))
+        Ok(Self::required(
+            &v,
+            "registered_model",
+            "registered-models/get",
+        )?)
     }
 
     pub async fn search_registered_models(
@@ -617,7 +638,11 @@ impl MlflowClient {
                 &[("filter", filter), ("max_results", &max)],
             )
             .await?;
-        Ok(Self::field(v, "registered_models"))
+        Ok(Self::list(
+            &v,
+            "registered_models",
+            "registered-models/search",
+        )?)
     }
 
     pub async fn delete_registered_model(&self, name: &str) -> Result<(), MlflowError> {
@@ -640,7 +665,11 @@ impl MlflowClient {
                 &[],
             )
             .await?;
-        Ok(Self::field(v, "model_versions"))
+        Ok(Self::list(
+            &v,
+            "model_versions",
+            "registered-models/get-latest-versions",
+        )?)
     }
 
     pub async fn create_model_version(
@@ -655,7 +684,11 @@ impl MlflowClient {
         let v: Value = self
             .call(Method::POST, "model-versions/create", Some(body), &[])
             .await?;
-        Ok(Self::field(v, "model_version"))
+        Ok(Self::required(
+            &v,
+            "model_version",
+            "model-versions/create",
+        )?)
     }
 
     pub async fn get_model_version(
@@ -671,7 +704,7 @@ impl MlflowClient {
                 &[("name", name), ("version", version)],
             )
             .await?;
-        Ok(Self::field(v, "model_version"))
+        Ok(Self::required(&v, "model_version", "model-versions/get")?)
     }
 
     pub async fn search_model_versions(
@@ -686,7 +719,7 @@ impl MlflowClient {
                 &[("filter", filter)],
             )
             .await?;
-        Ok(Self::field(v, "model_versions"))
+        Ok(Self::list(&v, "model_versions", "model-versions/search")?)
     }
 
     pub async fn set_model_version_tag(
@@ -730,7 +763,11 @@ impl MlflowClient {
                 &[("name", name), ("alias", alias)],
             )
             .await?;
-        Ok(Self::field(v, "model_version"))
+        Ok(Self::required(
+            &v,
+            "model_version",
+            "registered-models/alias",
+        )?)
     }
 
     pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<(), MlflowError> {

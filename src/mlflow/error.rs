@@ -64,6 +64,20 @@ pub struct MlflowError {
 }
 
 impl MlflowError {
+    /// A 2xx answer whose body is not what MLflow sends for `call` (a finding).
+    pub(crate) fn malformed(call: &str, message: String) -> Self {
+        Self {
+            call: call.to_owned(),
+            status: Some(200),
+            error_code: None,
+            message,
+            html: false,
+            content_type: None,
+            detail: None,
+            transport: None,
+        }
+    }
+
     pub(crate) fn from_exchange(call: String, ex: &Exchange) -> Self {
         let json = ex.json();
         let field = |k: &str| {
