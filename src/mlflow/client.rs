@@ -152,6 +152,8 @@ impl MlflowClient {
 
     /// A field MLflow always sends in this 2xx answer: missing, or of another shape, is an
     /// unexpected answer (a finding), never an empty default.
+    // The error type every call of this client returns (boxing it only here would not help).
+    #[allow(clippy::result_large_err)]
     fn required<T: DeserializeOwned>(v: &Value, name: &str, call: &str) -> Result<T, MlflowError> {
         let f = v.get(name).ok_or_else(|| {
             MlflowError::malformed(call, format!("a 2xx answer without `{name}`"))
@@ -163,6 +165,7 @@ impl MlflowClient {
 
     /// A list field: MLflow leaves an empty list out of its answer (proto3), so a missing
     /// field is an empty list; a present one that does not parse is an unexpected answer.
+    #[allow(clippy::result_large_err)]
     fn list<T: DeserializeOwned>(v: &Value, name: &str, call: &str) -> Result<Vec<T>, MlflowError> {
         match v.get(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
@@ -181,7 +184,7 @@ impl MlflowClient {
                 &[],
             )
             .await?;
-        Ok(Self::required(&v, "experiment_id", "experiments/create")?)
+        Self::required(&v, "experiment_id", "experiments/create")
     }
 
     /// `None` when no experiment has that name.
@@ -221,7 +224,7 @@ impl MlflowClient {
         let v: Value = self
             .call(Method::GET, "experiments/search", None, &q)
             .await?;
-        Ok(Self::list(&v, "experiments", "experiments/search")?)
+        Self::list(&v, "experiments", "experiments/search")
     }
 
     pub async fn delete_experiment(&self, id: &str) -> Result<(), MlflowError> {
@@ -247,7 +250,7 @@ impl MlflowClient {
         let v: Value = self
             .call(Method::POST, "runs/create", Some(body), &[])
             .await?;
-        Ok(Self::required(&v, "run", "runs/create")?)
+        Self::required(&v, "run", "runs/create")
     }
 
     pub async fn log_batch(
@@ -300,14 +303,14 @@ impl MlflowClient {
         let v: Value = self
             .call(Method::POST, "runs/update", Some(body), &[])
             .await?;
-        Ok(Self::required(&v, "run_info", "runs/update")?)
+        Self::required(&v, "run_info", "runs/update")
     }
 
     pub async fn get_run(&self, run_id: &str) -> Result<Run, MlflowError> {
         let v: Value = self
             .call(Method::GET, "runs/get", None, &[("run_id", run_id)])
             .await?;
-        Ok(Self::required(&v, "run", "runs/get")?)
+        Self::required(&v, "run", "runs/get")
     }
 
     pub async fn delete_run(&self, run_id: &str) -> Result<(), MlflowError> {
@@ -334,7 +337,7 @@ impl MlflowClient {
                 &[("run_id", run_id), ("metric_key", key)],
             )
             .await?;
-        Ok(Self::list(&v, "metrics", "metrics/get-history")?)
+        Self::list(&v, "metrics", "metrics/get-history")
     }
 
     pub async fn list_run_artifacts(
@@ -347,7 +350,7 @@ impl MlflowClient {
             q.push(("path", p));
         }
         let v: Value = self.call(Method::GET, "artifacts/list", None, &q).await?;
-        Ok(Self::list(&v, "files", "artifacts/list")?)
+        Self::list(&v, "files", "artifacts/list")
     }
 
     // ---- artifacts (the mlflow-artifacts proxy) ----
@@ -617,11 +620,7 @@ impl MlflowClient {
                 &[("name", name)],
             )
             .await?;
-        Ok(Self::required(
-            &v,
-            "registered_model",
-            "registered-models/get",
-        )?)
+        Self::required(&v, "registered_model", "registered-models/get")
     }
 
     pub async fn search_registered_models(
@@ -638,11 +637,7 @@ impl MlflowClient {
                 &[("filter", filter), ("max_results", &max)],
             )
             .await?;
-        Ok(Self::list(
-            &v,
-            "registered_models",
-            "registered-models/search",
-        )?)
+        Self::list(&v, "registered_models", "registered-models/search")
     }
 
     pub async fn delete_registered_model(&self, name: &str) -> Result<(), MlflowError> {
@@ -665,11 +660,11 @@ impl MlflowClient {
                 &[],
             )
             .await?;
-        Ok(Self::list(
+        Self::list(
             &v,
             "model_versions",
             "registered-models/get-latest-versions",
-        )?)
+        )
     }
 
     pub async fn create_model_version(
@@ -684,11 +679,7 @@ impl MlflowClient {
         let v: Value = self
             .call(Method::POST, "model-versions/create", Some(body), &[])
             .await?;
-        Ok(Self::required(
-            &v,
-            "model_version",
-            "model-versions/create",
-        )?)
+        Self::required(&v, "model_version", "model-versions/create")
     }
 
     pub async fn get_model_version(
@@ -704,7 +695,7 @@ impl MlflowClient {
                 &[("name", name), ("version", version)],
             )
             .await?;
-        Ok(Self::required(&v, "model_version", "model-versions/get")?)
+        Self::required(&v, "model_version", "model-versions/get")
     }
 
     pub async fn search_model_versions(
@@ -719,7 +710,7 @@ impl MlflowClient {
                 &[("filter", filter)],
             )
             .await?;
-        Ok(Self::list(&v, "model_versions", "model-versions/search")?)
+        Self::list(&v, "model_versions", "model-versions/search")
     }
 
     pub async fn set_model_version_tag(
@@ -763,11 +754,7 @@ impl MlflowClient {
                 &[("name", name), ("alias", alias)],
             )
             .await?;
-        Ok(Self::required(
-            &v,
-            "model_version",
-            "registered-models/alias",
-        )?)
+        Self::required(&v, "model_version", "registered-models/alias")
     }
 
     pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<(), MlflowError> {
