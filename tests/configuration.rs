@@ -202,6 +202,8 @@ async fn not_applicable_never_fails_a_strict_gate() {
             .expect("the check");
     let r = spec.run(&env).await;
     assert_eq!(r.outcome, Outcome::Failed, "{}", r.explain());
+    // The runner found the need missing before the check body: nothing was sent.
+    assert!(r.evidence.is_empty(), "{}", r.explain());
     assert!(
         r.message
             .unwrap_or_default()

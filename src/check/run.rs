@@ -1,5 +1,5 @@
 use super::{CheckResult, Component, Evidence, EvidenceSink, Line, Outcome, Symptom};
-use crate::catalogue::Area;
+use crate::catalogue::{Area, KeyRole};
 use crate::fixtures::Env;
 use crate::http::{Exchange, HttpError, Req};
 use std::collections::BTreeMap;
@@ -178,6 +178,33 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Se
 /// bound in; see [`CheckSpec::case`]).
 pub type CheckFn = Arc<dyn for<'a> Fn(&'a mut Check) -> CheckFuture<'a> + Send + Sync>;
 
+/// What a check needs from its environment. The runner looks before the check body runs and
+/// turns a missing need into a skip that says what to set (or "not applicable" where no
+/// setting helps), so nothing is sent by a check that cannot complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// It looks inside the platform or injects a failure (why): the stand-in only.
+    StandIn(&'static str),
+    /// The platform's Redis (`HOKUSAI_REDIS_URL` on a live target).
+    Redis,
+    /// The ECS API (region and credentials).
+    Ecs,
+    /// A key of this role (its variable).
+    Key(KeyRole),
+}
+
+impl Need {
+    /// `Ok` when `env` has it; else the skip (or block, for a Redis that does not answer).
+    pub fn check(self, env: &Env) -> Result<(), Failure> {
+        match self {
+            Need::StandIn(why) => env.require_standin(why).map(drop),
+            Need::Redis => env.require_redis().map(drop),
+            Need::Ecs => env.require_ecs().map(drop),
+            Need::Key(role) => env.key(role).map(drop),
+        }
+    }
+}
+
 /// A check of the catalogue: its name, the component it is about, and its function.
 #[derive(Clone)]
 pub struct CheckSpec {
@@ -193,6 +220,8 @@ pub struct CheckSpec {
     pub line: Option<Line>,
     /// Moves a lot of data (large artifacts): self-verification runs it only where it matters.
     pub heavy: bool,
+    /// What it needs from the environment, checked by the runner before the body.
+    pub needs: Vec<Need>,
 }
 
 impl Debug for CheckSpec {
@@ -218,6 +247,7 @@ impl CheckSpec {
             run: Arc::new(run),
             line: None,
             heavy: false,
+            needs: Vec::new(),
         }
     }
 
@@ -246,6 +276,13 @@ impl CheckSpec {
     /// The contract line this check verifies.
     pub fn line(mut self, line: Line) -> Self {
         self.line = Some(line);
+        self
+    }
+
+    /// Declares a need ([`Need`]); the runner skips the check, naming what to set, when the
+    /// environment lacks it.
+    pub fn needs(mut self, need: Need) -> Self {
+        self.needs.push(need);
         self
     }
 
@@ -317,7 +354,14 @@ impl CheckSpec {
         let verdict = {
             use futures_util::FutureExt;
             let outcome = {
-                let guarded = std::panic::AssertUnwindSafe((self.run)(&mut check)).catch_unwind();
+                let guarded = std::panic::AssertUnwindSafe(async {
+                    // What the check needs, before it sends anything.
+                    for need in &self.needs {
+                        need.check(env)?;
+                    }
+                    (self.run)(&mut check).await
+                })
+                .catch_unwind();
                 match deadline {
                     None => Some(guarded.await),
                     Some((at, _)) if at <= tokio::time::Instant::now() => None,

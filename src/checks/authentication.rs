@@ -10,7 +10,7 @@ use super::{PROXIED_READ as PROXY_READ, proxied_read};
 use crate::catalogue::{Area, KeyRole};
 use crate::check::inject::Injected;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure};
-use crate::check::{ResultExt, Symptom};
+use crate::check::{Need, ResultExt, Symptom};
 use crate::config::Profile;
 use crate::http::{Auth, Exchange, Req};
 use crate::secret::ApiKey;
@@ -49,6 +49,15 @@ pub enum RejectedKey {
 }
 
 impl RejectedKey {
+    /// The role whose key this case sends, when it sends one the run must hold.
+    fn role(self) -> Option<KeyRole> {
+        match self {
+            RejectedKey::Revoked => Some(KeyRole::Revoked),
+            RejectedKey::Expired => Some(KeyRole::Expired),
+            _ => None,
+        }
+    }
+
     /// The malformed value to send; `None` for the well-formed kinds.
     fn malformed(self) -> Option<String> {
         let body: String = std::iter::repeat_with(fastrand::alphanumeric)
@@ -115,17 +124,19 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         );
     }
     for k in RejectedKey::iter() {
-        v.push(
-            CheckSpec::case(
-                AREA,
-                "rejected_key",
-                Component::Api,
-                format!("a {k} key is 401, never 2xx or 5xx"),
-                k,
-                rejected_key,
-            )
-            .line(Line::BadKeysRejected),
-        );
+        let spec = CheckSpec::case(
+            AREA,
+            "rejected_key",
+            Component::Api,
+            format!("a {k} key is 401, never 2xx or 5xx"),
+            k,
+            rejected_key,
+        )
+        .line(Line::BadKeysRejected);
+        v.push(match k.role() {
+            Some(role) => spec.needs(Need::Key(role)),
+            None => spec,
+        });
     }
     v.push(CheckSpec::new(
         AREA,
@@ -134,6 +145,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         "another valid key reaches a proxied MLflow read (tells a bad test key from a broken auth setup)",
         second_key_works,
     )
+.needs(Need::Key(KeyRole::Second))
 .line(Line::KeyFormats));
     v.push(CheckSpec::new(
         AREA,
@@ -142,6 +154,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         "the API validates with POST /api/v1/keys/validate, Bearer key, the profile's service_id",
         validate_call_contract,
     )
+.needs(Need::StandIn("what the auth service received"))
 .line(Line::ValidateCall));
     for f in AuthFailure::iter() {
         v.push(
@@ -153,6 +166,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                 f,
                 auth_failure_not_bad_key,
             )
+            .needs(Need::StandIn("auth-service failures are injected"))
             .line(Line::AuthFailureNotBadKey),
         );
     }
@@ -164,6 +178,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "the auth service's 429 reaches the client as 429",
             auth_429_passthrough,
         )
+        .needs(Need::StandIn("the auth service's 429 is injected"))
         .line(Line::AuthRateLimitPassedOn),
     );
     v.push(
@@ -174,6 +189,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "after an authenticated request the API reports usage to the auth service",
             usage_reported,
         )
+        .needs(Need::StandIn("the auth service's usage log"))
         .line(Line::UsageReported),
     );
     v.push(
@@ -184,6 +200,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "a read-only key reads; it writes only where the profile does not enforce write scopes",
             write_scopes,
         )
+        .needs(Need::Key(KeyRole::ReadOnly))
         .line(Line::WriteScopes),
     );
     v.push(
@@ -194,6 +211,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "a successful validation is cached in Redis with the profile's TTL",
             cache_entry_created,
         )
+        .needs(Need::Redis)
         .line(Line::CacheEntry),
     );
     v.push(
@@ -224,6 +242,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "after the entry expires the key is validated again and re-cached",
             cache_expiry_revalidates,
         )
+        .needs(Need::Redis)
         .line(Line::CacheExpiry),
     );
     v.push(
@@ -234,6 +253,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "a revoked key works at most for the cache TTL (measured)",
             revocation_window,
         )
+        .needs(Need::Redis)
         .line(Line::RevocationWindow),
     );
     v.push(
@@ -244,6 +264,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "with Redis down, authentication still works and /health reports redis unhealthy",
             redis_down_auth_works,
         )
+        .needs(Need::StandIn("Redis is taken away from the platform"))
         .line(Line::RedisDownFallback),
     );
     v.push(
@@ -264,6 +285,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "past the limit: 429 `Rate limit exceeded` with Retry-After",
             rate_limit_enforced,
         )
+        .needs(Need::Key(KeyRole::LowLimit))
         .line(Line::RateLimitEnforced),
     );
     v.push(
@@ -274,6 +296,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "a key over its limit does not affect another key",
             rate_limit_isolated,
         )
+        .needs(Need::Key(KeyRole::LowLimit))
         .line(Line::RateLimitPerKey),
     );
     v

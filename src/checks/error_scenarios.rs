@@ -5,7 +5,7 @@
 use super::expect;
 use crate::catalogue::{Area, Fault, KeyRole};
 use crate::check::{
-    Check, CheckFuture, CheckSpec, Component, Failure, Line, ResultExt, ensure, ensure_eq,
+    Check, CheckFuture, CheckSpec, Component, Failure, Line, Need, ResultExt, ensure, ensure_eq,
 };
 use crate::config::Profile;
 use crate::http::{Auth, Req};
@@ -85,17 +85,20 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     let mut v = Vec::new();
     for k in BadKey::iter() {
         for r in RouteFamily::iter() {
-            v.push(
-                CheckSpec::case(
-                    AREA,
-                    "bad_key_on_route",
-                    Component::Api,
-                    format!("a {k} key on a {r} route is 401, never 2xx/5xx"),
-                    BadKeyOnRoute(k, r),
-                    bad_key_on_route,
-                )
-                .line(Line::BadKeysRejected),
-            );
+            let spec = CheckSpec::case(
+                AREA,
+                "bad_key_on_route",
+                Component::Api,
+                format!("a {k} key on a {r} route is 401, never 2xx/5xx"),
+                BadKeyOnRoute(k, r),
+                bad_key_on_route,
+            )
+            .line(Line::BadKeysRejected);
+            v.push(match k {
+                BadKey::Expired => spec.needs(Need::Key(KeyRole::Expired)),
+                BadKey::Revoked => spec.needs(Need::Key(KeyRole::Revoked)),
+                BadKey::Malformed => spec,
+            });
         }
     }
     v.push(
@@ -106,6 +109,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "MLflow slower than the proxy's limit: 504 with the contract's detail, in bounded time",
             upstream_timeout_is_504,
         )
+        .needs(Need::StandIn("a slow MLflow is injected"))
         .line(Line::UpstreamErrors),
     );
     for size in ArtifactSize::iter() {

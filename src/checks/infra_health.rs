@@ -5,7 +5,9 @@
 use super::expect;
 use crate::catalogue::Area;
 use crate::check::Symptom;
-use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
+use crate::check::{
+    Check, CheckFuture, CheckSpec, Component, Failure, Line, Need, ensure, ensure_eq,
+};
 use crate::config::Profile;
 use crate::ecs::ServiceState;
 use crate::http::{Auth, Req};
@@ -117,6 +119,7 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
                 service.clone(),
                 ecs_service,
             )
+            .needs(Need::Ecs)
             .line(Line::EcsServices),
         );
     }
@@ -148,6 +151,7 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "Redis answers PING and a SET/GET/DEL round trip",
             redis_connectivity,
         )
+        .needs(Need::Redis)
         .line(Line::RedisDownFallback),
     );
     v
