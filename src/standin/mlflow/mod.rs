@@ -1,0 +1,194 @@
+//! An in-memory MLflow tracking server and model registry that answers like a real
+//! `mlflow server` (3.x) for the calls the suite makes: shapes, status codes and error
+//! bodies follow `shared/reference/mlflow-real.md`, and `tests/mlflow_contract.rs` compares
+//! it with a real server.
+//!
+//! By concern: `routes` (which endpoint a path is, its methods, the dispatch), `params`
+//! (request validation as MLflow does it), `store` (the objects and the handlers that
+//! change and search them), `artifacts` (the artifact service), `reply` (rendering the
+//! answers and error bodies).
+
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+mod artifacts;
+mod params;
+mod reply;
+mod routes;
+mod store;
+
+use params::*;
+use reply::*;
+use store::*;
+
+pub use reply::{MlErr, MlflowReply};
+
+type MlResult = Result<MlflowReply, MlErr>;
+
+/// The server's whole state.
+#[derive(Debug)]
+pub struct MlflowStore {
+    experiments: BTreeMap<u64, Experiment>,
+    next_experiment: u64,
+    runs: HashMap<String, Run>,
+    models: BTreeMap<String, RegisteredModel>,
+    artifacts: BTreeMap<String, Vec<u8>>,
+    /// The `duplicate-versions` breakage (set by the proxy for each request).
+    pub duplicate_versions: bool,
+}
+
+impl Default for MlflowStore {
+    fn default() -> Self {
+        let now = now_ms();
+        let mut experiments = BTreeMap::new();
+        experiments.insert(
+            0,
+            Experiment {
+                id: 0,
+                name: "Default".into(),
+                lifecycle_stage: "active",
+                creation_time: now,
+                last_update_time: now,
+                tags: vec![],
+            },
+        );
+        Self {
+            experiments,
+            next_experiment: 1,
+            runs: HashMap::new(),
+            models: BTreeMap::new(),
+            artifacts: BTreeMap::new(),
+            duplicate_versions: false,
+        }
+    }
+}
+
+/// How the server is reached and configured, for one request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestContext {
+    /// MLflow runs with `--serve-artifacts` (the default).
+    pub artifacts_disabled: bool,
+    /// The request came through the public host, where `/api/2.0/...` belongs to the API
+    /// service and only `/ajax-api/2.0/...` reaches MLflow.
+    pub via_public_host: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(s: &mut MlflowStore, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let (q, b): (Vec<(String, String)>, Vec<u8>) = if method == "GET" {
+            let q = body
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_owned)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (q, vec![])
+        } else {
+            (vec![], serde_json::to_vec(&body).unwrap())
+        };
+        let r = s.handle(
+            method,
+            path,
+            &q,
+            Some("application/json"),
+            &b,
+            RequestContext::default(),
+        );
+        (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        )
+    }
+
+    #[test]
+    fn versions_are_strings_and_monotonic_after_delete() {
+        let mut s = MlflowStore::default();
+        let base = "/api/2.0/mlflow/";
+        assert_eq!(
+            call(
+                &mut s,
+                "POST",
+                &format!("{base}registered-models/create"),
+                json!({"name": "m"})
+            )
+            .0,
+            200
+        );
+        for want in ["1", "2"] {
+            let (st, v) = call(
+                &mut s,
+                "POST",
+                &format!("{base}model-versions/create"),
+                json!({"name": "m", "source": "s3://b/x"}),
+            );
+            assert_eq!(
+                (st, v["model_version"]["version"].as_str()),
+                (200, Some(want))
+            );
+        }
+        call(
+            &mut s,
+            "DELETE",
+            &format!("{base}model-versions/delete"),
+            json!({"name": "m", "version": "2"}),
+        );
+        let (_, v) = call(
+            &mut s,
+            "POST",
+            &format!("{base}model-versions/create"),
+            json!({"name": "m", "source": "s3://b/x"}),
+        );
+        assert_eq!(v["model_version"]["version"], "3");
+    }
+
+    #[test]
+    fn empty_search_is_an_empty_object_and_max_results_is_required() {
+        let mut s = MlflowStore::default();
+        let (st, v) = call(
+            &mut s,
+            "GET",
+            "/api/2.0/mlflow/registered-models/search",
+            json!({"filter": "name = 'none'"}),
+        );
+        assert_eq!((st, v), (200, json!({})));
+        let (st, v) = call(
+            &mut s,
+            "GET",
+            "/api/2.0/mlflow/experiments/search",
+            json!({}),
+        );
+        assert_eq!(st, 400);
+        assert_eq!(v["error_code"], "INVALID_PARAMETER_VALUE");
+    }
+
+    #[test]
+    fn unknown_route_and_wrong_method_are_html() {
+        let mut s = MlflowStore::default();
+        let r = s.handle(
+            "GET",
+            "/api/2.0/mlflow/nope",
+            &[],
+            None,
+            &[],
+            RequestContext::default(),
+        );
+        assert_eq!(
+            (r.status, r.content_type),
+            (404, "text/html; charset=utf-8")
+        );
+        let r = s.handle(
+            "GET",
+            "/api/2.0/mlflow/experiments/create",
+            &[],
+            None,
+            &[],
+            RequestContext::default(),
+        );
+        assert_eq!(r.status, 405);
+    }
+}
