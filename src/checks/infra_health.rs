@@ -151,7 +151,6 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "Redis answers PING and a SET/GET/DEL round trip",
             redis_connectivity,
         )
-        .needs(Need::Redis)
         .line(Line::RedisDownFallback),
     );
     v
