@@ -364,31 +364,20 @@ impl MlflowStore {
             ("model-versions/set-tag", _) => {
                 let (name, version, k) = (p.str("name")?, p.str("version")?, p.str("key")?);
                 let value = p.opt_str("value")?.unwrap_or_default();
-                let m = self.model_mut(&name)?;
-                let n = parse_version(&version)?;
-                let v = m.versions.get_mut(&n).ok_or_else(|| {
-                    MlErr::missing(format!(
-                        "Model Version (name={name}, version={version}) not found"
-                    ))
-                })?;
+                let v = find_version_mut(self.model_mut(&name)?, &version)?;
                 set_tag(&mut v.tags, k, value);
                 Ok(MlflowReply::empty_json())
             }
             ("model-versions/update", _) => {
                 let (name, version) = (p.str("name")?, p.str("version")?);
                 let desc = p.opt_str("description")?;
-                let m = self.model_mut(&name)?;
-                let n = parse_version(&version)?;
-                let v = m.versions.get_mut(&n).ok_or_else(|| {
-                    MlErr::missing(format!(
-                        "Model Version (name={name}, version={version}) not found"
-                    ))
-                })?;
+                let v = find_version_mut(self.model_mut(&name)?, &version)?;
                 if let Some(d) = desc {
                     v.description = d;
                 }
                 v.last_updated_timestamp = now_ms();
-                let (m, v) = (self.model(&name)?, &self.models[&name].versions[&n]);
+                let m = self.model(&name)?;
+                let v = find_version(m, &version)?;
                 Ok(MlflowReply::json(
                     &json!({"model_version": version_json(m, v, false)}),
                 ))

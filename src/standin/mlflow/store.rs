@@ -387,6 +387,20 @@ impl MlflowStore {
     }
 }
 
+/// The version `version` of `m`, to change.
+pub(super) fn find_version_mut<'a>(
+    m: &'a mut RegisteredModel,
+    version: &str,
+) -> Result<&'a mut ModelVersion, MlErr> {
+    let n = parse_version(version)?;
+    let name = m.name.clone();
+    m.versions.get_mut(&n).ok_or_else(|| {
+        MlErr::missing(format!(
+            "Model Version (name={name}, version={version}) not found"
+        ))
+    })
+}
+
 pub(super) fn find_version<'a>(
     m: &'a RegisteredModel,
     version: &str,
