@@ -1,7 +1,11 @@
-//! `report.html`: one self-contained page with the summary, availability, causes, a latency
-//! chart (inline SVG) and every check.
+//! `report.html`: one self-contained page (no script, no external resource). A coloured
+//! verdict banner with the first fix on top; then the causes with their evidence and the
+//! checks they failed and blocked; the failures with expected and actual; the change since
+//! the previous run; the latency chart; every check. It fits a 1366 px window: tables wrap
+//! their cells, the chart scales (`tests/report_browser.rs` checks it in headless Chromium).
 
-use super::Report;
+use super::{Report, Verdict};
+use std::fmt::Write;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -10,96 +14,271 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Background and text colours of the banner.
+fn colours(v: Verdict) -> (&'static str, &'static str) {
+    match v {
+        Verdict::Healthy => ("#1e7b34", "#ffffff"),
+        Verdict::Degraded => ("#b7791f", "#ffffff"),
+        Verdict::Failing => ("#b42318", "#ffffff"),
+        Verdict::NoResults | Verdict::Incomplete => ("#57606a", "#ffffff"),
+    }
+}
+
+/// What to do first, in one line.
+fn first_fix(r: &Report) -> String {
+    match r.causes.first() {
+        Some(c) => format!("First fix: {} — {} ({})", c.title, c.fix, c.resource),
+        None if !r.unclassified.is_empty() => {
+            "First fix: suite defects (see below); the platform's state is unknown".into()
+        }
+        None => match r.verdict {
+            Verdict::Healthy if r.missing.is_empty() && r.problems.is_empty() => {
+                "No action needed: every planned check passed".into()
+            }
+            Verdict::Healthy => "Every check that ran passed; see the problems below".into(),
+            _ => "See the problems below".into(),
+        },
+    }
+}
+
+fn list(items: &[String]) -> String {
+    let mut s = String::from("<ul>");
+    for i in items {
+        let _ = write!(s, "<li><code>{}</code></li>", esc(i));
+    }
+    s.push_str("</ul>");
+    s
+}
+
+fn causes(r: &Report) -> String {
+    let mut s = String::new();
+    for c in &r.causes {
+        let failed: Vec<String> = c
+            .checks
+            .iter()
+            .filter(|k| !c.blocked.contains(k))
+            .cloned()
+            .collect();
+        let _ = write!(
+            s,
+            r#"<section class="cause"><h3>{title} <code>{id}</code></h3><p><b>Fix:</b> {fix}<br><b>Resource:</b> {resource}</p>"#,
+            title = esc(&c.title),
+            id = esc(&c.id),
+            fix = esc(&c.fix),
+            resource = esc(&c.resource),
+        );
+        if !c.evidence.is_empty() {
+            let _ = write!(s, "<p><b>Evidence</b></p>{}", list(&c.evidence));
+        }
+        if !failed.is_empty() {
+            let _ = write!(
+                s,
+                "<p><b>Failed ({})</b></p>{}",
+                failed.len(),
+                list(&failed)
+            );
+        }
+        if !c.blocked.is_empty() {
+            let _ = write!(
+                s,
+                "<p><b>Blocked ({})</b></p>{}",
+                c.blocked.len(),
+                list(&c.blocked)
+            );
+        }
+        s.push_str("</section>");
+    }
+    for u in &r.unclassified {
+        let _ = write!(
+            s,
+            "<section class=\"cause\"><h3>Suite defect <code>{}</code></h3><p>{}</p></section>",
+            esc(&u.check),
+            esc(&u.message)
+        );
+    }
+    s
+}
+
+fn failures(r: &Report) -> String {
+    let mut rows = String::new();
+    for c in r.failures() {
+        let _ = write!(
+            rows,
+            "<tr><td><code>{}</code><br>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.key()),
+            esc(c.outcome.label()),
+            esc(c.expected.as_deref().unwrap_or("")),
+            esc(c.actual.as_deref().or(c.message.as_deref()).unwrap_or(""))
+        );
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<h2>Failures</h2><table class=\"wrap\"><colgroup><col style=\"width:30%\"><col style=\"width:30%\"><col></colgroup><tr><th>check</th><th>expected</th><th>actual</th></tr>{rows}</table>"
+    )
+}
+
+fn delta(r: &Report) -> String {
+    let Some(d) = &r.delta else {
+        return String::new();
+    };
+    let mut s = String::from("<h2>Since the previous run</h2>");
+    let mut any = false;
+    for (label, items) in [
+        ("Newly failing", &d.newly_failing),
+        ("Fixed", &d.fixed),
+        ("Still failing", &d.still_failing),
+    ] {
+        if !items.is_empty() {
+            any = true;
+            let _ = write!(s, "<p><b>{label} ({})</b></p>{}", items.len(), list(items));
+        }
+    }
+    if !any {
+        s.push_str("<p>No change in which checks fail.</p>");
+    }
+    s
+}
+
+/// Latency by endpoint family: an SVG that scales to the page (viewBox), labels on their
+/// own line above each bar so that long family names are never cut.
 fn latency_chart(r: &Report) -> String {
+    if r.latency.is_empty() {
+        return String::new();
+    }
     let max = r.latency.iter().map(|l| l.p99_ms).fold(1.0_f64, f64::max);
-    let (row_h, label_w, bar_w) = (26.0, 160.0, 420.0);
-    let height = row_h * r.latency.len() as f64 + 30.0;
+    let (row_h, width, bar_w) = (40.0, 800.0, 560.0);
+    let height = row_h * r.latency.len() as f64 + 10.0;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" role="img" aria-label="latency by endpoint family">"#,
-        label_w + bar_w + 120.0
+        r#"<h2>Latency by endpoint family</h2><p class="note">Answers the suite timed, without the delays it injected itself; bars: p50 (dark), p95, p99 (light).</p><svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="latency by endpoint family">"#
     );
     for (i, l) in r.latency.iter().enumerate() {
-        let y = 10.0 + i as f64 * row_h;
-        let w = |v: f64| (v / max * bar_w).max(1.0);
-        svg.push_str(&format!(
-            r##"<text x="0" y="{ty}" font-size="12">{name}</text><rect x="{label_w}" y="{y}" width="{p99}" height="16" fill="#f4c7c3"/><rect x="{label_w}" y="{y}" width="{p95}" height="16" fill="#f0a59d"/><rect x="{label_w}" y="{y}" width="{p50}" height="16" fill="#c0504d"/><text x="{tx}" y="{ty}" font-size="11">p50 {a:.1} / p95 {b:.1} / p99 {c:.1} ms</text>"##,
+        let y = 5.0 + i as f64 * row_h;
+        let w = |v: f64| (v / max * bar_w).max(2.0);
+        let _ = write!(
+            svg,
+            r##"<text x="0" y="{ty}" font-size="13">{name}</text><rect x="0" y="{by}" width="{p99}" height="14" fill="#f4c7c3"/><rect x="0" y="{by}" width="{p95}" height="14" fill="#f0a59d"/><rect x="0" y="{by}" width="{p50}" height="14" fill="#c0504d"/><text x="{tx}" y="{lt}" font-size="12">p50 {a:.1} / p95 {b:.1} / p99 {c:.1} ms</text>"##,
             ty = y + 12.0,
+            by = y + 17.0,
+            lt = y + 28.0,
             name = esc(&l.family),
             p99 = w(l.p99_ms),
             p95 = w(l.p95_ms),
             p50 = w(l.p50_ms),
-            tx = label_w + bar_w + 6.0,
+            tx = bar_w + 8.0,
             a = l.p50_ms,
             b = l.p95_ms,
             c = l.p99_ms
-        ));
+        );
     }
     svg.push_str("</svg>");
     svg
 }
 
-pub fn render(r: &Report) -> String {
+fn checks(r: &Report) -> String {
     let mut rows = String::new();
     for c in &r.checks {
-        rows.push_str(&format!(
-            "<tr class=\"{}\"><td>{}</td><td><code>{}</code></td><td>{}</td><td>{:.1}</td><td>{}</td></tr>\n",
-            c.outcome.label().to_lowercase(),
+        let _ = write!(
+            rows,
+            "<tr class=\"{}\"><td>{}</td><td><code>{}</code></td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+            c.outcome.label().to_lowercase().replace(' ', "-"),
             c.outcome.label(),
             esc(&c.key()),
             esc(&c.component.to_string()),
             c.duration_ms,
             esc(c.message.as_deref().unwrap_or(""))
-        ));
+        );
     }
-    let mut causes = String::new();
-    for c in &r.causes {
-        causes.push_str(&format!(
-            "<li><strong>{}</strong> (<code>{}</code>)<br>fix: {}<br>resource: {}<br>checks: {}</li>\n",
-            esc(&c.title),
-            esc(&c.id),
-            esc(&c.fix),
-            esc(&c.resource),
-            esc(&c.checks.join(", "))
-        ));
+    format!(
+        "<h2>Checks ({})</h2><table class=\"wrap\"><colgroup><col style=\"width:8em\"><col style=\"width:34%\"><col style=\"width:9em\"><col style=\"width:6em\"><col></colgroup><tr><th>outcome</th><th>check</th><th>component</th><th>ms</th><th>detail</th></tr>{rows}</table>",
+        r.checks.len()
+    )
+}
+
+fn problems(r: &Report) -> String {
+    let mut items: Vec<String> = r.problems.clone();
+    items.extend(
+        r.missing
+            .iter()
+            .map(|m| format!("planned, without a result: {m}")),
+    );
+    if items.is_empty() {
+        return String::new();
     }
-    for u in &r.unclassified {
-        causes.push_str(&format!(
-            "<li>suite defect: <code>{}</code>: {}</li>\n",
-            esc(&u.check),
-            esc(&u.message)
-        ));
+    let mut s = String::from("<h2>Problems with this run</h2><ul>");
+    for i in items {
+        let _ = write!(s, "<li>{}</li>", esc(&i));
     }
+    s.push_str("</ul>");
+    s
+}
+
+pub fn render(r: &Report) -> String {
+    let (bg, fg) = colours(r.verdict);
     let mut comps = String::new();
     for c in &r.health.components {
-        comps.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        let _ = write!(
+            comps,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.component.to_string()),
             esc(&c.availability),
             c.score.map_or("n/a".into(), |s| format!("{s:.0}"))
-        ));
+        );
     }
+    let causes = causes(r);
+    let causes = if causes.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Root causes</h2>{causes}")
+    };
+    let c = &r.counts;
     format!(
         r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>hokusai-verify report</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}tr.failed,tr.error{{background:#fde8e7}}tr.skipped{{background:#f4f4f4}}</style>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>hokusai-verify report: {verdict}</title>
+<style>
+*{{box-sizing:border-box}}
+body{{font-family:system-ui,sans-serif;margin:0 auto;padding:1em 1.5em;max-width:72em;line-height:1.4}}
+.banner{{background:{bg};color:{fg};padding:1em 1.25em;border-radius:6px}}
+.banner h1{{margin:0;font-size:1.8em}}
+.banner p{{margin:.4em 0 0 0}}
+table{{border-collapse:collapse;width:100%}}
+table.wrap{{table-layout:fixed}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}}
+code{{overflow-wrap:anywhere}}
+tr.failed,tr.error,tr.blocked{{background:#fde8e7}}
+tr.skipped,tr.not-applicable{{background:#f4f4f4}}
+.cause{{border-left:4px solid {bg};padding:0 1em;margin:1em 0}}
+.chart{{width:100%;height:auto;max-width:800px}}
+.note{{color:#57606a;font-size:.9em}}
+</style>
 </head><body>
-<h1>hokusai-verify report</h1>
-<p>{generated} · target <b>{target}</b> · profile <b>{profile}</b> · verdict <b>{verdict}</b> · health score <b>{score}</b> / 100 · {passed} passed, {failed} failed, {errors} errors, {skipped} skipped</p>
+<div class="banner" id="verdict"><h1>{verdict} · health score {score} / 100</h1><p id="first-fix">{first_fix}</p><p>{passed} passed, {failed} failed, {errors} errors, {skipped} skipped, {na} not applicable, of {total} · target {target} · profile {profile} · {generated}</p></div>
+{problems}
+{causes}
+{failures}
+{delta}
 <h2>Service availability</h2><table><tr><th>component</th><th>availability</th><th>score</th></tr>{comps}</table>
-<h2>Root causes</h2><ol>{causes}</ol>
-<h2>Latency by endpoint family</h2>{chart}
-<h2>Checks</h2><table><tr><th>outcome</th><th>check</th><th>component</th><th>ms</th><th>detail</th></tr>{rows}</table>
+{chart}
+{checks}
 </body></html>
 "#,
-        generated = r.generated_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        target = esc(&r.target),
-        profile = esc(&r.profile),
         verdict = r.verdict.label(),
         score = r.health.overall.map_or("n/a".into(), |s| format!("{s:.0}")),
-        passed = r.counts.passed,
-        failed = r.counts.failed,
-        errors = r.counts.errors,
-        skipped = r.counts.skipped,
+        first_fix = esc(&first_fix(r)),
+        passed = c.passed,
+        failed = c.failed,
+        errors = c.errors,
+        skipped = c.skipped,
+        na = c.not_applicable,
+        total = c.total,
+        target = esc(&r.target),
+        profile = esc(&r.profile),
+        generated = r.generated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        problems = problems(r),
+        failures = failures(r),
+        delta = delta(r),
         chart = latency_chart(r),
+        checks = checks(r),
     )
 }
