@@ -208,12 +208,7 @@ fn summary(rs: &[CheckResult]) -> String {
 
 #[test]
 fn the_catalogue_and_the_switches_agree() {
-    if !CATALOGUE_FOUND {
-        eprintln!(
-            "shared/platform/faults.md not beside the repository; the compile-time check had nothing to read"
-        );
-        return;
-    }
+    assert!(CATALOGUE_FOUND, "platform/faults.md is part of the repository");
     let ids: Vec<&str> = CATALOGUE.iter().map(|(id, _)| *id).collect();
     let switches: Vec<&str> = Fault::all().iter().map(|f| f.id()).collect();
     assert_eq!(ids, switches, "faults.md rows and the Fault enum differ");
