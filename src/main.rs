@@ -25,6 +25,7 @@ struct Cli {
 enum Command {
     /// Run the checks against the configured target (HOKUSAI_TARGET, default the stand-in)
     /// and print one line per check.
+    #[command(after_help = commands::verify::HELP)]
     Verify {
         /// Only these areas (default: all).
         #[arg(long = "area", value_parser = Area::parse)]

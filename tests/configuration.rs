@@ -472,3 +472,22 @@ fn walk_json(dir: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+/// `verify --help` lists every area and every exit code of `verify`, and says how a gate
+/// gets them (make itself exits 2 on any failure).
+#[test]
+fn verify_help_lists_the_areas_and_the_exit_codes() {
+    use hokusai_verify::commands::Exit;
+    let (code, text) = run(&["verify", "--help"], &[]);
+    assert_eq!(code, 0, "{text}");
+    for a in Area::all() {
+        assert!(text.contains(a.id()), "area {a} missing: {text}");
+    }
+    for e in [Exit::Ok, Exit::Failed, Exit::Config, Exit::Interrupted] {
+        assert!(
+            text.contains(&format!("\n  {:<4} ", e as u8)),
+            "exit code {e:?} missing: {text}"
+        );
+    }
+    assert!(text.contains("cargo run -- verify"), "{text}");
+}

@@ -9,6 +9,21 @@ use crate::config::TargetKind;
 use crate::fixtures::Env;
 use std::sync::Arc;
 
+/// `verify --help`'s epilogue: the areas and the exit codes (a test keeps it true to
+/// [`Area`] and [`Exit`]).
+pub const HELP: &str = "\
+Areas (--area, repeatable): infra_health, authentication, registration_flow, mlflow_proxy,
+error_scenarios, script_parity
+
+Exit codes:
+  0    every check passed (skipped or not applicable ones aside; strict mode fails skips)
+  1    a check failed or errored (the report names the cause, the fix and the resource)
+  2    configuration error: nothing was sent (the message names the variable)
+  130  interrupted (SIGINT/SIGTERM): the report of what ran was written
+
+`make verify` runs this for people; a pipeline gate calls the binary (`cargo run -- verify`)
+to get these codes, since make itself exits 2 on any failure.";
+
 /// Runs the checks of `areas` (all when empty) with `faults` switched on in the stand-in;
 /// `keep` keeps earlier results in the run folder.
 pub async fn verify(areas: Vec<Area>, faults: Vec<Fault>, keep: bool) -> Exit {
