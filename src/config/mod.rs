@@ -309,6 +309,22 @@ impl Config {
             problem("HOKUSAI_REDIS_URL", e);
         }
 
+        // The stand-in's Redis when no URL is given: 127.0.0.1 on `REDIS_PORT`, the port
+        // `scripts/with-redis` checks and starts Redis on (default 6379).
+        let default_redis = match vars.get("REDIS_PORT") {
+            None => DEFAULT_REDIS_URL.to_owned(),
+            Some(p) => match p.parse::<u16>() {
+                Ok(port) if port > 0 => format!("redis://127.0.0.1:{port}"),
+                _ => {
+                    problem(
+                        "REDIS_PORT",
+                        format!("{} is not a port number", crate::secret::shown(&p)),
+                    );
+                    DEFAULT_REDIS_URL.to_owned()
+                }
+            },
+        };
+
         let mut live = None;
         if target == Some(TargetKind::Live) {
             let registry_url = required_url(&vars, "HOKUSAI_REGISTRY_URL", &mut problems);
@@ -456,7 +472,7 @@ impl Config {
         let target = match live {
             Some(live) => Target::Live(Box::new(live)),
             None => Target::StandIn(StandInSettings {
-                redis_url: redis_from_env.unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
+                redis_url: redis_from_env.unwrap_or(default_redis),
                 faults: standin_faults,
                 breakages: Default::default(),
                 fast: standin_fast,
@@ -594,6 +610,24 @@ fn check_redis_url(raw: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `REDIS_PORT` means the same to the binary as to `scripts/with-redis`.
+    #[test]
+    fn redis_port_sets_the_standins_redis() {
+        let c = Config::from_vars([("REDIS_PORT", "6390")]).unwrap();
+        assert_eq!(
+            c.standin_settings().map(|s| s.redis_url.as_str()),
+            Some("redis://127.0.0.1:6390")
+        );
+        let c = Config::from_vars([("REDIS_PORT", "6390"), ("HOKUSAI_REDIS_URL", "redis://h:1")])
+            .unwrap();
+        assert_eq!(
+            c.standin_settings().map(|s| s.redis_url.as_str()),
+            Some("redis://h:1")
+        );
+        let e = Config::from_vars([("REDIS_PORT", "nope")]).unwrap_err();
+        assert!(e.0.iter().any(|p| p.variable == "REDIS_PORT"), "{e}");
+    }
 
     #[test]
     fn standin_is_the_default() {
