@@ -208,10 +208,7 @@ fn summary(rs: &[CheckResult]) -> String {
 
 #[test]
 fn the_catalogue_and_the_switches_agree() {
-    assert!(
-        CATALOGUE_FOUND,
-        "platform/faults.md is part of the repository"
-    );
+    assert!(!CATALOGUE.is_empty(), "platform/faults.md lists no fault");
     let ids: Vec<&str> = CATALOGUE.iter().map(|(id, _)| *id).collect();
     let switches: Vec<&str> = Fault::all().iter().map(|f| f.id()).collect();
     assert_eq!(ids, switches, "faults.md rows and the Fault enum differ");
