@@ -400,3 +400,54 @@ async fn failures_come_with_a_curl_reproduction() {
     assert!(!md.contains("hk_live_"), "a key in the report");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A partial run says so ("partial: 1 of 6 areas") and never "no action needed"; a rerun
+/// with nothing changed says so in one line instead of empty bullets; a failure's expected
+/// and actual appear once in `report.md`.
+#[tokio::test]
+async fn partial_runs_empty_sections_and_duplicates() {
+    let dir = tempdir("partial-wording");
+    let results = stand_in_results(&[], vec![Area::InfraHealth]).await;
+    let mut r = Report::build(results.clone(), vec![]);
+    assert_eq!(
+        r.partial.as_deref(),
+        Some("partial: 1 of 6 areas (infra_health)")
+    );
+    report::write_all(&mut r, &dir).unwrap();
+    let issues = std::fs::read_to_string(dir.join("infrastructure-issues.md")).unwrap();
+    assert!(!issues.contains("no action needed"), "{issues}");
+    assert!(issues.contains("partial: 1 of 6 areas"), "{issues}");
+    // The same results again: the delta says "no change", with no empty bullets.
+    let mut again = Report::build(results, vec![]);
+    report::write_all(&mut again, &dir).unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("No change in which checks fail."), "{md}");
+    assert!(!md.contains("(0): "), "{md}");
+    assert!(!md.contains("rerun what it affects"), "{md}");
+
+    let failing = stand_in_results(&[Fault::MlflowDown], vec![Area::MlflowProxy]).await;
+    let mut r = Report::build(failing, vec![]);
+    report::write_all(&mut r, &dir).unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    // Each failure's own section of "Failures in detail" states its expectation once, and
+    // the checks table does not repeat it.
+    let table = md.split("## Failures in detail").next().unwrap_or_default();
+    for f in r.failures() {
+        let expected = f.expected.as_deref().unwrap_or_default();
+        if expected.is_empty() {
+            continue;
+        }
+        let section = md
+            .split(&format!("### `{}`", f.key()))
+            .nth(1)
+            .and_then(|s| s.split("\n### ").next())
+            .unwrap_or_default();
+        assert_eq!(
+            section.matches(expected).count(),
+            1,
+            "`{expected}` repeated in the section of {}",
+            f.key()
+        );
+        assert!(!table.contains(expected), "the table repeats `{expected}`");
+    }
+}

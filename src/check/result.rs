@@ -336,7 +336,12 @@ impl CheckResult {
     /// A multi-line explanation for a test failure or the console, without secrets.
     pub fn explain(&self) -> String {
         let mut s = format!("[{}] {} — {}", self.outcome.label(), self.key(), self.title);
-        if let Some(m) = &self.message {
+        // The message, unless it only repeats expected and actual (shown below).
+        let repeats = match (&self.message, &self.expected, &self.actual) {
+            (Some(m), Some(e), Some(a)) => *m == format!("expected {e}, got {a}"),
+            _ => false,
+        };
+        if let Some(m) = self.message.as_ref().filter(|_| !repeats) {
             s.push_str(&format!("\n  {m}"));
         }
         if let Some(e) = &self.expected {

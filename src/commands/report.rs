@@ -34,6 +34,9 @@ pub fn report(
             .map_or("n/a".into(), |s| format!("{s:.0}")),
         out.join("report.md").display()
     );
+    if let Some(p) = &rep.partial {
+        println!("  {p}: the other areas were not checked");
+    }
     for c in &rep.causes {
         println!(
             "  cause: {} ({}): {} failed, {} blocked; fix: {}",

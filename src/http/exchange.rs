@@ -89,6 +89,14 @@ impl Exchange {
 
     /// At most `max` characters of the body, with every secret removed.
     pub fn excerpt(&self, max: usize) -> String {
+        // A binary body (an artifact, a NUL anywhere) is shown as its size and hash, never as
+        // raw bytes in a report.
+        if self.body.contains(&0) || std::str::from_utf8(&self.body).is_err() {
+            use sha2::Digest;
+            let hash = sha2::Sha256::digest(&self.body);
+            let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            return format!("<{} bytes of binary, sha256 {hex}…>", self.body.len());
+        }
         let text = String::from_utf8_lossy(&self.body);
         let mut cut: String = text.chars().take(max).collect();
         if text.chars().count() > max {
@@ -174,6 +182,25 @@ impl HttpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A binary body is shown as its size and hash: no NUL or invalid UTF-8 reaches a report.
+    #[test]
+    fn binary_bodies_are_size_and_hash() {
+        let ex = Exchange {
+            line: "GET /artifact".into(),
+            auth: "none".into(),
+            status: 200,
+            headers: HeaderMap::new(),
+            body: vec![0, 159, 146, 150, 1, 2, 3],
+            latency: Duration::from_millis(1),
+            secrets: Vec::new(),
+            retried: None,
+            sent: None,
+        };
+        let e = ex.excerpt(300);
+        assert!(e.starts_with("<7 bytes of binary, sha256 "), "{e}");
+        assert!(!e.contains('\0'));
+    }
 
     #[test]
     fn debug_shows_no_secret() {

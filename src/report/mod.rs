@@ -80,6 +80,10 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// Catalogue checks of the areas that ran but with no result (crashed or filtered out).
     pub missing: Vec<String>,
+    /// Set when not every area ran (`verify --area`, one test file):
+    /// `partial: 1 of 6 areas (infra_health)`. Such a run never says "no action needed".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
     /// Problems reading the run folder (half-written files, nextest failures).
     pub problems: Vec<String>,
     pub delta: Option<delta::Delta>,
@@ -151,12 +155,38 @@ impl Report {
             latency: latency::by_family(&checks),
             checks,
             missing,
+            partial: None,
             problems,
             delta: None,
             scripts: Vec::new(),
             performance: Vec::new(),
         }
         .with_scripts()
+        .with_scope(std::iter::empty())
+    }
+
+    /// Says whether the areas that ran (results, plus `planned` ones) are only some of them.
+    fn with_scope(mut self, planned: impl Iterator<Item = crate::catalogue::Area>) -> Self {
+        use crate::catalogue::Area;
+        let ran: std::collections::BTreeSet<Area> =
+            self.checks.iter().map(|r| r.area).chain(planned).collect();
+        let total = Area::all().count();
+        self.partial = (!ran.is_empty() && ran.len() < total).then(|| {
+            format!(
+                "partial: {} of {total} areas ({})",
+                ran.len(),
+                ran.iter().map(|a| a.id()).collect::<Vec<_>>().join(", ")
+            )
+        });
+        self
+    }
+
+    /// Every planned check passed and every area ran: nothing left to look at.
+    pub fn all_clear(&self) -> bool {
+        self.verdict == Verdict::Healthy
+            && self.partial.is_none()
+            && self.missing.is_empty()
+            && self.problems.is_empty()
     }
 
     fn with_scripts(mut self) -> Self {
@@ -196,6 +226,7 @@ impl Report {
         problems.extend(unreadable);
         let mut report = Self::build(results, problems);
         report.missing = missing_checks(&report.checks, &plans);
+        report = report.with_scope(plans.iter().map(|p| p.area));
         report.performance = performance;
         if interrupted.is_some() && report.verdict == Verdict::Healthy {
             report.verdict = Verdict::Incomplete;

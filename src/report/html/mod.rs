@@ -32,9 +32,13 @@ fn first_fix(r: &Report) -> String {
             "First fix: suite defects (see below); the platform's state is unknown".into()
         }
         None => match r.verdict {
-            Verdict::Healthy if r.missing.is_empty() && r.problems.is_empty() => {
+            Verdict::Healthy if r.all_clear() => {
                 "No action needed: every planned check passed".into()
             }
+            Verdict::Healthy if r.partial.is_some() => format!(
+                "Every check that ran passed ({}); run the whole suite before concluding",
+                r.partial.as_deref().unwrap_or_default()
+            ),
             Verdict::Healthy => "Every check that ran passed; see the problems below".into(),
             _ => "See the problems below".into(),
         },

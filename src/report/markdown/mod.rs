@@ -87,6 +87,12 @@ pub fn report(r: &Report) -> String {
         },
         c.total
     );
+    if let Some(p) = &r.partial {
+        let _ = writeln!(
+            s,
+            "**Scope: {p}.** Only these areas ran; the rest of the platform was not checked.\n"
+        );
+    }
 
     let _ = writeln!(
         s,
@@ -185,19 +191,20 @@ pub fn report(r: &Report) -> String {
 
     if let Some(d) = &r.delta {
         let _ = writeln!(s, "## Since the previous run\n");
-        let _ = writeln!(
-            s,
-            "- newly failing ({}): {}",
-            d.newly_failing.len(),
-            d.newly_failing.join(", ")
-        );
-        let _ = writeln!(s, "- fixed ({}): {}", d.fixed.len(), d.fixed.join(", "));
-        let _ = writeln!(
-            s,
-            "- still failing ({}): {}\n",
-            d.still_failing.len(),
-            d.still_failing.join(", ")
-        );
+        let lines: Vec<String> = [
+            ("newly failing", &d.newly_failing),
+            ("fixed", &d.fixed),
+            ("still failing", &d.still_failing),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(label, v)| format!("- {label} ({}): {}", v.len(), v.join(", ")))
+        .collect();
+        if lines.is_empty() {
+            let _ = writeln!(s, "No change in which checks fail.\n");
+        } else {
+            let _ = writeln!(s, "{}\n", lines.join("\n"));
+        }
     }
 
     let _ = writeln!(
@@ -244,8 +251,10 @@ pub fn report(r: &Report) -> String {
         "\n## Checks\n\n| outcome | check | component | duration ms | evidence | detail |\n|---|---|---|---|---|---|"
     );
     for c in &r.checks {
+        // A failure's expected and actual are given once, under "Failures in detail".
         let detail = match &c.outcome {
             Outcome::Passed => String::new(),
+            o if o.is_bad() => "see Failures in detail".to_owned(),
             _ => c.message.clone().unwrap_or_default(),
         };
         let _ = writeln!(
@@ -356,7 +365,12 @@ pub fn infrastructure_issues(r: &Report) -> String {
         s,
         "5. {}",
         match r.verdict {
-            Verdict::Healthy => "Third parties can register models; no action needed.".to_owned(),
+            Verdict::Healthy if r.all_clear() =>
+                "Third parties can register models; no action needed.".to_owned(),
+            Verdict::Healthy => format!(
+                "Every check that ran passed, but not everything ran{}; run the whole suite before concluding.",
+                r.partial.as_deref().map_or(String::new(), |p| format!(" ({p})"))
+            ),
             Verdict::Failing =>
                 "Third parties cannot register models reliably until the blockers below are fixed."
                     .to_owned(),
@@ -406,10 +420,12 @@ pub fn infrastructure_issues(r: &Report) -> String {
         );
     }
 
-    let _ = writeln!(
-        s,
-        "\n## Follow-up testing plan\n\nAfter each fix, rerun what it affects, then the whole suite (`make verify`):\n"
-    );
+    if !ordered.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Follow-up testing plan\n\nAfter each fix, rerun what it affects, then the whole suite (`make verify`):\n"
+        );
+    }
     for c in &ordered {
         let areas: BTreeSet<&str> = c
             .checks
@@ -422,7 +438,9 @@ pub fn infrastructure_issues(r: &Report) -> String {
             .collect();
         let _ = writeln!(s, "- {}: {}", c.title, cmds.join(", "));
     }
-    let _ = writeln!(s, "\n## Issues\n");
+    if !ordered.is_empty() {
+        let _ = writeln!(s, "\n## Issues\n");
+    }
     for c in &ordered {
         let _ = writeln!(
             s,
