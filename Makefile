@@ -13,15 +13,12 @@ CARGO ?= cargo
 verify: ## run every check on the configured target (stand-in by default) and print a summary
 	scripts/with-redis $(CARGO) run --quiet -- verify
 
-# Results of the area tests go to a folder of their own: `make test` never writes into the
-# user's run folder (target/hokusai-verify/run), which `make verify` and `report` use.
-TEST_RUN_DIR := $(CURDIR)/target/hokusai-verify/test-run
+# Results of the area tests go to a folder of their own (target/hokusai-verify/test-run,
+# scripts/test-all): `make test` never writes into the user's run folder
+# (target/hokusai-verify/run), which `make verify` and `report` use.
 
-test: ## every test: unit, doc, one binary per area, and the fidelity tests against a real MLflow and moto
-	rm -rf "$(TEST_RUN_DIR)"
-	HOKUSAI_RUN_DIR="$(TEST_RUN_DIR)" scripts/with-redis scripts/with-servers $(CARGO) test --all-targets --no-fail-fast
-	HOKUSAI_RUN_DIR="$(TEST_RUN_DIR)" scripts/with-redis $(CARGO) test --doc
-	$(MAKE) live-smoke
+test: ## every test: unit, doc, one binary per area, the fidelity tests against a real MLflow and moto, the live smoke; ends with one total line
+	CARGO="$(CARGO)" scripts/test-all
 
 live-smoke: ## the suite in live mode over real sockets against `hokusai-verify standin`, healthy and with a fault
 	scripts/with-redis scripts/live-smoke

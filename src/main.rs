@@ -100,7 +100,8 @@ enum Command {
     /// (stand-in by default) or a raw URL. Always bounded; a live target needs --allow-live.
     /// Exit 3 when a threshold is breached or the baseline regressed.
     Load(commands::load::LoadArgs),
-    /// Print the resolved configuration (keys redacted) and exit; sends nothing.
+    /// Print the resolved configuration as a table: each variable, its value (keys never
+    /// shown) and where it came from (environment, .env, profile, default); sends nothing.
     Config,
     /// List the stand-in's fault switches.
     Faults,
@@ -193,7 +194,8 @@ fn config() -> Exit {
             for w in c.warnings() {
                 eprintln!("{w}");
             }
-            println!("{}", hokusai_verify::secret::redact(&format!("{c:#?}")));
+            let sources = commands::config::Sources::read();
+            print!("{}", commands::config::table(&c, &sources));
             Exit::Ok
         }
         Err(e) => {

@@ -130,7 +130,47 @@ fn printed_configuration_never_contains_the_key() {
         ],
     );
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("hk_live_…[redacted]"), "{text}");
+    assert!(text.contains("set (never shown)"), "{text}");
+    assert!(!text.contains("Canary"), "{text}");
+}
+
+/// `config` is a table: each variable, its value and where it came from (environment,
+/// `.env`, profile, default).
+#[test]
+fn config_says_where_each_value_came_from() {
+    let env_file = std::env::temp_dir().join(format!("hv-env-{}", fastrand::u64(..)));
+    std::fs::write(
+        &env_file,
+        "HOKUSAI_PROFILE=hokusai-2026\nHOKUSAI_STRICT=0\n",
+    )
+    .unwrap();
+    let (code, text) = run(
+        &["config"],
+        &[
+            ("HOKUSAI_ENV_FILE", env_file.to_str().unwrap()),
+            ("HOKUSAI_TARGET", "live"),
+            ("HOKUSAI_REGISTRY_URL", "https://registry.example.com"),
+            ("HOKUSAI_AUTH_URL", "https://auth.example.com"),
+            ("HOKUSAI_API_KEY", CANARY),
+            ("HOKUSAI_STRICT", "1"),
+        ],
+    );
+    let _ = std::fs::remove_file(&env_file);
+    assert_eq!(code, 0, "{text}");
+    let row = |var: &str| -> Vec<String> {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{var} ")))
+            .unwrap_or_else(|| panic!("no row for {var}:\n{text}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(row("HOKUSAI_PROFILE")[1..], ["hokusai-2026", ".env"]);
+    // Set in both: the environment wins, as the configuration reads it.
+    assert_eq!(row("HOKUSAI_STRICT")[1..], ["true", "environment"]);
+    assert_eq!(row("HOKUSAI_TIMEOUT_MS").last().unwrap(), "default");
+    assert_eq!(row("HOKUSAI_ECS_CLUSTER").last().unwrap(), "profile");
+    assert_eq!(row("HOKUSAI_LOW_LIMIT_API_KEY")[1..], ["not", "set", "-"]);
     assert!(!text.contains("Canary"), "{text}");
 }
 

@@ -126,7 +126,11 @@ async fn the_html_report_fits_the_window_with_the_verdict_on_top() {
         assert!(banner.contains(verdict), "{m}");
         let fix = m["fix_text"].as_str().unwrap_or("");
         if faults.is_empty() {
-            assert!(fix.contains("No action needed"), "{m}");
+            // Three of the six areas ran: a partial run never says "no action needed".
+            assert!(
+                fix.contains("Every check that ran passed") && !fix.contains("No action needed"),
+                "{m}"
+            );
         } else {
             assert!(
                 fix.starts_with("First fix:") && fix.contains("MLflow"),

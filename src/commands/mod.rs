@@ -1,6 +1,7 @@
 //! The command-line tool's commands, apart from its argument parsing (`src/main.rs`, clap
 //! structs and dispatch only). Each takes typed arguments and returns a named [`Exit`].
 
+pub mod config;
 pub mod janitor;
 pub mod load;
 pub mod report;

@@ -108,6 +108,21 @@ impl Facts {
     }
 
     /// Distinct routes that answered slowly.
+    /// More of the auth-service failures seen were slow (the API's timeout) than fast.
+    fn auth_failures_mostly_slow(&self) -> bool {
+        let (mut slow, mut fast) = (0, 0);
+        for s in &self.all {
+            if let Symptom::AuthServiceFailed { slow: is_slow, .. } = s {
+                if *is_slow {
+                    slow += 1;
+                } else {
+                    fast += 1;
+                }
+            }
+        }
+        slow > fast
+    }
+
     fn slow_routes(&self) -> usize {
         self.all
             .iter()
@@ -270,7 +285,12 @@ pub const CAUSES: &[RootCause] = &[
         "Check auth latency and the API-to-auth route (a shared ALB once looped it)",
         "auth ALB and listener rules",
         Component::AuthService,
-        |s, _| matches!(s, Symptom::AuthServiceFailed { slow: true, .. }),
+        // Most of the auth-service failures took the API's timeout: one slow answer among
+        // fast ones (a loaded machine, a GC pause) is not a slow auth service.
+        |s, f| {
+            matches!(s, Symptom::AuthServiceFailed { slow: true, .. })
+                && f.auth_failures_mostly_slow()
+        },
         sym!(Symptom::AuthServiceFailed { .. }),
     ),
     line(
