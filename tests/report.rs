@@ -117,6 +117,7 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
         measurements: Default::default(),
         started_at: chrono::Utc::now(),
         duration_ms: 3.0,
+        heavy: false,
     }
 }
 
@@ -450,4 +451,28 @@ async fn partial_runs_empty_sections_and_duplicates() {
         );
         assert!(!table.contains(expected), "the table repeats `{expected}`");
     }
+}
+
+/// Latency percentiles leave out what the suite injected itself and the large transfers of
+/// heavy checks, and the report says what they include.
+#[test]
+fn latency_leaves_out_injected_delays_and_heavy_transfers() {
+    let timed = |latency_ms: f64, injected: bool| {
+        let mut r = canary_result("timed", Outcome::Passed);
+        r.evidence[0].latency_ms = latency_ms;
+        r.evidence[0].injected = injected;
+        r
+    };
+    let mut heavy = timed(9000.0, false);
+    heavy.heavy = true;
+    let results = vec![timed(3.0, false), timed(5000.0, true), heavy];
+    let rows = hokusai_verify::report::latency::by_family(&results);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].count, 1);
+    assert!(rows[0].max_ms < 10.0, "{rows:?}");
+    let md = hokusai_verify::report::markdown::report(&Report::build(results, vec![]));
+    assert!(
+        md.contains("without the delays the suite injected itself"),
+        "{md}"
+    );
 }

@@ -325,6 +325,10 @@ pub struct CheckResult {
     pub measurements: BTreeMap<String, f64>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub duration_ms: f64,
+    /// The check moves a lot of data (large artifacts): its transfers stay out of the
+    /// latency percentiles.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub heavy: bool,
 }
 
 impl CheckResult {

@@ -325,6 +325,7 @@ impl CheckSpec {
             measurements: BTreeMap::new(),
             started_at: chrono::Utc::now(),
             duration_ms: 0.0,
+            heavy: self.heavy,
         }
     }
 
@@ -501,6 +502,7 @@ impl CheckSpec {
             measurements: check.measurements,
             started_at,
             duration_ms: t0.elapsed().as_secs_f64() * 1e3,
+            heavy: self.heavy,
         }
     }
 }

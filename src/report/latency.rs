@@ -46,7 +46,14 @@ pub fn family(e: &Evidence) -> &'static str {
 
 pub fn by_family(results: &[CheckResult]) -> Vec<LatencyRow> {
     let mut hists: BTreeMap<&'static str, Histogram<u64>> = BTreeMap::new();
-    for e in results.iter().flat_map(|r| &r.evidence) {
+    // Delays the suite injected itself and the large transfers of heavy checks are not the
+    // platform's latency.
+    for e in results
+        .iter()
+        .filter(|r| !r.heavy)
+        .flat_map(|r| &r.evidence)
+        .filter(|e| !e.injected)
+    {
         if e.latency_ms <= 0.0 {
             continue; // notes without a timed request
         }

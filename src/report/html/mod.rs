@@ -155,7 +155,7 @@ fn latency_chart(r: &Report) -> String {
     let (row_h, width, bar_w) = (40.0, 800.0, 560.0);
     let height = row_h * r.latency.len() as f64 + 10.0;
     let mut svg = format!(
-        r#"<h2>Latency by endpoint family</h2><p class="note">Answers the suite timed, without the delays it injected itself; bars: p50 (dark), p95, p99 (light).</p><svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="latency by endpoint family">"#
+        r#"<h2>Latency by endpoint family</h2><p class="note">Answers the suite timed, without the delays it injected itself and the large-artifact transfers; bars: p50 (dark), p95, p99 (light).</p><svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="latency by endpoint family">"#
     );
     for (i, l) in r.latency.iter().enumerate() {
         let y = 5.0 + i as f64 * row_h;

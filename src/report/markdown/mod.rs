@@ -209,7 +209,7 @@ pub fn report(r: &Report) -> String {
 
     let _ = writeln!(
         s,
-        "## Latency by endpoint family\n\n| family | requests | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|"
+        "## Latency by endpoint family\n\nEvery answer the checks timed, without the delays the suite injected itself (a slow auth service or MLflow switched on by a check) and without the large-artifact transfers (heavy checks).\n\n| family | requests | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|"
     );
     for l in &r.latency {
         let _ = writeln!(
