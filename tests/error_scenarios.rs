@@ -213,6 +213,7 @@ fn verify_live(url: &str, run_dir: &std::path::Path) -> (i32, String, f64) {
 #[case::garbage("garbage")]
 #[case::drip("drip")]
 #[case::slow_health("slow-health")]
+#[case::tls("tls")]
 fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
     let (_hold, port) = match kind {
         "refused" => (None, closed_port()),
@@ -222,13 +223,21 @@ fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
         }
         "drip" => (None, drip_server()),
         "slow-health" => (None, slow_health_server()),
+        // https:// to a port that speaks plain HTTP: the TLS handshake breaks.
+        "tls" => (
+            None,
+            scripted_server(|s, _| {
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            }),
+        ),
         _ => (None, garbage_server()),
     };
+    let scheme = if kind == "tls" { "https" } else { "http" };
     let dir = std::env::temp_dir().join(format!(
         "hokusai-verify-badtarget-{kind}-{}",
         fastrand::u64(..)
     ));
-    let (code, out, secs) = verify_live(&format!("http://127.0.0.1:{port}"), &dir);
+    let (code, out, secs) = verify_live(&format!("{scheme}://127.0.0.1:{port}"), &dir);
     eprintln!("{kind}: exit {code} after {secs:.1} s");
     for l in out.lines().filter(|l| l.trim_start().starts_with("cause:")) {
         eprintln!("{kind}: {}", l.trim());
@@ -262,6 +271,7 @@ fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
         "drip" => "(slow-route)",
         // A slow route is not a dead host: the health route is named, the host is not.
         "slow-health" => "(slow-route)",
+        "tls" => "TLS handshake failed",
         _ => "",
     };
     assert!(out.contains(want), "{out}");

@@ -24,12 +24,17 @@ async fn env() -> Arc<Env> {
     Env::standin_with(Profile::default_profile(), &[]).await
 }
 
-fn keep(env: &Env, r: &LoadResult) {
-    // The stand-in's configuration ignores the process environment; the run folder the
-    // caller chose (`make test` picks its own) still applies.
+fn keep(r: &LoadResult) {
+    // The run folder the caller chose (`make test` picks its own), else the tests' own
+    // folder beside the user's run folder, never that one.
     let dir = std::env::var_os("HOKUSAI_RUN_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| env.config.run_dir.clone());
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(
+                std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+            )
+            .join("hokusai-verify/test-run")
+        });
     load::record(&dir, r).expect("the run folder is writable");
     eprintln!(
         "{}: {} requests, {:.1} req/s, p50 {:.2} p95 {:.2} p99 {:.2} ms",
@@ -125,7 +130,7 @@ async fn registration_latency_9a() {
     assert_eq!((r.requests, r.ok), (5, 5), "{r:?}");
     let l = &r.latency;
     assert!(l.p50_ms <= l.p95_ms && l.p95_ms <= l.p99_ms && l.p99_ms <= l.max_ms);
-    keep(&env, &r);
+    keep(&r);
 }
 
 /// 9b: throughput of the health endpoint, an authenticated proxied read, an artifact download.
@@ -187,7 +192,7 @@ async fn throughput_9b() {
         .await;
         assert_eq!(r.ok, 200, "{name}: {r:?}");
         assert!(r.throughput_per_s > 0.0);
-        keep(&env, &r);
+        keep(&r);
     }
 }
 
@@ -288,7 +293,7 @@ async fn concurrent_users_9d() {
         .await;
         assert_eq!(r.ok, users as u64, "{users} users: {r:?}");
         p95.push((users, r.latency.p95_ms));
-        keep(&env, &r);
+        keep(&r);
     }
     let base = p95[0].1.max(1.0);
     let bend = p95.iter().find(|(_, p)| *p > 2.0 * base).map(|(u, _)| *u);

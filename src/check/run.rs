@@ -469,9 +469,9 @@ impl CheckSpec {
             Err(Failure::Transport(e)) => {
                 let class = match e.kind {
                     crate::http::HttpErrorKind::Timeout => "timeout",
-                    crate::http::HttpErrorKind::Refused | crate::http::HttpErrorKind::Connect => {
-                        "unreachable"
-                    }
+                    crate::http::HttpErrorKind::Refused
+                    | crate::http::HttpErrorKind::Connect
+                    | crate::http::HttpErrorKind::Tls => "unreachable",
                     _ => "unexpected response",
                 };
                 outcome = Outcome::Error {

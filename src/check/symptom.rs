@@ -336,6 +336,7 @@ impl Observer {
         let class = match e.kind {
             HttpErrorKind::Timeout => "timeout",
             HttpErrorKind::Refused | HttpErrorKind::Connect => "unreachable",
+            HttpErrorKind::Tls => "tls",
             _ => "broken response",
         };
         vec![Symptom::Unanswered {

@@ -155,7 +155,10 @@ impl Memory {
             self.slow.insert(route.to_owned());
         } else if matches!(
             err.kind,
-            HttpErrorKind::Timeout | HttpErrorKind::Refused | HttpErrorKind::Connect
+            HttpErrorKind::Timeout
+                | HttpErrorKind::Refused
+                | HttpErrorKind::Connect
+                | HttpErrorKind::Tls
         ) {
             self.dead
                 .entry(authority.to_owned())
@@ -381,8 +384,13 @@ impl HttpError {
         let kind = if e.is_timeout() {
             HttpErrorKind::Timeout
         } else if e.is_connect() {
-            if format!("{e:?}").contains("onnection refused") {
+            // Typed from the I/O error under reqwest's: refused, or a TLS handshake that
+            // broke (rustls reports it as invalid data), or anything else on the way.
+            let kinds = io_error_kinds(e);
+            if kinds.contains(&std::io::ErrorKind::ConnectionRefused) {
                 HttpErrorKind::Refused
+            } else if kinds.contains(&std::io::ErrorKind::InvalidData) {
+                HttpErrorKind::Tls
             } else {
                 HttpErrorKind::Connect
             }
@@ -418,6 +426,24 @@ fn stale_connection(e: &reqwest::Error) -> bool {
     ]
     .iter()
     .any(|m| chain.contains(m))
+}
+
+/// The kinds of the I/O errors in `e`'s cause chain, outermost first (a TLS failure comes
+/// as invalid data inside an `Other`).
+fn io_error_kinds(e: &(dyn std::error::Error + 'static)) -> Vec<std::io::ErrorKind> {
+    let mut kinds = Vec::new();
+    let mut cur = Some(e);
+    while let Some(s) = cur {
+        cur = match s.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                kinds.push(io.kind());
+                io.get_ref()
+                    .map(|inner| inner as &(dyn std::error::Error + 'static))
+            }
+            None => s.source(),
+        };
+    }
+    kinds
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -459,5 +485,26 @@ mod tests {
         let base = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
         let err = c.send(&base, Req::get("/health")).await.unwrap_err();
         assert_eq!(err.kind, HttpErrorKind::Refused, "{err}");
+    }
+
+    /// `https://` to a port that answers plain HTTP: a TLS failure, said as such, in
+    /// bounded time (and the host remembered as dead like any failure to connect).
+    #[tokio::test]
+    async fn a_failed_tls_handshake_is_classified() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten().take(2) {
+                let mut buf = [0u8; 512];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        let c = HttpClient::new(Duration::from_secs(2), Duration::from_secs(1));
+        let base = Url::parse(&format!("https://127.0.0.1:{port}")).unwrap();
+        let err = c.send(&base, Req::get("/health")).await.unwrap_err();
+        assert_eq!(err.kind, HttpErrorKind::Tls, "{err}");
+        assert!(err.to_string().contains("TLS handshake failed"), "{err}");
     }
 }

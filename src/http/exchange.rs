@@ -140,8 +140,10 @@ pub enum HttpErrorKind {
     Timeout,
     /// The connection was refused (nothing listens there).
     Refused,
-    /// Any other failure to connect (DNS, TLS, unreachable).
+    /// Any other failure to connect (DNS, unreachable).
     Connect,
+    /// The TLS handshake failed (no TLS on that port, a certificate the client refuses).
+    Tls,
     /// The answer broke off or could not be read.
     Body,
     Other,
@@ -153,6 +155,7 @@ impl fmt::Display for HttpErrorKind {
             HttpErrorKind::Timeout => "timeout",
             HttpErrorKind::Refused => "connection refused",
             HttpErrorKind::Connect => "unreachable",
+            HttpErrorKind::Tls => "TLS handshake failed",
             HttpErrorKind::Body => "broken response",
             HttpErrorKind::Other => "request failed",
         })

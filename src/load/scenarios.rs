@@ -18,7 +18,7 @@ pub type Work =
 fn class(kind: HttpErrorKind) -> String {
     match kind {
         HttpErrorKind::Timeout => "timeout",
-        HttpErrorKind::Refused | HttpErrorKind::Connect => "connect",
+        HttpErrorKind::Refused | HttpErrorKind::Connect | HttpErrorKind::Tls => "connect",
         _ => "other",
     }
     .to_owned()

@@ -178,7 +178,7 @@ impl From<MlflowError> for crate::check::Failure {
     fn from(e: MlflowError) -> Self {
         match e.transport {
             Some(HttpErrorKind::Timeout) => crate::check::Failure::error("timeout", e),
-            Some(HttpErrorKind::Refused | HttpErrorKind::Connect) => {
+            Some(HttpErrorKind::Refused | HttpErrorKind::Connect | HttpErrorKind::Tls) => {
                 crate::check::Failure::error("unreachable", e)
             }
             Some(_) => crate::check::Failure::error("unexpected response", e),

@@ -242,9 +242,9 @@ pub const CAUSES: &[RootCause] = &[
     ),
     RootCause {
         kind: CauseKind::Unreachable,
-        title: "A host of the platform does not answer (DNS, network, security group, or the service down)",
-        fix: "Check that the host resolves and accepts connections from where the suite runs",
-        resource: "load balancer, DNS record, security groups",
+        title: "A host of the platform does not answer (DNS, network, security group, TLS, or the service down)",
+        fix: "Check that the host resolves, accepts connections from where the suite runs, and completes a TLS handshake on https (listener, certificate)",
+        resource: "load balancer (and its HTTPS listener and certificate), DNS record, security groups",
         component: Component::Alb,
         // A connection broken mid-answer (a reset during an upload) on a host that answers
         // other requests is not a host that does not answer: that request's line takes it.

@@ -11,9 +11,26 @@ use hokusai_verify::fixtures::Env;
 use hokusai_verify::selftest::{self, Scenario};
 use std::sync::Arc;
 
-/// The environment the configuration asks for (a fresh stand-in by default).
+/// Where tests record results: `HOKUSAI_RUN_DIR` when the caller chose one (`make test`
+/// does), else `<target>/hokusai-verify/test-run`, never the user's run folder
+/// (`<target>/hokusai-verify/run`, which `make verify` and `report` use).
+pub fn test_run_dir() -> std::path::PathBuf {
+    match std::env::var_os("HOKUSAI_RUN_DIR") {
+        Some(d) => d.into(),
+        None => std::path::PathBuf::from(
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+        )
+        .join("hokusai-verify")
+        .join("test-run"),
+    }
+}
+
+/// The environment the configuration asks for (a fresh stand-in by default), recording
+/// into [`test_run_dir`].
 pub async fn env() -> Arc<Env> {
-    match Env::from_env().await {
+    let mut config = hokusai_verify::config::Config::from_env().unwrap_or_else(|e| panic!("{e}"));
+    config.run_dir = test_run_dir();
+    match Env::build(config).await {
         Ok(e) => e,
         Err(e) => panic!("{e}"),
     }
