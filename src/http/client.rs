@@ -265,21 +265,28 @@ impl HttpClient {
                 | reqwest::Method::DELETE
                 | reqwest::Method::OPTIONS
         );
-        let again = if idempotent { rb.try_clone() } else { None };
+        let mut again = rb.try_clone();
         let mut retried = None;
-        let resp = match rb.send().await {
-            Ok(r) => r,
-            Err(e) if again.is_some() && stale_connection(&e) => {
-                let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-                retried = Some(crate::secret::redact_with(&error_chain(&e), &refs));
-                match again.expect("checked").send().await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let connect = e.is_connect();
-                        return Err(remember(fail(e, started), connect));
-                    }
-                }
+        let mut pending = rb.send().await;
+        // A request that never left (its pooled connection belonged to a runtime that is gone,
+        // as between two `#[tokio::test]`s of one process) is sent again whatever its method:
+        // nothing reached the server. At most three times, each on another connection.
+        for _ in 0..3 {
+            let Err(e) = &pending else { break };
+            let repeat = never_sent(e) || (idempotent && stale_connection(e));
+            let Some(next) = again.take().filter(|_| repeat) else {
+                break;
+            };
+            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            retried = Some(crate::secret::redact_with(&error_chain(e), &refs));
+            again = next.try_clone();
+            pending = next.send().await;
+            if !pending.as_ref().is_err_and(never_sent) {
+                break;
             }
+        }
+        let resp = match pending {
+            Ok(r) => r,
             Err(e) => {
                 let connect = e.is_connect();
                 return Err(remember(fail(e, started), connect));
@@ -410,6 +417,12 @@ impl HttpError {
             slow_route: false,
         }
     }
+}
+
+/// The request never left this process: hyper's dispatch task for the pooled connection is
+/// gone (hyper's own words, not the platform's).
+fn never_sent(e: &reqwest::Error) -> bool {
+    error_chain(e).contains("dispatch task is gone")
 }
 
 /// The request failed because the reused connection was closed under it (hyper's own
