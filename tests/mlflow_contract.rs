@@ -784,8 +784,65 @@ async fn artifact_of_200_mb_round_trips_streamed() {
             a - b
         );
     }
-    client.delete_run(&run.info.run_id).await.unwrap();
-    client.delete_experiment(&exp).await.unwrap();
+    // The suite's clean-up leaves none of the 200 MB behind.
+    let created = hokusai_verify::mlflow::workflow::Created::default();
+    created.experiment(exp);
+    created.run(run.info.run_id.clone());
+    assert_eq!(created.cleanup(&client).await, Vec::<String>::new());
+    assert!(
+        client.download_artifact(&rel).await.is_err(),
+        "the artifact outlived the clean-up"
+    );
+}
+
+/// Clean-up removes a run's artifacts (MLflow keeps them when the run is deleted), on the
+/// real MLflow and on the stand-in alike: afterwards the files are gone.
+#[rstest]
+#[case::real("real")]
+#[case::standin("standin")]
+#[tokio::test]
+async fn clean_up_removes_a_runs_artifacts(#[case] target: &str) {
+    use hokusai_verify::mlflow::{ApiPrefix, MlflowClient};
+    let standin;
+    let base = if target == "real" {
+        let Some(real) = real_server() else { return };
+        real
+    } else {
+        let profile = hokusai_verify::config::Profile::default_profile();
+        standin = hokusai_verify::standin::StandIn::start(
+            hokusai_verify::standin::StandInOptions::new(profile),
+        )
+        .await
+        .expect("the stand-in starts (Redis)");
+        standin.mlflow_url()
+    };
+    let http = HttpClient::new(Duration::from_secs(30), Duration::from_secs(3));
+    let client = MlflowClient::direct(http, base, ApiPrefix::Api);
+    let name = format!(
+        "{}-artifacts",
+        hokusai_verify::mlflow::workflow::unique_token("contract")
+    );
+    let created = hokusai_verify::mlflow::workflow::Created::default();
+    let exp = client.create_experiment(&name, &[]).await.unwrap();
+    created.experiment(exp.clone());
+    let run = client.create_run(&exp, "artifacts", &[]).await.unwrap();
+    created.run(run.info.run_id.clone());
+    let files = ["model/MLmodel", "model/weights.bin", "notes.txt"];
+    for f in files {
+        let rel = format!("{exp}/{}/artifacts/{f}", run.info.run_id);
+        client
+            .upload_artifact(&rel, b"hokusai-verify".to_vec())
+            .await
+            .unwrap();
+    }
+    assert_eq!(created.cleanup(&client).await, Vec::<String>::new());
+    for f in files {
+        let rel = format!("{exp}/{}/artifacts/{f}", run.info.run_id);
+        assert!(
+            client.download_artifact(&rel).await.is_err(),
+            "{target}: {f} outlived the clean-up"
+        );
+    }
 }
 
 #[test]

@@ -343,6 +343,24 @@ fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
             "run lifecycle_stage",
             run.info.lifecycle_stage.as_str(),
             "deleted",
+        )?;
+        // MLflow keeps a deleted run's artifacts: the clean-up must have removed them too.
+        let (mut uploaded, mut left) = (0u64, 0u64);
+        for f in &reg.files {
+            uploaded += f.len as u64;
+            match client.download_artifact(&f.rel).await {
+                Ok(_) => left += f.len as u64,
+                Err(e) if e.status.is_some() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        c.measure("artifact_bytes_uploaded", uploaded as f64);
+        c.measure("artifact_bytes_left", left as f64);
+        ensure(
+            left == 0,
+            "the run's artifacts gone after the clean-up",
+            format!("{left} of {uploaded} bytes still downloadable"),
         )
+        .map_err(|f| f.symptom(Symptom::DeleteNotApplied))
     })
 }

@@ -370,6 +370,22 @@ impl MlflowClient {
         }
     }
 
+    /// `DELETE` an artifact or a whole artifact directory (MLflow's artifact service removes
+    /// a directory with everything under it).
+    pub async fn delete_artifacts(&self, rel: &str) -> Result<(), MlflowError> {
+        let ex = self
+            .raw(Req::new(Method::DELETE, self.artifact_path(rel)))
+            .await?;
+        if (200..300).contains(&ex.status) {
+            Ok(())
+        } else {
+            Err(MlflowError::from_exchange(
+                format!("DELETE mlflow-artifacts/artifacts/{rel}"),
+                &ex,
+            ))
+        }
+    }
+
     /// `GET` an artifact's bytes.
     pub async fn download_artifact(&self, rel: &str) -> Result<Vec<u8>, MlflowError> {
         let ex = self.raw(Req::get(self.artifact_path(rel))).await?;

@@ -201,6 +201,30 @@ impl Created {
                 Err(e) => problems.push(format!("registered model {m}: {e}")),
             }
         }
+        // A run's artifacts first (MLflow keeps them when a run is deleted): its whole
+        // artifact directory, where the run's artifact URI is the artifact service's.
+        for r in &ids.runs {
+            let uri = match client.get_run(r).await {
+                Ok(run) => run.info.artifact_uri,
+                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => continue,
+                Err(e) => {
+                    problems.push(format!("artifacts of run {r}: {e}"));
+                    continue;
+                }
+            };
+            let Some(rel) = uri.strip_prefix("mlflow-artifacts:/") else {
+                continue; // stored elsewhere (a direct S3 URI): not reachable through the proxy
+            };
+            // Only a run that has artifacts: with artifact serving off nothing was stored, and
+            // a run the artifact service cannot list is left to the janitor.
+            match client.list_run_artifacts(r, None).await {
+                Ok(files) if !files.is_empty() => {}
+                _ => continue,
+            }
+            if let Err(e) = client.delete_artifacts(rel.trim_start_matches('/')).await {
+                problems.push(format!("artifacts of run {r} ({uri}): {e}"));
+            }
+        }
         for r in ids.runs {
             match client.delete_run(&r).await {
                 Ok(()) => {}
