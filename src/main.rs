@@ -37,8 +37,9 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// List (and with --delete remove) registry leftovers of earlier runs: models
-    /// `hokusai-hv-*` and experiments `hv-*` older than --older-than.
+    /// List (and with --delete remove) registry leftovers of earlier runs older than
+    /// --older-than: models and experiments whose names carry the suite's
+    /// `hv-<timestamp>-` token (`hokusai-hv-…`, `hokusai-test-model-registration-hv-…`, `hv-…`).
     Janitor {
         /// Minimum age, e.g. 30m, 2h, 1d (at most 10 years).
         #[arg(long, default_value = "1h", value_parser = hokusai_verify::config::parse_age)]

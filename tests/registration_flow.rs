@@ -148,22 +148,24 @@ async fn janitor_removes_only_old_leftovers() {
         ApiPrefix::Api,
     );
     let old = "hokusai-hv-20200101000000-abcd-old";
+    // The script-parity checks' names (the janitor missed them on a real deployment).
+    let old_parity = "hokusai-test-model-registration-hv-20200101000000-efgh-simple";
     let fresh = format!(
         "hokusai-{}",
         hokusai_verify::mlflow::workflow::unique_token("fresh")
     );
-    for name in [old, fresh.as_str(), "hokusai-customer-model"] {
+    for name in [old, old_parity, fresh.as_str(), "hokusai-customer-model"] {
         client.create_registered_model(name, "", &[]).await.unwrap();
     }
     let found = janitor::find(&client, std::time::Duration::from_secs(3600))
         .await
         .unwrap();
-    assert_eq!(
-        found.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
-        [old]
-    );
+    let mut names: Vec<&str> = found.iter().map(|l| l.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, [old, old_parity]);
     assert!(janitor::delete(&client, &found).await.is_empty());
     assert!(client.get_registered_model(old).await.is_err());
+    assert!(client.get_registered_model(old_parity).await.is_err());
     assert!(client.get_registered_model(&fresh).await.is_ok());
     assert!(
         client

@@ -1,5 +1,5 @@
-//! `janitor`: registry leftovers of earlier runs (models `hokusai-hv-*`, experiments
-//! `hv-*`), listed or deleted.
+//! `janitor`: registry leftovers of earlier runs (names with the suite's `hv-<timestamp>-`
+//! token), listed or deleted.
 
 use super::Exit;
 use crate::config::Config;

@@ -1,6 +1,6 @@
-//! Finds and removes what earlier runs left behind: registered models `hokusai-hv-*` and
-//! active experiments `hv-*`, by the creation time encoded in their names
-//! (`hv-<yyyymmddhhmmss>-...`). Dry run unless told to delete.
+//! Finds and removes what earlier runs left behind: registered models `hokusai-*` and
+//! active experiments `hv-*` whose names carry the suite's `hv-<yyyymmddhhmmss>-` token
+//! (the creation time), wherever it sits. Dry run unless told to delete.
 
 use super::workflow::NAME_PREFIX;
 use super::{MlflowClient, MlflowError};
@@ -17,16 +17,18 @@ pub struct Leftover {
     pub created: DateTime<Utc>,
 }
 
-/// When a suite-made name says it was created (`hv-20261126065301-...`).
+/// When a suite-made name says it was created: its `hv-<yyyymmddhhmmss>-` token, wherever
+/// it sits (`hv-20261126065301-...`, `hokusai-hv-...`, and the script-parity names
+/// `hokusai-test-model-registration-hv-...`). `None` for a name the suite did not make.
 pub fn created_at(name: &str) -> Option<DateTime<Utc>> {
-    let rest = name
-        .strip_prefix("hokusai-")
-        .unwrap_or(name)
-        .strip_prefix(NAME_PREFIX)?;
-    let stamp = rest.get(..14)?;
-    NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S")
-        .ok()
-        .map(|t| t.and_utc())
+    name.match_indices(NAME_PREFIX)
+        .filter(|(i, _)| *i == 0 || name.as_bytes()[i - 1] == b'-')
+        .find_map(|(i, _)| {
+            let stamp = name.get(i + NAME_PREFIX.len()..i + NAME_PREFIX.len() + 14)?;
+            NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S")
+                .ok()
+                .map(|t| t.and_utc())
+        })
 }
 
 /// Lists leftovers older than `older_than`.
@@ -37,7 +39,9 @@ pub async fn find(
     let cutoff = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
     let mut out = Vec::new();
     for m in client
-        .search_registered_models(&format!("name LIKE 'hokusai-{NAME_PREFIX}%'"), 1000)
+        // Every model the suite registers starts `hokusai-`; its `hv-<stamp>` token (checked
+        // below) tells it from the platform's own.
+        .search_registered_models("name LIKE 'hokusai-%'", 1000)
         .await?
     {
         if let Some(t) = created_at(&m.name).filter(|t| *t < cutoff) {
@@ -86,6 +90,12 @@ mod tests {
 
     #[test]
     fn names_carry_their_creation_time() {
+        assert!(
+            created_at("hokusai-test-model-registration-hv-20261126065301-abcd-simple").is_some(),
+            "the script-parity names"
+        );
+        assert!(created_at("hokusai-production-model").is_none());
+        assert!(created_at("hokusai-archv-20261126065301-x").is_none());
         let t = created_at("hokusai-hv-20261126065301-abcd-flow").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-26T06:53:01+00:00");
         assert!(created_at("hv-20261126065301-abcd-exp").is_some());
