@@ -235,6 +235,7 @@ async fn ecs_utilisation_from_cloudwatch_9c() {
         &moto,
         "ap-southeast-2",
         "hokusai-development",
+        hokusai_verify::ecs::EcsTimeouts::default(),
     );
     let now = std::time::SystemTime::now();
     for (metric, values) in [

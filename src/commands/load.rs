@@ -285,10 +285,15 @@ pub async fn print_ecs_utilisation(config: &Config, start: std::time::SystemTime
         .cluster
         .clone()
         .unwrap_or_else(|| config.profile.ecs.cluster.clone());
+    let limits = crate::ecs::EcsTimeouts {
+        request: config.request_timeout,
+        connect: config.connect_timeout,
+    };
     let cw = match CloudWatch::live(
         region,
         live.aws.endpoint_url.as_ref().map(url::Url::as_str),
         &cluster,
+        limits,
     )
     .await
     {

@@ -10,7 +10,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Maximum and mean utilisation of one service over a window, in percent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +27,9 @@ pub struct Utilisation {
 #[derive(Clone)]
 pub struct CloudWatch {
     http: reqwest::Client,
+    /// Set after a call timed out or could not connect: later calls are not sent (the
+    /// same memory as the ECS client's; a dead endpoint costs one timeout, not one per call).
+    dead: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     endpoint: String,
     region: String,
     credentials: Credentials,
@@ -46,12 +49,20 @@ fn epoch(t: SystemTime) -> f64 {
 }
 
 impl CloudWatch {
-    fn with(endpoint: Option<&str>, region: &str, cluster: &str, credentials: Credentials) -> Self {
+    fn with(
+        endpoint: Option<&str>,
+        region: &str,
+        cluster: &str,
+        credentials: Credentials,
+        limits: crate::ecs::EcsTimeouts,
+    ) -> Self {
         Self {
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(15))
+                .timeout(limits.request)
+                .connect_timeout(limits.connect)
                 .build()
                 .expect("a reqwest client"),
+            dead: Default::default(),
             endpoint: endpoint.map_or_else(
                 || format!("https://monitoring.{region}.amazonaws.com"),
                 |e| e.trim_end_matches('/').to_owned(),
@@ -62,8 +73,13 @@ impl CloudWatch {
         }
     }
 
-    /// Static test credentials and an explicit endpoint (moto, a stand-in).
-    pub fn for_endpoint(endpoint: &str, region: &str, cluster: &str) -> Self {
+    /// Static test credentials and an explicit endpoint (moto, a stand-in), within `limits`.
+    pub fn for_endpoint(
+        endpoint: &str,
+        region: &str,
+        cluster: &str,
+        limits: crate::ecs::EcsTimeouts,
+    ) -> Self {
         Self::with(
             Some(endpoint),
             region,
@@ -75,22 +91,31 @@ impl CloudWatch {
                 None,
                 "static",
             ),
+            limits,
         )
     }
 
     /// Credentials from the environment, profile files, web identity or the ECS container
     /// (never instance metadata), as for the ECS client.
-    pub async fn live(region: &str, endpoint: Option<&str>, cluster: &str) -> Result<Self, String> {
+    pub async fn live(
+        region: &str,
+        endpoint: Option<&str>,
+        cluster: &str,
+        limits: crate::ecs::EcsTimeouts,
+    ) -> Result<Self, String> {
         let chain = crate::ecs::live_credentials_chain();
         let creds = chain
             .provide_credentials()
             .await
             .map_err(|e| format!("no AWS credentials for CloudWatch: {e}"))?;
-        Ok(Self::with(endpoint, region, cluster, creds))
+        Ok(Self::with(endpoint, region, cluster, creds, limits))
     }
 
     /// One signed JSON 1.0 call.
     async fn call(&self, action: &str, body: &Value) -> Result<Value, String> {
+        if let Some(why) = self.dead.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(format!("{action}: not sent: {why}"));
+        }
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         use aws_sigv4::sign::v4;
         let body = serde_json::to_vec(body).expect("json");
@@ -133,7 +158,14 @@ impl CloudWatch {
         for (k, v) in instructions.headers() {
             rb = rb.header(k, v);
         }
-        let resp = rb.send().await.map_err(|e| format!("{action}: {e}"))?;
+        let resp = rb.send().await.map_err(|e| {
+            let why = format!("{action}: {e}");
+            if e.is_timeout() || e.is_connect() {
+                *self.dead.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("{} already failed ({e})", self.endpoint));
+            }
+            why
+        })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         if !status.is_success() {
@@ -222,5 +254,41 @@ impl CloudWatch {
             memory_mean: mean(&ma),
             datapoints: cm.len() + ca.len() + mm.len() + ma.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A black-holed endpoint costs one timeout (the configured one, not a fixed 15 s);
+    /// later calls are not sent.
+    #[tokio::test]
+    async fn a_dead_endpoint_costs_one_timeout() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let limits = crate::ecs::EcsTimeouts {
+            request: Duration::from_millis(300),
+            connect: Duration::from_millis(200),
+        };
+        let cw = CloudWatch::for_endpoint(&url, "us-east-1", "c", limits);
+        let (from, to) = (
+            SystemTime::now() - Duration::from_secs(60),
+            SystemTime::now(),
+        );
+        let t = std::time::Instant::now();
+        assert!(cw.utilisation("a", from, to).await.is_err());
+        let first = t.elapsed();
+        assert!(first < Duration::from_secs(3), "{first:?}");
+        let t = std::time::Instant::now();
+        let e = cw.utilisation("b", from, to).await.unwrap_err();
+        assert!(e.contains("not sent"), "{e}");
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
+        drop(l);
     }
 }
