@@ -4,6 +4,8 @@
 //! correction. Figures go into the run folder's `perf/` for the report; speed goals are
 //! checked by `make bench`, not here.
 
+mod common;
+
 use hokusai_verify::config::Profile;
 use hokusai_verify::fixtures::Env;
 use hokusai_verify::http::{Auth, HttpClient, Req};
@@ -27,14 +29,7 @@ async fn env() -> Arc<Env> {
 fn keep(r: &LoadResult) {
     // The run folder the caller chose (`make test` picks its own), else the tests' own
     // folder beside the user's run folder, never that one.
-    let dir = std::env::var_os("HOKUSAI_RUN_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(
-                std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
-            )
-            .join("hokusai-verify/test-run")
-        });
+    let dir = common::test_run_dir();
     load::record(&dir, r).expect("the run folder is writable");
     eprintln!(
         "{}: {} requests, {:.1} req/s, p50 {:.2} p95 {:.2} p99 {:.2} ms",

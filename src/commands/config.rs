@@ -56,13 +56,6 @@ impl Sources {
         Self { set }
     }
 
-    /// From explicit (variable, source) pairs (tests).
-    pub fn from_pairs(pairs: &[(&str, Source)]) -> Self {
-        Self {
-            set: pairs.iter().map(|(k, s)| ((*k).to_owned(), *s)).collect(),
-        }
-    }
-
     /// The first of `vars` that is set, with its source; else `fallback`.
     fn of(&self, vars: &[&'static str], fallback: Source) -> (&'static str, Source) {
         vars.iter()
