@@ -37,16 +37,17 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// List (and with --delete remove) registry leftovers of earlier runs older than
+    /// List (and with --yes remove) registry leftovers of earlier runs older than
     /// --older-than: models and experiments whose names carry the suite's
     /// `hv-<timestamp>-` token (`hokusai-hv-…`, `hokusai-test-model-registration-hv-…`, `hv-…`).
     Janitor {
         /// Minimum age, e.g. 30m, 2h, 1d (at most 10 years).
         #[arg(long, default_value = "1h", value_parser = hokusai_verify::config::parse_age)]
         older_than: std::time::Duration,
-        /// Delete what is listed (default: dry run).
-        #[arg(long)]
-        delete: bool,
+        /// Remove what is listed (default: a dry run that only lists). A model the proxy
+        /// refuses to delete is deleted through HOKUSAI_MLFLOW_URL when set.
+        #[arg(long, visible_alias = "delete")]
+        yes: bool,
     },
     /// Build the report (Markdown, JSON, JUnit, HTML, infra hand-off) from a run folder.
     Report {
@@ -131,8 +132,8 @@ fn main() -> ExitCode {
                 faults,
                 keep,
             } => commands::verify::verify(areas, faults, keep).await,
-            Command::Janitor { older_than, delete } => {
-                commands::janitor::janitor(older_than, delete).await
+            Command::Janitor { older_than, yes } => {
+                commands::janitor::janitor(older_than, yes).await
             }
             Command::Load(args) => commands::load::load(args).await,
             Command::Standin {

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 #[case::revoked_write("bad_key_on_route[revoked:proxy-write]")]
 #[case::revoked_artifact("bad_key_on_route[revoked:artifact]")]
 #[case::upstream_timeout("upstream_timeout_is_504")]
+#[case::slow_request_blocks_nothing("slow_request_blocks_nothing")]
 #[case::large_50("large_artifact[50MB]")]
 #[case::large_200("large_artifact[200MB]")]
 #[case::concurrent_versions("concurrent_versions")]
@@ -64,6 +65,7 @@ async fn caught_by_fault(#[case] id: &str, #[case] fault: Fault) {
 #[rstest]
 #[case::timeout_as_500("upstream_timeout_is_504", Breakage::UpstreamTimeoutAs500)]
 #[case::duplicate_versions("concurrent_versions", Breakage::DuplicateVersions)]
+#[case::head_of_line("slow_request_blocks_nothing", Breakage::ApiBlocksWhileServing)]
 #[tokio::test]
 async fn caught_by_breakage(#[case] id: &str, #[case] breakage: Breakage) {
     let r = common::run_with_breakage("hokusai-2025-08", Area::ErrorScenarios, id, breakage).await;
@@ -166,11 +168,32 @@ fn closed_port() -> u16 {
         .port()
 }
 
+/// The key the live runs use; it must appear in no output.
+const CANARY_KEY: &str = "hk_live_CanaryCanaryCanaryCanary01234567";
+
 /// The run budget the misbehaving targets are verified with.
 const RUN_BUDGET_S: u64 = 20;
 
 /// Runs `hokusai-verify verify` against a live target at `url`; returns (exit code, output, seconds).
 fn verify_live(url: &str, run_dir: &std::path::Path) -> (i32, String, f64) {
+    verify_live_with(
+        url,
+        url,
+        run_dir,
+        &[
+            ("HOKUSAI_TIMEOUT_MS", "3000"),
+            ("HOKUSAI_CONNECT_TIMEOUT_MS", "1000"),
+        ],
+    )
+}
+
+/// [`verify_live`] with the auth host apart and more variables.
+fn verify_live_with(
+    url: &str,
+    auth_url: &str,
+    run_dir: &std::path::Path,
+    vars: &[(&str, &str)],
+) -> (i32, String, f64) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hokusai-verify"));
     for (k, _) in std::env::vars() {
         if k.starts_with("HOKUSAI_") || k.starts_with("AWS_") || k == "REDIS_URL" {
@@ -181,15 +204,11 @@ fn verify_live(url: &str, run_dir: &std::path::Path) -> (i32, String, f64) {
         .env("HOKUSAI_ENV_FILE", "/nonexistent/.env")
         .env("HOKUSAI_TARGET", "live")
         .env("HOKUSAI_REGISTRY_URL", url)
-        .env("HOKUSAI_AUTH_URL", url)
-        .env(
-            "HOKUSAI_API_KEY",
-            "hk_live_CanaryCanaryCanaryCanary01234567",
-        )
-        .env("HOKUSAI_TIMEOUT_MS", "3000")
-        .env("HOKUSAI_CONNECT_TIMEOUT_MS", "1000")
+        .env("HOKUSAI_AUTH_URL", auth_url)
+        .env("HOKUSAI_API_KEY", CANARY_KEY)
         .env("HOKUSAI_RUN_BUDGET_S", RUN_BUDGET_S.to_string())
-        .env("HOKUSAI_RUN_DIR", run_dir);
+        .env("HOKUSAI_RUN_DIR", run_dir)
+        .envs(vars.iter().copied());
     let t = Instant::now();
     let out = cmd.output().expect("the binary runs");
     let text = format!(
@@ -449,4 +468,153 @@ async fn ecs_calls_use_the_timeouts_and_remember_a_dead_endpoint() {
     let again = ecs.describe("hokusai-auth-development").await.unwrap_err();
     assert!(again.message.contains("not sent"), "{again}");
     assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
+}
+
+/// A platform that answers, but badly: the whole suite still ends within the run budget with
+/// a result for every check, and the report names the right cause.
+/// - `auth-6s`: the auth service answers after 6 s (the API's limit is 5 s), with the
+///   default request timeout of 10 s: once seen ended a real run after 6 min.
+/// - `closes-after-answer`: every connection is closed after one answer without a
+///   `Connection: close` (as a real server did after a 500), on a platform whose MLflow is
+///   down (every proxied call a 5xx): the pooled connections die under the next request.
+#[rstest]
+#[case::auth_6s("auth-6s")]
+#[case::closes_after_answer("closes-after-answer")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misbehaving_platform_ends_in_bounded_time_naming_the_cause(#[case] kind: &str) {
+    use hokusai_verify::catalogue::KeyRole;
+    use hokusai_verify::config::Profile;
+    use hokusai_verify::secret::ApiKey;
+    use hokusai_verify::standin::{StandIn, StandInOptions, Timing};
+    let profile = Profile::load("hokusai-2025-08").unwrap();
+    let fault = match kind {
+        "auth-6s" => Fault::AuthSlow,
+        _ => Fault::MlflowDown,
+    };
+    let mut opts = StandInOptions::new(profile.clone()).fault(fault);
+    opts.keys
+        .insert(KeyRole::Valid, ApiKey::parse(CANARY_KEY).unwrap());
+    opts.namespace = Some(String::new());
+    // The contract's auth timeout (5 s; the slow auth service answers after 6 s), a short
+    // upstream limit.
+    opts.timing = Timing {
+        auth_timeout: Timing::from_profile(&profile).auth_timeout,
+        ..Timing::fast(&profile)
+    };
+    let standin = StandIn::start(opts).await.expect("the stand-in starts");
+    let registry = standin.registry_url().to_string();
+    let auth = standin.auth_url().to_string();
+    let registry = if kind == "closes-after-answer" {
+        let port = closing_proxy(standin.registry_url().port().unwrap());
+        format!("http://127.0.0.1:{port}")
+    } else {
+        registry
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "hokusai-verify-badplatform-{kind}-{}",
+        fastrand::u64(..)
+    ));
+    let d = dir.clone();
+    let (code, out, secs) = tokio::task::spawn_blocking(move || {
+        verify_live_with(
+            &registry,
+            &auth,
+            &d,
+            &[("HOKUSAI_PROFILE", "hokusai-2025-08")],
+        )
+    })
+    .await
+    .unwrap();
+    eprintln!("{kind}: exit {code} after {secs:.1} s");
+    for l in out.lines().filter(|l| l.trim_start().starts_with("cause:")) {
+        eprintln!("{kind}: {}", l.trim());
+    }
+    assert_eq!(code, 1, "checks fail (exit 1):\n{out}");
+    assert!(secs < RUN_BUDGET_S as f64 + 10.0, "took {secs:.1} s");
+    assert!(!out.contains("panicked"), "a panic:\n{out}");
+    assert!(!out.contains("CanaryCanary"), "the key leaked:\n{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let causes: Vec<&str> = report["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    let want = fault.id();
+    assert!(
+        causes.contains(&want),
+        "{want} not named: {causes:?}\n{out}"
+    );
+    assert!(
+        !causes.contains(&"unreachable"),
+        "a platform that answers was called unreachable: {causes:?}"
+    );
+    assert_eq!(
+        report["checks"].as_array().unwrap().len(),
+        common::planned_checks(&out),
+        "a result for every planned check"
+    );
+    if kind == "closes-after-answer" {
+        // The dead pooled connections were retried (recorded), not reported as findings.
+        assert!(
+            report.to_string().contains("\"retried\""),
+            "no retry recorded"
+        );
+        for c in report["checks"].as_array().unwrap() {
+            let said = format!("{} {}", c["actual"], c["message"]);
+            assert!(
+                !said.contains("connection closed") && !said.contains("reset"),
+                "a closed connection became a finding: {c}"
+            );
+        }
+    }
+    drop(standin);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A TCP proxy to `upstream` that passes one request and its answer per connection, then
+/// closes the connection without having said so (no `Connection: close`).
+fn closing_proxy(upstream: u16) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in l.incoming().flatten().take(100_000) {
+            std::thread::spawn(move || {
+                let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                let mut client_w = client.try_clone().unwrap();
+                let mut up_r = up.try_clone().unwrap();
+                // Client to upstream until the client stops sending or the answer is over.
+                let mut client_r = client;
+                let forward = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_r, &mut up);
+                });
+                // Upstream to client: the head, then as many body bytes as it announces.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match up_r.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let len: u64 = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if client_w.write_all(&head).is_err() {
+                    return;
+                }
+                let _ = std::io::copy(&mut (&mut up_r).take(len), &mut client_w);
+                let _ = client_w.shutdown(std::net::Shutdown::Both);
+                let _ = up_r.shutdown(std::net::Shutdown::Both);
+                let _ = forward.join();
+            });
+        }
+    });
+    port
 }

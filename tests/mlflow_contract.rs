@@ -788,7 +788,7 @@ async fn artifact_of_200_mb_round_trips_streamed() {
     let created = hokusai_verify::mlflow::workflow::Created::default();
     created.experiment(exp);
     created.run(run.info.run_id.clone());
-    assert_eq!(created.cleanup(&client).await, Vec::<String>::new());
+    assert_eq!(created.cleanup(&client, None).await, Vec::new());
     assert!(
         client.download_artifact(&rel).await.is_err(),
         "the artifact outlived the clean-up"
@@ -835,7 +835,7 @@ async fn clean_up_removes_a_runs_artifacts(#[case] target: &str) {
             .await
             .unwrap();
     }
-    assert_eq!(created.cleanup(&client).await, Vec::<String>::new());
+    assert_eq!(created.cleanup(&client, None).await, Vec::new());
     for f in files {
         let rel = format!("{exp}/{}/artifacts/{f}", run.info.run_id);
         assert!(

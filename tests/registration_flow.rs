@@ -163,7 +163,7 @@ async fn janitor_removes_only_old_leftovers() {
     let mut names: Vec<&str> = found.iter().map(|l| l.name.as_str()).collect();
     names.sort();
     assert_eq!(names, [old, old_parity]);
-    assert!(janitor::delete(&client, &found).await.is_empty());
+    assert!(janitor::delete(&client, None, &found).await.is_empty());
     assert!(client.get_registered_model(old).await.is_err());
     assert!(client.get_registered_model(old_parity).await.is_err());
     assert!(client.get_registered_model(&fresh).await.is_ok());
@@ -242,4 +242,152 @@ async fn malformed_mlflow_answers_are_errors_not_defaults() {
         "{e}"
     );
     assert!(client.search_experiments(None, 5).await.unwrap().is_empty());
+}
+
+/// When the proxy drops DELETE bodies (as a real deployment did), the janitor says why it
+/// could not remove a model through it, and removes it through MLflow's own address when
+/// one is given (`HOKUSAI_MLFLOW_URL`); deleted experiments are listed with how to purge
+/// them, never silently skipped.
+#[tokio::test]
+async fn janitor_falls_back_to_mlflow_and_lists_deleted_experiments() {
+    use hokusai_verify::mlflow::{ApiPrefix, MlflowClient, janitor};
+    use hokusai_verify::standin::Breakage;
+    let env = hokusai_verify::fixtures::Env::standin_with(Profile::default_profile(), &[]).await;
+    let standin = env.standin().unwrap();
+    standin.set_breakage(Breakage::ProxyDropsDeleteBody, true);
+    let client = MlflowClient::via_proxy(
+        env.http.clone(),
+        env.registry_url().clone(),
+        hokusai_verify::http::Auth::Bearer(env.keys.primary.clone()),
+        ApiPrefix::Api,
+    );
+    let direct = MlflowClient::direct(env.http.clone(), standin.mlflow_url(), ApiPrefix::Api);
+    let model = "hokusai-hv-20200101000000-wxyz-stuck";
+    client
+        .create_registered_model(model, "", &[])
+        .await
+        .unwrap();
+    let exp = client
+        .create_experiment("hv-20200101000000-wxyz-gone", &[])
+        .await
+        .unwrap();
+    client.delete_experiment(&exp).await.unwrap();
+    let found = janitor::find(&client, std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let kinds: Vec<(&str, &str)> = found.iter().map(|l| (l.kind, l.name.as_str())).collect();
+    assert!(kinds.contains(&("registered model", model)), "{kinds:?}");
+    assert!(
+        kinds.contains(&(janitor::SOFT_DELETED, "hv-20200101000000-wxyz-gone")),
+        "{kinds:?}"
+    );
+    // Through the proxy only: the model stays, and the janitor says why and what to do.
+    let problems = janitor::delete(&client, None, &found).await;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains(model) && p.contains("HOKUSAI_MLFLOW_URL")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("mlflow gc")),
+        "{problems:?}"
+    );
+    assert!(client.get_registered_model(model).await.is_ok());
+    // With MLflow's own address: gone.
+    let problems = janitor::delete(&client, Some(&direct), &found).await;
+    assert!(!problems.iter().any(|p| p.contains(model)), "{problems:?}");
+    assert!(client.get_registered_model(model).await.is_err());
+}
+
+/// Issue 17: a proxy that drops DELETE bodies refuses every `registered-models/delete`.
+/// Every check that creates something runs against one stand-in with that breakage; then
+/// MLflow's store is read directly. Without a fallback, every model still there is listed
+/// in a result's `left_behind` (with its removal command) and tagged as a leftover; with
+/// MLflow's own address configured (`HOKUSAI_MLFLOW_URL`), nothing is left at all.
+#[rstest]
+#[case::proxy_only(false)]
+#[case::with_mlflow_url(true)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_delete_path_leaves_nothing_unlisted(#[case] fallback: bool) {
+    use hokusai_verify::check::runner::{RunPolicy, ignore_results, run_plan};
+    use hokusai_verify::config::Config;
+    use hokusai_verify::fixtures::Env;
+    use hokusai_verify::mlflow::{ApiPrefix, MlflowClient};
+    use hokusai_verify::standin::{Breakage, StandIn, StandInOptions};
+    let profile = Profile::default_profile();
+    let standin = StandIn::start(StandInOptions::new(profile.clone()).fast())
+        .await
+        .expect("the stand-in starts");
+    standin.set_breakage(Breakage::ProxyDropsDeleteBody, true);
+    let mlflow = standin.mlflow_url();
+    let mut config = Config::standin(profile.clone());
+    if fallback {
+        config.mlflow_url = Some(mlflow.clone());
+    }
+    let env = Env::on_standin(config.clone(), standin).await;
+    // The areas whose checks create registry objects, without the heavy transfers; one at a
+    // time, since they share this one stand-in.
+    let specs: Vec<_> = [
+        Area::RegistrationFlow,
+        Area::MlflowProxy,
+        Area::ScriptParity,
+        Area::ErrorScenarios,
+    ]
+    .into_iter()
+    .flat_map(|a| hokusai_verify::checks::area(a, &profile))
+    .filter(|s| !s.heavy)
+    .collect();
+    let policy = RunPolicy {
+        concurrency: 1,
+        run_dir: None,
+        ..RunPolicy::from_config(&config)
+    };
+    let results = run_plan(&specs, &config, Some(env.clone()), policy, ignore_results())
+        .await
+        .unwrap();
+    let listed: Vec<&str> = results
+        .iter()
+        .flat_map(|r| &r.left_behind)
+        .filter(|l| l.kind == "registered model")
+        .map(|l| l.name.as_str())
+        .collect();
+    let direct = MlflowClient::direct(env.http.clone(), mlflow, ApiPrefix::Api);
+    let models = direct
+        .search_registered_models("name LIKE 'hokusai-%'", 1000)
+        .await
+        .unwrap();
+    eprintln!(
+        "fallback {fallback}: {} models left, {} listed",
+        models.len(),
+        listed.len()
+    );
+    if fallback {
+        assert!(models.is_empty(), "left behind: {models:?}");
+        assert!(listed.is_empty(), "{listed:?}");
+    } else {
+        assert!(!models.is_empty(), "the breakage refused no delete");
+        for m in &models {
+            assert!(
+                listed.contains(&m.name.as_str()),
+                "{} left behind and not listed",
+                m.name
+            );
+            assert!(
+                m.tags
+                    .iter()
+                    .any(|t| t.key == hokusai_verify::mlflow::workflow::LEFTOVER_TAG),
+                "{} not tagged as a leftover",
+                m.name
+            );
+        }
+    }
+    let experiments = direct
+        .search_experiments(Some("name LIKE 'hv-%'"), 1000)
+        .await
+        .unwrap();
+    assert!(
+        experiments.is_empty(),
+        "active experiments left: {experiments:?}"
+    );
 }

@@ -118,6 +118,7 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
         started_at: chrono::Utc::now(),
         duration_ms: 3.0,
         heavy: false,
+        left_behind: Vec::new(),
     }
 }
 
@@ -475,4 +476,30 @@ fn latency_leaves_out_injected_delays_and_heavy_transfers() {
         md.contains("without the delays the suite injected itself"),
         "{md}"
     );
+}
+
+/// What clean-up could not remove is listed with the command that removes it.
+#[test]
+fn left_behind_objects_are_listed_with_their_removal_command() {
+    let mut r = canary_result("cleanup", Outcome::Failed);
+    r.left_behind = vec![hokusai_verify::mlflow::workflow::LeftBehind {
+        kind: "registered model".into(),
+        name: "hokusai-hv-20261202000000-abcd-flow".into(),
+        reason: "DELETE registered-models/delete: 400 missing name".into(),
+        remove: "curl -X DELETE -d '{\"name\":\"hokusai-hv-20261202000000-abcd-flow\"}' \"$MLFLOW_URL/api/2.0/mlflow/registered-models/delete\"".into(),
+    }];
+    let md = report::markdown::report(&Report::build(vec![r], vec![]));
+    let section = md
+        .split("## Left behind on the platform")
+        .nth(1)
+        .expect("a left-behind section");
+    assert!(section.contains("hokusai-hv-20261202000000-abcd-flow"));
+    assert!(section.contains("$MLFLOW_URL/api/2.0/mlflow/registered-models/delete"));
+    assert!(section.contains("hokusai_verify.leftover"));
+    // A report without leftovers has no such section.
+    let clean = report::markdown::report(&Report::build(
+        vec![canary_result("x", Outcome::Passed)],
+        vec![],
+    ));
+    assert!(!clean.contains("Left behind"));
 }

@@ -103,6 +103,9 @@ super::vocabulary! {
         EcsScaledToZero,
         /// `model-versions/create` answers only after the workflow budget (every other call fast).
         SlowVersionCreate,
+        /// The proxy waits for a slow MLflow synchronously: while it waits, the API answers
+        /// nothing else (head-of-line blocking, as a real deployment's blocked event loop).
+        ApiBlocksWhileServing,
     }
 }
 

@@ -21,18 +21,36 @@ impl Check {
         created
     }
 
+    /// Records what clean-up could not remove (listed in the report with its command).
+    pub fn left_behind(&mut self, left: Vec<crate::mlflow::workflow::LeftBehind>) {
+        self.left.extend(left);
+    }
+
     /// Deletes what the check recorded and folds a refused clean-up into `verdict`.
     pub(super) async fn teardown(&mut self, verdict: Result<(), Failure>) -> Result<(), Failure> {
         if self.cleanups.is_empty() {
             return verdict;
         }
         let mut problems = Vec::new();
+        // MLflow's own address, when configured: the fallback for deletes the proxy refuses.
+        let direct = self.env.config.mlflow_url.as_ref().map(|u| {
+            MlflowClient::direct(
+                self.env.http.clone(),
+                u.clone(),
+                crate::mlflow::ApiPrefix::Api,
+            )
+            .recording(self.sink())
+        });
+        let mut left = Vec::new();
         let work = async {
             for (client, created) in std::mem::take(&mut self.cleanups) {
-                problems.extend(created.cleanup(&client).await);
+                left.extend(created.cleanup(&client, direct.as_ref()).await);
             }
         };
-        if tokio::time::timeout(CLEANUP_BOUND, work).await.is_err() {
+        let timed_out = tokio::time::timeout(CLEANUP_BOUND, work).await.is_err();
+        problems.extend(left.iter().map(ToString::to_string));
+        self.left_behind(left);
+        if timed_out {
             problems.push(format!(
                 "clean-up did not finish within {}",
                 humantime::format_duration(CLEANUP_BOUND)

@@ -329,6 +329,9 @@ pub struct CheckResult {
     /// latency percentiles.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub heavy: bool,
+    /// What the check created and clean-up could not remove, with the commands that do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_behind: Vec<crate::mlflow::workflow::LeftBehind>,
 }
 
 impl CheckResult {

@@ -326,6 +326,7 @@ impl CheckSpec {
             started_at: chrono::Utc::now(),
             duration_ms: 0.0,
             heavy: self.heavy,
+            left_behind: Vec::new(),
         }
     }
 
@@ -349,6 +350,7 @@ impl CheckSpec {
             evidence: EvidenceSink::new(env.observer()),
             measurements: BTreeMap::new(),
             cleanups: Vec::new(),
+            left: Vec::new(),
         };
         // A panic inside a check is a bug of the suite, but it is still recorded (with its
         // message) instead of vanishing from the run.
@@ -500,10 +502,37 @@ impl CheckSpec {
             message: redact(message),
             evidence: check.evidence.take(),
             measurements: check.measurements,
+            left_behind: check.left,
             started_at,
             duration_ms: t0.elapsed().as_secs_f64() * 1e3,
             heavy: self.heavy,
         }
+    }
+}
+
+/// Sends requests into a check's evidence from another task ([`Check::sender`]).
+#[derive(Clone)]
+pub struct Sender {
+    env: Arc<Env>,
+    evidence: EvidenceSink,
+}
+
+impl Sender {
+    /// Sends a request to the registry host.
+    pub async fn registry(&self, req: Req) -> Result<Exchange, Failure> {
+        let base = self.env.registry_url().clone();
+        self.send("registry", &base, req).await
+    }
+
+    /// Sends a request and records it as evidence, whatever happens.
+    pub async fn send(&self, host: &str, base: &Url, req: Req) -> Result<Exchange, Failure> {
+        let auth = req.auth.describe();
+        let result = self.env.http.send(base, req).await;
+        match &result {
+            Ok(ex) => self.evidence.answered(host, ex),
+            Err(e) => self.evidence.unanswered(host, auth, e),
+        }
+        result.map_err(Failure::from)
     }
 }
 
@@ -517,6 +546,8 @@ pub struct Check {
         crate::mlflow::workflow::Created,
     )>,
     measurements: BTreeMap<String, f64>,
+    /// What clean-up could not remove.
+    pub(super) left: Vec<crate::mlflow::workflow::LeftBehind>,
 }
 
 impl Check {
@@ -534,13 +565,16 @@ impl Check {
 
     /// Sends a request and records it as evidence, whatever happens.
     pub async fn send(&mut self, host: &str, base: &Url, req: Req) -> Result<Exchange, Failure> {
-        let auth = req.auth.describe();
-        let result = self.env.http.send(base, req).await;
-        match &result {
-            Ok(ex) => self.evidence.answered(host, ex),
-            Err(e) => self.evidence.unanswered(host, auth, e),
+        self.sender().send(host, base, req).await
+    }
+
+    /// A handle that sends and records into this check's evidence from a task running
+    /// beside the check's own requests (two requests in flight at once).
+    pub fn sender(&self) -> Sender {
+        Sender {
+            env: self.env.clone(),
+            evidence: self.evidence.clone(),
         }
-        result.map_err(Failure::from)
     }
 
     fn push(&self, e: Evidence) {

@@ -109,6 +109,14 @@ pub enum Symptom {
     RouteTimedOut { host: String, route: String },
     /// The run's time budget ran out before the check finished.
     OutOfTime { budget_s: u64 },
+    /// A cheap request (an unauthenticated one the API rejects at once) sent while a slow
+    /// request was in flight was answered only after the slow one: the API serves one
+    /// request at a time while it waits (a blocked event loop).
+    BlockedBehindSlowRequest {
+        slow_route: String,
+        waited_ms: u64,
+        alone_ms: u64,
+    },
     /// Something the check created could not be deleted.
     CleanupRefused { what: String, status: Option<u16> },
     /// The proxy dropped a DELETE request's body (MLflow saw none).
@@ -124,6 +132,10 @@ pub enum Symptom {
     CacheBehaviour { what: String },
     /// The registry returned data without a key.
     DataWithoutKey { route: String },
+    /// Not a failure: the auth cache's key names hold raw API keys (`pattern`), so anybody
+    /// who can list Redis keys can read every cached key. Reported as a security
+    /// observation.
+    KeysAtRestInPlainText { pattern: String },
 }
 
 /// The facts an [`Observer`] needs to classify an answer: the profile's auth-failure shape,

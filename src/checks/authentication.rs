@@ -662,6 +662,11 @@ fn cache_entry_created(c: &mut Check) -> CheckFuture<'_> {
         c.measure("cache_ttl_s", ttl as f64);
         if ttl != -2 {
             c.saw(Symptom::CacheEntryPresent);
+            if name.contains(key.expose()) {
+                c.saw(Symptom::KeysAtRestInPlainText {
+                    pattern: c.env.profile().cache.key_pattern.clone(),
+                });
+            }
         }
         ensure(
             ttl > 0 && ttl <= ttl_want,

@@ -112,6 +112,16 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         .needs(Need::StandIn("a slow MLflow is injected"))
         .line(Line::UpstreamErrors),
     );
+    v.push(
+        CheckSpec::new(
+            AREA,
+            "slow_request_blocks_nothing",
+            Component::Api,
+            "while a slow request is in flight, an unrelated cheap request is still answered at once",
+            slow_request_blocks_nothing,
+        )
+        .line(Line::UpstreamErrors),
+    );
     for size in ArtifactSize::iter() {
         let mb = size.megabytes();
         v.push(
@@ -403,6 +413,148 @@ fn concurrent_versions(c: &mut Check) -> CheckFuture<'_> {
             Ok(()) => still_serves(c).await,
             e => e,
         }
+    })
+}
+
+/// How long the slow request is in flight before the cheap one is sent.
+const HEAD_START: Duration = Duration::from_millis(150);
+/// Below this, a request is not slow enough to test anything behind it.
+const SLOW_ENOUGH: Duration = Duration::from_millis(300);
+
+/// Head-of-line blocking (issue 16): a real deployment's API served one request at a time
+/// while a slow one waited (a synchronous call in its event loop), so one slow route stalled
+/// every other. The slow request is MLflow slower than the proxy's limit on the stand-in
+/// (injected); on a live target it is `GET /health` (the route that blocked on a real
+/// registry while it probed a dependency), and when that is fast there is nothing slow to
+/// test behind. The cheap request is an unauthenticated read the API must refuse with 401
+/// without asking anybody.
+fn slow_request_blocks_nothing(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let cheap = || Req::get(super::PROXIED_READ).query("max_results", "1");
+        let mut alone = Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let ex = c
+                .registry(cheap())
+                .await
+                .pre("an unauthenticated read alone")?;
+            expect::status(&ex, 401).pre("an unauthenticated read alone")?;
+            alone = alone.min(t.elapsed());
+        }
+        c.measure("cheap_alone_ms", ms(alone));
+        let injected = if c.env.standin().is_some() {
+            // Before injecting: the same read must work, or what stops it blocks the check
+            // (with its own symptoms; those seen while injecting are left out).
+            let key = c.env.keys.primary.clone();
+            let before = c
+                .registry(super::proxied_read(Auth::Bearer(key)))
+                .await
+                .pre("a proxied read before injecting")?;
+            expect::status(&before, 200).pre("a proxied read before injecting")?;
+            Some(c.inject(Fault::MlflowSlow)?)
+        } else {
+            None
+        };
+        let (slow_req, slow_route) = if injected.is_some() {
+            let key = c.env.keys.primary.clone();
+            (
+                super::proxied_read(Auth::Bearer(key)),
+                "a proxied MLflow read (MLflow slower than the proxy's limit, injected)",
+            )
+        } else {
+            (Req::get("/health"), "GET /health")
+        };
+        // Measured twice when the first looks blocked: a stall of this machine alone must
+        // not read as the platform's.
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let trial = beside_slow(c, slow_req.clone(), cheap()).await?;
+            let blocked = trial.looks_blocked();
+            seen.push(trial);
+            if !blocked {
+                break;
+            }
+        }
+        drop(injected);
+        let last = seen.last().expect("at least one trial");
+        c.measure("slow_ms", ms(last.slow));
+        c.measure("cheap_beside_slow_ms", ms(last.cheap));
+        if last.slow < SLOW_ENOUGH {
+            let what = format!(
+                "{slow_route} answered in {:.0} ms: nothing slow to test behind",
+                ms(last.slow)
+            );
+            return Err(if c.env.standin().is_some() {
+                Failure::failed("a slow request", what).blocked("making a request slow")
+            } else {
+                Failure::not_applicable(what)
+            });
+        }
+        let blocked = seen.iter().all(Trial::looks_blocked);
+        let actual = format!(
+            "the 401 came after {:.0} ms beside {slow_route} ({:.0} ms), {:.0} ms alone",
+            ms(last.cheap),
+            ms(last.slow),
+            ms(alone)
+        );
+        if blocked {
+            return Err(
+                Failure::failed("the 401 at once, whatever else is in flight", actual).symptom(
+                    crate::check::Symptom::BlockedBehindSlowRequest {
+                        slow_route: slow_route.to_owned(),
+                        waited_ms: ms(last.cheap) as u64,
+                        alone_ms: ms(alone) as u64,
+                    },
+                ),
+            );
+        }
+        Ok(())
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// One slow request with a cheap one sent `HEAD_START` after it.
+struct Trial {
+    /// The slow request's answer time (or time to its error).
+    slow: Duration,
+    /// The cheap request's answer time (or time to its error).
+    cheap: Duration,
+    /// The cheap request's answer (or error) came only after the slow one's.
+    cheap_after_slow: bool,
+}
+
+impl Trial {
+    fn looks_blocked(&self) -> bool {
+        self.slow >= SLOW_ENOUGH && self.cheap_after_slow
+    }
+}
+
+async fn beside_slow(c: &mut Check, slow: Req, cheap: Req) -> Result<Trial, Failure> {
+    let sender: crate::check::Sender = c.sender();
+    let t0 = Instant::now();
+    let slow_task = tokio::spawn(async move {
+        let r = sender.registry(slow).await;
+        (r.is_ok(), t0.elapsed())
+    });
+    tokio::time::sleep(HEAD_START).await;
+    let t1 = Instant::now();
+    let cheap_res = c.registry(cheap).await;
+    let cheap_done = t0.elapsed();
+    let cheap_took = t1.elapsed();
+    let (_, slow_took) = slow_task.await.expect("the slow request's task");
+    // A cheap request that got no answer at all is blocked too when it ended after the slow.
+    if let Ok(ex) = &cheap_res {
+        expect::status(ex, 401).pre("an unauthenticated read beside a slow request")?;
+    }
+    Ok(Trial {
+        slow: slow_took,
+        cheap: cheap_took,
+        // Both answers leave the server at about the same moment when it is blocked; which
+        // one this side sees first is noise.
+        cheap_after_slow: cheap_done + Duration::from_millis(50) >= slow_took,
     })
 }
 

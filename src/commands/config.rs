@@ -169,6 +169,14 @@ pub fn rows(c: &Config, src: &Sources) -> Vec<(&'static str, String, &'static st
         Source::Default,
     );
     row(
+        &["HOKUSAI_MLFLOW_URL"],
+        c.mlflow_url.as_ref().map_or_else(
+            || "not set (no clean-up fallback past the proxy)".into(),
+            |u| crate::secret::redact(u.as_str()),
+        ),
+        Source::Unset,
+    );
+    row(
         &["HOKUSAI_RUN_BUDGET_S"],
         format!("{} s", c.run_budget.as_secs()),
         Source::Default,

@@ -27,6 +27,11 @@ pub async fn janitor(older_than: std::time::Duration, delete: bool) -> Exit {
         Auth::Bearer(env.keys.primary.clone()),
         ApiPrefix::Api,
     );
+    let direct = env
+        .config
+        .mlflow_url
+        .as_ref()
+        .map(|u| MlflowClient::direct(env.http.clone(), u.clone(), ApiPrefix::Api));
     let leftovers = match janitor::find(&client, older_than).await {
         Ok(l) => l,
         Err(e) => {
@@ -44,17 +49,17 @@ pub async fn janitor(older_than: std::time::Duration, delete: bool) -> Exit {
     }
     if !delete {
         println!(
-            "{} leftover(s) older than {older_than:?}; dry run (add --delete to remove them)",
+            "{} leftover(s) older than {older_than:?}; dry run (add --yes to remove them)",
             leftovers.len()
         );
         return Exit::Ok;
     }
-    let problems = janitor::delete(&client, &leftovers).await;
+    let problems = janitor::delete(&client, direct.as_ref(), &leftovers).await;
     for p in &problems {
-        eprintln!("could not delete {p}");
+        eprintln!("could not remove {p}");
     }
     println!(
-        "deleted {} of {} leftover(s)",
+        "removed {} of {} leftover(s)",
         leftovers.len() - problems.len(),
         leftovers.len()
     );

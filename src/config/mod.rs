@@ -114,6 +114,9 @@ pub struct Config {
     /// checks that share state on a live target (the authentication area, heavy transfers)
     /// still run one at a time.
     pub concurrency: usize,
+    /// MLflow's own address, reachable only from inside the platform's network
+    /// (`HOKUSAI_MLFLOW_URL`, optional): clean-up's fallback when the proxy refuses a delete.
+    pub mlflow_url: Option<Url>,
 }
 
 /// One thing wrong with the configuration, naming the variable. Never contains a secret.
@@ -325,6 +328,16 @@ impl Config {
             },
         };
 
+        let mlflow_url = vars
+            .get("HOKUSAI_MLFLOW_URL")
+            .and_then(|u| match parse_http_url(&u) {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    problem("HOKUSAI_MLFLOW_URL", e);
+                    None
+                }
+            });
+
         let mut live = None;
         if target == Some(TargetKind::Live) {
             let registry_url = required_url(&vars, "HOKUSAI_REGISTRY_URL", &mut problems);
@@ -490,6 +503,7 @@ impl Config {
             concurrent_clients,
             run_budget,
             concurrency,
+            mlflow_url,
         })
     }
 

@@ -128,6 +128,9 @@ impl Req {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
+    /// The same without a pool: a non-idempotent request to a host that closes kept-alive
+    /// connections under the client goes out on a connection of its own.
+    unpooled: reqwest::Client,
     timeout: Duration,
     memory: std::sync::Arc<std::sync::Mutex<Memory>>,
 }
@@ -144,6 +147,8 @@ struct Memory {
     answered: std::collections::HashSet<String>,
     /// Routes that timed out: `host:port METHOD /path`.
     slow: std::collections::HashSet<String>,
+    /// Hosts that closed a kept-alive connection under a request.
+    drops_idle: std::collections::HashSet<String>,
 }
 
 impl Memory {
@@ -171,7 +176,8 @@ impl Memory {
 impl HttpClient {
     pub fn new(request_timeout: Duration, connect_timeout: Duration) -> Self {
         Self {
-            inner: shared_client(request_timeout, connect_timeout),
+            inner: shared_client(request_timeout, connect_timeout, true),
+            unpooled: shared_client(request_timeout, connect_timeout, false),
             timeout: request_timeout,
             memory: Default::default(),
         }
@@ -197,9 +203,13 @@ impl HttpClient {
             url.port_or_known_default().unwrap_or(0)
         );
         let route = format!("{authority} {} {}", req.method, url.path());
-        let (dead, slow) = {
+        let (dead, slow, drops_idle) = {
             let m = self.memory.lock().unwrap_or_else(|p| p.into_inner());
-            (m.dead.get(&authority).cloned(), m.slow.contains(&route))
+            (
+                m.dead.get(&authority).cloned(),
+                m.slow.contains(&route),
+                m.drops_idle.contains(&authority),
+            )
         };
         if let Some((kind, first)) = dead {
             return Err(HttpError {
@@ -210,7 +220,21 @@ impl HttpClient {
                 slow_route: false,
             });
         }
-        let mut rb = self.inner.request(req.method.clone(), url.clone());
+        // Repeating these is harmless (see the retry below).
+        let idempotent = matches!(
+            req.method,
+            reqwest::Method::GET
+                | reqwest::Method::HEAD
+                | reqwest::Method::PUT
+                | reqwest::Method::DELETE
+                | reqwest::Method::OPTIONS
+        );
+        let client = if drops_idle && !idempotent {
+            &self.unpooled
+        } else {
+            &self.inner
+        };
+        let mut rb = client.request(req.method.clone(), url.clone());
         if !req.query.is_empty() {
             rb = rb.query(&req.query);
         }
@@ -257,14 +281,7 @@ impl HttpClient {
         // A request that fails because the pooled connection it went out on was closed
         // under it (the server closed it after an answer) is sent once more on a fresh
         // connection when repeating it is harmless; the retry is recorded in the evidence.
-        let idempotent = matches!(
-            req.method,
-            reqwest::Method::GET
-                | reqwest::Method::HEAD
-                | reqwest::Method::PUT
-                | reqwest::Method::DELETE
-                | reqwest::Method::OPTIONS
-        );
+        // The host is remembered: its later non-idempotent requests use no pool.
         let mut again = rb.try_clone();
         let mut retried = None;
         let mut pending = rb.send().await;
@@ -273,6 +290,13 @@ impl HttpClient {
         // nothing reached the server. At most three times, each on another connection.
         for _ in 0..3 {
             let Err(e) = &pending else { break };
+            if stale_connection(e) {
+                self.memory
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .drops_idle
+                    .insert(authority.clone());
+            }
             let repeat = never_sent(e) || (idempotent && stale_connection(e));
             let Some(next) = again.take().filter(|_| repeat) else {
                 break;
@@ -330,16 +354,22 @@ impl HttpClient {
 /// One reqwest client per pair of timeouts for the whole process: building one (TLS roots)
 /// costs about 12 ms, which self-verification would pay for every check. Each
 /// [`HttpClient`] still keeps its own memory of dead hosts.
-fn shared_client(request_timeout: Duration, connect_timeout: Duration) -> reqwest::Client {
-    static CLIENTS: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<(Duration, Duration), reqwest::Client>>,
-    > = std::sync::LazyLock::new(Default::default);
+/// `pooled`: false for a client that keeps no idle connection.
+fn shared_client(
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    pooled: bool,
+) -> reqwest::Client {
+    type Clients = std::collections::HashMap<(Duration, Duration, bool), reqwest::Client>;
+    static CLIENTS: std::sync::LazyLock<std::sync::Mutex<Clients>> =
+        std::sync::LazyLock::new(Default::default);
     CLIENTS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .entry((request_timeout, connect_timeout))
+        .entry((request_timeout, connect_timeout, pooled))
         .or_insert_with(|| {
             reqwest::Client::builder()
+                .pool_max_idle_per_host(if pooled { usize::MAX } else { 0 })
                 .timeout(request_timeout)
                 .connect_timeout(connect_timeout)
                 .redirect(reqwest::redirect::Policy::none())

@@ -58,7 +58,7 @@ pub fn registration(env: Arc<Env>) -> Work {
                 None,
             )
             .await;
-            let _ = created.cleanup(&client).await;
+            let _ = created.cleanup(&client, None).await;
             match r {
                 Ok(_) => RequestOutcome::Status(200),
                 Err(crate::mlflow::workflow::WorkflowError::Stage { error, .. }) => {

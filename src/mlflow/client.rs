@@ -216,8 +216,22 @@ impl MlflowClient {
         filter: Option<&str>,
         max_results: u32,
     ) -> Result<Vec<Experiment>, MlflowError> {
+        self.search_experiments_in(filter, max_results, "ACTIVE_ONLY")
+            .await
+    }
+
+    /// `experiments/search` with MLflow's `view_type` (`ACTIVE_ONLY`, `DELETED_ONLY`, `ALL`).
+    pub async fn search_experiments_in(
+        &self,
+        filter: Option<&str>,
+        max_results: u32,
+        view_type: &str,
+    ) -> Result<Vec<Experiment>, MlflowError> {
         let max = max_results.to_string();
         let mut q = vec![("max_results", max.as_str())];
+        if view_type != "ACTIVE_ONLY" {
+            q.push(("view_type", view_type));
+        }
         if let Some(f) = filter {
             q.push(("filter", f));
         }
@@ -282,6 +296,18 @@ impl MlflowClient {
     pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<(), MlflowError> {
         let body = json!({"run_id": run_id, "key": key, "value": value});
         self.call::<Value>(Method::POST, "runs/log-parameter", Some(body), &[])
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_registered_model_tag(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), MlflowError> {
+        let body = json!({"name": name, "key": key, "value": value});
+        self.call::<Value>(Method::POST, "registered-models/set-tag", Some(body), &[])
             .await
             .map(drop)
     }

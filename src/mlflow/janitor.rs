@@ -53,10 +53,8 @@ pub async fn find(
             });
         }
     }
-    for e in client
-        .search_experiments(Some(&format!("name LIKE '{NAME_PREFIX}%'")), 1000)
-        .await?
-    {
+    let filter = format!("name LIKE '{NAME_PREFIX}%'");
+    for e in client.search_experiments(Some(&filter), 1000).await? {
         if let Some(t) = created_at(&e.name).filter(|t| *t < cutoff) {
             out.push(Leftover {
                 kind: "experiment",
@@ -66,19 +64,73 @@ pub async fn find(
             });
         }
     }
+    // Deleted experiments stay in MLflow's store (their names reserved) until `mlflow gc`;
+    // the REST API cannot remove them, so they are listed, not deleted.
+    if let Ok(deleted) = client
+        .search_experiments_in(Some(&filter), 1000, "DELETED_ONLY")
+        .await
+    {
+        for e in deleted {
+            if let Some(t) = created_at(&e.name).filter(|t| *t < cutoff) {
+                out.push(Leftover {
+                    kind: SOFT_DELETED,
+                    name: e.name,
+                    id: Some(e.experiment_id),
+                    created: t,
+                });
+            }
+        }
+    }
     Ok(out)
 }
 
-/// Deletes leftovers; returns what could not be deleted.
-pub async fn delete(client: &MlflowClient, leftovers: &[Leftover]) -> Vec<String> {
+/// The kind of a deleted experiment still in MLflow's store.
+pub const SOFT_DELETED: &str = "deleted experiment";
+
+/// Deletes leftovers, a refused delete of a model again through `direct` (MLflow's own
+/// address) when there is one; returns what could not be removed, and why.
+pub async fn delete(
+    client: &MlflowClient,
+    direct: Option<&MlflowClient>,
+    leftovers: &[Leftover],
+) -> Vec<String> {
     let mut problems = Vec::new();
     for l in leftovers {
         let r = match (l.kind, &l.id) {
+            (SOFT_DELETED, _) => {
+                problems.push(format!(
+                    "{} {}: MLflow's REST API cannot remove a deleted experiment; run `mlflow gc --experiment-ids {}` against its backend store",
+                    l.kind,
+                    l.name,
+                    l.id.as_deref().unwrap_or("?")
+                ));
+                continue;
+            }
             ("experiment", Some(id)) => client.delete_experiment(id).await,
-            _ => client.delete_registered_model(&l.name).await,
+            _ => match client.delete_registered_model(&l.name).await {
+                Err(e) if !e.is("RESOURCE_DOES_NOT_EXIST") => match direct {
+                    Some(d) => d
+                        .delete_registered_model(&l.name)
+                        .await
+                        .map_err(|d| MlflowError {
+                            message: format!("{}; through HOKUSAI_MLFLOW_URL: {d}", e.message),
+                            ..e
+                        }),
+                    None => Err(MlflowError {
+                        message: format!(
+                            "{}; set HOKUSAI_MLFLOW_URL (MLflow's internal address) to delete past the proxy",
+                            e.message
+                        ),
+                        ..e
+                    }),
+                },
+                other => other,
+            },
         };
-        if let Err(e) = r {
-            problems.push(format!("{} {}: {e}", l.kind, l.name));
+        match r {
+            Ok(()) => {}
+            Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
+            Err(e) => problems.push(format!("{} {}: {e}", l.kind, l.name)),
         }
     }
     problems

@@ -182,6 +182,22 @@ impl Created {
     pub fn models(&self) -> Vec<String> {
         self.ids().models.clone()
     }
+    /// Records again what a clean-up could not remove, so that a later clean-up (the
+    /// runner's, with its fallbacks) tries once more.
+    pub fn requeue(&self, left: &[LeftBehind]) {
+        let mut ids = self.ids();
+        for l in left {
+            let list = match l.kind.as_str() {
+                "registered model" => &mut ids.models,
+                "run" => &mut ids.runs,
+                "experiment" => &mut ids.experiments,
+                _ => continue,
+            };
+            if !list.contains(&l.name) {
+                list.push(l.name.clone());
+            }
+        }
+    }
     /// Nothing recorded (or everything already deleted).
     pub fn is_empty(&self) -> bool {
         let ids = self.ids();
@@ -191,15 +207,36 @@ impl Created {
     /// Deletes everything recorded (models, then runs, then experiments). Returns what could
     /// not be deleted; an empty list means nothing was left behind. MLflow only soft-deletes
     /// runs and experiments (their names stay reserved); registered models go for good.
-    pub async fn cleanup(&self, client: &MlflowClient) -> Vec<String> {
+    ///
+    /// A delete the contract's path refuses is tried again through `direct` (MLflow's own
+    /// address, `HOKUSAI_MLFLOW_URL`) when there is one; what still stays is tagged
+    /// [`LEFTOVER_TAG`] where MLflow lets it be tagged, and returned with the command that
+    /// removes it. Every attempt is evidence (the clients record into the check).
+    pub async fn cleanup(
+        &self,
+        client: &MlflowClient,
+        direct: Option<&MlflowClient>,
+    ) -> Vec<LeftBehind> {
         let ids = std::mem::take(&mut *self.ids());
         let mut problems = Vec::new();
         for m in ids.models {
-            match client.delete_registered_model(&m).await {
-                Ok(()) => {}
-                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
-                Err(e) => problems.push(format!("registered model {m}: {e}")),
-            }
+            let refused = match client.delete_registered_model(&m).await {
+                Ok(()) => continue,
+                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => continue,
+                Err(e) => e.to_string(),
+            };
+            let reason = match direct {
+                Some(d) => match d.delete_registered_model(&m).await {
+                    Ok(()) => continue,
+                    Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => continue,
+                    Err(e) => format!("{refused}; through HOKUSAI_MLFLOW_URL: {e}"),
+                },
+                None => format!("{refused}; no HOKUSAI_MLFLOW_URL to try MLflow directly"),
+            };
+            let _ = client
+                .set_registered_model_tag(&m, LEFTOVER_TAG, "true")
+                .await;
+            problems.push(LeftBehind::model(m, reason));
         }
         // A run's artifacts first (MLflow keeps them when a run is deleted): its whole
         // artifact directory, where the run's artifact URI is the artifact service's.
@@ -208,7 +245,7 @@ impl Created {
                 Ok(run) => run.info.artifact_uri,
                 Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => continue,
                 Err(e) => {
-                    problems.push(format!("artifacts of run {r}: {e}"));
+                    problems.push(LeftBehind::run(r.clone(), format!("its artifacts: {e}")));
                     continue;
                 }
             };
@@ -221,25 +258,107 @@ impl Created {
                 Ok(files) if !files.is_empty() => {}
                 _ => continue,
             }
-            if let Err(e) = client.delete_artifacts(rel.trim_start_matches('/')).await {
-                problems.push(format!("artifacts of run {r} ({uri}): {e}"));
-            }
+            let rel = rel.trim_start_matches('/');
+            let refused = match client.delete_artifacts(rel).await {
+                Ok(()) => continue,
+                Err(e) => e.to_string(),
+            };
+            let reason = match direct {
+                Some(d) => match d.delete_artifacts(rel).await {
+                    Ok(()) => continue,
+                    Err(e) => format!("{refused}; through HOKUSAI_MLFLOW_URL: {e}"),
+                },
+                None => refused,
+            };
+            problems.push(LeftBehind::artifacts(rel.to_owned(), reason));
         }
         for r in ids.runs {
             match client.delete_run(&r).await {
                 Ok(()) => {}
                 Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
-                Err(e) => problems.push(format!("run {r}: {e}")),
+                Err(e) => {
+                    let _ = client.set_run_tag(&r, LEFTOVER_TAG, "true").await;
+                    problems.push(LeftBehind::run(r, e.to_string()));
+                }
             }
         }
         for x in ids.experiments {
             match client.delete_experiment(&x).await {
                 Ok(()) => {}
                 Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
-                Err(e) => problems.push(format!("experiment {x}: {e}")),
+                Err(e) => problems.push(LeftBehind::experiment(x, e.to_string())),
             }
         }
         problems
+    }
+}
+
+/// The tag clean-up puts on what it could not delete (the janitor lists these).
+pub const LEFTOVER_TAG: &str = "hokusai_verify.leftover";
+
+/// Something a check created that clean-up could not remove, with the command that does.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeftBehind {
+    /// `registered model`, `run`, `experiment`, `artifacts`.
+    pub kind: String,
+    /// The model name, run or experiment id, or artifact path.
+    pub name: String,
+    /// Why it stayed (every attempt's answer).
+    pub reason: String,
+    /// A command that removes it, run where MLflow is reachable (`$MLFLOW_URL`: its
+    /// internal address).
+    pub remove: String,
+}
+
+impl LeftBehind {
+    fn model(name: String, reason: String) -> Self {
+        Self {
+            kind: "registered model".into(),
+            remove: format!(
+                "curl -X DELETE -H 'Content-Type: application/json' -d '{}' \"$MLFLOW_URL/api/2.0/mlflow/registered-models/delete\"",
+                serde_json::json!({"name": name})
+            ),
+            name,
+            reason,
+        }
+    }
+    fn artifacts(path: String, reason: String) -> Self {
+        Self {
+            kind: "artifacts".into(),
+            remove: format!(
+                "curl -X DELETE \"$MLFLOW_URL/api/2.0/mlflow-artifacts/artifacts/{path}\""
+            ),
+            name: path,
+            reason,
+        }
+    }
+    fn run(id: String, reason: String) -> Self {
+        Self {
+            kind: "run".into(),
+            remove: format!(
+                "curl -X POST -H 'Content-Type: application/json' -d '{}' \"$MLFLOW_URL/api/2.0/mlflow/runs/delete\"",
+                serde_json::json!({"run_id": id})
+            ),
+            name: id,
+            reason,
+        }
+    }
+    fn experiment(id: String, reason: String) -> Self {
+        Self {
+            kind: "experiment".into(),
+            remove: format!(
+                "curl -X POST -H 'Content-Type: application/json' -d '{}' \"$MLFLOW_URL/api/2.0/mlflow/experiments/delete\"",
+                serde_json::json!({"experiment_id": id})
+            ),
+            name: id,
+            reason,
+        }
+    }
+}
+
+impl std::fmt::Display for LeftBehind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.kind, self.name, self.reason)
     }
 }
 

@@ -93,6 +93,49 @@ pub struct Report {
     /// Load results of the run (`perf/*.json`), when performance tests or `load` ran.
     #[serde(default)]
     pub performance: Vec<crate::load::LoadResult>,
+    /// What the checks saw that is worth knowing but breaks no line of the contract.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Observation>,
+}
+
+/// A security observation: not a failure (the contract allows it), worth a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub id: String,
+    pub title: String,
+    pub detail: String,
+    /// `area/id` of the checks that saw it.
+    pub checks: Vec<String>,
+}
+
+/// The observations of `checks`, from their typed symptoms.
+fn observations(checks: &[CheckResult]) -> Vec<Observation> {
+    let mut out: Vec<Observation> = Vec::new();
+    for r in checks {
+        for s in r
+            .symptoms
+            .iter()
+            .chain(r.evidence.iter().flat_map(|e| &e.symptoms))
+        {
+            let crate::check::Symptom::KeysAtRestInPlainText { pattern } = s else {
+                continue;
+            };
+            let check = format!("{}/{}", r.area, r.id);
+            match out.iter_mut().find(|o| o.id == "keys-at-rest") {
+                Some(o) if !o.checks.contains(&check) => o.checks.push(check),
+                Some(_) => {}
+                None => out.push(Observation {
+                    id: "keys-at-rest".into(),
+                    title: "API keys are stored in plain text in Redis key names".into(),
+                    detail: format!(
+                        "The auth cache names its entries `{pattern}`: anybody who can list the cache's keys (`SCAN`, a snapshot, a replica) reads every recently used API key. Consider naming entries by a hash of the key (for example `api_key:validation:sha256:<hash>`) and restricting who can reach Redis."
+                    ),
+                    checks: vec![check],
+                }),
+            }
+        }
+    }
+    out
 }
 
 /// The result of one original script's check, as the old `test_execution_summary.json` had
@@ -121,6 +164,7 @@ impl Report {
             not_applicable: count(|o| matches!(o, Outcome::NotApplicable { .. })),
         };
         let (causes, unclassified) = rca::analyse(&checks);
+        let observations = observations(&checks);
         let verdict = if checks.is_empty() {
             Verdict::NoResults
         } else if count(Outcome::is_bad) == 0 {
@@ -160,6 +204,7 @@ impl Report {
             delta: None,
             scripts: Vec::new(),
             performance: Vec::new(),
+            observations,
         }
         .with_scripts()
         .with_scope(std::iter::empty())

@@ -30,6 +30,8 @@ pub enum CauseKind {
     SlowRoute,
     /// The run's time budget ran out.
     RunBudget,
+    /// The API answers nothing else while it serves a slow request.
+    BlocksWhileServing,
 }
 
 /// A cause the report can name.
@@ -56,6 +58,7 @@ impl RootCause {
             CauseKind::Unreachable => "unreachable".into(),
             CauseKind::SlowRoute => "slow-route".into(),
             CauseKind::RunBudget => "run-budget".into(),
+            CauseKind::BlocksWhileServing => "api-blocks-while-serving".into(),
         }
     }
 }
@@ -263,6 +266,15 @@ pub const CAUSES: &[RootCause] = &[
         component: Component::Api,
         trigger: |s, _| matches!(s, Symptom::RouteTimedOut { .. }),
         claims: |s| matches!(s, Symptom::RouteTimedOut { .. }),
+    },
+    RootCause {
+        kind: CauseKind::BlocksWhileServing,
+        title: "The API answers nothing else while it serves a slow request (its event loop is blocked)",
+        fix: "Make the handler's slow calls non-blocking (an async HTTP client for MLflow and the auth service, or run the synchronous call in a worker thread), so one slow request does not hold every other",
+        resource: "API service (proxy and health handlers)",
+        component: Component::Api,
+        trigger: |s, _| matches!(s, Symptom::BlockedBehindSlowRequest { .. }),
+        claims: |s| matches!(s, Symptom::BlockedBehindSlowRequest { .. }),
     },
     fault(
         Fault::AuthDown,

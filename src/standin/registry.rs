@@ -683,6 +683,12 @@ impl RegistryResponder {
                 }
                 super::Dialect::Reworded => "Tracking backend too slow".to_owned(),
             };
+            if state.broken(Breakage::ApiBlocksWhileServing) {
+                // A synchronous wait on the registry's only server thread: nothing else is
+                // answered meanwhile, as a blocked event loop.
+                std::thread::sleep(state.timing.upstream_timeout);
+                return (detail(504, text), 504);
+            }
             let t = detail(504, text).set_delay(state.timing.upstream_timeout);
             return (t, 504);
         }

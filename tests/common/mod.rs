@@ -178,6 +178,16 @@ pub async fn run_check_on(env: Arc<Env>, area: Area, id: &str) -> CheckResult {
         run_dir: None,
         ..RunPolicy::from_config(&config)
     };
+    // A live platform is shared by every test of this binary: one check at a time, so the
+    // suite never measures its own contention (one key's rate-limit counter and cache
+    // entry, a heavy transfer slowing the rest, a slow request blocking the API). Across
+    // binaries `cargo test` runs one at a time; nextest's live profile puts these in one
+    // test group (`.config/nextest.toml`). On the stand-in every test has its own platform.
+    static LIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = match env.config.live() {
+        Some(_) => Some(LIVE.lock().await),
+        None => None,
+    };
     let result = run_plan(&[spec], &config, Some(env), policy, ignore_results())
         .await
         .expect("a shared environment needs no start")
@@ -232,7 +242,7 @@ impl test_context::AsyncTestContext for RegistryCtx {
     }
 
     async fn teardown(self) {
-        let problems = self.created.cleanup(&self.client).await;
+        let problems = self.created.cleanup(&self.client, None).await;
         assert!(
             problems.is_empty(),
             "clean-up left things behind: {problems:?}"

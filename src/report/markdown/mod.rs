@@ -166,6 +166,51 @@ pub fn report(r: &Report) -> String {
         let _ = writeln!(s);
     }
 
+    let left: Vec<_> = r
+        .checks
+        .iter()
+        .flat_map(|c| c.left_behind.iter().map(move |l| (c.key(), l)))
+        .collect();
+    if !left.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Left behind on the platform\n\nWhat checks created and clean-up could not remove (tagged `{}` where MLflow allows). Run each command where MLflow is reachable (`MLFLOW_URL`: its internal address), or `hokusai-verify janitor --yes` with `HOKUSAI_MLFLOW_URL` set:\n",
+            crate::mlflow::workflow::LEFTOVER_TAG
+        );
+        for (check, l) in &left {
+            let _ = writeln!(
+                s,
+                "- {} `{}` (from `{check}`): {}\n\n  ```sh\n  {}\n  ```",
+                l.kind,
+                l.name,
+                cell(&l.reason),
+                l.remove
+            );
+        }
+        let _ = writeln!(s);
+    }
+
+    if !r.observations.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Security observations
+
+Not failures (the contract allows them), but worth a decision:
+"
+        );
+        for o in &r.observations {
+            let _ = writeln!(
+                s,
+                "- **{}** (`{}`, seen by {}): {}",
+                o.title,
+                o.id,
+                o.checks.join(", "),
+                o.detail
+            );
+        }
+        let _ = writeln!(s);
+    }
+
     if !r.scripts.is_empty() {
         let _ = writeln!(
             s,

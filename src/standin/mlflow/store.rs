@@ -174,11 +174,22 @@ impl MlflowStore {
         let filter = p.opt_str("filter")?;
         let name_eq = filter.as_deref().and_then(parse_name_filter);
         let offset = page_offset(p)?;
+        // MLflow's ViewType: active experiments unless asked otherwise.
+        let stages: &[&str] = match p.opt_str("view_type")?.as_deref() {
+            None | Some("ACTIVE_ONLY") | Some("1") => &["active"],
+            Some("DELETED_ONLY") | Some("2") => &["deleted"],
+            Some("ALL") | Some("3") => &["active", "deleted"],
+            Some(other) => {
+                return Err(MlErr::invalid(format!(
+                    "Invalid value {other} for parameter 'view_type' supplied."
+                )));
+            }
+        };
         // Newest first, as MLflow orders by last_update_time DESC.
         let mut hits: Vec<&Experiment> = self
             .experiments
             .values()
-            .filter(|e| e.lifecycle_stage == "active")
+            .filter(|e| stages.contains(&e.lifecycle_stage))
             .filter(|e| name_eq.as_ref().is_none_or(|n| n.matches(&e.name)))
             .collect();
         hits.sort_by(|a, b| {
