@@ -462,11 +462,15 @@ fn an_interrupted_verify_writes_the_report_of_what_ran() {
             cmd.env_remove(k);
         }
     }
+    // A Redis database of its own, to see that the interrupted run left no key in it.
+    let port = std::env::var("REDIS_PORT").unwrap_or_else(|_| "6379".into());
+    let redis_url = format!("redis://127.0.0.1:{port}/12");
     let child = cmd
         .args(["verify"])
         .env("HOKUSAI_ENV_FILE", "/nonexistent/.env")
         .env("HOKUSAI_RUN_DIR", &dir)
         .env("HOKUSAI_CONCURRENCY", "1")
+        .env("HOKUSAI_REDIS_URL", &redis_url)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -494,6 +498,13 @@ fn an_interrupted_verify_writes_the_report_of_what_ran() {
     let report = std::fs::read_to_string(dir.join("report.md")).expect("a report");
     assert!(report.contains("interrupted"), "{report}");
     assert!(!text.contains("HEALTHY"), "{text}");
+    // Nothing left in Redis: the stand-ins of the checks that ran removed their keys.
+    let mut redis = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_connection()
+        .expect("Redis for the tests (scripts/with-redis)");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis).unwrap();
+    assert!(keys.is_empty(), "the interrupted run left Redis keys: {keys:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
