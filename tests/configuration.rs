@@ -504,7 +504,10 @@ fn an_interrupted_verify_writes_the_report_of_what_ran() {
         .get_connection()
         .expect("Redis for the tests (scripts/with-redis)");
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis).unwrap();
-    assert!(keys.is_empty(), "the interrupted run left Redis keys: {keys:?}");
+    assert!(
+        keys.is_empty(),
+        "the interrupted run left Redis keys: {keys:?}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
