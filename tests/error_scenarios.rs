@@ -174,6 +174,19 @@ const CANARY_KEY: &str = "hk_live_CanaryCanaryCanaryCanary01234567";
 /// The run budget the misbehaving targets are verified with.
 const RUN_BUDGET_S: u64 = 20;
 
+/// A misbehaving target's run: checks fail (exit 1) within the run budget (plus the
+/// preflight and the report), without a panic or the key in the output.
+fn assert_ended_in_bounds(kind: &str, code: i32, out: &str, secs: f64) {
+    eprintln!("{kind}: exit {code} after {secs:.1} s");
+    for l in out.lines().filter(|l| l.trim_start().starts_with("cause:")) {
+        eprintln!("{kind}: {}", l.trim());
+    }
+    assert_eq!(code, 1, "checks fail (exit 1):\n{out}");
+    assert!(secs < RUN_BUDGET_S as f64 + 10.0, "took {secs:.1} s");
+    assert!(!out.contains("panicked"), "a panic:\n{out}");
+    assert!(!out.contains("CanaryCanary"), "the key leaked:\n{out}");
+}
+
 /// Runs `hokusai-verify verify` against a live target at `url`; returns (exit code, output, seconds).
 fn verify_live(url: &str, run_dir: &std::path::Path) -> (i32, String, f64) {
     verify_live_with(
@@ -257,15 +270,7 @@ fn a_bad_target_ends_in_bounded_time_with_clear_failures(#[case] kind: &str) {
         fastrand::u64(..)
     ));
     let (code, out, secs) = verify_live(&format!("{scheme}://127.0.0.1:{port}"), &dir);
-    eprintln!("{kind}: exit {code} after {secs:.1} s");
-    for l in out.lines().filter(|l| l.trim_start().starts_with("cause:")) {
-        eprintln!("{kind}: {}", l.trim());
-    }
-    assert_eq!(code, 1, "checks fail (exit 1):\n{out}");
-    // Within the run budget, plus the preflight and the report.
-    assert!(secs < RUN_BUDGET_S as f64 + 10.0, "took {secs:.1} s");
-    assert!(!out.contains("panicked"), "a panic:\n{out}");
-    assert!(!out.contains("CanaryCanary"), "the key leaked:\n{out}");
+    assert_ended_in_bounds(kind, code, &out, secs);
     let check_lines: Vec<&str> = out
         .lines()
         .filter(|l| {
@@ -525,14 +530,7 @@ async fn a_misbehaving_platform_ends_in_bounded_time_naming_the_cause(#[case] ki
     })
     .await
     .unwrap();
-    eprintln!("{kind}: exit {code} after {secs:.1} s");
-    for l in out.lines().filter(|l| l.trim_start().starts_with("cause:")) {
-        eprintln!("{kind}: {}", l.trim());
-    }
-    assert_eq!(code, 1, "checks fail (exit 1):\n{out}");
-    assert!(secs < RUN_BUDGET_S as f64 + 10.0, "took {secs:.1} s");
-    assert!(!out.contains("panicked"), "a panic:\n{out}");
-    assert!(!out.contains("CanaryCanary"), "the key leaked:\n{out}");
+    assert_ended_in_bounds(kind, code, &out, secs);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let causes: Vec<&str> = report["causes"]
