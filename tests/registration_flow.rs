@@ -289,9 +289,15 @@ async fn janitor_falls_back_to_mlflow_and_lists_deleted_experiments() {
             .any(|p| p.contains(model) && p.contains("HOKUSAI_MLFLOW_URL")),
         "{problems:?}"
     );
+    // A deleted experiment is not a failure: the purge command is given instead.
     assert!(
-        problems.iter().any(|p| p.contains("mlflow gc")),
+        !problems.iter().any(|p| p.contains("wxyz-gone")),
         "{problems:?}"
+    );
+    let purge = janitor::purge_command(&found).expect("a purge command");
+    assert!(
+        purge.contains("mlflow gc") && purge.contains(&exp),
+        "{purge}"
     );
     assert!(client.get_registered_model(model).await.is_ok());
     // With MLflow's own address: gone.
@@ -349,7 +355,7 @@ async fn a_broken_delete_path_leaves_nothing_unlisted(#[case] fallback: bool) {
     let listed: Vec<&str> = results
         .iter()
         .flat_map(|r| &r.left_behind)
-        .filter(|l| l.kind == "registered model")
+        .filter(|l| l.kind == hokusai_verify::mlflow::workflow::LeftKind::RegisteredModel)
         .map(|l| l.name.as_str())
         .collect();
     let direct = MlflowClient::direct(env.http.clone(), mlflow, ApiPrefix::Api);

@@ -119,7 +119,7 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
         duration_ms: 3.0,
         heavy: false,
         left_behind: vec![hokusai_verify::mlflow::workflow::LeftBehind {
-            kind: "run".into(),
+            kind: hokusai_verify::mlflow::workflow::LeftKind::Run,
             name: "abc123".into(),
             reason: format!("runs/delete: 403 {{\"key\": \"{CANARY}\"}}"),
             remove: "curl -X POST \"$MLFLOW_URL/api/2.0/mlflow/runs/delete\"".into(),
@@ -488,7 +488,7 @@ fn latency_leaves_out_injected_delays_and_heavy_transfers() {
 fn left_behind_objects_are_listed_with_their_removal_command() {
     let mut r = canary_result("cleanup", Outcome::Failed);
     r.left_behind = vec![hokusai_verify::mlflow::workflow::LeftBehind {
-        kind: "registered model".into(),
+        kind: hokusai_verify::mlflow::workflow::LeftKind::RegisteredModel,
         name: "hokusai-hv-20261202000000-abcd-flow".into(),
         reason: "DELETE registered-models/delete: 400 missing name".into(),
         remove: "curl -X DELETE -d '{\"name\":\"hokusai-hv-20261202000000-abcd-flow\"}' \"$MLFLOW_URL/api/2.0/mlflow/registered-models/delete\"".into(),

@@ -47,6 +47,12 @@ pub async fn janitor(older_than: std::time::Duration, delete: bool) -> Exit {
             l.created.format("%Y-%m-%d %H:%M:%S UTC")
         );
     }
+    let purge = janitor::purge_command(&leftovers);
+    if let Some(cmd) = &purge {
+        println!(
+            "deleted experiments stay in MLflow's store until purged (the REST API cannot): {cmd}"
+        );
+    }
     if !delete {
         println!(
             "{} leftover(s) older than {older_than:?}; dry run (add --yes to remove them)",

@@ -2,7 +2,7 @@
 //! active experiments `hv-*` whose names carry the suite's `hv-<yyyymmddhhmmss>-` token
 //! (the creation time), wherever it sits. Dry run unless told to delete.
 
-use super::workflow::NAME_PREFIX;
+use super::workflow::{NAME_PREFIX, delete_with_fallback};
 use super::{MlflowClient, MlflowError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::time::Duration;
@@ -87,8 +87,9 @@ pub async fn find(
 /// The kind of a deleted experiment still in MLflow's store.
 pub const SOFT_DELETED: &str = "deleted experiment";
 
-/// Deletes leftovers, a refused delete of a model again through `direct` (MLflow's own
-/// address) when there is one; returns what could not be removed, and why.
+/// Deletes leftovers, a refused delete again through `direct` (MLflow's own address) when
+/// there is one; returns what could not be removed, and why. Deleted experiments are not
+/// touched (see [`purge_command`]).
 pub async fn delete(
     client: &MlflowClient,
     direct: Option<&MlflowClient>,
@@ -97,43 +98,33 @@ pub async fn delete(
     let mut problems = Vec::new();
     for l in leftovers {
         let r = match (l.kind, &l.id) {
-            (SOFT_DELETED, _) => {
-                problems.push(format!(
-                    "{} {}: MLflow's REST API cannot remove a deleted experiment; run `mlflow gc --experiment-ids {}` against its backend store",
-                    l.kind,
-                    l.name,
-                    l.id.as_deref().unwrap_or("?")
-                ));
-                continue;
+            (SOFT_DELETED, _) => continue,
+            ("experiment", Some(id)) => {
+                delete_with_fallback(client, direct, |c| c.delete_experiment(id)).await
             }
-            ("experiment", Some(id)) => client.delete_experiment(id).await,
-            _ => match client.delete_registered_model(&l.name).await {
-                Err(e) if !e.is("RESOURCE_DOES_NOT_EXIST") => match direct {
-                    Some(d) => d
-                        .delete_registered_model(&l.name)
-                        .await
-                        .map_err(|d| MlflowError {
-                            message: format!("{}; through HOKUSAI_MLFLOW_URL: {d}", e.message),
-                            ..e
-                        }),
-                    None => Err(MlflowError {
-                        message: format!(
-                            "{}; set HOKUSAI_MLFLOW_URL (MLflow's internal address) to delete past the proxy",
-                            e.message
-                        ),
-                        ..e
-                    }),
-                },
-                other => other,
-            },
+            _ => delete_with_fallback(client, direct, |c| c.delete_registered_model(&l.name)).await,
         };
-        match r {
-            Ok(()) => {}
-            Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
-            Err(e) => problems.push(format!("{} {}: {e}", l.kind, l.name)),
+        if let Err(reason) = r {
+            problems.push(format!("{} {}: {reason}", l.kind, l.name));
         }
     }
     problems
+}
+
+/// Deleted experiments stay in MLflow's store (their names reserved) until `mlflow gc`, which
+/// the REST API cannot do: the command that purges those among `leftovers`, if any.
+pub fn purge_command(leftovers: &[Leftover]) -> Option<String> {
+    let ids: Vec<&str> = leftovers
+        .iter()
+        .filter(|l| l.kind == SOFT_DELETED)
+        .filter_map(|l| l.id.as_deref())
+        .collect();
+    (!ids.is_empty()).then(|| {
+        format!(
+            "mlflow gc --backend-store-uri <MLflow's backend store> --experiment-ids {}",
+            ids.join(",")
+        )
+    })
 }
 
 #[cfg(test)]

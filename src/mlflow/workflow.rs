@@ -187,11 +187,11 @@ impl Created {
     pub fn requeue(&self, left: &[LeftBehind]) {
         let mut ids = self.ids();
         for l in left {
-            let list = match l.kind.as_str() {
-                "registered model" => &mut ids.models,
-                "run" => &mut ids.runs,
-                "experiment" => &mut ids.experiments,
-                _ => continue,
+            let list = match l.kind {
+                LeftKind::RegisteredModel => &mut ids.models,
+                LeftKind::Run => &mut ids.runs,
+                LeftKind::Experiment => &mut ids.experiments,
+                LeftKind::Artifacts => continue, // deleted again with their run
             };
             if !list.contains(&l.name) {
                 list.push(l.name.clone());
@@ -220,23 +220,14 @@ impl Created {
         let ids = std::mem::take(&mut *self.ids());
         let mut problems = Vec::new();
         for m in ids.models {
-            let refused = match client.delete_registered_model(&m).await {
-                Ok(()) => continue,
-                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => continue,
-                Err(e) => e.to_string(),
-            };
-            let reason = match direct {
-                Some(d) => match d.delete_registered_model(&m).await {
-                    Ok(()) => continue,
-                    Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => continue,
-                    Err(e) => format!("{refused}; through HOKUSAI_MLFLOW_URL: {e}"),
-                },
-                None => format!("{refused}; no HOKUSAI_MLFLOW_URL to try MLflow directly"),
-            };
-            let _ = client
-                .set_registered_model_tag(&m, LEFTOVER_TAG, "true")
-                .await;
-            problems.push(LeftBehind::model(m, reason));
+            if let Err(reason) =
+                delete_with_fallback(client, direct, |c| c.delete_registered_model(&m)).await
+            {
+                let _ = client
+                    .set_registered_model_tag(&m, LEFTOVER_TAG, "true")
+                    .await;
+                problems.push(LeftBehind::new(LeftKind::RegisteredModel, m, reason));
+            }
         }
         // A run's artifacts first (MLflow keeps them when a run is deleted): its whole
         // artifact directory, where the run's artifact URI is the artifact service's.
@@ -245,7 +236,8 @@ impl Created {
                 Ok(run) => run.info.artifact_uri,
                 Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => continue,
                 Err(e) => {
-                    problems.push(LeftBehind::run(r.clone(), format!("its artifacts: {e}")));
+                    let reason = format!("its artifacts: {e}");
+                    problems.push(LeftBehind::new(LeftKind::Run, r.clone(), reason));
                     continue;
                 }
             };
@@ -259,34 +251,23 @@ impl Created {
                 _ => continue,
             }
             let rel = rel.trim_start_matches('/');
-            let refused = match client.delete_artifacts(rel).await {
-                Ok(()) => continue,
-                Err(e) => e.to_string(),
-            };
-            let reason = match direct {
-                Some(d) => match d.delete_artifacts(rel).await {
-                    Ok(()) => continue,
-                    Err(e) => format!("{refused}; through HOKUSAI_MLFLOW_URL: {e}"),
-                },
-                None => refused,
-            };
-            problems.push(LeftBehind::artifacts(rel.to_owned(), reason));
+            if let Err(reason) =
+                delete_with_fallback(client, direct, |c| c.delete_artifacts(rel)).await
+            {
+                problems.push(LeftBehind::new(LeftKind::Artifacts, rel.to_owned(), reason));
+            }
         }
         for r in ids.runs {
-            match client.delete_run(&r).await {
-                Ok(()) => {}
-                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
-                Err(e) => {
-                    let _ = client.set_run_tag(&r, LEFTOVER_TAG, "true").await;
-                    problems.push(LeftBehind::run(r, e.to_string()));
-                }
+            if let Err(reason) = delete_with_fallback(client, direct, |c| c.delete_run(&r)).await {
+                let _ = client.set_run_tag(&r, LEFTOVER_TAG, "true").await;
+                problems.push(LeftBehind::new(LeftKind::Run, r, reason));
             }
         }
         for x in ids.experiments {
-            match client.delete_experiment(&x).await {
-                Ok(()) => {}
-                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
-                Err(e) => problems.push(LeftBehind::experiment(x, e.to_string())),
+            if let Err(reason) =
+                delete_with_fallback(client, direct, |c| c.delete_experiment(&x)).await
+            {
+                problems.push(LeftBehind::new(LeftKind::Experiment, x, reason));
             }
         }
         problems
@@ -296,11 +277,59 @@ impl Created {
 /// The tag clean-up puts on what it could not delete (the janitor lists these).
 pub const LEFTOVER_TAG: &str = "hokusai_verify.leftover";
 
+/// Deletes through `client` (the contract's path) and, when that is refused, through
+/// `direct` (MLflow's own address, `HOKUSAI_MLFLOW_URL`). Something already gone counts as
+/// deleted. `Err` carries every attempt's answer.
+pub async fn delete_with_fallback<'a, F, Fut>(
+    client: &'a MlflowClient,
+    direct: Option<&'a MlflowClient>,
+    delete: F,
+) -> Result<(), String>
+where
+    F: Fn(&'a MlflowClient) -> Fut,
+    Fut: std::future::Future<Output = Result<(), MlflowError>>,
+{
+    // Why it stays (`Err`), or gone.
+    let gone = |r: Result<(), MlflowError>| match r {
+        Err(e) if !e.is("RESOURCE_DOES_NOT_EXIST") => Err(e.to_string()),
+        _ => Ok(()),
+    };
+    let Err(refused) = gone(delete(client).await) else {
+        return Ok(());
+    };
+    match direct {
+        Some(d) => {
+            gone(delete(d).await).map_err(|e| format!("{refused}; through HOKUSAI_MLFLOW_URL: {e}"))
+        }
+        None => Err(format!(
+            "{refused}; no HOKUSAI_MLFLOW_URL (MLflow's internal address) to delete past the proxy"
+        )),
+    }
+}
+
+/// What kind of object was left behind.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::Display,
+)]
+pub enum LeftKind {
+    #[serde(rename = "registered model")]
+    #[strum(serialize = "registered model")]
+    RegisteredModel,
+    #[serde(rename = "run")]
+    #[strum(serialize = "run")]
+    Run,
+    #[serde(rename = "experiment")]
+    #[strum(serialize = "experiment")]
+    Experiment,
+    #[serde(rename = "artifacts")]
+    #[strum(serialize = "artifacts")]
+    Artifacts,
+}
+
 /// Something a check created that clean-up could not remove, with the command that does.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LeftBehind {
-    /// `registered model`, `run`, `experiment`, `artifacts`.
-    pub kind: String,
+    pub kind: LeftKind,
     /// The model name, run or experiment id, or artifact path.
     pub name: String,
     /// Why it stayed (every attempt's answer).
@@ -311,47 +340,31 @@ pub struct LeftBehind {
 }
 
 impl LeftBehind {
-    fn model(name: String, reason: String) -> Self {
-        Self {
-            kind: "registered model".into(),
-            remove: format!(
+    pub fn new(kind: LeftKind, name: String, reason: String) -> Self {
+        let post = |route: &str, body: serde_json::Value| {
+            format!(
+                "curl -X POST -H 'Content-Type: application/json' -d '{body}' \"$MLFLOW_URL/api/2.0/mlflow/{route}\""
+            )
+        };
+        let remove = match kind {
+            LeftKind::RegisteredModel => format!(
                 "curl -X DELETE -H 'Content-Type: application/json' -d '{}' \"$MLFLOW_URL/api/2.0/mlflow/registered-models/delete\"",
                 serde_json::json!({"name": name})
             ),
+            LeftKind::Artifacts => {
+                format!("curl -X DELETE \"$MLFLOW_URL/api/2.0/mlflow-artifacts/artifacts/{name}\"")
+            }
+            LeftKind::Run => post("runs/delete", serde_json::json!({"run_id": name})),
+            LeftKind::Experiment => post(
+                "experiments/delete",
+                serde_json::json!({"experiment_id": name}),
+            ),
+        };
+        Self {
+            kind,
             name,
             reason,
-        }
-    }
-    fn artifacts(path: String, reason: String) -> Self {
-        Self {
-            kind: "artifacts".into(),
-            remove: format!(
-                "curl -X DELETE \"$MLFLOW_URL/api/2.0/mlflow-artifacts/artifacts/{path}\""
-            ),
-            name: path,
-            reason,
-        }
-    }
-    fn run(id: String, reason: String) -> Self {
-        Self {
-            kind: "run".into(),
-            remove: format!(
-                "curl -X POST -H 'Content-Type: application/json' -d '{}' \"$MLFLOW_URL/api/2.0/mlflow/runs/delete\"",
-                serde_json::json!({"run_id": id})
-            ),
-            name: id,
-            reason,
-        }
-    }
-    fn experiment(id: String, reason: String) -> Self {
-        Self {
-            kind: "experiment".into(),
-            remove: format!(
-                "curl -X POST -H 'Content-Type: application/json' -d '{}' \"$MLFLOW_URL/api/2.0/mlflow/experiments/delete\"",
-                serde_json::json!({"experiment_id": id})
-            ),
-            name: id,
-            reason,
+            remove,
         }
     }
 }
