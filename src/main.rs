@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = hokusai_verify::config::parse_age)]
         older_than: std::time::Duration,
         /// Remove what is listed (default: a dry run that only lists). A model the proxy
-        /// refuses to delete is deleted through HOKUSAI_MLFLOW_URL when set.
+        /// refuses to delete is deleted through HOKUSAI_MLFLOW_INTERNAL_URL when set.
         #[arg(long, visible_alias = "delete")]
         yes: bool,
     },

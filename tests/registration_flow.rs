@@ -246,7 +246,7 @@ async fn malformed_mlflow_answers_are_errors_not_defaults() {
 
 /// When the proxy drops DELETE bodies (as a real deployment did), the janitor says why it
 /// could not remove a model through it, and removes it through MLflow's own address when
-/// one is given (`HOKUSAI_MLFLOW_URL`); deleted experiments are listed with how to purge
+/// one is given (`HOKUSAI_MLFLOW_INTERNAL_URL`); deleted experiments are listed with how to purge
 /// them, never silently skipped.
 #[tokio::test]
 async fn janitor_falls_back_to_mlflow_and_lists_deleted_experiments() {
@@ -286,7 +286,7 @@ async fn janitor_falls_back_to_mlflow_and_lists_deleted_experiments() {
     assert!(
         problems
             .iter()
-            .any(|p| p.contains(model) && p.contains("HOKUSAI_MLFLOW_URL")),
+            .any(|p| p.contains(model) && p.contains("HOKUSAI_MLFLOW_INTERNAL_URL")),
         "{problems:?}"
     );
     // A deleted experiment is not a failure: the purge command is given instead.
@@ -310,7 +310,7 @@ async fn janitor_falls_back_to_mlflow_and_lists_deleted_experiments() {
 /// Every check that creates something runs against one stand-in with that breakage; then
 /// MLflow's store is read directly. Without a fallback, every model still there is listed
 /// in a result's `left_behind` (with its removal command) and tagged as a leftover; with
-/// MLflow's own address configured (`HOKUSAI_MLFLOW_URL`), nothing is left at all.
+/// MLflow's own address configured (`HOKUSAI_MLFLOW_INTERNAL_URL`), nothing is left at all.
 #[rstest]
 #[case::proxy_only(false)]
 #[case::with_mlflow_url(true)]

@@ -169,7 +169,7 @@ pub fn rows(c: &Config, src: &Sources) -> Vec<(&'static str, String, &'static st
         Source::Default,
     );
     row(
-        &["HOKUSAI_MLFLOW_URL"],
+        &["HOKUSAI_MLFLOW_INTERNAL_URL"],
         c.mlflow_url.as_ref().map_or_else(
             || "not set (no clean-up fallback past the proxy)".into(),
             |u| crate::secret::redact(u.as_str()),

@@ -115,7 +115,7 @@ pub struct Config {
     /// still run one at a time.
     pub concurrency: usize,
     /// MLflow's own address, reachable only from inside the platform's network
-    /// (`HOKUSAI_MLFLOW_URL`, optional): clean-up's fallback when the proxy refuses a delete.
+    /// (`HOKUSAI_MLFLOW_INTERNAL_URL`, optional): clean-up's fallback when the proxy refuses a delete.
     pub mlflow_url: Option<Url>,
 }
 
@@ -328,15 +328,15 @@ impl Config {
             },
         };
 
-        let mlflow_url = vars
-            .get("HOKUSAI_MLFLOW_URL")
-            .and_then(|u| match parse_http_url(&u) {
-                Ok(u) => Some(u),
-                Err(e) => {
-                    problem("HOKUSAI_MLFLOW_URL", e);
-                    None
-                }
-            });
+        let mlflow_url =
+            vars.get("HOKUSAI_MLFLOW_INTERNAL_URL")
+                .and_then(|u| match parse_http_url(&u) {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        problem("HOKUSAI_MLFLOW_INTERNAL_URL", e);
+                        None
+                    }
+                });
 
         let mut live = None;
         if target == Some(TargetKind::Live) {

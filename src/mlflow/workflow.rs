@@ -209,7 +209,7 @@ impl Created {
     /// runs and experiments (their names stay reserved); registered models go for good.
     ///
     /// A delete the contract's path refuses is tried again through `direct` (MLflow's own
-    /// address, `HOKUSAI_MLFLOW_URL`) when there is one; what still stays is tagged
+    /// address, `HOKUSAI_MLFLOW_INTERNAL_URL`) when there is one; what still stays is tagged
     /// [`LEFTOVER_TAG`] where MLflow lets it be tagged, and returned with the command that
     /// removes it. Every attempt is evidence (the clients record into the check).
     pub async fn cleanup(
@@ -278,7 +278,7 @@ impl Created {
 pub const LEFTOVER_TAG: &str = "hokusai_verify.leftover";
 
 /// Deletes through `client` (the contract's path) and, when that is refused, through
-/// `direct` (MLflow's own address, `HOKUSAI_MLFLOW_URL`). Something already gone counts as
+/// `direct` (MLflow's own address, `HOKUSAI_MLFLOW_INTERNAL_URL`). Something already gone counts as
 /// deleted. `Err` carries every attempt's answer.
 pub async fn delete_with_fallback<'a, F, Fut>(
     client: &'a MlflowClient,
@@ -298,11 +298,10 @@ where
         return Ok(());
     };
     match direct {
-        Some(d) => {
-            gone(delete(d).await).map_err(|e| format!("{refused}; through HOKUSAI_MLFLOW_URL: {e}"))
-        }
+        Some(d) => gone(delete(d).await)
+            .map_err(|e| format!("{refused}; through HOKUSAI_MLFLOW_INTERNAL_URL: {e}")),
         None => Err(format!(
-            "{refused}; no HOKUSAI_MLFLOW_URL (MLflow's internal address) to delete past the proxy"
+            "{refused}; no HOKUSAI_MLFLOW_INTERNAL_URL (MLflow's internal address) to delete past the proxy"
         )),
     }
 }

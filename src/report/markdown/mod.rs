@@ -174,7 +174,7 @@ pub fn report(r: &Report) -> String {
     if !left.is_empty() {
         let _ = writeln!(
             s,
-            "## Left behind on the platform\n\nWhat checks created and clean-up could not remove (tagged `{}` where MLflow allows). Run each command where MLflow is reachable (`MLFLOW_URL`: its internal address), or `hokusai-verify janitor --yes` with `HOKUSAI_MLFLOW_URL` set:\n",
+            "## Left behind on the platform\n\nWhat checks created and clean-up could not remove (tagged `{}` where MLflow allows). Run each command where MLflow is reachable (`MLFLOW_URL`: its internal address), or `hokusai-verify janitor --yes` with `HOKUSAI_MLFLOW_INTERNAL_URL` set:\n",
             crate::mlflow::workflow::LEFTOVER_TAG
         );
         for (check, l) in &left {
