@@ -616,3 +616,206 @@ fn closing_proxy(upstream: u16) -> u16 {
     });
     port
 }
+
+/// Live mode over https with a private CA (issue 16): a TLS-terminating proxy on loopback
+/// serves the stand-in's registry with a certificate signed by a CA generated here. Not
+/// trusted (`SSL_CERT_FILE` holds another CA): the run fails fast, and the output names the
+/// host, the certificate's subject and issuer and the remedy. Trusted through
+/// `SSL_CERT_FILE`: the suite connects and passes.
+#[rstest]
+#[case::untrusted(false)]
+#[case::trusted(true)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_mode_over_https_with_a_private_ca(#[case] trusted: bool) {
+    use hokusai_verify::catalogue::KeyRole;
+    use hokusai_verify::config::Profile;
+    use hokusai_verify::secret::ApiKey;
+    use hokusai_verify::standin::{StandIn, StandInOptions};
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs the openssl command for this test"
+        );
+        eprintln!("skipped: no openssl command to make a private CA");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("hokusai-verify-tls-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    private_ca(&dir, "ca", "Hokusai Test CA");
+    private_ca(&dir, "other", "Some Other CA");
+    server_cert(&dir, "ca");
+    let profile = Profile::load("hokusai-2025-08").unwrap();
+    let mut opts = StandInOptions::new(profile.clone()).fast();
+    opts.keys
+        .insert(KeyRole::Valid, ApiKey::parse(CANARY_KEY).unwrap());
+    opts.namespace = Some(String::new());
+    let standin = StandIn::start(opts).await.expect("the stand-in starts");
+    let port = tls_proxy(&dir, standin.registry_url().port().unwrap()).await;
+    let registry = format!("https://127.0.0.1:{port}");
+    let auth = standin.auth_url().to_string();
+    let ca = dir.join(if trusted { "ca.pem" } else { "other.pem" });
+    let run = dir.join("run");
+    let (code, out, secs) = tokio::task::spawn_blocking(move || {
+        verify_live_with(
+            &registry,
+            &auth,
+            &run,
+            &[
+                ("HOKUSAI_PROFILE", "hokusai-2025-08"),
+                ("SSL_CERT_FILE", ca.to_str().unwrap()),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    eprintln!("trusted {trusted}: exit {code} after {secs:.1} s");
+    assert!(!out.contains("CanaryCanary"), "the key leaked:\n{out}");
+    if trusted {
+        assert!(!out.contains("TLS handshake"), "{out}");
+        assert_eq!(code, 0, "a healthy platform over https passes:\n{out}");
+    } else {
+        assert_eq!(code, 1, "{out}");
+        for want in [
+            &format!("TLS handshake with 127.0.0.1:{port} failed"),
+            "Hokusai Test CA",
+            "CN=localhost",
+            "does not trust",
+            "SSL_CERT_FILE",
+        ] {
+            assert!(out.contains(want), "{want:?} not in the output:\n{out}");
+        }
+        assert!(secs < 15.0, "took {secs:.1} s");
+    }
+    drop(standin);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `<name>.pem` / `<name>.key`: a self-signed CA called `cn`.
+fn private_ca(dir: &std::path::Path, name: &str, cn: &str) {
+    let (key, pem, subj) = (
+        format!("{name}.key"),
+        format!("{name}.pem"),
+        format!("/CN={cn}"),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-subj",
+            &subj,
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+/// `server.pem` / `server.key` for 127.0.0.1 and localhost, signed by the CA `<ca>`.
+fn server_cert(dir: &std::path::Path, ca: &str) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
+/// A TLS-terminating proxy (`server.pem`) in front of `upstream` on loopback.
+async fn tls_proxy(dir: &std::path::Path, upstream: u16) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    port
+}

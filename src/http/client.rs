@@ -313,7 +313,13 @@ impl HttpClient {
             Ok(r) => r,
             Err(e) => {
                 let connect = e.is_connect();
-                return Err(remember(fail(e, started), connect));
+                let cert = super::tls::CertProblem::of(&e);
+                let mut err = remember(fail(e, started), connect);
+                if err.kind == HttpErrorKind::Tls {
+                    err.message =
+                        format!("{} ({})", self.tls_diagnosis(&url, cert).await, err.message);
+                }
+                return Err(err);
             }
         };
         self.memory
@@ -348,6 +354,40 @@ impl HttpClient {
             secrets,
             retried,
         })
+    }
+}
+
+impl HttpClient {
+    /// What a failed TLS handshake with `url`'s host means: the certificate it presents
+    /// (read by a diagnostic handshake) and what to do.
+    async fn tls_diagnosis(&self, url: &Url, cert: Option<super::tls::CertProblem>) -> String {
+        use super::tls::{CertProblem, peer_certificate};
+        let host = url.host_str().unwrap_or("").trim_matches(['[', ']']);
+        let port = url.port_or_known_default().unwrap_or(443);
+        let authority = format!("{host}:{port}");
+        let presented =
+            peer_certificate(host, port, self.timeout.min(Duration::from_secs(5))).await;
+        match (presented, cert) {
+            (Some(p), Some(problem)) => format!(
+                "TLS handshake with {authority} failed: its certificate (subject {}, issuer {}) {}; {}",
+                p.subject,
+                p.issuer,
+                match problem {
+                    CertProblem::UnknownIssuer => "is signed by a CA this machine does not trust",
+                    CertProblem::NotValidForName => "is not issued for this host name",
+                    CertProblem::Expired => "is expired or not yet valid",
+                    CertProblem::Other => "was refused",
+                },
+                problem.remedy()
+            ),
+            (Some(p), None) => format!(
+                "TLS handshake with {authority} failed (certificate subject {}, issuer {})",
+                p.subject, p.issuer
+            ),
+            (None, _) => format!(
+                "TLS handshake with {authority} failed and no certificate came back: the port does not speak TLS (plain HTTP behind an https:// URL?)"
+            ),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod client;
 mod exchange;
+pub mod tls;
 
 pub use client::{Auth, HttpClient, Req, SLOW_ROUTE_BUDGET};
 pub(crate) use client::{apply_auth, join as join_url};
