@@ -229,46 +229,68 @@ impl Created {
                 problems.push(LeftBehind::new(LeftKind::RegisteredModel, m, reason));
             }
         }
-        // A run's artifacts first (MLflow keeps them when a run is deleted): its whole
-        // artifact directory, where the run's artifact URI is the artifact service's.
-        for r in &ids.runs {
-            let uri = match client.get_run(r).await {
-                Ok(run) => run.info.artifact_uri,
-                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => continue,
-                Err(e) => {
-                    let reason = format!("its artifacts: {e}");
-                    problems.push(LeftBehind::new(LeftKind::Run, r.clone(), reason));
-                    continue;
-                }
-            };
-            let Some(rel) = uri.strip_prefix("mlflow-artifacts:/") else {
-                continue; // stored elsewhere (a direct S3 URI): not reachable through the proxy
-            };
-            // Only a run that has artifacts: with artifact serving off nothing was stored, and
-            // a run the artifact service cannot list is left to the janitor.
-            match client.list_run_artifacts(r, None).await {
-                Ok(files) if !files.is_empty() => {}
-                _ => continue,
-            }
-            let rel = rel.trim_start_matches('/');
-            if let Err(reason) =
-                delete_with_fallback(client, direct, |c| c.delete_artifacts(rel)).await
-            {
-                problems.push(LeftBehind::new(LeftKind::Artifacts, rel.to_owned(), reason));
-            }
-        }
-        for r in ids.runs {
-            if let Err(reason) = delete_with_fallback(client, direct, |c| c.delete_run(&r)).await {
-                let _ = client.set_run_tag(&r, LEFTOVER_TAG, "true").await;
-                problems.push(LeftBehind::new(LeftKind::Run, r, reason));
-            }
-        }
+        // Runs side by side (a concurrency check leaves dozens; one after another they were
+        // the longest part of a run on a platform with real latencies), a few at a time.
+        use futures_util::StreamExt;
+        let per_run: Vec<Vec<LeftBehind>> = futures_util::stream::iter(ids.runs)
+            .map(|r| Self::cleanup_run(client, direct, r))
+            .buffer_unordered(RUNS_AT_ONCE)
+            .collect()
+            .await;
+        problems.extend(per_run.into_iter().flatten());
         for x in ids.experiments {
             if let Err(reason) =
                 delete_with_fallback(client, direct, |c| c.delete_experiment(&x)).await
             {
                 problems.push(LeftBehind::new(LeftKind::Experiment, x, reason));
             }
+        }
+        problems
+    }
+}
+
+/// Runs deleted at once by [`Created::cleanup`].
+const RUNS_AT_ONCE: usize = 8;
+
+impl Created {
+    /// Deletes one run: its artifacts first (MLflow keeps them when a run is deleted), its
+    /// whole artifact directory where the run's artifact URI is the artifact service's;
+    /// then the run.
+    async fn cleanup_run(
+        client: &MlflowClient,
+        direct: Option<&MlflowClient>,
+        r: String,
+    ) -> Vec<LeftBehind> {
+        let mut problems = Vec::new();
+        let uri = match client.get_run(&r).await {
+            Ok(run) => Some(run.info.artifact_uri),
+            Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => return problems,
+            Err(e) => {
+                let reason = format!("its artifacts: {e}");
+                problems.push(LeftBehind::new(LeftKind::Run, r.clone(), reason));
+                None
+            }
+        };
+        // Stored elsewhere (a direct S3 URI) is not reachable through the proxy.
+        let rel = uri
+            .as_deref()
+            .and_then(|u| u.strip_prefix("mlflow-artifacts:/"))
+            .map(|rel| rel.trim_start_matches('/').to_owned());
+        // Only a run that has artifacts: with artifact serving off nothing was stored, and a
+        // run the artifact service cannot list is left to the janitor.
+        if let Some(rel) = rel
+            && client
+                .list_run_artifacts(&r, None)
+                .await
+                .is_ok_and(|files| !files.is_empty())
+            && let Err(reason) =
+                delete_with_fallback(client, direct, |c| c.delete_artifacts(&rel)).await
+        {
+            problems.push(LeftBehind::new(LeftKind::Artifacts, rel, reason));
+        }
+        if let Err(reason) = delete_with_fallback(client, direct, |c| c.delete_run(&r)).await {
+            let _ = client.set_run_tag(&r, LEFTOVER_TAG, "true").await;
+            problems.push(LeftBehind::new(LeftKind::Run, r, reason));
         }
         problems
     }

@@ -66,23 +66,42 @@ impl Respond for RegistryResponder {
         let state = &self.0;
         let validations = || lock(&state.validate_calls).len();
         let before = validations();
+        ROUTE_DELAY.set(std::time::Duration::ZERO);
         let template = if state.has(Fault::TargetUnhealthy) {
             alb::unavailable(state.dialect)
         } else {
             self.route(req)
         };
+        // Added latency stacks on the delay the route gave (a slow MLflow, a slow auth
+        // service), never replaces it.
+        let own = ROUTE_DELAY.get();
         let slow_health = state.broken(Breakage::SlowHealth) && req.url.path() == "/health";
         if state.has(Fault::SlowRegistry) || slow_health {
-            template.set_delay(state.timing.slow_registry_delay)
+            template.set_delay(own + state.timing.slow_registry_delay)
         } else if state.timing.realistic {
-            template.set_delay(super::state::Timing::realistic_registry_delay(
-                req.url.path(),
-                validations() > before,
-            ))
+            template.set_delay(
+                own + super::state::Timing::realistic_registry_delay(
+                    req.url.path(),
+                    validations() > before,
+                ),
+            )
         } else {
             template
         }
     }
+}
+
+thread_local! {
+    /// The delay the route gave the answer being built: the registry answers on one server
+    /// thread, one `respond` at a time, so this is that answer's.
+    static ROUTE_DELAY: std::cell::Cell<std::time::Duration> =
+        const { std::cell::Cell::new(std::time::Duration::ZERO) };
+}
+
+/// `t` answered after `d` (recorded, so that added latency stacks on it).
+fn delayed(t: ResponseTemplate, d: std::time::Duration) -> ResponseTemplate {
+    ROUTE_DELAY.set(d);
+    t.set_delay(d)
 }
 
 impl RegistryResponder {
@@ -303,7 +322,7 @@ impl RegistryResponder {
                     t = t.insert_header("retry-after", "30");
                 }
                 if why == AuthFailure::Timeout {
-                    t = t.set_delay(state.timing.auth_timeout);
+                    t = delayed(t, state.timing.auth_timeout);
                 }
                 Authn::Reject(t)
             }
@@ -672,9 +691,8 @@ impl RegistryResponder {
                     500,
                     "Internal server error while proxying to MLflow",
                     "proxy failure",
-                )
-                .set_delay(state.timing.upstream_timeout);
-                return (t, 500);
+                );
+                return (delayed(t, state.timing.upstream_timeout), 500);
             }
             let secs = state.profile.proxy.upstream_timeout_ms as f64 / 1000.0;
             let text = match state.dialect {
@@ -689,7 +707,7 @@ impl RegistryResponder {
                 std::thread::sleep(state.timing.upstream_timeout);
                 return (detail(504, text), 504);
             }
-            let t = detail(504, text).set_delay(state.timing.upstream_timeout);
+            let t = delayed(detail(504, text), state.timing.upstream_timeout);
             return (t, 504);
         }
         let content_type = content_type(req);
@@ -710,7 +728,7 @@ impl RegistryResponder {
             && upstream_path.ends_with("model-versions/create")
         {
             let late = state.timing.workflow_budget + std::time::Duration::from_millis(500);
-            return (t.set_delay(late), status);
+            return (delayed(t, late), status);
         }
         (t, status)
     }
