@@ -39,7 +39,7 @@ enum Command {
     },
     /// List (and with --yes remove) registry leftovers of earlier runs older than
     /// --older-than: models and experiments whose names carry the suite's
-    /// `hv-<timestamp>-` token (`hokusai-hv-…`, `hokusai-test-model-registration-hv-…`, `hv-…`).
+    /// `hv-<run start>-` token (`hokusai-hv-…`, `hv-…-exp`, and earlier versions' names).
     Janitor {
         /// Minimum age, e.g. 30m, 2h, 1d (at most 10 years).
         #[arg(long, default_value = "1h", value_parser = hokusai_verify::config::parse_age)]

@@ -824,9 +824,8 @@ async fn tls_proxy(dir: &std::path::Path, upstream: u16) -> u16 {
 /// them replacing an injected slow MLflow, which blocked the head-of-line check).
 #[tokio::test]
 async fn realistic_latencies_keep_injected_delays() {
-    let mut config = hokusai_verify::config::Config::standin(
-        hokusai_verify::config::Profile::default_profile(),
-    );
+    let mut config =
+        hokusai_verify::config::Config::standin(hokusai_verify::config::Profile::default_profile());
     config.standin_settings_mut().unwrap().realistic = true;
     let env = Env::build(config).await.expect("a stand-in");
     for id in ["slow_request_blocks_nothing", "upstream_timeout_is_504"] {

@@ -616,7 +616,7 @@ fn write_scopes(c: &mut Check) -> CheckFuture<'_> {
             crate::mlflow::ApiPrefix::Api,
         )
         .recording(c.sink());
-        let name = format!("{}-exp", crate::mlflow::workflow::unique_token("scopes"));
+        let name = crate::mlflow::naming::experiment_name("scopes");
         let write = c
             .registry(
                 Req::post(client.path("experiments/create"))

@@ -9,7 +9,7 @@ use crate::check::{
 };
 use crate::config::Profile;
 use crate::http::{Auth, Req};
-use crate::mlflow::workflow::{model_name, unique_token};
+use crate::mlflow::naming::{experiment_name, model_name, unique_token};
 use crate::mlflow::{ApiPrefix, MlflowClient};
 use reqwest::Method;
 use secrecy::SecretString;
@@ -202,7 +202,7 @@ fn bad_key_on_route(c: &mut Check, case: BadKeyOnRoute) -> CheckFuture<'_> {
                 }
             }
         };
-        let name = format!("{}-exp", unique_token("badkey"));
+        let name = experiment_name("badkey");
         let req = match route {
             RouteFamily::KeyProtected => Req::get("/"),
             RouteFamily::ProxyRead => Req::get("/api/mlflow/api/2.0/mlflow/experiments/search").query("max_results", "1"),
@@ -298,7 +298,7 @@ fn large_artifact(c: &mut Check, size: ArtifactSize) -> CheckFuture<'_> {
         let created = c.created(&client);
         let result = async {
             let id = client
-                .create_experiment(&format!("{}-exp", unique_token("large")), &[])
+                .create_experiment(&experiment_name("large"), &[])
                 .await?;
             created.experiment(id.clone());
             let run = client.create_run(&id, "large-artifact", &[]).await?;
@@ -611,7 +611,7 @@ fn concurrent_create_race(c: &mut Check) -> CheckFuture<'_> {
 
 fn malformed_json(c: &mut Check, case: MalformedBody) -> CheckFuture<'_> {
     Box::pin(async move {
-        let name = format!("{}-exp", unique_token("malformed"));
+        let name = experiment_name("malformed");
         let (body, content_type): (Vec<u8>, Option<&str>) = match case {
             MalformedBody::Truncated => (
                 format!("{{\"name\": \"{name}\"").into_bytes(),

@@ -9,7 +9,7 @@ use crate::check::symptom::UNKNOWN_ENDPOINT;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
-use crate::mlflow::workflow::unique_token;
+use crate::mlflow::naming::{experiment_name, model_name, unique_token};
 use crate::mlflow::{ApiPrefix, MLFLOW_ERROR_CODES, MlflowClient, Tag};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -117,7 +117,7 @@ fn tracking_calls(c: &mut Check, spelling: Spelling) -> CheckFuture<'_> {
         let client = c.mlflow(spelling.prefix());
         let created = c.created(&client);
         async {
-            let name = format!("{}-exp", unique_token("proxy"));
+            let name = experiment_name("proxy");
             let id = client
                 .create_experiment(&name, &[Tag::new("hokusai_verify", "true")])
                 .await?;
@@ -165,7 +165,7 @@ fn prefix_equivalence(c: &mut Check) -> CheckFuture<'_> {
         let ajax = api.with_prefix(ApiPrefix::Ajax);
         let created = c.created(&api);
         async {
-            let name = format!("{}-exp", unique_token("prefix"));
+            let name = experiment_name("prefix");
             let id = api.create_experiment(&name, &[]).await?;
             created.experiment(id.clone());
             for (endpoint, query) in [
@@ -280,7 +280,7 @@ fn delete_body_forwarded(c: &mut Check) -> CheckFuture<'_> {
         let client = c.mlflow(ApiPrefix::Api);
         let created = c.created(&client);
         async {
-            let name = format!("hokusai-{}", unique_token("delete"));
+            let name = model_name(&unique_token("delete"));
             client
                 .create_registered_model(&name, "delete probe", &[])
                 .await?;
@@ -313,7 +313,7 @@ fn repeated_query_keys(c: &mut Check) -> CheckFuture<'_> {
         let client = c.mlflow(ApiPrefix::Ajax);
         let created = c.created(&client);
         async {
-            let name = format!("{}-exp", unique_token("query"));
+            let name = experiment_name("query");
             let id = client.create_experiment(&name, &[]).await?;
             created.experiment(id.clone());
             let mut runs = Vec::new();
@@ -354,7 +354,7 @@ fn repeated_query_keys(c: &mut Check) -> CheckFuture<'_> {
 fn json_errors_pass_through(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(ApiPrefix::Api);
-        let missing = format!("hokusai-{}", unique_token("missing"));
+        let missing = model_name(&unique_token("missing"));
         let ex = client
             .raw(Req::get(client.path("registered-models/get")).query("name", missing))
             .await?;
@@ -422,7 +422,7 @@ fn artifacts_through_proxy(c: &mut Check) -> CheckFuture<'_> {
         let client: MlflowClient = c.mlflow(ApiPrefix::Api);
         let created = c.created(&client);
         async {
-            let name = format!("{}-exp", unique_token("artifacts"));
+            let name = experiment_name("artifacts");
             let id = client.create_experiment(&name, &[]).await?;
             created.experiment(id.clone());
             let run = client.create_run(&id, "artifact-run", &[]).await?;

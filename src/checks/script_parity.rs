@@ -7,7 +7,8 @@ use crate::catalogue::Area;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
-use crate::mlflow::workflow::{RegistrationRequest, register, sha256_hex, unique_token};
+use crate::mlflow::naming::{experiment_name, model_name, unique_token};
+use crate::mlflow::workflow::{RegistrationRequest, register, sha256_hex};
 use crate::mlflow::{ApiPrefix, MlflowClient, Tag};
 use crate::model::SampleModel;
 use reqwest::Method;
@@ -113,9 +114,9 @@ fn model_registration_simple(c: &mut Check) -> CheckFuture<'_> {
         let created = c.created(&client);
         async {
             client.search_experiments(None, 10).await?;
-            let mut req = RegistrationRequest::fresh("simple");
-            // The script's model name, made unique per run (runs must not collide or clean up each other).
-            req.token_id = format!("test-model-registration-{}", req.token_id);
+            // The script's model name in the suite's naming scheme, unique per run (runs must
+            // not collide or clean up each other).
+            let req = RegistrationRequest::fresh("test-model-registration");
             let reg = register(&client, &req, SampleModel::get(), &created, None).await?;
             client
                 .log_metric(&reg.run_id, "test_metric", SampleModel::get().accuracy, 1)
@@ -162,7 +163,7 @@ fn auth_registration(c: &mut Check) -> CheckFuture<'_> {
             // The original searched without max_results (MLflow answers 400) and always exited 0.
             client.search_experiments(None, 5).await?;
             let exp = client
-                .create_experiment(&format!("{}-exp", unique_token("auth")), &[])
+                .create_experiment(&experiment_name("auth"), &[])
                 .await?;
             created.experiment(exp.clone());
             let run = client.create_run(&exp, "auth-registration", &[]).await?;
@@ -231,7 +232,7 @@ fn correct_registration(c: &mut Check) -> CheckFuture<'_> {
                 .await?;
             upload_model(&client, &exp, &run.info.run_id).await?;
             client.finish_run(&run.info.run_id).await?;
-            let name = format!("hokusai-{token}");
+            let name = model_name(&token);
             let first = client
                 .create_registered_model(&name, "third-party model", &[])
                 .await?;
@@ -278,7 +279,7 @@ fn verify_model_registration(c: &mut Check) -> CheckFuture<'_> {
                 .registry(Req::post(format!("{base}/runs/log-metric")).json(&json!({"run_id": run, "key": "accuracy", "value": 0.9, "timestamp": 1})).auth(auth.clone()))
                 .await?;
             expect::status(&ex, 200)?;
-            let name = format!("hokusai-{token}");
+            let name = model_name(&token);
             let ex = c.registry(Req::post(format!("{base}/registered-models/create")).json(&json!({"name": name})).auth(auth.clone())).await?;
             created.model(name);
             expect::status(&ex, 200)
@@ -427,7 +428,7 @@ fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
         let created = c.created(&api);
         async {
             let exp = api
-                .create_experiment(&format!("{}-exp", unique_token("routing")), &[])
+                .create_experiment(&experiment_name("routing"), &[])
                 .await?;
             created.experiment(exp.clone());
             let run = api.create_run(&exp, "routing", &[]).await?;
@@ -446,7 +447,7 @@ fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
             )
             .map_err(|f| f.on_line(Line::ArtifactsProxied))?;
             api.log_metric(&run.info.run_id, "accuracy", 0.9, 0).await?;
-            let name = format!("hokusai-{}", unique_token("routing"));
+            let name = model_name(&unique_token("routing"));
             api.create_registered_model(&name, "", &[]).await?;
             created.model(name);
             Ok(())

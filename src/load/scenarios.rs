@@ -85,10 +85,7 @@ pub async fn seed_artifact(env: &Env) -> Result<String, crate::mlflow::MlflowErr
         ApiPrefix::Api,
     );
     let exp = client
-        .create_experiment(
-            &format!("{}-exp", crate::mlflow::workflow::unique_token("load")),
-            &[],
-        )
+        .create_experiment(&crate::mlflow::naming::experiment_name("load"), &[])
         .await?;
     let run = client.create_run(&exp, "load", &[]).await?;
     let rel = format!("{exp}/{}/artifacts/blob.bin", run.info.run_id);

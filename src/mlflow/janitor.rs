@@ -4,7 +4,7 @@
 
 use super::workflow::{NAME_PREFIX, delete_with_fallback};
 use super::{MlflowClient, MlflowError};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 /// Something a run left behind.
@@ -17,19 +17,7 @@ pub struct Leftover {
     pub created: DateTime<Utc>,
 }
 
-/// When a suite-made name says it was created: its `hv-<yyyymmddhhmmss>-` token, wherever
-/// it sits (`hv-20261126065301-...`, `hokusai-hv-...`, and the script-parity names
-/// `hokusai-test-model-registration-hv-...`). `None` for a name the suite did not make.
-pub fn created_at(name: &str) -> Option<DateTime<Utc>> {
-    name.match_indices(NAME_PREFIX)
-        .filter(|(i, _)| *i == 0 || name.as_bytes()[i - 1] == b'-')
-        .find_map(|(i, _)| {
-            let stamp = name.get(i + NAME_PREFIX.len()..i + NAME_PREFIX.len() + 14)?;
-            NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S")
-                .ok()
-                .map(|t| t.and_utc())
-        })
-}
+pub use super::naming::created_at;
 
 /// Lists leftovers older than `older_than`.
 pub async fn find(
@@ -125,25 +113,4 @@ pub fn purge_command(leftovers: &[Leftover]) -> Option<String> {
             ids.join(",")
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_carry_their_creation_time() {
-        assert!(
-            created_at("hokusai-test-model-registration-hv-20261126065301-abcd-simple").is_some(),
-            "the script-parity names"
-        );
-        assert!(created_at("hokusai-production-model").is_none());
-        assert!(created_at("hokusai-archv-20261126065301-x").is_none());
-        let t = created_at("hokusai-hv-20261126065301-abcd-flow").unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-11-26T06:53:01+00:00");
-        assert!(created_at("hv-20261126065301-abcd-exp").is_some());
-        assert!(created_at("hokusai-customer-model").is_none());
-        let fresh = crate::mlflow::workflow::unique_token("x");
-        assert!(created_at(&fresh).is_some_and(|t| (Utc::now() - t).num_seconds() < 5));
-    }
 }

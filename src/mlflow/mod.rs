@@ -9,6 +9,7 @@
 mod client;
 mod error;
 pub mod janitor;
+pub mod naming;
 mod types;
 pub mod workflow;
 

@@ -7,29 +7,7 @@ use crate::model::SampleModel;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
-/// Prefix of every name the suite creates (the janitor looks for it).
-pub const NAME_PREFIX: &str = "hv-";
-
-/// A token id unique to this run and readable by the janitor:
-/// `hv-<yyyymmddhhmmss>-<4 random>-<label>`; matches `^[a-z0-9-]+$`, at most 64 chars.
-pub fn unique_token(label: &str) -> String {
-    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
-    let rand: String = std::iter::repeat_with(fastrand::lowercase)
-        .take(4)
-        .collect();
-    let label: String = label
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let token = format!("{NAME_PREFIX}{stamp}-{rand}-{}", label.trim_matches('-'));
-    token
-        .chars()
-        .take(64)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_owned()
-}
+pub use super::naming::{NAME_PREFIX, model_name, unique_token};
 
 /// Is `token` a valid Hokusai token id? (`^[a-z0-9-]+$`, <= 64, no leading/trailing `-`.)
 pub fn valid_token_id(token: &str) -> bool {
@@ -40,11 +18,6 @@ pub fn valid_token_id(token: &str) -> bool {
         && token
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// The registered-model name for a token.
-pub fn model_name(token_id: &str) -> String {
-    format!("hokusai-{token_id}")
 }
 
 /// What to register.
