@@ -545,3 +545,37 @@ fn verify_help_lists_the_areas_and_the_exit_codes() {
     }
     assert!(text.contains("cargo run -- verify"), "{text}");
 }
+
+/// `HOKUSAI_LARGE_ARTIFACT_MAX_MB` caps the large-artifact transfers: a case above it is
+/// skipped naming the variable (nothing uploaded), one within it runs; a bad value is a
+/// configuration error.
+#[tokio::test]
+async fn large_artifact_sizes_can_be_capped() {
+    use hokusai_verify::catalogue::Area;
+    use hokusai_verify::check::Outcome;
+    use hokusai_verify::config::Config;
+    let config = Config::from_vars([("HOKUSAI_LARGE_ARTIFACT_MAX_MB", "60")]).unwrap();
+    assert_eq!(config.large_artifact_max_mb, Some(60));
+    assert!(Config::from_vars([("HOKUSAI_LARGE_ARTIFACT_MAX_MB", "lots")]).is_err());
+    let env = hokusai_verify::fixtures::Env::build(config).await.unwrap();
+    let specs = hokusai_verify::checks::area(Area::ErrorScenarios, env.profile());
+    let spec = specs
+        .iter()
+        .find(|s| s.full_id() == "large_artifact[200MB]")
+        .unwrap();
+    let r = spec.run(&env).await;
+    match &r.outcome {
+        Outcome::Skipped { reason } => {
+            assert!(
+                reason.contains("HOKUSAI_LARGE_ARTIFACT_MAX_MB=60"),
+                "{reason}"
+            )
+        }
+        other => panic!("200 MB over a 60 MB cap: {other:?}"),
+    }
+    assert!(
+        r.evidence.is_empty(),
+        "something was sent: {:?}",
+        r.evidence
+    );
+}

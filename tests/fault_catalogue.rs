@@ -494,6 +494,7 @@ fn render_matrix(
 #[case::ecs_scaled_to_zero(Breakage::EcsScaledToZero, &["contract:ecs-services"])]
 #[case::slow_version_create(Breakage::SlowVersionCreate, &["contract:workflow-budget"])]
 #[case::api_blocks_while_serving(Breakage::ApiBlocksWhileServing, &["api-blocks-while-serving"])]
+#[case::artifact_delete_refused(Breakage::ArtifactDeleteRefused, &["contract:nothing-left-behind"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_breakage_is_named_as_its_contract_line(
     #[case] breakage: Breakage,

@@ -306,26 +306,34 @@ async fn janitor_falls_back_to_mlflow_and_lists_deleted_experiments() {
     assert!(client.get_registered_model(model).await.is_err());
 }
 
-/// Issue 17: a proxy that drops DELETE bodies refuses every `registered-models/delete`.
-/// Every check that creates something runs against one stand-in with that breakage; then
-/// MLflow's store is read directly. Without a fallback, every model still there is listed
-/// in a result's `left_behind` (with its removal command) and tagged as a leftover; with
-/// MLflow's own address configured (`HOKUSAI_MLFLOW_INTERNAL_URL`), nothing is left at all.
+/// Issue 17: a proxy that drops DELETE bodies refuses every `registered-models/delete`; one
+/// that refuses DELETE on the artifact service keeps every artifact. Every check that
+/// creates something runs against one stand-in with that breakage; then MLflow's store is
+/// read directly. Without a fallback, every model and artifact directory still there is
+/// listed in a result's `left_behind` (with its removal command and, for artifacts, its
+/// bytes) and models are tagged as leftovers; with MLflow's own address configured
+/// (`HOKUSAI_MLFLOW_INTERNAL_URL`), nothing is left at all.
 #[rstest]
-#[case::proxy_only(false)]
-#[case::with_mlflow_url(true)]
+#[case::body_dropped(Breakage::ProxyDropsDeleteBody, false)]
+#[case::body_dropped_with_mlflow_url(Breakage::ProxyDropsDeleteBody, true)]
+#[case::artifacts_refused(Breakage::ArtifactDeleteRefused, false)]
+#[case::artifacts_refused_with_mlflow_url(Breakage::ArtifactDeleteRefused, true)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_delete_path_leaves_nothing_unlisted(#[case] fallback: bool) {
+async fn a_broken_delete_path_leaves_nothing_unlisted(
+    #[case] breakage: Breakage,
+    #[case] fallback: bool,
+) {
     use hokusai_verify::check::runner::{RunPolicy, ignore_results, run_plan};
     use hokusai_verify::config::Config;
     use hokusai_verify::fixtures::Env;
+    use hokusai_verify::mlflow::workflow::{LEFTOVER_TAG, LeftKind};
     use hokusai_verify::mlflow::{ApiPrefix, MlflowClient};
-    use hokusai_verify::standin::{Breakage, StandIn, StandInOptions};
+    use hokusai_verify::standin::{StandIn, StandInOptions};
     let profile = Profile::default_profile();
     let standin = StandIn::start(StandInOptions::new(profile.clone()).fast())
         .await
         .expect("the stand-in starts");
-    standin.set_breakage(Breakage::ProxyDropsDeleteBody, true);
+    standin.set_breakage(breakage, true);
     let mlflow = standin.mlflow_url();
     let mut config = Config::standin(profile.clone());
     if fallback {
@@ -352,41 +360,56 @@ async fn a_broken_delete_path_leaves_nothing_unlisted(#[case] fallback: bool) {
     let results = run_plan(&specs, &config, Some(env.clone()), policy, ignore_results())
         .await
         .unwrap();
-    let listed: Vec<&str> = results
+    let left: Vec<_> = results.iter().flat_map(|r| &r.left_behind).collect();
+    let listed = |kind: LeftKind| {
+        left.iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.name.as_str())
+            .collect::<Vec<&str>>()
+    };
+    let uploaded: f64 = results
         .iter()
-        .flat_map(|r| &r.left_behind)
-        .filter(|l| l.kind == hokusai_verify::mlflow::workflow::LeftKind::RegisteredModel)
-        .map(|l| l.name.as_str())
-        .collect();
+        .filter_map(|r| r.measurements.get(hokusai_verify::check::UPLOADED))
+        .sum();
+    let bytes_left = env.standin().unwrap().artifact_bytes();
+    let listed_bytes: u64 = left.iter().filter_map(|l| l.bytes).sum();
     let direct = MlflowClient::direct(env.http.clone(), mlflow, ApiPrefix::Api);
     let models = direct
         .search_registered_models("name LIKE 'hokusai-%'", 1000)
         .await
         .unwrap();
     eprintln!(
-        "fallback {fallback}: {} models left, {} listed",
+        "{breakage}, fallback {fallback}: {} models left ({} listed); {uploaded} bytes uploaded, {bytes_left} left ({listed_bytes} listed)",
         models.len(),
-        listed.len()
+        listed(LeftKind::RegisteredModel).len(),
+    );
+    assert!(uploaded > 0.0, "the checks uploaded nothing");
+    // Every model left is listed and tagged.
+    for m in &models {
+        assert!(
+            listed(LeftKind::RegisteredModel).contains(&m.name.as_str()),
+            "{} left behind and not listed",
+            m.name
+        );
+        assert!(
+            m.tags.iter().any(|t| t.key == LEFTOVER_TAG),
+            "{} not tagged as a leftover",
+            m.name
+        );
+    }
+    // Every artifact byte left is listed.
+    assert_eq!(
+        bytes_left, listed_bytes,
+        "artifact bytes left but not listed"
     );
     if fallback {
         assert!(models.is_empty(), "left behind: {models:?}");
-        assert!(listed.is_empty(), "{listed:?}");
-    } else {
+        assert_eq!(bytes_left, 0);
+        assert!(left.is_empty(), "{left:?}");
+    } else if breakage == Breakage::ProxyDropsDeleteBody {
         assert!(!models.is_empty(), "the breakage refused no delete");
-        for m in &models {
-            assert!(
-                listed.contains(&m.name.as_str()),
-                "{} left behind and not listed",
-                m.name
-            );
-            assert!(
-                m.tags
-                    .iter()
-                    .any(|t| t.key == hokusai_verify::mlflow::workflow::LEFTOVER_TAG),
-                "{} not tagged as a leftover",
-                m.name
-            );
-        }
+    } else {
+        assert!(bytes_left > 0, "the breakage refused no artifact delete");
     }
     let experiments = direct
         .search_experiments(Some("name LIKE 'hv-%'"), 1000)

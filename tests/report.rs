@@ -123,6 +123,7 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
             name: "abc123".into(),
             reason: format!("runs/delete: 403 {{\"key\": \"{CANARY}\"}}"),
             remove: "curl -X POST \"$MLFLOW_URL/api/2.0/mlflow/runs/delete\"".into(),
+            bytes: None,
         }],
     }
 }
@@ -492,7 +493,10 @@ fn left_behind_objects_are_listed_with_their_removal_command() {
         name: "hokusai-hv-20261202000000-abcd-flow".into(),
         reason: "DELETE registered-models/delete: 400 missing name".into(),
         remove: "curl -X DELETE -d '{\"name\":\"hokusai-hv-20261202000000-abcd-flow\"}' \"$MLFLOW_URL/api/2.0/mlflow/registered-models/delete\"".into(),
+        bytes: Some(2_500_000),
     }];
+    r.measurements
+        .insert(hokusai_verify::check::UPLOADED.into(), 3_000_000.0);
     let md = report::markdown::report(&Report::build(vec![r], vec![]));
     let section = md
         .split("## Left behind on the platform")
@@ -501,6 +505,10 @@ fn left_behind_objects_are_listed_with_their_removal_command() {
     assert!(section.contains("hokusai-hv-20261202000000-abcd-flow"));
     assert!(section.contains("$MLFLOW_URL/api/2.0/mlflow/registered-models/delete"));
     assert!(section.contains("hokusai_verify.leftover"));
+    assert!(
+        md.contains("**Storage:** the checks uploaded 2.9 MB of artifacts; left on the platform: 1 object(s), 2.4 MB"),
+        "{md}"
+    );
     // A report without leftovers has no such section.
     let mut passed = canary_result("x", Outcome::Passed);
     passed.left_behind.clear();

@@ -106,6 +106,9 @@ super::vocabulary! {
         /// The proxy waits for a slow MLflow synchronously: while it waits, the API answers
         /// nothing else (head-of-line blocking, as a real deployment's blocked event loop).
         ApiBlocksWhileServing,
+        /// The proxy refuses `DELETE` on the artifact service (405): artifacts cannot be
+        /// removed through it.
+        ArtifactDeleteRefused,
     }
 }
 

@@ -18,6 +18,7 @@ pub use contract::Line;
 pub use record::{json_files_in, read_json_files, read_run_dir, record};
 pub use result::{CheckResult, Component, Evidence, EvidenceSink, Outcome};
 pub use run::{
-    Check, CheckFn, CheckFuture, CheckSpec, Failure, Need, ResultExt, Sender, ensure, ensure_eq,
+    Check, CheckFn, CheckFuture, CheckSpec, Failure, Need, ResultExt, Sender, UPLOADED, ensure,
+    ensure_eq,
 };
 pub use symptom::{Observer, Symptom};

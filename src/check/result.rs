@@ -226,6 +226,8 @@ pub struct EvidenceSink {
     saw: Arc<Mutex<Vec<Symptom>>>,
     observer: Arc<Observer>,
     injected: Arc<AtomicBool>,
+    /// Artifact bytes the check's clients uploaded (accepted by the platform).
+    uploaded: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for EvidenceSink {
@@ -240,6 +242,16 @@ impl EvidenceSink {
             observer,
             ..Self::default()
         }
+    }
+
+    /// Counts artifact bytes an upload put on the platform.
+    pub fn uploaded(&self, bytes: u64) {
+        self.uploaded.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Artifact bytes uploaded so far.
+    pub fn uploaded_bytes(&self) -> u64 {
+        self.uploaded.load(Ordering::Relaxed)
     }
 
     /// Records an answered request and what its shape shows.

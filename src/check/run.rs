@@ -487,6 +487,13 @@ impl CheckSpec {
             }
         }
         let redact = |s: Option<String>| s.map(|s| crate::secret::redact(&s));
+        let uploaded = check.evidence.uploaded_bytes();
+        if uploaded > 0 {
+            check
+                .measurements
+                .entry(UPLOADED.to_owned())
+                .or_insert(uploaded as f64);
+        }
         CheckResult {
             area: self.area,
             id: self.full_id(),
@@ -509,6 +516,10 @@ impl CheckSpec {
         }
     }
 }
+
+/// The measurement of the artifact bytes a check put on the platform (the report's
+/// storage line adds them up).
+pub const UPLOADED: &str = "artifact_bytes_uploaded";
 
 /// Sends requests into a check's evidence from another task ([`Check::sender`]).
 #[derive(Clone)]

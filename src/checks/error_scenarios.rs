@@ -294,6 +294,11 @@ use crate::load::peak_rss_mb;
 fn large_artifact(c: &mut Check, size: ArtifactSize) -> CheckFuture<'_> {
     Box::pin(async move {
         let mb = size.megabytes();
+        if let Some(max) = c.env.config.large_artifact_max_mb.filter(|max| mb > *max) {
+            return Err(Failure::skipped(format!(
+                "a {mb} MB transfer is over HOKUSAI_LARGE_ARTIFACT_MAX_MB={max} (the contract's sizes are 50 and 200 MB)"
+            )));
+        }
         let client = c.mlflow(ApiPrefix::Api);
         let created = c.created(&client);
         let result = async {

@@ -361,7 +361,7 @@ fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        c.measure("artifact_bytes_uploaded", uploaded as f64);
+        c.measure(crate::check::UPLOADED, uploaded as f64);
         c.measure("artifact_bytes_left", left as f64);
         ensure(
             left == 0,

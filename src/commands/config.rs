@@ -177,6 +177,14 @@ pub fn rows(c: &Config, src: &Sources) -> Vec<(&'static str, String, &'static st
         Source::Unset,
     );
     row(
+        &["HOKUSAI_LARGE_ARTIFACT_MAX_MB"],
+        c.large_artifact_max_mb.map_or_else(
+            || "not set (the contract's 50 and 200 MB)".into(),
+            |m| format!("{m} MB"),
+        ),
+        Source::Unset,
+    );
+    row(
         &["HOKUSAI_RUN_BUDGET_S"],
         format!("{} s", c.run_budget.as_secs()),
         Source::Default,

@@ -117,6 +117,9 @@ pub struct Config {
     /// MLflow's own address, reachable only from inside the platform's network
     /// (`HOKUSAI_MLFLOW_INTERNAL_URL`, optional): clean-up's fallback when the proxy refuses a delete.
     pub mlflow_url: Option<Url>,
+    /// The largest artifact transfer the run may make (`HOKUSAI_LARGE_ARTIFACT_MAX_MB`;
+    /// unset: the contract's sizes, 50 and 200 MB); larger cases are skipped, naming it.
+    pub large_artifact_max_mb: Option<u64>,
 }
 
 /// One thing wrong with the configuration, naming the variable. Never contains a secret.
@@ -459,6 +462,23 @@ impl Config {
                 false
             }
         };
+        // A cap on the large-artifact transfers (a live platform's storage, a slow link).
+        let large_artifact_max_mb = vars
+            .get("HOKUSAI_LARGE_ARTIFACT_MAX_MB")
+            .and_then(|v| match v.parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    problem_list(
+                        &mut problems,
+                        "HOKUSAI_LARGE_ARTIFACT_MAX_MB",
+                        format!(
+                            "{} is not a positive number of MB",
+                            crate::secret::shown(&v)
+                        ),
+                    );
+                    None
+                }
+            });
         let concurrent_clients = match vars.get("HOKUSAI_CONCURRENT_CLIENTS") {
             None => 32,
             Some(v) => match v.parse::<usize>() {
@@ -504,6 +524,7 @@ impl Config {
             run_budget,
             concurrency,
             mlflow_url,
+            large_artifact_max_mb,
         })
     }
 

@@ -383,10 +383,12 @@ impl MlflowClient {
 
     /// `PUT` an artifact; `rel` is `<experiment_id>/<run_id>/artifacts/<path>`.
     pub async fn upload_artifact(&self, rel: &str, bytes: Vec<u8>) -> Result<(), MlflowError> {
+        let len = bytes.len() as u64;
         let req = Req::new(Method::PUT, self.artifact_path(rel))
             .raw_body(bytes, Some("application/octet-stream"));
         let ex = self.raw(req).await?;
         if (200..300).contains(&ex.status) {
+            self.count_upload(len);
             Ok(())
         } else {
             Err(MlflowError::from_exchange(
@@ -495,6 +497,9 @@ impl MlflowClient {
                 .collect::<String>(),
         );
         self.note(&call, status, started.elapsed(), excerpt.clone(), None);
+        if status.is_some_and(|s| (200..300).contains(&s)) {
+            self.count_upload(len);
+        }
         match status {
             Some(s) if (200..300).contains(&s) => Ok(hasher
                 .lock()
@@ -605,6 +610,32 @@ impl MlflowClient {
             sink.answered(self.host, &ex);
         }
         ex
+    }
+
+    /// Counts uploaded artifact bytes into the check's evidence (the report's storage line).
+    fn count_upload(&self, bytes: u64) {
+        if let Some(sink) = &self.sink {
+            sink.uploaded(bytes);
+        }
+    }
+
+    /// Bytes of the files under a run's artifact directory `path` (whole tree, at most
+    /// `depth` levels down); what a refused clean-up leaves on the platform.
+    pub async fn run_artifact_bytes(&self, run_id: &str) -> Result<u64, MlflowError> {
+        let mut total = 0;
+        let mut dirs: Vec<(Option<String>, u32)> = vec![(None, 0)];
+        while let Some((dir, depth)) = dirs.pop() {
+            for f in self.list_run_artifacts(run_id, dir.as_deref()).await? {
+                if f.is_dir {
+                    if depth < 8 {
+                        dirs.push((Some(f.path), depth + 1));
+                    }
+                } else {
+                    total += f.file_size.unwrap_or(0);
+                }
+            }
+        }
+        Ok(total)
     }
 
     fn note(

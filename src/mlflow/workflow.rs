@@ -160,14 +160,18 @@ impl Created {
     pub fn requeue(&self, left: &[LeftBehind]) {
         let mut ids = self.ids();
         for l in left {
-            let list = match l.kind {
-                LeftKind::RegisteredModel => &mut ids.models,
-                LeftKind::Run => &mut ids.runs,
-                LeftKind::Experiment => &mut ids.experiments,
-                LeftKind::Artifacts => continue, // deleted again with their run
+            let (list, name) = match l.kind {
+                LeftKind::RegisteredModel => (&mut ids.models, l.name.as_str()),
+                LeftKind::Run => (&mut ids.runs, l.name.as_str()),
+                LeftKind::Experiment => (&mut ids.experiments, l.name.as_str()),
+                // `<experiment id>/<run id>/artifacts`: deleted again with their run.
+                LeftKind::Artifacts => match l.name.split('/').nth(1) {
+                    Some(run) => (&mut ids.runs, run),
+                    None => continue,
+                },
             };
-            if !list.contains(&l.name) {
-                list.push(l.name.clone());
+            if !list.iter().any(|n| n == name) {
+                list.push(name.to_owned());
             }
         }
     }
@@ -259,7 +263,9 @@ impl Created {
             && let Err(reason) =
                 delete_with_fallback(client, direct, |c| c.delete_artifacts(&rel)).await
         {
-            problems.push(LeftBehind::new(LeftKind::Artifacts, rel, reason));
+            let mut left = LeftBehind::new(LeftKind::Artifacts, rel, reason);
+            left.bytes = client.run_artifact_bytes(&r).await.ok();
+            problems.push(left);
         }
         if let Err(reason) = delete_with_fallback(client, direct, |c| c.delete_run(&r)).await {
             let _ = client.set_run_tag(&r, LEFTOVER_TAG, "true").await;
@@ -331,6 +337,9 @@ pub struct LeftBehind {
     /// A command that removes it, run where MLflow is reachable (`$MLFLOW_URL`: its
     /// internal address).
     pub remove: String,
+    /// Artifact bytes it keeps on the platform, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 impl LeftBehind {
@@ -359,6 +368,7 @@ impl LeftBehind {
             name,
             reason,
             remove,
+            bytes: None,
         }
     }
 }

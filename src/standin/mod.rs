@@ -278,6 +278,11 @@ impl StandIn {
         lock(&self.state.usage_calls).clone()
     }
     /// Every request the proxy forwarded to MLflow so far.
+    /// Bytes of artifacts MLflow holds (what a run left on the platform).
+    pub fn artifact_bytes(&self) -> u64 {
+        lock(&self.state.mlflow).artifact_bytes()
+    }
+
     pub fn forwarded(&self) -> Vec<ForwardedRequest> {
         lock(&self.state.forwarded).clone()
     }

@@ -748,6 +748,12 @@ impl RegistryResponder {
                 500,
             ))
         };
+        if state.broken(Breakage::ArtifactDeleteRefused)
+            && method == "DELETE"
+            && upstream_path.contains("mlflow-artifacts/artifacts")
+        {
+            return Some((detail(405, "Method Not Allowed"), 405));
+        }
         if state.broken(Breakage::VersionTagsRejected)
             && upstream_path.ends_with("model-versions/set-tag")
         {

@@ -10,6 +10,15 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |s| format!("{s:.0}"))
 }
 
+/// `1234567` → `1.2 MB`.
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / f64::from(1 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1024.0),
+        n => format!("{n} bytes"),
+    }
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -87,6 +96,29 @@ pub fn report(r: &Report) -> String {
         },
         c.total
     );
+    let uploaded: f64 = r
+        .checks
+        .iter()
+        .filter_map(|c| c.measurements.get(crate::check::UPLOADED))
+        .sum();
+    let left: Vec<_> = r.checks.iter().flat_map(|c| &c.left_behind).collect();
+    if uploaded > 0.0 || !left.is_empty() {
+        let left_bytes: u64 = left.iter().filter_map(|l| l.bytes).sum();
+        let _ = writeln!(
+            s,
+            "**Storage:** the checks uploaded {} of artifacts; left on the platform: {}.\n",
+            bytes(uploaded as u64),
+            if left.is_empty() {
+                "nothing".to_owned()
+            } else {
+                format!(
+                    "{} object(s), {} of artifacts (listed under \"Left behind on the platform\")",
+                    left.len(),
+                    bytes(left_bytes)
+                )
+            }
+        );
+    }
     if let Some(p) = &r.partial {
         let _ = writeln!(
             s,

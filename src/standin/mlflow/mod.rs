@@ -63,6 +63,13 @@ impl Default for MlflowStore {
     }
 }
 
+impl MlflowStore {
+    /// Bytes of all artifacts stored.
+    pub fn artifact_bytes(&self) -> u64 {
+        self.artifacts.values().map(|b| b.len() as u64).sum()
+    }
+}
+
 /// How the server is reached and configured, for one request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestContext {
