@@ -5,9 +5,10 @@
 //! A test binary of its own: the run token (`mlflow::naming::run_token`) is this process's,
 //! and cargo runs test binaries one at a time, so nothing else writes to the folder meanwhile.
 
+mod common;
+
 use hokusai_verify::catalogue::Area;
 use hokusai_verify::check::Outcome;
-use hokusai_verify::check::runner::{RunPolicy, ignore_results, run_plan};
 use hokusai_verify::mlflow::naming::run_token;
 use hokusai_verify::mlflow::{ApiPrefix, MlflowClient};
 use std::path::Path;
@@ -44,15 +45,7 @@ async fn the_registration_flow_leaves_nothing_on_a_real_mlflow() {
     let env = hokusai_verify::fixtures::Env::for_mlflow_server(url.parse().unwrap()).await;
     let specs = hokusai_verify::checks::area(Area::RegistrationFlow, env.profile());
     let before = folder_bytes(dir);
-    let config = env.config.clone();
-    let policy = RunPolicy {
-        concurrency: 1,
-        run_dir: None,
-        ..RunPolicy::from_config(&config)
-    };
-    let results = run_plan(&specs, &config, Some(env.clone()), policy, ignore_results())
-        .await
-        .unwrap();
+    let results = common::run_in_sequence(&specs, env.clone()).await;
     for r in &results {
         assert_eq!(r.outcome, Outcome::Passed, "{}", r.explain());
     }

@@ -323,7 +323,6 @@ async fn a_broken_delete_path_leaves_nothing_unlisted(
     #[case] breakage: Breakage,
     #[case] fallback: bool,
 ) {
-    use hokusai_verify::check::runner::{RunPolicy, ignore_results, run_plan};
     use hokusai_verify::config::Config;
     use hokusai_verify::fixtures::Env;
     use hokusai_verify::mlflow::workflow::{LEFTOVER_TAG, LeftKind};
@@ -352,14 +351,7 @@ async fn a_broken_delete_path_leaves_nothing_unlisted(
     .flat_map(|a| hokusai_verify::checks::area(a, &profile))
     .filter(|s| !s.heavy)
     .collect();
-    let policy = RunPolicy {
-        concurrency: 1,
-        run_dir: None,
-        ..RunPolicy::from_config(&config)
-    };
-    let results = run_plan(&specs, &config, Some(env.clone()), policy, ignore_results())
-        .await
-        .unwrap();
+    let results = common::run_in_sequence(&specs, env.clone()).await;
     let left: Vec<_> = results.iter().flat_map(|r| &r.left_behind).collect();
     let listed = |kind: LeftKind| {
         left.iter()

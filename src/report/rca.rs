@@ -286,9 +286,11 @@ pub const CAUSES: &[RootCause] = &[
             matches!(s, Symptom::AlbErrorPage { host, .. } if host == "auth")
                 || matches!(s, Symptom::AuthServiceFailed { slow: false, .. })
         },
+        // Once the auth service is seen down, every auth failure is its: on a loaded machine
+        // some of its fast answers take about the API's timeout too.
         |s| {
             matches!(s, Symptom::AlbErrorPage { host, .. } if host == "auth")
-                || matches!(s, Symptom::AuthServiceFailed { slow: false, .. })
+                || matches!(s, Symptom::AuthServiceFailed { .. })
         },
     ),
     fault(

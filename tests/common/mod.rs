@@ -264,3 +264,17 @@ pub fn planned_checks(output: &str) -> usize {
         })
         .expect("the plan line")
 }
+
+/// Runs `specs` one after another against one shared environment (they share its
+/// platform), recording nothing; results in plan order.
+pub async fn run_in_sequence(specs: &[CheckSpec], env: Arc<Env>) -> Vec<CheckResult> {
+    let config = env.config.clone();
+    let policy = RunPolicy {
+        concurrency: 1,
+        run_dir: None,
+        ..RunPolicy::from_config(&config)
+    };
+    run_plan(specs, &config, Some(env), policy, ignore_results())
+        .await
+        .expect("a shared environment needs no start")
+}
