@@ -482,6 +482,7 @@ async fn ecs_calls_use_the_timeouts_and_remember_a_dead_endpoint() {
 /// - `closes-after-answer`: every connection is closed after one answer without a
 ///   `Connection: close` (as a real server did after a 500), on a platform whose MLflow is
 ///   down (every proxied call a 5xx): the pooled connections die under the next request.
+///   The cause named stays `mlflow-down`.
 #[rstest]
 #[case::auth_6s("auth-6s")]
 #[case::closes_after_answer("closes-after-answer")]
@@ -554,16 +555,30 @@ async fn a_misbehaving_platform_ends_in_bounded_time_naming_the_cause(#[case] ki
         "a result for every planned check"
     );
     if kind == "closes-after-answer" {
-        // The dead pooled connections were retried (recorded), not reported as findings.
+        // Idempotent requests that met a dead pooled connection were retried (recorded).
+        // A POST is never repeated: only those already in flight when the host first closed
+        // a connection under a request (at most one per concurrent check, 4) may be lost;
+        // after that the host's POSTs go out on connections of their own.
         assert!(
             report.to_string().contains("\"retried\""),
             "no retry recorded"
         );
-        for c in report["checks"].as_array().unwrap() {
-            let said = format!("{} {}", c["actual"], c["message"]);
+        let lost: Vec<&serde_json::Value> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                let said = format!("{} {}", c["actual"], c["message"]);
+                said.contains("connection closed") || said.contains("reset")
+            })
+            .collect();
+        assert!(lost.len() <= 4, "{} findings lost: {lost:?}", lost.len());
+        for c in lost {
             assert!(
-                !said.contains("connection closed") && !said.contains("reset"),
-                "a closed connection became a finding: {c}"
+                c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("POST ")),
+                "an idempotent request lost to a closed connection: {c}"
             );
         }
     }
