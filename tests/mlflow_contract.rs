@@ -1,11 +1,13 @@
 //! MLflow contract tests: the stand-in's MLflow emulation must answer like a real
-//! `mlflow server`. Every case runs against both, under both `api/2.0` and `ajax-api/2.0`;
-//! the normalised transcripts (ids, timestamps and generated names replaced) must be equal,
-//! and they are pinned in **one shared snapshot per case** (`snapshots/mlflow_contract_*`).
+//! `mlflow server` of the profile's major. Every case runs under both majors, against the
+//! stand-in (under the profile whose platform runs that major) and a real server of that
+//! major, under both `api/2.0` and `ajax-api/2.0`; the normalised transcripts (ids,
+//! timestamps and generated names replaced) must be equal, and they are pinned in **one
+//! snapshot per case and major** (`snapshots/mlflow<major>_contract_*`).
 //!
-//! The real server comes from `HOKUSAI_MLFLOW_URL` (`make test` starts one). Without it the
-//! stand-in is still compared with the snapshot recorded from real MLflow; under `CI` a
-//! missing real server is a failure.
+//! The real servers come from `HOKUSAI_MLFLOW_URL` (3.x) and `HOKUSAI_MLFLOW2_URL` (2.9.2);
+//! `make test` starts both. Without one the stand-in is still compared with the snapshot
+//! recorded from that real MLflow; under `CI` a missing real server is a failure.
 
 use hokusai_verify::catalogue::Area;
 use hokusai_verify::config::Profile;
@@ -179,6 +181,14 @@ impl Session {
 
     fn normalise_str(&self, s: &str) -> String {
         let mut out = s.replace(&self.token, "<token>");
+        // MLflow 2's missing-artifact message names the server's local artifact folder.
+        const FROM: &str = "downloading one or more artifacts from ";
+        if let Some(start) = out.find(FROM).map(|i| i + FROM.len())
+            && let Some(len) = out[start..].find(":\n")
+        {
+            let root = out[start..start + len].to_owned();
+            out = out.replace(&root, "<artifact-root>");
+        }
         for (i, r) in self.runs.iter().enumerate() {
             out = out.replace(r, &format!("<run-{i}>"));
         }
@@ -198,6 +208,15 @@ impl Session {
             out = out.replace(&format!("'{e}/"), &format!("'{label}/"));
             out = out.replace(&format!(":/{e}/"), &format!(":/{label}/"));
             out = out.replace(&format!("id={e} "), &format!("id={label} "));
+            out = out.replace(&format!("File {e}/"), &format!("File {label}/"));
+            out = out.replace(
+                &format!("<artifact-root>/{e}/"),
+                &format!("<artifact-root>/{label}/"),
+            );
+            out = out.replace(
+                &format!("Invalid value {e} for parameter 'experiment_id'"),
+                &format!("Invalid value {label} for parameter 'experiment_id'"),
+            );
         }
         // The real server's duplicate-experiment message carries the SQL statement.
         if let Some(i) = out.find("\n[SQL: ").or_else(|| out.find(" [SQL: ")) {
@@ -320,8 +339,13 @@ fn runs_flow(
             json!({"run_id": run, "key": "loss", "value": 0.1}),
         )
         .await;
-        s.post("runs/create", json!({"experiment_id": 2, "run_name": "x"}))
-            .await;
+        // The experiment's id as a number (MLflow 3 refuses the type, 2.9.2 takes it).
+        let numeric: i64 = exp.parse().unwrap_or_default();
+        s.post(
+            "runs/create",
+            json!({"experiment_id": numeric, "run_name": "x", "start_time": 1795670547999_i64}),
+        )
+        .await;
         s.get(
             "runs/get",
             &[("run_id", "0123456789abcdef0123456789abcdef")],
@@ -585,6 +609,46 @@ fn artifacts(
     })
 }
 
+fn repeated_query_keys(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        let model = s.name("repeat");
+        s.post("registered-models/create", json!({"name": model}))
+            .await;
+        let (first, second) = (
+            format!("name = '{model}'"),
+            format!("name = '{model}-other'"),
+        );
+        // A single-valued key twice: MLflow 3 takes the first, 2.9.2 crashes (HTML 500).
+        s.get(
+            "registered-models/search",
+            &[
+                ("filter", &first),
+                ("filter", &second),
+                ("max_results", "5"),
+            ],
+        )
+        .await;
+        s.get(
+            "registered-models/search",
+            &[("filter", &second), ("filter", &first)],
+        )
+        .await;
+        s.get(
+            "registered-models/search",
+            &[
+                ("filter", &first),
+                ("max_results", "5"),
+                ("max_results", "0"),
+            ],
+        )
+        .await;
+        s.delete("registered-models/delete", json!({"name": model}))
+            .await;
+    })
+}
+
 const CASES: &[(&str, Case)] = &[
     (
         "experiments_create_get_search",
@@ -596,23 +660,71 @@ const CASES: &[(&str, Case)] = &[
     ("registry_errors", registry_errors),
     ("malformed_requests", malformed_requests),
     ("artifacts", artifacts),
+    ("repeated_query_keys", repeated_query_keys),
 ];
 
-fn real_server() -> Option<Url> {
-    match std::env::var("HOKUSAI_MLFLOW_URL") {
-        Ok(u) => Some(Url::parse(&u).expect("HOKUSAI_MLFLOW_URL is a URL")),
-        Err(_) if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") => {
-            panic!(
-                "CI must compare with a real MLflow: run `make test` (it starts one) or set HOKUSAI_MLFLOW_URL"
-            )
-        }
-        Err(_) => {
-            eprintln!(
-                "HOKUSAI_MLFLOW_URL not set: comparing the stand-in with the snapshots recorded from real MLflow only"
-            );
-            None
+/// An MLflow major the platform has run: which profile's platform runs it, and where
+/// `make test` puts a real server of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Major {
+    /// MLflow 2.9.2, pinned by the `hokusai-2025-08` platform.
+    V2,
+    /// MLflow 3.x, behind the `hokusai-2026` platform.
+    V3,
+}
+
+impl Major {
+    fn profile(self) -> Profile {
+        let name = match self {
+            Major::V2 => "hokusai-2025-08",
+            Major::V3 => "hokusai-2026",
+        };
+        let p = Profile::load(name).unwrap();
+        assert_eq!(p.proxy.mlflow_major_version, self.number());
+        p
+    }
+    fn number(self) -> u8 {
+        match self {
+            Major::V2 => 2,
+            Major::V3 => 3,
         }
     }
+    fn url_var(self) -> &'static str {
+        match self {
+            Major::V2 => "HOKUSAI_MLFLOW2_URL",
+            Major::V3 => "HOKUSAI_MLFLOW_URL",
+        }
+    }
+    fn snapshot(self, case: &str) -> String {
+        format!("mlflow{}_contract_{case}", self.number())
+    }
+    /// The real server of this major, if one is running.
+    fn real_server(self) -> Option<Url> {
+        let var = self.url_var();
+        match std::env::var(var) {
+            Ok(u) => Some(Url::parse(&u).unwrap_or_else(|e| panic!("{var} is not a URL: {e}"))),
+            Err(_) if ci() => panic!(
+                "CI must compare with a real MLflow {}: run `make test` (it starts one) or set {var}",
+                self.number()
+            ),
+            Err(_) => {
+                eprintln!(
+                    "{var} not set: comparing the stand-in with the snapshots recorded from real MLflow {} only",
+                    self.number()
+                );
+                None
+            }
+        }
+    }
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The real MLflow 3 the registration checks run against.
+fn real_server() -> Option<Url> {
+    Major::V3.real_server()
 }
 
 async fn transcript(base: Url, prefix: &'static str, case: Case) -> Value {
@@ -629,10 +741,14 @@ async fn transcript(base: Url, prefix: &'static str, case: Case) -> Value {
 #[case::registry_errors("registry_errors")]
 #[case::malformed_requests("malformed_requests")]
 #[case::artifacts("artifacts")]
+#[case::repeated_query_keys("repeated_query_keys")]
 #[tokio::test]
-async fn stand_in_answers_like_real_mlflow(#[case] name: &str) {
+async fn stand_in_answers_like_real_mlflow(
+    #[values(Major::V2, Major::V3)] major: Major,
+    #[case] name: &str,
+) {
     let case = CASES.iter().find(|(n, _)| *n == name).unwrap().1;
-    let standin = StandIn::start(StandInOptions::new(Profile::default_profile()))
+    let standin = StandIn::start(StandInOptions::new(major.profile()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut runs: Vec<(String, Value)> = Vec::new();
@@ -641,9 +757,9 @@ async fn stand_in_answers_like_real_mlflow(#[case] name: &str) {
             format!("stand-in {prefix}"),
             transcript(standin.mlflow_url(), prefix, case).await,
         ));
-        if let Some(real) = real_server() {
+        if let Some(real) = major.real_server() {
             runs.push((
-                format!("real MLflow {prefix}"),
+                format!("real MLflow {} {prefix}", major.number()),
                 transcript(real, prefix, case).await,
             ));
         }
@@ -651,16 +767,30 @@ async fn stand_in_answers_like_real_mlflow(#[case] name: &str) {
     let (first_name, first) = &runs[0];
     for (other_name, other) in &runs[1..] {
         if let Some(diff) = first_difference(first, other) {
-            panic!("{first_name} and {other_name} differ in case {name}:\n{diff}");
+            // Both whole transcripts, to diff at leisure (a temp dir, never the run folder).
+            let dir = std::env::temp_dir().join("hokusai-verify-contract");
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut kept = vec![];
+            for (label, t) in [(first_name, first), (other_name, other)] {
+                let f = dir.join(format!(
+                    "{}-{}.json",
+                    major.snapshot(name),
+                    label.replace(['/', ' '], "_")
+                ));
+                std::fs::write(&f, serde_json::to_string_pretty(t).unwrap()).unwrap();
+                kept.push(f.display().to_string());
+            }
+            panic!(
+                "{first_name} and {other_name} differ in case {name}:\n{diff}\nwhole transcripts: {}",
+                kept.join(" ")
+            );
         }
     }
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../snapshots");
     settings.set_prepend_module_to_snapshot(false);
-    // One shared snapshot: recorded from real MLflow, matched by the stand-in.
-    settings.bind(|| {
-        insta::assert_json_snapshot!(format!("mlflow_contract_{name}"), runs[runs.len() - 1].1)
-    });
+    // One snapshot per major: recorded from real MLflow, matched by the stand-in.
+    settings.bind(|| insta::assert_json_snapshot!(major.snapshot(name), runs[runs.len() - 1].1));
 }
 
 /// Where two transcripts first differ, with context; `None` when equal.
@@ -692,13 +822,13 @@ fn first_difference(a: &Value, b: &Value) -> Option<String> {
 /// the comparison that gates every case, against the transcript recorded from real MLflow.
 #[tokio::test]
 async fn a_divergence_in_any_field_or_status_fails() {
-    let standin = StandIn::start(StandInOptions::new(Profile::default_profile()))
+    let standin = StandIn::start(StandInOptions::new(Major::V3.profile()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let ours = transcript(standin.mlflow_url(), "api/2.0", registry_flow).await;
     let snap = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/snapshots/mlflow_contract_registry_flow.snap"
+        "/snapshots/mlflow3_contract_registry_flow.snap"
     ))
     .unwrap();
     let recorded: Value = serde_json::from_str(snap.splitn(3, "---").nth(2).unwrap()).unwrap();

@@ -71,7 +71,8 @@ super::vocabulary! {
         RateLimitShared,
         /// The proxy does not add the `X-Hokusai-*` identity headers.
         IdentityHeadersMissing,
-        /// A missing artifact answers 500 instead of 404.
+        /// The proxy answers a missing artifact with its own 500 `{"detail"}` instead of
+        /// MLflow's answer (3.x: 404; 2.9.2: its 500 `INTERNAL_ERROR`).
         #[serde(rename = "missing-artifact-500")]
         #[strum(serialize = "missing-artifact-500")]
         MissingArtifactIs500,

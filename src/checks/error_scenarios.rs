@@ -7,6 +7,7 @@ use crate::catalogue::{Area, Fault, KeyRole};
 use crate::check::{
     Check, CheckFuture, CheckSpec, Component, Failure, Line, Need, ResultExt, ensure, ensure_eq,
 };
+use crate::config::MlflowMajor;
 use crate::config::Profile;
 use crate::http::{Auth, Req};
 use crate::mlflow::naming::{experiment_name, model_name, unique_token};
@@ -663,6 +664,21 @@ fn malformed_json(c: &mut Check, case: MalformedBody) -> CheckFuture<'_> {
         let lookup = client.get_experiment_by_name(&name).await;
         if let Ok(Some(e)) = &lookup {
             let _ = client.delete_experiment(&e.experiment_id).await;
+        }
+        if case == MalformedBody::TenMbDocument && c.env.profile().mlflow_major() == MlflowMajor::V2
+        {
+            // MLflow 2.9.2 has no length limit on a tag value: it stores the document
+            // (measured). Passed through unchanged, that is a 200 and every byte stored; a
+            // proxy that cuts or refuses the body shows here.
+            let stored = lookup?
+                .and_then(|e| e.tags.into_iter().find(|t| t.key == "k"))
+                .map_or(0, |t| t.value.len());
+            ensure(
+                ex.status == 200 && stored == 10 * 1024 * 1024,
+                "MLflow 2.9.2's own answer, passed through unchanged: 200 and the 10,485,760-byte tag value stored whole (MLflow 3 refuses it with a 4xx)",
+                format!("{}; {stored} bytes stored", expect::describe(&ex)),
+            )?;
+            return still_serves(c).await;
         }
         if case == MalformedBody::JsonArray {
             // Documented exception: MLflow itself crashes on a JSON array (an HTML 500);

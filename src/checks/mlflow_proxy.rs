@@ -104,7 +104,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             AREA,
             "artifacts_through_proxy",
             Component::Artifacts,
-            "artifact PUT/GET through the proxy, byte-identical; a missing one is 404",
+            "artifact PUT/GET through the proxy, byte-identical; a missing one answered as the profile's MLflow major does",
             artifacts_through_proxy,
         )
         .line(Line::ArtifactsProxied),
@@ -423,6 +423,7 @@ fn html_errors_become_json(c: &mut Check) -> CheckFuture<'_> {
 
 fn artifacts_through_proxy(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
+        let major = c.env.profile().mlflow_major();
         let client: MlflowClient = c.mlflow(ApiPrefix::Api);
         let created = c.created(&client);
         async {
@@ -442,7 +443,7 @@ fn artifacts_through_proxy(c: &mut Check) -> CheckFuture<'_> {
             )?;
             let missing = format!("{id}/{}/artifacts/data/missing.bin", run.info.run_id);
             let ex = client.raw(Req::get(client.artifact_path(&missing))).await?;
-            expect::status(&ex, 404)
+            expect::missing_artifact(&ex, major)
         }
         .await
     })

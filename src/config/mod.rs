@@ -7,7 +7,9 @@ mod profile;
 
 pub use duration::{parse_age, parse_duration_at_most, parse_load_duration};
 
-pub use profile::{DEFAULT_PROFILE, Profile, ProfileError, builtin_names as builtin_profile_names};
+pub use profile::{
+    DEFAULT_PROFILE, MlflowMajor, Profile, ProfileError, builtin_names as builtin_profile_names,
+};
 
 use crate::catalogue::KeyRole;
 use std::collections::HashMap;

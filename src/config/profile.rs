@@ -24,6 +24,44 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
     BUILTIN.iter().map(|(n, _)| *n)
 }
 
+/// The MLflow release behind a profile's proxy (its `mlflow_major_version`): what the
+/// stand-in emulates, and what checks expect from upstream where the contract leaves an
+/// answer to MLflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MlflowMajor {
+    /// MLflow 2.9.2, which the `hokusai-2025-08` platform pinned.
+    V2,
+    /// MLflow 3.17.2.
+    V3,
+}
+
+impl MlflowMajor {
+    /// The major of the MLflow behind a profile's proxy (3 for anything but 2).
+    pub fn of(profile: &Profile) -> Self {
+        if profile.proxy.mlflow_major_version == 2 {
+            Self::V2
+        } else {
+            Self::V3
+        }
+    }
+
+    /// What `/version` answers.
+    pub fn release(self) -> &'static str {
+        match self {
+            Self::V2 => "2.9.2",
+            Self::V3 => "3.17.2",
+        }
+    }
+
+    /// The major version number.
+    pub fn number(self) -> u8 {
+        match self {
+            Self::V2 => 2,
+            Self::V3 => 3,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -129,6 +167,11 @@ impl Profile {
     }
 
     /// The default profile (`hokusai-2025-08`).
+    /// The major of the MLflow behind this profile's proxy.
+    pub fn mlflow_major(&self) -> MlflowMajor {
+        MlflowMajor::of(self)
+    }
+
     pub fn default_profile() -> Self {
         Self::load(DEFAULT_PROFILE).expect("the built-in default profile parses")
     }

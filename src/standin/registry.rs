@@ -780,8 +780,14 @@ impl RegistryResponder {
                 reply.body = serde_json::to_vec(&v).unwrap_or_default();
             }
         };
+        // MLflow's answer for a missing artifact: 404 from 3.x, 500 INTERNAL_ERROR from 2.9.2.
+        let missing_artifact = reply.status == 404
+            || (reply.status == 500
+                && reply
+                    .body
+                    .starts_with(b"{\"error_code\": \"INTERNAL_ERROR\""));
         if state.broken(Breakage::MissingArtifactIs500)
-            && reply.status == 404
+            && missing_artifact
             && upstream_path.contains("mlflow-artifacts")
         {
             reply.status = 500;

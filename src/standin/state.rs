@@ -221,6 +221,7 @@ impl State {
         ns: String,
         keys: TestKeys,
     ) -> Self {
+        let major = profile.mlflow_major();
         Self {
             profile,
             keys,
@@ -234,7 +235,7 @@ impl State {
             revoked: RwLock::new(BTreeSet::new()),
             auth_override: RwLock::new(None),
             redis: Mutex::new(redis),
-            mlflow: Mutex::new(MlflowStore::default()),
+            mlflow: Mutex::new(MlflowStore::new(major)),
             validate_calls: Mutex::new(Vec::new()),
             cached_once: Mutex::new(Default::default()),
             usage_calls: Mutex::new(Vec::new()),

@@ -1,12 +1,13 @@
 //! An in-memory MLflow tracking server and model registry that answers like a real
-//! `mlflow server` (3.x) for the calls the suite makes: shapes, status codes and error
-//! bodies follow `shared/reference/mlflow-real.md`, and `tests/mlflow_contract.rs` compares
-//! it with a real server.
+//! `mlflow server` of the profile's major (3.17.2, or 2.9.2 for a profile whose platform
+//! runs MLflow 2) for the calls the suite makes: shapes, status codes and error bodies
+//! follow `shared/reference/mlflow-real.md`, and `tests/mlflow_contract.rs` compares it
+//! with a real server of each major.
 //!
 //! By concern: `routes` (which endpoint a path is, its methods, the dispatch), `params`
 //! (request validation as MLflow does it), `store` (the objects and the handlers that
 //! change and search them), `artifacts` (the artifact service), `reply` (rendering the
-//! answers and error bodies).
+//! answers and error bodies), `v2` (where MLflow 2.9.2 answers differently from 3.x).
 
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -16,11 +17,13 @@ mod params;
 mod reply;
 mod routes;
 mod store;
+mod v2;
 
 use params::*;
 use reply::*;
 use store::*;
 
+pub use crate::config::MlflowMajor;
 pub use reply::{MlErr, MlflowReply};
 
 type MlResult = Result<MlflowReply, MlErr>;
@@ -28,6 +31,8 @@ type MlResult = Result<MlflowReply, MlErr>;
 /// The server's whole state.
 #[derive(Debug)]
 pub struct MlflowStore {
+    /// The release it answers like.
+    pub(crate) major: MlflowMajor,
     experiments: BTreeMap<u64, Experiment>,
     next_experiment: u64,
     runs: HashMap<String, Run>,
@@ -39,6 +44,13 @@ pub struct MlflowStore {
 
 impl Default for MlflowStore {
     fn default() -> Self {
+        Self::new(MlflowMajor::V3)
+    }
+}
+
+impl MlflowStore {
+    /// An empty server (only the `Default` experiment) answering like `major`.
+    pub fn new(major: MlflowMajor) -> Self {
         let now = now_ms();
         let mut experiments = BTreeMap::new();
         experiments.insert(
@@ -53,6 +65,7 @@ impl Default for MlflowStore {
             },
         );
         Self {
+            major,
             experiments,
             next_experiment: 1,
             runs: HashMap::new(),

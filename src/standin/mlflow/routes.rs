@@ -97,6 +97,29 @@ impl MlflowStore {
         body: &[u8],
         ctx: RequestContext,
     ) -> MlflowReply {
+        match self.major {
+            MlflowMajor::V3 => self.handle_v3(method, path, query, content_type, body, ctx),
+            MlflowMajor::V2 => {
+                if let Some(reply) = super::v2::before(method, path, query) {
+                    return reply;
+                }
+                let body = super::v2::request_body(path, body);
+                let reply = self.handle_v3(method, path, query, content_type, &body, ctx);
+                super::v2::answer(method, path, reply)
+            }
+        }
+    }
+
+    /// Answers one HTTP request as MLflow 3.17.2 does.
+    fn handle_v3(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        content_type: Option<&str>,
+        body: &[u8],
+        ctx: RequestContext,
+    ) -> MlflowReply {
         if ctx.via_public_host && path.starts_with("/api/") {
             return MlflowReply::not_found_page();
         }
@@ -105,7 +128,7 @@ impl MlflowStore {
             Route::Version => MlflowReply {
                 status: 200,
                 content_type: "text/html; charset=utf-8",
-                body: b"3.17.2".to_vec(),
+                body: self.major.release().as_bytes().to_vec(),
             },
             Route::Unknown => MlflowReply::not_found_page(),
             Route::Artifacts(rest) => {
@@ -133,9 +156,11 @@ impl MlflowStore {
                     return self.history_bulk(query).unwrap_or_else(|e| e.reply());
                 }
                 let params = if method == "GET" {
+                    // A repeated key: the first value counts (reversed, so it is inserted last).
                     Params(
                         query
                             .iter()
+                            .rev()
                             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                             .collect(),
                     )

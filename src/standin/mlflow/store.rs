@@ -141,11 +141,14 @@ impl MlflowStore {
     pub(super) fn create_experiment(&mut self, p: &Params) -> MlResult {
         let name = p.str("name")?;
         let tags = p.tags("tags")?;
-        // MLflow's entity limits (measured: a 10 MB name or tag value is refused).
-        max_len("name", &name, 500)?;
-        for (k, v) in &tags {
-            max_len("key", k, 250)?;
-            max_len("value", v, 20_000)?;
+        // MLflow 3's entity limits (measured: a 10 MB name or tag value is refused). 2.9.2
+        // has none here: it stores a 10 MB tag value and a 600-character name.
+        if self.major == MlflowMajor::V3 {
+            max_len("name", &name, 500)?;
+            for (k, v) in &tags {
+                max_len("key", k, 250)?;
+                max_len("value", v, 20_000)?;
+            }
         }
         if self.experiments.values().any(|e| e.name == name) {
             return Err(MlErr::exists(format!(
