@@ -139,9 +139,10 @@ impl Env {
     }
 
     /// An environment whose MLflow client talks straight to an MLflow server (no proxy, no
-    /// key), for running the registration checks against a real MLflow.
-    pub async fn for_mlflow_server(url: Url) -> Arc<Env> {
-        let config = Config::standin(Profile::default_profile());
+    /// key), for running the registration checks against a real MLflow of the `profile`'s
+    /// major.
+    pub async fn for_mlflow_server(url: Url, profile: Profile) -> Arc<Env> {
+        let config = Config::standin(profile);
         let key = ApiKey::random();
         Arc::new(Env {
             http: HttpClient::new(config.request_timeout, config.connect_timeout),

@@ -856,7 +856,8 @@ async fn a_divergence_in_any_field_or_status_fails() {
     }
 }
 
-/// The registration-flow checks, straight against the real MLflow (no proxy, no key).
+/// The registration-flow checks, straight against a real MLflow of each major (no proxy,
+/// no key).
 #[rstest]
 #[case::workflow("workflow_completes")]
 #[case::registry("model_in_registry")]
@@ -866,9 +867,14 @@ async fn a_divergence_in_any_field_or_status_fails() {
 #[case::budget("workflow_within_budget")]
 #[case::cleanup("cleanup_leaves_nothing")]
 #[tokio::test]
-async fn registration_flow_against_real_mlflow(#[case] id: &str) {
-    let Some(real) = real_server() else { return };
-    let env = hokusai_verify::fixtures::Env::for_mlflow_server(real).await;
+async fn registration_flow_against_real_mlflow(
+    #[values(Major::V2, Major::V3)] major: Major,
+    #[case] id: &str,
+) {
+    let Some(real) = major.real_server() else {
+        return;
+    };
+    let env = hokusai_verify::fixtures::Env::for_mlflow_server(real, major.profile()).await;
     let spec = hokusai_verify::checks::find(env.profile(), Area::RegistrationFlow, id).unwrap();
     let r = spec.run(&env).await;
     assert_eq!(

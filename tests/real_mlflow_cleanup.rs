@@ -42,7 +42,8 @@ async fn the_registration_flow_leaves_nothing_on_a_real_mlflow() {
         return;
     };
     let dir = Path::new(&dir);
-    let env = hokusai_verify::fixtures::Env::for_mlflow_server(url.parse().unwrap()).await;
+    let profile = hokusai_verify::config::Profile::load("hokusai-2026").unwrap();
+    let env = hokusai_verify::fixtures::Env::for_mlflow_server(url.parse().unwrap(), profile).await;
     let specs = hokusai_verify::checks::area(Area::RegistrationFlow, env.profile());
     let before = folder_bytes(dir);
     let results = common::run_in_sequence(&specs, env.clone()).await;

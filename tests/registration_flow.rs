@@ -184,6 +184,7 @@ async fn a_test_context_cleans_up_what_the_test_registered(ctx: &mut common::Reg
         &ctx.client,
         &req,
         hokusai_verify::model::SampleModel::get(),
+        hokusai_verify::config::Profile::default_profile().mlflow_major(),
         &ctx.created,
         None,
     )

@@ -57,7 +57,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             AREA,
             "artifacts_round_trip",
             Component::Artifacts,
-            "the model's artifacts download byte-identical (sha256)",
+            "the model's artifacts download byte-identical (sha256), and the tree under the version's download URI is what was uploaded",
             artifacts_round_trip,
         )
         .line(Line::ArtifactsProxied),
@@ -90,10 +90,11 @@ async fn with_registration<'a, F>(
 where
     F: for<'b> FnOnce(&'b mut Check, &'b MlflowClient, &'b Registration) -> CheckFuture<'b>,
 {
+    let major = c.env.profile().mlflow_major();
     let client = c.mlflow(ApiPrefix::Api);
     let created = c.created(&client);
     let req = RegistrationRequest::fresh(label);
-    match register(&client, &req, SampleModel::get(), &created, budget).await {
+    match register(&client, &req, SampleModel::get(), major, &created, budget).await {
         Ok(reg) => {
             for (stage, d) in &reg.stages {
                 c.measure(&format!("stage_ms.{stage}"), d.as_secs_f64() * 1e3);
@@ -190,14 +191,15 @@ fn model_in_registry(c: &mut Check) -> CheckFuture<'_> {
 
 fn second_registration_is_version_2(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
+        let major = c.env.profile().mlflow_major();
         let client = c.mlflow(ApiPrefix::Api);
         let created = c.created(&client);
         let req = RegistrationRequest::fresh("v2");
         async {
-            let first = register(&client, &req, SampleModel::get(), &created, None)
+            let first = register(&client, &req, SampleModel::get(), major, &created, None)
                 .await
                 .map_err(blocked_by_workflow)?;
-            let second = register(&client, &req, SampleModel::get(), &created, None)
+            let second = register(&client, &req, SampleModel::get(), major, &created, None)
                 .await
                 .map_err(blocked_by_workflow)?;
             ensure_eq("first version", first.version.as_str(), "1")?;
@@ -262,13 +264,47 @@ fn artifacts_round_trip(c: &mut Check) -> CheckFuture<'_> {
             let listed = client
                 .list_run_artifacts(&reg.run_id, Some("model"))
                 .await?;
-            for name in ["model/MLmodel", "model/model.json"] {
+            for name in ["model/MLmodel", "model/data", "model/code"] {
                 ensure(
                     listed.iter().any(|f| f.path == name),
                     format!("{name} in artifacts/list"),
                     format!("{listed:?}"),
                 )?;
             }
+            // What MLflow's client does to load `models:/<name>/<version>`: resolve the
+            // download URI, walk the tree under it. Both must give back what was uploaded.
+            let uri = client.download_uri(&reg.model_name, &reg.version).await?;
+            let model_dir = format!("{}/{}/artifacts/model", reg.experiment_id, reg.run_id);
+            ensure(
+                uri.trim_end_matches('/') == reg.source
+                    || uri.trim_end_matches('/') == format!("mlflow-artifacts:/{model_dir}"),
+                format!(
+                    "the download URI of version {} is its source {}",
+                    reg.version, reg.source
+                ),
+                uri.clone(),
+            )?;
+            let tree = client.artifact_tree(&model_dir).await?;
+            let uploaded: Vec<(String, u64)> = {
+                let mut v: Vec<(String, u64)> = reg
+                    .files
+                    .iter()
+                    .map(|f| {
+                        let under = f
+                            .rel
+                            .strip_prefix(&format!("{model_dir}/"))
+                            .unwrap_or(&f.rel);
+                        (under.to_owned(), f.len as u64)
+                    })
+                    .collect();
+                v.sort();
+                v
+            };
+            ensure(
+                tree == uploaded,
+                format!("the tree under the download URI is what was uploaded: {uploaded:?}"),
+                format!("{tree:?}"),
+            )?;
             Ok(())
         })
     }))
@@ -306,10 +342,11 @@ fn workflow_within_budget(c: &mut Check) -> CheckFuture<'_> {
 
 fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
+        let major = c.env.profile().mlflow_major();
         let client = c.mlflow(ApiPrefix::Api);
         let created = c.created(&client);
         let req = RegistrationRequest::fresh("cleanup");
-        let reg = match register(&client, &req, SampleModel::get(), &created, None).await {
+        let reg = match register(&client, &req, SampleModel::get(), major, &created, None).await {
             Ok(r) => r,
             Err(e) => {
                 return Err(blocked_by_workflow(e));

@@ -5,6 +5,7 @@
 use super::expect;
 use crate::catalogue::Area;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
+use crate::config::MlflowMajor;
 use crate::config::Profile;
 use crate::http::{Auth, Req};
 use crate::mlflow::naming::{experiment_name, model_name, unique_token};
@@ -95,11 +96,12 @@ fn bearer(c: &Check) -> Auth {
 /// Uploads the sample model's files to a run; returns (relative path, sha256) per file.
 async fn upload_model(
     client: &MlflowClient,
+    major: MlflowMajor,
     exp: &str,
     run: &str,
 ) -> Result<Vec<(String, String)>, Failure> {
     let mut out = Vec::new();
-    for (path, bytes) in SampleModel::get().files(run) {
+    for (path, bytes) in SampleModel::get().files(run, major) {
         let rel = format!("{exp}/{run}/artifacts/{path}");
         let sum = sha256_hex(&bytes);
         client.upload_artifact(&rel, bytes).await?;
@@ -117,7 +119,15 @@ fn model_registration_simple(c: &mut Check) -> CheckFuture<'_> {
             // The script's model name in the suite's naming scheme, unique per run (runs must
             // not collide or clean up each other).
             let req = RegistrationRequest::fresh("test-model-registration");
-            let reg = register(&client, &req, SampleModel::get(), &created, None).await?;
+            let reg = register(
+                &client,
+                &req,
+                SampleModel::get(),
+                c.env.profile().mlflow_major(),
+                &created,
+                None,
+            )
+            .await?;
             client
                 .log_metric(&reg.run_id, "test_metric", SampleModel::get().accuracy, 1)
                 .await?;
@@ -174,7 +184,13 @@ fn auth_registration(c: &mut Check) -> CheckFuture<'_> {
             client
                 .log_metric(&run.info.run_id, "accuracy", SampleModel::get().accuracy, 0)
                 .await?;
-            upload_model(&client, &exp, &run.info.run_id).await?;
+            upload_model(
+                &client,
+                c.env.profile().mlflow_major(),
+                &exp,
+                &run.info.run_id,
+            )
+            .await?;
             let back = client.get_run(&run.info.run_id).await?;
             ensure(
                 back.data.params.iter().any(|p| p.key == "learning_rate"),
@@ -230,7 +246,13 @@ fn correct_registration(c: &mut Check) -> CheckFuture<'_> {
                     &[Tag::new("hokusai_token_id", &token)],
                 )
                 .await?;
-            upload_model(&client, &exp, &run.info.run_id).await?;
+            upload_model(
+                &client,
+                c.env.profile().mlflow_major(),
+                &exp,
+                &run.info.run_id,
+            )
+            .await?;
             client.finish_run(&run.info.run_id).await?;
             let name = model_name(&token);
             let first = client

@@ -54,6 +54,7 @@ pub fn registration(env: Arc<Env>) -> Work {
                 &client,
                 &RegistrationRequest::fresh(&format!("load-{i}")),
                 SampleModel::get(),
+                env.profile().mlflow_major(),
                 &created,
                 None,
             )

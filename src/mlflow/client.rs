@@ -771,6 +771,64 @@ impl MlflowClient {
         Self::required(&v, "model_version", "model-versions/get")
     }
 
+    /// Where MLflow's client downloads a version from (`model-versions/get-download-uri`).
+    pub async fn download_uri(&self, name: &str, version: &str) -> Result<String, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::GET,
+                "model-versions/get-download-uri",
+                None,
+                &[("name", name), ("version", version)],
+            )
+            .await?;
+        Self::required(&v, "artifact_uri", "model-versions/get-download-uri")
+    }
+
+    /// Every file under an artifact directory (`<exp>/<run>/artifacts/<dir>`) with its size,
+    /// listed through the artifact service as MLflow's client walks it (`?path=`), at most 8
+    /// levels down. Paths are relative to `rel_dir`.
+    pub async fn artifact_tree(&self, rel_dir: &str) -> Result<Vec<(String, u64)>, MlflowError> {
+        let root = rel_dir.trim_matches('/');
+        let list = format!(
+            "{}/{}/mlflow-artifacts/artifacts",
+            self.mount,
+            self.prefix.as_str()
+        );
+        let mut files = Vec::new();
+        let mut dirs = vec![(String::new(), 0u32)];
+        while let Some((dir, depth)) = dirs.pop() {
+            let path = if dir.is_empty() {
+                root.to_owned()
+            } else {
+                format!("{root}/{dir}")
+            };
+            let call = "GET mlflow-artifacts/artifacts?path=";
+            let ex = self.raw(Req::get(list.clone()).query("path", path)).await?;
+            if ex.status != 200 {
+                return Err(MlflowError::from_exchange(call.into(), &ex));
+            }
+            let v: Value = serde_json::from_slice(&ex.body).map_err(|e| {
+                MlflowError::unexpected(call.into(), &ex, &format!("unexpected body ({e})"))
+            })?;
+            for f in Self::list::<FileInfo>(&v, "files", call)? {
+                let sub = if dir.is_empty() {
+                    f.path.clone()
+                } else {
+                    format!("{dir}/{}", f.path)
+                };
+                if f.is_dir {
+                    if depth < 8 {
+                        dirs.push((sub, depth + 1));
+                    }
+                } else {
+                    files.push((sub, f.file_size.unwrap_or(0)));
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
     pub async fn search_model_versions(
         &self,
         filter: &str,

@@ -3,6 +3,7 @@
 //! again — also when a check fails half-way.
 
 use super::{MlflowClient, MlflowError, Tag};
+use crate::config::MlflowMajor;
 use crate::model::SampleModel;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
@@ -431,6 +432,7 @@ pub async fn register(
     client: &MlflowClient,
     req: &RegistrationRequest,
     model: &SampleModel,
+    major: MlflowMajor,
     created: &Created,
     budget: Option<Duration>,
 ) -> Result<Registration, WorkflowError> {
@@ -492,7 +494,7 @@ pub async fn register(
 
     // 3. artifacts
     let mut files = Vec::new();
-    for (path, bytes) in model.files(&run_id) {
+    for (path, bytes) in model.files(&run_id, major) {
         let rel = format!("{experiment_id}/{run_id}/artifacts/{path}");
         let sha256 = sha256_hex(&bytes);
         let len = bytes.len();

@@ -1,12 +1,20 @@
 //! The sample model a registration check registers: a logistic regression trained with
 //! `linfa-logistic` on deterministic synthetic data, with real metrics computed on held-out
-//! data, packaged as an MLflow model directory (`MLmodel` + the serialised model).
+//! data, packaged as an MLflow model directory that MLflow's own client loads
+//! (`mlflow.pyfunc.load_model`): a `python_function` flavor whose loader ships with the model
+//! (`code/hokusai_logreg.py`, from `python/`), the coefficients (`data/model.json`), the
+//! environment files, a signature and an input example, written as the profile's MLflow
+//! major writes them.
 //!
 //! ```
+//! use hokusai_verify::config::MlflowMajor;
 //! let m = hokusai_verify::model::SampleModel::get();
 //! assert!(m.accuracy > 0.7 && m.auroc > 0.75, "{m:?}");
+//! let files = m.files("0123456789abcdef0123456789abcdef", MlflowMajor::V2);
+//! assert!(files.iter().any(|(p, _)| p == "model/code/hokusai_logreg.py"));
 //! ```
 
+use crate::config::MlflowMajor;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
@@ -20,6 +28,12 @@ const N_TEST: usize = 200;
 const TRUE_WEIGHTS: [f64; 4] = [1.5, -2.0, 0.8, 0.0];
 const TRUE_BIAS: f64 = 0.3;
 const MAX_ITERATIONS: u64 = 200;
+/// Held-out rows in the input example (and scored by MLflow's client in the tests).
+const N_EXAMPLES: usize = 5;
+/// The feature (column) names.
+pub const FEATURES: [&str; 4] = ["f0", "f1", "f2", "f3"];
+/// The model's loader, shipped in its `code` directory.
+pub const LOADER: &str = include_str!("../../python/hokusai_logreg.py");
 
 /// A trained model and its held-out metrics.
 #[derive(Debug, Clone)]
@@ -32,6 +46,10 @@ pub struct SampleModel {
     pub auroc: f64,
     pub n_train: usize,
     pub n_test: usize,
+    /// The first held-out rows: the model's input example.
+    pub examples: Vec<Vec<f64>>,
+    /// What linfa predicts for them (the probability of class 1).
+    pub example_predictions: Vec<f64>,
 }
 
 fn normal(rng: &mut fastrand::Rng) -> f64 {
@@ -104,6 +122,12 @@ impl SampleModel {
             .fit(&Dataset::new(x_train, y_train))
             .expect("logistic regression fits the synthetic data");
         let probs = fitted.predict_probabilities(&x_test);
+        let examples: Vec<Vec<f64>> = x_test
+            .rows()
+            .into_iter()
+            .take(N_EXAMPLES)
+            .map(|r| r.to_vec())
+            .collect();
         // Probabilities are for the larger class label (1).
         let predicted: Vec<usize> = probs.iter().map(|p| usize::from(*p >= 0.5)).collect();
         let correct = predicted
@@ -121,7 +145,21 @@ impl SampleModel {
             ),
             n_train: N_TRAIN,
             n_test: N_TEST,
+            example_predictions: probs.iter().take(N_EXAMPLES).copied().collect(),
+            examples,
         }
+    }
+
+    /// The probability of class 1 for one row, from the coefficients alone (what the
+    /// shipped loader computes).
+    pub fn predict(&self, row: &[f64]) -> f64 {
+        let z: f64 = self.intercept
+            + row
+                .iter()
+                .zip(&self.coefficients)
+                .map(|(x, w)| x * w)
+                .sum::<f64>();
+        1.0 / (1.0 + (-z).exp())
     }
 
     /// The metrics to log, as computed.
@@ -141,32 +179,114 @@ impl SampleModel {
         ]
     }
 
-    /// The serialised model (`model.json`).
+    /// The serialised model (`data/model.json`), read by the shipped loader.
     pub fn model_json(&self) -> Vec<u8> {
         let v = serde_json::json!({
             "type": "logistic_regression", "library": "linfa-logistic",
-            "features": ["f0", "f1", "f2", "f3"], "coefficients": self.coefficients, "intercept": self.intercept,
+            "features": FEATURES, "coefficients": self.coefficients, "intercept": self.intercept,
             "threshold": 0.5, "positive_class": 1,
         });
         serde_json::to_vec_pretty(&v).expect("json")
     }
 
-    /// The `MLmodel` descriptor for a run.
-    pub fn mlmodel(&self, run_id: &str) -> Vec<u8> {
-        format!(
-            "artifact_path: model\nflavors:\n  hokusai_logreg:\n    data: model.json\n    loader_module: hokusai_verify.model\n    model_type: logistic_regression\nmodel_size_bytes: {}\nrun_id: {run_id}\nutc_time_created: '{}'\n",
-            self.model_json().len(),
-            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f")
-        )
-        .into_bytes()
+    /// The input example in pandas' `split` orient, as MLflow writes `input_example.json`.
+    pub fn input_example(&self) -> serde_json::Value {
+        serde_json::json!({"columns": FEATURES, "data": self.examples})
     }
 
-    /// The files of the model directory: (path under the run's artifacts, bytes).
-    pub fn files(&self, run_id: &str) -> Vec<(String, Vec<u8>)> {
-        vec![
-            ("model/MLmodel".into(), self.mlmodel(run_id)),
-            ("model/model.json".into(), self.model_json()),
-        ]
+    /// The signature's columns, as `major` writes them (3.x marks each column required).
+    fn signature(major: MlflowMajor) -> (String, String) {
+        let required = match major {
+            MlflowMajor::V2 => "",
+            MlflowMajor::V3 => ", \"required\": true",
+        };
+        let inputs: Vec<String> = FEATURES
+            .iter()
+            .map(|f| format!("{{\"type\": \"double\", \"name\": \"{f}\"{required}}}"))
+            .collect();
+        (
+            format!("[{}]", inputs.join(", ")),
+            format!("[{{\"type\": \"double\"{required}}}]"),
+        )
+    }
+
+    /// The `MLmodel` descriptor for a run, in the keys `major` writes (measured from
+    /// `mlflow.pyfunc.save_model` of 2.9.2 and 3.17.2 with a `loader_module`).
+    pub fn mlmodel(&self, run_id: &str, major: MlflowMajor, size_bytes: usize) -> Vec<u8> {
+        let (inputs, outputs) = Self::signature(major);
+        let uuid: String = std::iter::repeat_with(|| fastrand::digit(16))
+            .take(32)
+            .collect();
+        let v3 = major == MlflowMajor::V3;
+        let mut y = String::from("artifact_path: model\nflavors:\n  python_function:\n");
+        y += "    code: code\n    data: data\n    env:\n      conda: conda.yaml\n      virtualenv: python_env.yaml\n";
+        y += "    loader_module: hokusai_logreg\n    python_version: '3.11'\n";
+        if v3 {
+            y += "    streamable: false\nis_signature_from_type_hint: false\n";
+        }
+        y += &format!("mlflow_version: {}\n", major.release());
+        if v3 {
+            y += "model_id: null\n";
+        }
+        y += &format!("model_size_bytes: {size_bytes}\nmodel_uuid: {uuid}\n");
+        if v3 {
+            y += "prompts: null\n";
+        }
+        y += &format!("run_id: {run_id}\n");
+        y += "saved_input_example_info:\n  artifact_path: input_example.json\n  pandas_orient: split\n";
+        if v3 {
+            y += "  serving_input_path: serving_input_example.json\n";
+        }
+        y += "  type: dataframe\n";
+        y += &format!("signature:\n  inputs: '{inputs}'\n  outputs: '{outputs}'\n  params: null\n");
+        if v3 {
+            y += "type_hint_from_example: false\n";
+        }
+        y += &format!(
+            "utc_time_created: '{}'\n",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f")
+        );
+        y.into_bytes()
+    }
+
+    /// The files of the model directory: (path under the run's artifacts, bytes), as the
+    /// profile's MLflow `major` writes a logged model.
+    pub fn files(&self, run_id: &str, major: MlflowMajor) -> Vec<(String, Vec<u8>)> {
+        let release = major.release();
+        let example = self.input_example();
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            ("model/code/hokusai_logreg.py".into(), LOADER.as_bytes().to_vec()),
+            ("model/data/model.json".into(), self.model_json()),
+            (
+                "model/requirements.txt".into(),
+                format!("mlflow=={release}\nnumpy\n").into_bytes(),
+            ),
+            (
+                "model/python_env.yaml".into(),
+                b"python: '3.11'\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\ndependencies:\n- -r requirements.txt\n".to_vec(),
+            ),
+            (
+                "model/conda.yaml".into(),
+                format!("channels:\n- conda-forge\ndependencies:\n- python=3.11\n- pip\n- pip:\n  - mlflow=={release}\n  - numpy\nname: mlflow-env\n").into_bytes(),
+            ),
+            (
+                "model/input_example.json".into(),
+                serde_json::to_vec(&example).expect("json"),
+            ),
+        ];
+        if major == MlflowMajor::V3 {
+            files.push((
+                "model/serving_input_example.json".into(),
+                serde_json::to_vec_pretty(&serde_json::json!({"dataframe_split": example}))
+                    .expect("json"),
+            ));
+        }
+        let size = files.iter().map(|(_, b)| b.len()).sum();
+        files.insert(
+            0,
+            ("model/MLmodel".into(), self.mlmodel(run_id, major, size)),
+        );
+        files
     }
 }
 
@@ -182,6 +302,39 @@ mod tests {
         // The noise feature gets the smallest weight.
         let w = &a.coefficients;
         assert!(w[3].abs() < w[0].abs() && w[3].abs() < w[1].abs(), "{w:?}");
+    }
+
+    #[test]
+    fn the_shipped_loader_computes_what_linfa_predicts() {
+        let m = SampleModel::get();
+        assert_eq!(m.examples.len(), N_EXAMPLES);
+        for (row, want) in m.examples.iter().zip(&m.example_predictions) {
+            assert!((m.predict(row) - want).abs() < 1e-12, "{row:?}");
+        }
+    }
+
+    #[test]
+    fn the_mlmodel_names_the_shipped_loader_as_each_major_writes_it() {
+        let m = SampleModel::get();
+        for major in [MlflowMajor::V2, MlflowMajor::V3] {
+            let files = m.files("r1", major);
+            let mlmodel = String::from_utf8(files[0].1.clone()).unwrap();
+            assert!(
+                mlmodel.contains("loader_module: hokusai_logreg\n"),
+                "{mlmodel}"
+            );
+            assert!(mlmodel.contains(&format!("mlflow_version: {}\n", major.release())));
+            assert_eq!(
+                mlmodel.contains("serving_input_path"),
+                major == MlflowMajor::V3
+            );
+            assert_eq!(
+                files
+                    .iter()
+                    .any(|(p, _)| p == "model/serving_input_example.json"),
+                major == MlflowMajor::V3
+            );
+        }
     }
 
     #[test]
