@@ -5,6 +5,7 @@ mod common;
 
 use common::target;
 use hokusai_verify::catalogue::Area;
+use hokusai_verify::check::Outcome;
 use hokusai_verify::fixtures::Env;
 use std::sync::Arc;
 
@@ -55,6 +56,29 @@ async fn caught_by_fault_2026(#[case] id: &str, #[case] fault: Fault) {
         r.message.as_deref().unwrap_or("").contains("403"),
         "{}",
         r.explain()
+    );
+}
+
+/// What an MLflow 3 client sends to log and register a model: only under a profile whose
+/// MLflow is 3 (MLflow 2 has no logged models, so 2025-08 plans no such check). Passes on a
+/// healthy stand-in; artifact serving switched off fails it.
+#[rstest]
+#[case::logged_model_healthy("logged_model_registers", None)]
+#[case::logged_model_no_artifacts("logged_model_registers", Some(Fault::ArtifactsDisabled))]
+#[case::logged_model_mlflow_down("logged_model_registers", Some(Fault::MlflowDown))]
+#[tokio::test]
+async fn logged_model_under_mlflow_3(#[case] id: &str, #[case] fault: Option<Fault>) {
+    let faults: Vec<Fault> = fault.into_iter().collect();
+    let r = common::run_under_faults("hokusai-2026", Area::RegistrationFlow, id, &faults).await;
+    match fault {
+        None => assert_eq!(r.outcome, Outcome::Passed, "{}", r.explain()),
+        Some(f) => common::assert_caught(&r, &[f]),
+    }
+    assert!(r.left_behind.is_empty(), "{:?}", r.left_behind);
+    let old = hokusai_verify::config::Profile::load("hokusai-2025-08").unwrap();
+    assert!(
+        hokusai_verify::checks::find(&old, Area::RegistrationFlow, id).is_none(),
+        "planned under MLflow 2"
     );
 }
 

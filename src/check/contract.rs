@@ -365,7 +365,7 @@ impl Line {
             ),
             Line::ArtifactsProxied => info(
                 "§6",
-                "artifacts go up and come back byte-identical through the proxy; a missing one is 404",
+                "artifacts go up and come back byte-identical through the proxy; a missing one is answered as the profile's MLflow answers it (3.x: 404; 2.9.2: 500 INTERNAL_ERROR)",
                 Artifacts,
                 "fix artifact proxying",
                 "API service, MLflow task definition",

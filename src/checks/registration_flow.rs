@@ -1,7 +1,8 @@
 //! Checklist area 3, the model-registration flow (contract section 7) through the proxy:
 //! the whole workflow with the Hokusai metadata, the model visible in the registry, a second
 //! registration as version "2", metrics/params/artifacts read back exactly, the time budget,
-//! and clean-up that leaves nothing behind.
+//! and clean-up that leaves nothing behind. Under a profile whose MLflow is 3, also what an
+//! MLflow 3 client sends to log and register a model (a logged model).
 //!
 //! Every check registers its own uniquely named model and deletes everything it created at
 //! the end, also when it fails; a clean-up that fails makes the check fail.
@@ -10,7 +11,8 @@ use crate::catalogue::Area;
 use crate::check::{
     Check, CheckFuture, CheckSpec, Component, Failure, Line, Symptom, ensure, ensure_eq,
 };
-use crate::config::Profile;
+use crate::config::{MlflowMajor, Profile};
+use crate::mlflow::naming::{experiment_name, model_name, unique_token};
 use crate::mlflow::workflow::WorkflowError;
 use crate::mlflow::workflow::{Registration, RegistrationRequest, register, sha256_hex};
 use crate::mlflow::{ApiPrefix, MlflowClient, tag};
@@ -19,8 +21,8 @@ use std::time::Duration;
 
 pub const AREA: Area = Area::RegistrationFlow;
 
-pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
-    vec![
+pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
+    let mut checks = vec![
         CheckSpec::new(
             AREA,
             "workflow_completes",
@@ -77,7 +79,21 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             cleanup_leaves_nothing,
         )
         .line(Line::NothingLeftBehind),
-    ]
+    ];
+    // MLflow 2 has no logged models: the check exists only where the platform runs MLflow 3.
+    if profile.mlflow_major() == MlflowMajor::V3 {
+        checks.push(
+            CheckSpec::new(
+                AREA,
+                "logged_model_registers",
+                Component::Mlflow,
+                "what an MLflow 3 client sends to log and register a model goes through the proxy: a logged model with its artifacts, finalized, registered from models:/<model_id>, downloading byte-identical from its download URI",
+                logged_model_registers,
+            )
+            .line(Line::RegistrationWorkflow),
+        );
+    }
+    checks
 }
 
 /// Registers a fresh model, runs `verify` on it, and always cleans up.
@@ -406,5 +422,82 @@ fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
             format!("{left} of {uploaded} bytes still downloadable"),
         )
         .map_err(|f| f.symptom(Symptom::DeleteNotApplied))
+    })
+}
+
+/// MLflow 3's client logs a model as a *logged model* (recorded in docs/mlflow-clients.md):
+/// `logged-models` create, `runs/outputs`, the artifacts under the model's own URI, the
+/// finalize `PATCH`, then `model-versions/create` from `models:/<model_id>`. Loading resolves
+/// the version's download URI to the logged model's artifacts.
+fn logged_model_registers(c: &mut Check) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let client = c.mlflow(ApiPrefix::Api);
+        let created = c.created(&client);
+        let exp = client
+            .create_experiment(&experiment_name("logged"), &[])
+            .await?;
+        created.experiment(exp.clone());
+        let run = client.create_run(&exp, "logged-model", &[]).await?;
+        let run_id = run.info.run_id.clone();
+        created.run(run_id.clone());
+        let logged = client.create_logged_model(&exp, "model", &run_id).await?;
+        created.logged_model(logged.model_id.clone(), &exp);
+        client.log_model_output(&run_id, &logged.model_id).await?;
+        let dir = logged
+            .artifact_uri
+            .strip_prefix("mlflow-artifacts:/")
+            .map(|d| d.trim_matches('/').to_owned());
+        let Some(dir) = dir else {
+            return Err(Failure::failed(
+                "the logged model's artifact URI on the artifact service (mlflow-artifacts:/...)",
+                logged.artifact_uri.clone(),
+            ));
+        };
+        let mut uploaded: Vec<(String, u64)> = Vec::new();
+        let mut sums = Vec::new();
+        for (path, bytes) in SampleModel::get().files(&run_id, MlflowMajor::V3) {
+            let under = path.strip_prefix("model/").unwrap_or(&path).to_owned();
+            let rel = format!("{dir}/{under}");
+            uploaded.push((under, bytes.len() as u64));
+            sums.push((rel.clone(), sha256_hex(&bytes)));
+            client.upload_artifact(&rel, bytes).await?;
+        }
+        uploaded.sort();
+        let ready = client.finalize_logged_model(&logged.model_id).await?;
+        ensure_eq(
+            "the logged model's status after the finalize",
+            ready.status.as_str(),
+            "LOGGED_MODEL_READY",
+        )?;
+        let name = model_name(&unique_token("logged"));
+        client.create_registered_model(&name, "", &[]).await?;
+        created.model(name.clone());
+        let version = client
+            .create_model_version_from_logged_model(&name, &logged.model_id)
+            .await?;
+        let uri = client.download_uri(&name, &version.version).await?;
+        ensure(
+            uri.trim_end_matches('/') == logged.artifact_uri.trim_end_matches('/'),
+            format!(
+                "the version's download URI is the logged model's artifacts ({})",
+                logged.artifact_uri
+            ),
+            uri.clone(),
+        )?;
+        let tree = client.artifact_tree(&dir).await?;
+        ensure(
+            tree == uploaded,
+            format!("the tree under the download URI is what was uploaded: {uploaded:?}"),
+            format!("{tree:?}"),
+        )?;
+        for (rel, want) in sums {
+            let got = sha256_hex(&client.download_artifact(&rel).await?);
+            ensure(
+                got == want,
+                format!("{rel} with sha256 {want}"),
+                format!("sha256 {got}"),
+            )?;
+        }
+        Ok(())
     })
 }

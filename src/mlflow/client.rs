@@ -724,6 +724,79 @@ impl MlflowClient {
         .map(drop)
     }
 
+    // ---- MLflow 3's logged models (what an MLflow 3 client sends; docs/mlflow-clients.md) ----
+
+    /// `POST logged-models`: a logged model from `run`; returns its id and artifact URI.
+    pub async fn create_logged_model(
+        &self,
+        experiment_id: &str,
+        name: &str,
+        run_id: &str,
+    ) -> Result<LoggedModelInfo, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::POST,
+                "logged-models",
+                Some(
+                    json!({"experiment_id": experiment_id, "name": name, "source_run_id": run_id,
+                            "tags": [{"key": "mlflow.user", "value": "hokusai-verify"}]}),
+                ),
+                &[],
+            )
+            .await?;
+        Self::required(&v["model"], "info", "logged-models")
+    }
+
+    /// `PATCH logged-models/<id>` to `LOGGED_MODEL_READY` (the client's finalize).
+    pub async fn finalize_logged_model(&self, id: &str) -> Result<LoggedModelInfo, MlflowError> {
+        let endpoint = format!("logged-models/{id}");
+        let v: Value = self
+            .call(
+                Method::PATCH,
+                &endpoint,
+                Some(json!({"model_id": id, "status": "LOGGED_MODEL_READY"})),
+                &[],
+            )
+            .await?;
+        Self::required(&v["model"], "info", &endpoint)
+    }
+
+    /// `POST runs/outputs`: records the logged model as the run's output.
+    pub async fn log_model_output(&self, run_id: &str, model_id: &str) -> Result<(), MlflowError> {
+        self.call::<Value>(
+            Method::POST,
+            "runs/outputs",
+            Some(json!({"run_id": run_id, "models": [{"model_id": model_id, "step": 0}]})),
+            &[],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `DELETE logged-models/<id>`.
+    pub async fn delete_logged_model(&self, id: &str) -> Result<(), MlflowError> {
+        self.call::<Value>(Method::DELETE, &format!("logged-models/{id}"), None, &[])
+            .await
+            .map(drop)
+    }
+
+    /// `model-versions/create` from a logged model (`models:/<id>` with `model_id`).
+    pub async fn create_model_version_from_logged_model(
+        &self,
+        name: &str,
+        model_id: &str,
+    ) -> Result<ModelVersion, MlflowError> {
+        let v: Value = self
+            .call(
+                Method::POST,
+                "model-versions/create",
+                Some(json!({"name": name, "source": format!("models:/{model_id}"), "model_id": model_id})),
+                &[],
+            )
+            .await?;
+        Self::required(&v, "model_version", "model-versions/create")
+    }
+
     pub async fn latest_versions(&self, name: &str) -> Result<Vec<ModelVersion>, MlflowError> {
         let v: Value = self
             .call(

@@ -132,3 +132,16 @@ pub struct FileInfo {
     #[serde(default)]
     pub file_size: Option<u64>,
 }
+
+/// MLflow 3's logged model (`logged-models` answers' `model.info`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct LoggedModelInfo {
+    pub model_id: String,
+    pub experiment_id: String,
+    /// `mlflow-artifacts:/<experiment>/models/<model_id>/artifacts`.
+    pub artifact_uri: String,
+    /// `LOGGED_MODEL_PENDING` until finalized `LOGGED_MODEL_READY`.
+    pub status: String,
+    #[serde(default)]
+    pub source_run_id: String,
+}

@@ -134,6 +134,8 @@ struct CreatedIds {
     experiments: Vec<String>,
     runs: Vec<String>,
     models: Vec<String>,
+    /// MLflow 3's logged models: (id, their artifact directory `<exp>/models/<id>/artifacts`).
+    logged_models: Vec<(String, String)>,
 }
 
 impl Created {
@@ -152,6 +154,12 @@ impl Created {
     pub fn model(&self, name: impl Into<String>) {
         self.ids().models.push(name.into());
     }
+    /// Records an MLflow 3 logged model of experiment `experiment_id`.
+    pub fn logged_model(&self, id: impl Into<String>, experiment_id: &str) {
+        let id = id.into();
+        let dir = format!("{experiment_id}/models/{id}/artifacts");
+        self.ids().logged_models.push((id, dir));
+    }
     /// The registered models recorded and not deleted yet.
     pub fn models(&self) -> Vec<String> {
         self.ids().models.clone()
@@ -165,11 +173,22 @@ impl Created {
                 LeftKind::RegisteredModel => (&mut ids.models, l.name.as_str()),
                 LeftKind::Run => (&mut ids.runs, l.name.as_str()),
                 LeftKind::Experiment => (&mut ids.experiments, l.name.as_str()),
-                // `<experiment id>/<run id>/artifacts`: deleted again with their run.
-                LeftKind::Artifacts => match l.name.split('/').nth(1) {
-                    Some(run) => (&mut ids.runs, run),
-                    None => continue,
-                },
+                // `<experiment id>/models/<model id>/artifacts`: deleted again with their
+                // logged model; `<experiment id>/<run id>/artifacts`: with their run.
+                LeftKind::Artifacts | LeftKind::LoggedModel => {
+                    let parts: Vec<&str> = l.name.split('/').collect();
+                    match parts.as_slice() {
+                        [exp, "models", id, ..] => {
+                            let dir = format!("{exp}/models/{id}/artifacts");
+                            if !ids.logged_models.iter().any(|(m, _)| m == id) {
+                                ids.logged_models.push(((*id).to_owned(), dir));
+                            }
+                            continue;
+                        }
+                        [_, run, ..] => (&mut ids.runs, *run),
+                        _ => continue,
+                    }
+                }
             };
             if !list.iter().any(|n| n == name) {
                 list.push(name.to_owned());
@@ -179,7 +198,10 @@ impl Created {
     /// Nothing recorded (or everything already deleted).
     pub fn is_empty(&self) -> bool {
         let ids = self.ids();
-        ids.experiments.is_empty() && ids.runs.is_empty() && ids.models.is_empty()
+        ids.experiments.is_empty()
+            && ids.runs.is_empty()
+            && ids.models.is_empty()
+            && ids.logged_models.is_empty()
     }
 
     /// Deletes everything recorded (models, then runs, then experiments). Returns what could
@@ -205,6 +227,24 @@ impl Created {
                     .set_registered_model_tag(&m, LEFTOVER_TAG, "true")
                     .await;
                 problems.push(LeftBehind::new(LeftKind::RegisteredModel, m, reason));
+            }
+        }
+        // A logged model's artifacts live beside the run's, not under it.
+        for (id, dir) in ids.logged_models {
+            // Only where something was stored (as for runs).
+            if client
+                .artifact_tree(&dir)
+                .await
+                .is_ok_and(|files| !files.is_empty())
+                && let Err(reason) =
+                    delete_with_fallback(client, direct, |c| c.delete_artifacts(&dir)).await
+            {
+                problems.push(LeftBehind::new(LeftKind::Artifacts, dir.clone(), reason));
+            }
+            if let Err(reason) =
+                delete_with_fallback(client, direct, |c| c.delete_logged_model(&id)).await
+            {
+                problems.push(LeftBehind::new(LeftKind::LoggedModel, dir, reason));
             }
         }
         // Runs side by side (a concurrency check leaves dozens; one after another they were
@@ -325,6 +365,11 @@ pub enum LeftKind {
     #[serde(rename = "artifacts")]
     #[strum(serialize = "artifacts")]
     Artifacts,
+    /// MLflow 3's logged model; its name is its artifact directory
+    /// (`<experiment id>/models/<model id>/artifacts`).
+    #[serde(rename = "logged model")]
+    #[strum(serialize = "logged model")]
+    LoggedModel,
 }
 
 /// Something a check created that clean-up could not remove, with the command that does.
@@ -359,6 +404,10 @@ impl LeftBehind {
                 format!("curl -X DELETE \"$MLFLOW_URL/api/2.0/mlflow-artifacts/artifacts/{name}\"")
             }
             LeftKind::Run => post("runs/delete", serde_json::json!({"run_id": name})),
+            LeftKind::LoggedModel => format!(
+                "curl -X DELETE \"$MLFLOW_URL/api/2.0/mlflow/logged-models/{}\"",
+                name.split('/').nth(2).unwrap_or(&name)
+            ),
             LeftKind::Experiment => post(
                 "experiments/delete",
                 serde_json::json!({"experiment_id": name}),

@@ -6,13 +6,15 @@
 //!
 //! By concern: `routes` (which endpoint a path is, its methods, the dispatch), `params`
 //! (request validation as MLflow does it), `store` (the objects and the handlers that
-//! change and search them), `artifacts` (the artifact service), `reply` (rendering the
+//! change and search them), `artifacts` (the artifact service), `logged` (MLflow 3's
+//! logged models), `reply` (rendering the
 //! answers and error bodies), `v2` (where MLflow 2.9.2 answers differently from 3.x).
 
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 mod artifacts;
+mod logged;
 mod params;
 mod reply;
 mod routes;
@@ -38,6 +40,8 @@ pub struct MlflowStore {
     runs: HashMap<String, Run>,
     models: BTreeMap<String, RegisteredModel>,
     artifacts: BTreeMap<String, Vec<u8>>,
+    /// MLflow 3's logged models, by id.
+    logged_models: BTreeMap<String, logged::LoggedModel>,
     /// The `duplicate-versions` breakage (set by the proxy for each request).
     pub duplicate_versions: bool,
 }
@@ -71,6 +75,7 @@ impl MlflowStore {
             runs: HashMap::new(),
             models: BTreeMap::new(),
             artifacts: BTreeMap::new(),
+            logged_models: BTreeMap::new(),
             duplicate_versions: false,
         }
     }

@@ -63,6 +63,11 @@ pub(super) fn allowed(endpoint: &str) -> Option<&'static [&'static str]> {
         }
         "model-versions/delete" | "model-versions/delete-tag" => &["DELETE"],
         "model-versions/update" => &["PATCH"],
+        "logged-models" | "logged-models/search" | "runs/outputs" | "runs/log-inputs" => &["POST"],
+        e if e.starts_with("logged-models/") && e.ends_with("/tags") => &["PATCH"],
+        e if e.starts_with("logged-models/") && e.matches('/').count() == 1 => {
+            &["GET", "PATCH", "DELETE"]
+        }
         _ => return None,
     })
 }
@@ -100,7 +105,7 @@ impl MlflowStore {
         match self.major {
             MlflowMajor::V3 => self.handle_v3(method, path, query, content_type, body, ctx),
             MlflowMajor::V2 => {
-                if let Some(reply) = super::v2::before(method, path, query) {
+                if let Some(reply) = super::v2::before(method, path, query, body) {
                     return reply;
                 }
                 let body = super::v2::request_body(path, body);
@@ -231,7 +236,16 @@ impl MlflowStore {
                 let run = self.run(&p.str("run_id")?)?;
                 // runs/get (unlike runs/create) also reports the run's outputs.
                 let mut v = self.run_json(run);
-                v["outputs"] = json!({});
+                v["outputs"] = if run.model_outputs.is_empty() {
+                    json!({})
+                } else {
+                    let outputs: Vec<Value> = run
+                        .model_outputs
+                        .iter()
+                        .map(|(id, step)| json!({"model_id": id, "step": step}))
+                        .collect();
+                    json!({"model_outputs": outputs})
+                };
                 Ok(MlflowReply::json(&json!({"run": v})))
             }
             ("runs/update", _) => {
@@ -281,6 +295,12 @@ impl MlflowStore {
                 Ok(MlflowReply::empty_json())
             }
             ("runs/search", _) => self.search_runs(p),
+            ("runs/outputs", _) => self.log_outputs(p),
+            ("runs/log-inputs", _) => {
+                self.run(&p.str("run_id")?)?;
+                Ok(MlflowReply::empty_json())
+            }
+            (e, _) if e.starts_with("logged-models") => self.logged_models_endpoint(method, e, p),
             ("metrics/get-history", _) => {
                 let run = self.run(&p.str("run_id")?)?;
                 let key = p.str("metric_key")?;
@@ -383,7 +403,13 @@ impl MlflowStore {
                 let (name, version) = (p.str("name")?, p.str("version")?);
                 let m = self.model(&name)?;
                 let v = find_version(m, &version)?;
-                Ok(MlflowReply::json(&json!({"artifact_uri": v.source})))
+                // A logged model's version downloads from the model's artifacts.
+                let uri = v
+                    .source
+                    .strip_prefix("models:/")
+                    .and_then(|id| self.logged_models.get(id))
+                    .map_or_else(|| v.source.clone(), |l| l.artifact_uri());
+                Ok(MlflowReply::json(&json!({"artifact_uri": uri})))
             }
             ("model-versions/search", _) => self.search_versions(p),
             ("model-versions/set-tag", _) => {

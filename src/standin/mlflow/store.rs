@@ -33,6 +33,8 @@ pub(super) struct Run {
     pub(super) metrics: Vec<Metric>,
     pub(super) params: Vec<(String, String)>,
     pub(super) tags: Vec<(String, String)>,
+    /// Logged models recorded as the run's outputs (`runs/outputs`): (model id, step).
+    pub(super) model_outputs: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +232,7 @@ impl MlflowStore {
             metrics: vec![],
             params: vec![],
             tags,
+            model_outputs: vec![],
         };
         let out = json!({"run": self.run_json(&run)});
         self.runs.insert(run_id, run);
@@ -356,6 +359,13 @@ impl MlflowStore {
         let run_id = p.opt_str("run_id")?.unwrap_or_default();
         let description = p.opt_str("description")?.unwrap_or_default();
         let tags = p.tags("tags")?;
+        // MLflow 3: a version of a logged model takes the model's run, and the model is
+        // tagged with its versions.
+        let model_id = p.opt_str("model_id")?;
+        let run_id = match &model_id {
+            Some(id) if run_id.is_empty() => self.logged_model_run(id)?,
+            _ => run_id,
+        };
         if !run_id.is_empty() {
             self.run(&run_id)?;
         }
@@ -377,9 +387,11 @@ impl MlflowStore {
         };
         m.last_updated_timestamp = now;
         m.versions.insert(v.version, v.clone());
-        Ok(MlflowReply::json(
-            &json!({"model_version": version_json(m, &v, false)}),
-        ))
+        let reply = json!({"model_version": version_json(m, &v, false)});
+        if let Some(id) = model_id {
+            self.tag_logged_model_version(&id, &name, v.version);
+        }
+        Ok(MlflowReply::json(&reply))
     }
 
     pub(super) fn search_versions(&self, p: &Params) -> MlResult {

@@ -37,10 +37,19 @@ fn error(status: u16, code: &str, message: &str) -> MlflowReply {
 }
 
 /// Requests 2.9.2 answers without reaching the handler 3.x uses.
-pub(super) fn before(method: &str, path: &str, query: &[(String, String)]) -> Option<MlflowReply> {
+pub(super) fn before(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Option<MlflowReply> {
     let Route::Mlflow(endpoint) = route(path) else {
         return None;
     };
+    // MLflow 3's logged models do not exist in 2.9.2.
+    if endpoint.starts_with("logged-models") || endpoint == "runs/outputs" {
+        return Some(MlflowReply::not_found_page());
+    }
     if method == "GET" {
         // 2.9.2 parses a repeated key of a single-valued field into a list, which its
         // protobuf parser rejects with an exception: Flask's HTML 500. (3.x takes the first.)
@@ -51,6 +60,25 @@ pub(super) fn before(method: &str, path: &str, query: &[(String, String)]) -> Op
             .any(|(k, _)| !seen.insert(k.as_str()) && !repeated_field(k))
         {
             return Some(crash_page());
+        }
+    }
+    if endpoint == "model-versions/create" {
+        // 2.9.2 ignores `model_id` and reads a `models:/<model_id>` source as a registry URI
+        // without a version: an INTERNAL_ERROR.
+        let source = serde_json::from_slice::<Value>(body).ok()?["source"]
+            .as_str()
+            .map(str::to_owned);
+        if let Some(uri) = source.filter(|s| {
+            s.strip_prefix("models:/")
+                .is_some_and(|rest| !rest.contains('/') && !rest.contains('@'))
+        }) {
+            return Some(error(
+                500,
+                "INTERNAL_ERROR",
+                &format!(
+                    "Not a proper models:/ URI: {uri}. Models URIs must be of the form 'models:/model_name/suffix' or 'models:/model_name@alias' where suffix is a model version, stage, or the string 'latest' and where alias is a registered model alias. Only one of suffix or alias can be defined at a time."
+                ),
+            ));
         }
     }
     if endpoint == "experiments/get" && method == "GET" {
@@ -238,6 +266,7 @@ mod tests {
             "GET",
             "/api/2.0/mlflow/experiments/search",
             &q(&[("max_results", "1"), ("max_results", "3")]),
+            b"",
         );
         assert_eq!(
             r.map(|r| (r.status, r.content_type)),
@@ -248,6 +277,7 @@ mod tests {
                 "GET",
                 "/ajax-api/2.0/mlflow/metrics/get-history-bulk",
                 &q(&[("run_id", "a"), ("run_id", "b"), ("metric_key", "m")]),
+                b"",
             )
             .is_none()
         );
