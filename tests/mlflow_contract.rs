@@ -761,6 +761,41 @@ fn logged_models(
     })
 }
 
+/// What an MLflow 2 client sends after uploading a model: `runs/log-model` with the
+/// `MLmodel` as JSON, kept by MLflow in the run's `mlflow.log-model.history` tag.
+fn log_model_history(
+    s: &mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        let (_, v) = s
+            .post("experiments/create", json!({"name": s.name("history")}))
+            .await;
+        let exp = v["experiment_id"].as_str().unwrap_or_default().to_owned();
+        let (_, v) = s
+            .post(
+                "runs/create",
+                json!({"experiment_id": exp, "run_name": "history-run", "start_time": 1}),
+            )
+            .await;
+        let run = v["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for when in ["2026-12-03 00:59:41.395177", "2026-12-03 01:00:00.000000"] {
+            let model = format!(
+                "{{\"run_id\": \"{run}\", \"artifact_path\": \"model\", \"utc_time_created\": \"{when}\", \"flavors\": {{\"python_function\": {{\"loader_module\": \"hokusai_logreg\"}}}}}}"
+            );
+            s.post(
+                "runs/log-model",
+                json!({"run_id": run, "model_json": model}),
+            )
+            .await;
+        }
+        s.get("runs/get", &[("run_id", &run)]).await;
+        s.post("runs/log-model", json!({"run_id": run})).await;
+    })
+}
+
 const CASES: &[(&str, Case)] = &[
     (
         "experiments_create_get_search",
@@ -774,6 +809,7 @@ const CASES: &[(&str, Case)] = &[
     ("artifacts", artifacts),
     ("repeated_query_keys", repeated_query_keys),
     ("logged_models", logged_models),
+    ("log_model_history", log_model_history),
 ];
 
 /// An MLflow major the platform has run: which profile's platform runs it, and where
@@ -840,6 +876,11 @@ fn real_server() -> Option<Url> {
     Major::V3.real_server()
 }
 
+/// One conversation with a real server at a time: MLflow 3.17.2 on SQLite once numbered a new
+/// model's first version "2" while another model got a version at the same moment, and the
+/// transcripts must not depend on timing. (The stand-in has its own store per test.)
+static REAL_SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn transcript(base: Url, prefix: &'static str, case: Case) -> Value {
     let mut s = Session::new(base, prefix);
     case(&mut s).await;
@@ -856,6 +897,7 @@ async fn transcript(base: Url, prefix: &'static str, case: Case) -> Value {
 #[case::artifacts("artifacts")]
 #[case::repeated_query_keys("repeated_query_keys")]
 #[case::logged_models("logged_models")]
+#[case::log_model_history("log_model_history")]
 #[tokio::test]
 async fn stand_in_answers_like_real_mlflow(
     #[values(Major::V2, Major::V3)] major: Major,
@@ -872,6 +914,7 @@ async fn stand_in_answers_like_real_mlflow(
             transcript(standin.mlflow_url(), prefix, case).await,
         ));
         if let Some(real) = major.real_server() {
+            let _one_at_a_time = REAL_SERVER.lock().await;
             runs.push((
                 format!("real MLflow {} {prefix}", major.number()),
                 transcript(real, prefix, case).await,
@@ -989,6 +1032,7 @@ async fn registration_flow_against_real_mlflow(
     let Some(real) = major.real_server() else {
         return;
     };
+    let _one_at_a_time = REAL_SERVER.lock().await;
     let env = hokusai_verify::fixtures::Env::for_mlflow_server(real, major.profile()).await;
     let Some(spec) = hokusai_verify::checks::find(env.profile(), Area::RegistrationFlow, id) else {
         // MLflow 2 has no logged models: the check is planned only under MLflow 3.

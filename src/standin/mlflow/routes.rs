@@ -63,7 +63,11 @@ pub(super) fn allowed(endpoint: &str) -> Option<&'static [&'static str]> {
         }
         "model-versions/delete" | "model-versions/delete-tag" => &["DELETE"],
         "model-versions/update" => &["PATCH"],
-        "logged-models" | "logged-models/search" | "runs/outputs" | "runs/log-inputs" => &["POST"],
+        "logged-models"
+        | "logged-models/search"
+        | "runs/outputs"
+        | "runs/log-inputs"
+        | "runs/log-model" => &["POST"],
         e if e.starts_with("logged-models/") && e.ends_with("/tags") => &["PATCH"],
         e if e.starts_with("logged-models/") && e.matches('/').count() == 1 => {
             &["GET", "PATCH", "DELETE"]
@@ -296,6 +300,23 @@ impl MlflowStore {
             }
             ("runs/search", _) => self.search_runs(p),
             ("runs/outputs", _) => self.log_outputs(p),
+            // MLflow 2's client records a logged model's MLmodel on its run: MLflow keeps the
+            // list in the run's `mlflow.log-model.history` tag.
+            ("runs/log-model", _) => {
+                let (id, model) = (p.str("run_id")?, p.str("model_json")?);
+                let model = with_model_uuid(&model, self.major);
+                let run = self.run_mut(&id)?;
+                let history = match run
+                    .tags
+                    .iter()
+                    .find(|(k, _)| k == "mlflow.log-model.history")
+                {
+                    Some((_, v)) => format!("{}, {model}]", v.trim_end_matches(']')),
+                    None => format!("[{model}]"),
+                };
+                set_tag(&mut run.tags, "mlflow.log-model.history".into(), history);
+                Ok(MlflowReply::empty_json())
+            }
             ("runs/log-inputs", _) => {
                 self.run(&p.str("run_id")?)?;
                 Ok(MlflowReply::empty_json())
@@ -447,5 +468,25 @@ impl MlflowStore {
             }
             _ => Ok(MlflowReply::not_found_page()),
         }
+    }
+}
+
+/// MLflow re-serialises a logged `MLmodel`: one without `model_uuid` gets `"model_uuid":
+/// null`, last under 2.9.2, after `utc_time_created` under 3.x (measured).
+fn with_model_uuid(model: &str, major: MlflowMajor) -> String {
+    const AFTER: &str = "\"utc_time_created\": \"";
+    if model.contains("\"model_uuid\"") {
+        return model.to_owned();
+    }
+    let at = match major {
+        MlflowMajor::V2 => model.rfind('}'),
+        MlflowMajor::V3 => model.find(AFTER).and_then(|i| {
+            let from = i + AFTER.len();
+            model[from..].find('"').map(|j| from + j + 1)
+        }),
+    };
+    match at {
+        Some(i) => format!("{}, \"model_uuid\": null{}", &model[..i], &model[i..]),
+        None => model.to_owned(),
     }
 }
