@@ -1,5 +1,5 @@
 //! Nothing left behind on a real MLflow (issue 17): every registration-flow check runs
-//! against the real MLflow server of `make test` (`scripts/with-servers`), one after
+//! against each real MLflow server of `make test` (`scripts/with-servers`), one after
 //! another, and afterwards MLflow holds no registered model and no active experiment of
 //! this run, and its artifact folder weighs what it weighed before (measured on disk).
 //! A test binary of its own: the run token (`mlflow::naming::run_token`) is this process's,
@@ -31,18 +31,28 @@ fn folder_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Under each major: 3.x (`hokusai-2026`, its logged-model check included) and 2.9.2
+/// (`hokusai-2025-08`), each against its own server and folder.
+#[rstest::rstest]
+#[case::mlflow_3("HOKUSAI_MLFLOW_URL", "HOKUSAI_MLFLOW_ARTIFACTS_DIR", "hokusai-2026")]
+#[case::mlflow_2(
+    "HOKUSAI_MLFLOW2_URL",
+    "HOKUSAI_MLFLOW2_ARTIFACTS_DIR",
+    "hokusai-2025-08"
+)]
 #[tokio::test]
-async fn the_registration_flow_leaves_nothing_on_a_real_mlflow() {
-    let (Ok(url), Ok(dir)) = (
-        std::env::var("HOKUSAI_MLFLOW_URL"),
-        std::env::var("HOKUSAI_MLFLOW_ARTIFACTS_DIR"),
-    ) else {
+async fn the_registration_flow_leaves_nothing_on_a_real_mlflow(
+    #[case] url_var: &str,
+    #[case] dir_var: &str,
+    #[case] profile: &str,
+) {
+    let (Ok(url), Ok(dir)) = (std::env::var(url_var), std::env::var(dir_var)) else {
         assert!(!ci(), "CI runs this against the real MLflow of `make test`");
-        eprintln!("skipped: no real MLflow (run `make test`, which starts one)");
+        eprintln!("skipped: no {url_var} (run `make test`, which starts the server)");
         return;
     };
     let dir = Path::new(&dir);
-    let profile = hokusai_verify::config::Profile::load("hokusai-2026").unwrap();
+    let profile = hokusai_verify::config::Profile::load(profile).unwrap();
     let env = hokusai_verify::fixtures::Env::for_mlflow_server(url.parse().unwrap(), profile).await;
     let specs = hokusai_verify::checks::area(Area::RegistrationFlow, env.profile());
     let before = folder_bytes(dir);
