@@ -123,6 +123,26 @@ impl Session {
         self.call(Method::DELETE, path, &[], Body::Json(body)).await
     }
 
+    /// A fresh experiment with one run in it (both recorded): their ids.
+    async fn experiment_and_run(&mut self, label: &str) -> (String, String) {
+        let (_, v) = self
+            .post("experiments/create", json!({"name": self.name(label)}))
+            .await;
+        let exp = v["experiment_id"].as_str().unwrap_or_default().to_owned();
+        let run_name = format!("{label}-run");
+        let (_, v) = self
+            .post(
+                "runs/create",
+                json!({"experiment_id": exp, "run_name": run_name, "start_time": 1}),
+            )
+            .await;
+        let run = v["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (exp, run)
+    }
+
     fn learn_ids(&mut self, v: &Value) {
         match v {
             Value::Object(m) => {
@@ -564,20 +584,7 @@ fn artifacts(
     s: &mut Session,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
     Box::pin(async move {
-        let (_, v) = s
-            .post("experiments/create", json!({"name": s.name("art")}))
-            .await;
-        let exp = v["experiment_id"].as_str().unwrap_or_default().to_owned();
-        let (_, v) = s
-            .post(
-                "runs/create",
-                json!({"experiment_id": exp, "run_name": "art-run", "start_time": 1}),
-            )
-            .await;
-        let run = v["run"]["info"]["run_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let (exp, run) = s.experiment_and_run("art").await;
         let base = format!(":/{exp}/{run}/artifacts");
         s.call(
             Method::PUT,
@@ -667,20 +674,7 @@ fn logged_models(
     s: &mut Session,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
     Box::pin(async move {
-        let (_, v) = s
-            .post("experiments/create", json!({"name": s.name("logged")}))
-            .await;
-        let exp = v["experiment_id"].as_str().unwrap_or_default().to_owned();
-        let (_, v) = s
-            .post(
-                "runs/create",
-                json!({"experiment_id": exp, "run_name": "logged-run", "start_time": 1}),
-            )
-            .await;
-        let run = v["run"]["info"]["run_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let (exp, run) = s.experiment_and_run("logged").await;
         let (_, v) = s
             .post(
                 "logged-models",
@@ -767,20 +761,7 @@ fn log_model_history(
     s: &mut Session,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
     Box::pin(async move {
-        let (_, v) = s
-            .post("experiments/create", json!({"name": s.name("history")}))
-            .await;
-        let exp = v["experiment_id"].as_str().unwrap_or_default().to_owned();
-        let (_, v) = s
-            .post(
-                "runs/create",
-                json!({"experiment_id": exp, "run_name": "history-run", "start_time": 1}),
-            )
-            .await;
-        let run = v["run"]["info"]["run_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let (_, run) = s.experiment_and_run("history").await;
         for when in ["2026-12-03 00:59:41.395177", "2026-12-03 01:00:00.000000"] {
             let model = format!(
                 "{{\"run_id\": \"{run}\", \"artifact_path\": \"model\", \"utc_time_created\": \"{when}\", \"flavors\": {{\"python_function\": {{\"loader_module\": \"hokusai_logreg\"}}}}}}"
