@@ -693,6 +693,13 @@ fn logged_models(
             json!({"run_id": run, "models": [{"model_id": id, "step": 0}]}),
         )
         .await;
+        s.post(
+            "runs/log-inputs",
+            json!({"run_id": run, "models": [{"model_id": id}]}),
+        )
+        .await;
+        s.post("runs/log-inputs", json!({"run_id": run})).await;
+        s.post("runs/log-inputs", json!({})).await;
         s.call(
             Method::PUT,
             &format!("artifacts:/{exp}/models/{id}/artifacts/MLmodel"),

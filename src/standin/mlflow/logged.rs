@@ -180,6 +180,21 @@ impl MlflowStore {
         }
     }
 
+    /// `runs/log-inputs`: MLflow 3 records `models` as the run's inputs (datasets are
+    /// accepted and not kept: the suite sends none).
+    pub(super) fn log_inputs(&mut self, p: &Params) -> MlResult {
+        let run_id = p.str("run_id")?;
+        let models: Vec<String> = match p.0.get("models") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|m| m["model_id"].as_str().map(str::to_owned))
+                .collect(),
+            _ => vec![],
+        };
+        self.run_mut(&run_id)?.model_inputs.extend(models);
+        Ok(MlflowReply::empty_json())
+    }
+
     /// `runs/outputs`: the run's logged models (shown by `runs/get` under `outputs`).
     pub(super) fn log_outputs(&mut self, p: &Params) -> MlResult {
         let run_id = p.str("run_id")?;

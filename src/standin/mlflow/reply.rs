@@ -169,7 +169,17 @@ impl MlflowStore {
         if !r.tags.is_empty() {
             data.insert("tags".into(), tags_json(&r.tags));
         }
-        json!({"info": self.run_info(r), "data": data, "inputs": {}})
+        let inputs = if r.model_inputs.is_empty() {
+            json!({})
+        } else {
+            let models: Vec<Value> = r
+                .model_inputs
+                .iter()
+                .map(|id| json!({"model_id": id}))
+                .collect();
+            json!({"model_inputs": models})
+        };
+        json!({"info": self.run_info(r), "data": data, "inputs": inputs})
     }
 }
 

@@ -317,10 +317,7 @@ impl MlflowStore {
                 set_tag(&mut run.tags, "mlflow.log-model.history".into(), history);
                 Ok(MlflowReply::empty_json())
             }
-            ("runs/log-inputs", _) => {
-                self.run(&p.str("run_id")?)?;
-                Ok(MlflowReply::empty_json())
-            }
+            ("runs/log-inputs", _) => self.log_inputs(p),
             (e, _) if e.starts_with("logged-models") => self.logged_models_endpoint(method, e, p),
             ("metrics/get-history", _) => {
                 let run = self.run(&p.str("run_id")?)?;

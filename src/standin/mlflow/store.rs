@@ -35,6 +35,8 @@ pub(super) struct Run {
     pub(super) tags: Vec<(String, String)>,
     /// Logged models recorded as the run's outputs (`runs/outputs`): (model id, step).
     pub(super) model_outputs: Vec<(String, i64)>,
+    /// Logged models recorded as the run's inputs (`runs/log-inputs` with `models`).
+    pub(super) model_inputs: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +235,7 @@ impl MlflowStore {
             params: vec![],
             tags,
             model_outputs: vec![],
+            model_inputs: vec![],
         };
         let out = json!({"run": self.run_json(&run)});
         self.runs.insert(run_id, run);

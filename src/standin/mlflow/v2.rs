@@ -62,6 +62,19 @@ pub(super) fn before(
             return Some(crash_page());
         }
     }
+    if endpoint == "runs/log-inputs" {
+        // 2.9.2 logs datasets only, and requires them.
+        let v = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+        for required in ["run_id", "datasets"] {
+            if v.get(required).is_none_or(Value::is_null) {
+                return Some(error(
+                    400,
+                    "INVALID_PARAMETER_VALUE",
+                    &format!("Missing value for required parameter '{required}'. {PARAM_DOCS}"),
+                ));
+            }
+        }
+    }
     if endpoint == "model-versions/create" {
         // 2.9.2 ignores `model_id` and reads a `models:/<model_id>` source as a registry URI
         // without a version: an INTERNAL_ERROR.
