@@ -726,6 +726,36 @@ fn logged_models(
         .await;
         s.post("logged-models/search", json!({"experiment_ids": [exp]}))
             .await;
+        s.post("logged-models/search", json!({"experiment_ids": []}))
+            .await;
+        // A run MLflow does not know is taken; a failed upload is a status of its own.
+        let (_, v) = s
+            .post(
+                "logged-models",
+                json!({"experiment_id": exp, "name": "second",
+                       "source_run_id": "0123456789abcdef0123456789abcdef"}),
+            )
+            .await;
+        let second = v["model"]["info"]["model_id"]
+            .as_str()
+            .unwrap_or("m-00000000000000000000000000000002")
+            .to_owned();
+        for status in ["LOGGED_MODEL_UPLOAD_FAILED", "LOGGED_MODEL_PENDING"] {
+            s.call(
+                Method::PATCH,
+                &format!("logged-models/{second}"),
+                &[],
+                Body::Json(json!({"model_id": second, "status": status})),
+            )
+            .await;
+        }
+        s.call(
+            Method::DELETE,
+            &format!("logged-models/{second}"),
+            &[],
+            Body::None,
+        )
+        .await;
         s.post(
             "logged-models/search",
             json!({"experiment_ids": [exp], "filter": "name = 'nothing-has-this-name'"}),

@@ -365,13 +365,13 @@ impl MlflowStore {
         // MLflow 3: a version of a logged model takes the model's run, and the model is
         // tagged with its versions.
         let model_id = p.opt_str("model_id")?;
+        if !run_id.is_empty() {
+            self.run(&run_id)?;
+        }
         let run_id = match &model_id {
             Some(id) if run_id.is_empty() => self.logged_model_run(id)?,
             _ => run_id,
         };
-        if !run_id.is_empty() {
-            self.run(&run_id)?;
-        }
         let duplicate = self.duplicate_versions;
         let m = self.model_mut(&name)?;
         // The `duplicate-versions` breakage: every fourth create reuses the last number.

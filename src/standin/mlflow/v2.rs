@@ -94,7 +94,7 @@ pub(super) fn before(
             ));
         }
     }
-    if endpoint == "experiments/get" && method == "GET" {
+    if endpoint == "experiments/get" {
         // 3.x refuses a non-integer id as invalid; 2.9.2 looks it up and does not find it.
         let id = query.iter().find(|(k, _)| k == "experiment_id")?;
         if id.1.parse::<u64>().is_err() {
@@ -126,7 +126,7 @@ pub(super) fn request_body<'a>(path: &str, body: &'a [u8]) -> std::borrow::Cow<'
 /// 3.x's answer, as 2.9.2 gives it.
 pub(super) fn answer(method: &str, path: &str, reply: MlflowReply) -> MlflowReply {
     match route(path) {
-        Route::Artifacts(rest) if !rest.is_empty() => match (method, reply.status) {
+        Route::Artifacts(rest) => match (method, reply.status) {
             // An upload is answered with `{}` (3.x: an empty body).
             ("PUT", 200) => MlflowReply::empty_json(),
             // A missing artifact is an INTERNAL_ERROR naming the server's folder (3.x: 404).
@@ -142,7 +142,8 @@ pub(super) fn answer(method: &str, path: &str, reply: MlflowReply) -> MlflowRepl
             }
             _ => reply,
         },
-        Route::Mlflow(endpoint) if reply.content_type == "application/json" => {
+        // JSON answers (an HTML or text one does not parse and passes as it is).
+        Route::Mlflow(endpoint) => {
             let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body) else {
                 return reply;
             };
