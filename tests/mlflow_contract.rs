@@ -662,6 +662,19 @@ fn repeated_query_keys(
             ],
         )
         .await;
+        // A key MLflow repeats by design (`run_id` of the ajax-only bulk history): both majors
+        // take every value.
+        s.call(
+            Method::GET,
+            "/ajax-api/2.0/mlflow/metrics/get-history-bulk",
+            &[
+                ("run_id", "0123456789abcdef0123456789abcdef"),
+                ("run_id", "abcdef0123456789abcdef0123456789"),
+                ("metric_key", "loss"),
+            ],
+            Body::None,
+        )
+        .await;
         s.delete("registered-models/delete", json!({"name": model}))
             .await;
     })
