@@ -857,16 +857,31 @@ impl MlflowClient {
         Self::required(&v, "artifact_uri", "model-versions/get-download-uri")
     }
 
-    /// Every file under an artifact directory (`<exp>/<run>/artifacts/<dir>`) with its size,
-    /// listed through the artifact service as MLflow's client walks it (`?path=`), at most 8
-    /// levels down. Paths are relative to `rel_dir`.
-    pub async fn artifact_tree(&self, rel_dir: &str) -> Result<Vec<(String, u64)>, MlflowError> {
-        let root = rel_dir.trim_matches('/');
+    /// The entries directly under an artifact directory (`<exp>/<run>/artifacts/<dir>`),
+    /// listed through the artifact service as MLflow's client lists them (`?path=`).
+    pub async fn list_artifact_dir(&self, rel_dir: &str) -> Result<Vec<FileInfo>, MlflowError> {
         let list = format!(
             "{}/{}/mlflow-artifacts/artifacts",
             self.mount,
             self.prefix.as_str()
         );
+        let call = "GET mlflow-artifacts/artifacts?path=";
+        let ex = self
+            .raw(Req::get(list).query("path", rel_dir.trim_matches('/')))
+            .await?;
+        if ex.status != 200 {
+            return Err(MlflowError::from_exchange(call.into(), &ex));
+        }
+        let v: Value = serde_json::from_slice(&ex.body).map_err(|e| {
+            MlflowError::unexpected(call.into(), &ex, &format!("unexpected body ({e})"))
+        })?;
+        Self::list(&v, "files", call)
+    }
+
+    /// Every file under an artifact directory with its size, walked as MLflow's client walks
+    /// it, at most 8 levels down. Paths are relative to `rel_dir`.
+    pub async fn artifact_tree(&self, rel_dir: &str) -> Result<Vec<(String, u64)>, MlflowError> {
+        let root = rel_dir.trim_matches('/');
         let mut files = Vec::new();
         let mut dirs = vec![(String::new(), 0u32)];
         while let Some((dir, depth)) = dirs.pop() {
@@ -875,15 +890,7 @@ impl MlflowClient {
             } else {
                 format!("{root}/{dir}")
             };
-            let call = "GET mlflow-artifacts/artifacts?path=";
-            let ex = self.raw(Req::get(list.clone()).query("path", path)).await?;
-            if ex.status != 200 {
-                return Err(MlflowError::from_exchange(call.into(), &ex));
-            }
-            let v: Value = serde_json::from_slice(&ex.body).map_err(|e| {
-                MlflowError::unexpected(call.into(), &ex, &format!("unexpected body ({e})"))
-            })?;
-            for f in Self::list::<FileInfo>(&v, "files", call)? {
+            for f in self.list_artifact_dir(&path).await? {
                 let sub = if dir.is_empty() {
                     f.path.clone()
                 } else {

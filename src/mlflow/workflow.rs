@@ -231,9 +231,9 @@ impl Created {
         }
         // A logged model's artifacts live beside the run's, not under it.
         for (id, dir) in ids.logged_models {
-            // Only where something was stored (as for runs).
+            // Only where something was stored (as for runs): one listing says.
             if client
-                .artifact_tree(&dir)
+                .list_artifact_dir(&dir)
                 .await
                 .is_ok_and(|files| !files.is_empty())
                 && let Err(reason) =

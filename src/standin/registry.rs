@@ -783,9 +783,8 @@ impl RegistryResponder {
         // MLflow's answer for a missing artifact: 404 from 3.x, 500 INTERNAL_ERROR from 2.9.2.
         let missing_artifact = reply.status == 404
             || (reply.status == 500
-                && reply
-                    .body
-                    .starts_with(b"{\"error_code\": \"INTERNAL_ERROR\""));
+                && serde_json::from_slice::<Value>(&reply.body)
+                    .is_ok_and(|v| v["error_code"] == "INTERNAL_ERROR"));
         if state.broken(Breakage::MissingArtifactIs500)
             && missing_artifact
             && upstream_path.contains("mlflow-artifacts")
