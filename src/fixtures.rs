@@ -15,9 +15,9 @@
 
 use crate::cache::{Cache, display_url};
 use crate::catalogue::Fault;
-use crate::check::Failure;
 use crate::config::{Config, ConfigError, LiveTarget, Profile, Target, TargetKind};
 use crate::ecs::EcsClient;
+use crate::evidence::Failure;
 use crate::http::HttpClient;
 use crate::secret::ApiKey;
 use crate::standin::{StandIn, StandInError, StandInOptions};
@@ -235,13 +235,13 @@ impl Env {
 
     /// What classifies this environment's answers into symptoms: the profile's auth-failure
     /// shape, the API's auth timeout, and the keys that must be accepted.
-    pub fn observer(&self) -> Arc<crate::check::Observer> {
+    pub fn observer(&self) -> Arc<crate::evidence::Observer> {
         let p = self.profile();
         let auth_timeout = self.standin().map_or(
             std::time::Duration::from_millis(p.auth.validate_timeout_ms),
             |s| s.timing().auth_timeout,
         );
-        Arc::new(crate::check::Observer {
+        Arc::new(crate::evidence::Observer {
             auth_failure_status: p.auth.failure_status,
             auth_timeout,
             slow_answer: std::time::Duration::from_millis(p.health.latency_budget_ms),
@@ -251,6 +251,7 @@ impl Env {
                 .filter(|(role, _)| role.must_be_accepted())
                 .map(|(role, k)| (role, secrecy::SecretString::from(k.expose().to_owned())))
                 .collect(),
+            routed: p.proxy.routed_spellings.clone(),
         })
     }
     pub fn auth_url(&self) -> &Url {
@@ -288,7 +289,7 @@ impl Env {
                 format!("Redis at {url} answers"),
                 format!("no connection: {error}"),
             )
-            .symptom(crate::check::Symptom::DependencyUnhealthy {
+            .symptom(crate::evidence::Symptom::DependencyUnhealthy {
                 service: "redis".into(),
             })
             .blocked("Redis reachable")),

@@ -13,6 +13,8 @@
 //! - [`cache`], [`ecs`], [`mlflow`]: the Redis handle, the ECS client, the MLflow client and
 //!   the registration workflow; [`model`]: the sample model that gets registered;
 //! - [`fixtures`]: [`fixtures::Env`], the handle every check and test gets;
+//! - [`evidence`]: what a check sees and how it fails (evidence, symptoms, failures,
+//!   contract lines), the floor under the MLflow client, the fixtures and the runner;
 //! - [`check`]: how one check runs and what it records; [`checks`]: the catalogue by area;
 //! - [`load`]: the load engine (open/closed models, HDR histograms, baselines);
 //! - [`report`]: the report (root causes, health score, Markdown/JSON/JUnit/HTML);
@@ -25,6 +27,7 @@ pub mod checks;
 pub mod commands;
 pub mod config;
 pub mod ecs;
+pub mod evidence;
 pub mod fixtures;
 pub mod http;
 pub mod load;

@@ -84,6 +84,10 @@ enum Command {
         /// Switch a fault on (repeatable).
         #[arg(long = "fault")]
         faults: Vec<Fault>,
+        /// Switch a contract-line breakage on (repeatable; `faults --breakages` lists them);
+        /// HOKUSAI_STANDIN_BREAKAGES adds more.
+        #[arg(long = "breakage")]
+        breakages: Vec<hokusai_verify::catalogue::Breakage>,
         /// Profile name or .toml path (default: HOKUSAI_PROFILE or hokusai-2025-08).
         #[arg(long)]
         profile: Option<String>,
@@ -105,8 +109,12 @@ enum Command {
     /// Print the resolved configuration as a table: each variable, its value (keys never
     /// shown) and where it came from (environment, .env, profile, default); sends nothing.
     Config,
-    /// List the stand-in's fault switches.
-    Faults,
+    /// List the stand-in's fault switches (with --breakages: its contract-line breakages,
+    /// each with the line it breaks and the profiles whose contract it breaks).
+    Faults {
+        #[arg(long)]
+        breakages: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -125,7 +133,8 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     let exit = runtime.block_on(async move {
         match cli.command {
-            Command::Faults => faults(),
+            Command::Faults { breakages: false } => faults(),
+            Command::Faults { breakages: true } => breakages(),
             Command::Config => config(),
             Command::Verify {
                 areas,
@@ -142,6 +151,7 @@ fn main() -> ExitCode {
                 mlflow_port,
                 ecs_port,
                 faults,
+                breakages,
                 profile,
                 timing,
                 redis_url,
@@ -150,6 +160,7 @@ fn main() -> ExitCode {
                 commands::standin::standin(
                     [registry_port, auth_port, mlflow_port, ecs_port],
                     faults,
+                    breakages,
                     profile,
                     timing,
                     redis_url,
@@ -185,6 +196,27 @@ fn faults() -> Exit {
     for f in all {
         let title = hokusai_verify::report::rca::cause(f.id()).map_or("", |c| c.title);
         println!("{:width$}  {title}", f.id());
+    }
+    Exit::Ok
+}
+
+/// One line per breakage: its id, the causes the report names for it, where it applies.
+fn breakages() -> Exit {
+    use hokusai_verify::catalogue::Breakage;
+    use hokusai_verify::config::{Profile, builtin_profile_names};
+    let all = Breakage::all();
+    let width = all.iter().map(|b| b.id().len()).max().unwrap_or(0);
+    for b in all {
+        let causes: Vec<String> = b.causes().iter().map(|c| c.id()).collect();
+        let profiles: Vec<&str> = builtin_profile_names()
+            .filter(|p| Profile::load(p).is_ok_and(|p| p.applies(b.applies())))
+            .collect();
+        let where_ = if profiles.is_empty() {
+            "allowed by every profile".to_owned()
+        } else {
+            profiles.join(", ")
+        };
+        println!("{:width$}  {}  [{where_}]", b.id(), causes.join(", "));
     }
     Exit::Ok
 }

@@ -46,7 +46,6 @@ async fn infra_health(#[future] target: Arc<Env>, #[case] id: &str) {
 #[case::detailed_alb_down("registry_health_detailed", Fault::TargetUnhealthy)]
 #[case::mlflow_health_down("mlflow_health", Fault::MlflowDown)]
 #[case::api_mlflow_health_down("api_mlflow_health", Fault::MlflowDown)]
-#[case::api_mlflow_health_no_artifacts("api_mlflow_health", Fault::ArtifactsDisabled)]
 #[case::ready_mlflow_down("ops_endpoint[/ready]", Fault::MlflowDown)]
 #[case::live_alb_down("ops_endpoint[/live]", Fault::TargetUnhealthy)]
 #[case::version_alb_down("ops_endpoint[/version]", Fault::TargetUnhealthy)]
@@ -67,6 +66,20 @@ async fn caught_by_fault(
 ) {
     let r = common::run_under_faults(profile, Area::InfraHealth, id, &[fault]).await;
     common::assert_caught(&r, &[fault]);
+}
+
+/// Artifact serving shows in the 2025-08 health view (`artifacts_api: disabled`); the 2026
+/// SDK probe has no such field, and other checks catch it there.
+#[tokio::test]
+async fn api_mlflow_health_shows_artifacts_off_in_2025_08() {
+    let r = common::run_under_faults(
+        "hokusai-2025-08",
+        Area::InfraHealth,
+        "api_mlflow_health",
+        &[Fault::ArtifactsDisabled],
+    )
+    .await;
+    common::assert_caught(&r, &[Fault::ArtifactsDisabled]);
 }
 
 /// A fault that touches one ECS service leaves the others green (no misleading noise).

@@ -11,6 +11,8 @@ use hokusai_verify::standin::{Breakage, Fault};
 use rstest::rstest;
 
 #[rstest]
+#[case::routed_proxy_api("spelling_routed[proxy-api]")]
+#[case::routed_proxy_ajax("spelling_routed[proxy-ajax]")]
 #[case::tracking_api("tracking_calls[api]")]
 #[case::tracking_ajax("tracking_calls[ajax]")]
 #[case::prefixes("prefix_equivalence")]
@@ -51,7 +53,38 @@ async fn caught_by_fault_2025_08(#[case] id: &str, #[case] fault: Fault) {
     common::assert_caught(&r, &[fault]);
 }
 
+/// The MLflow mount of the 2026 platform (`/api/2.0/mlflow/…`) reaches MLflow there.
 #[rstest]
+#[tokio::test]
+async fn bare_api_spelling_reaches_mlflow_in_2026() {
+    let profile = hokusai_verify::config::Profile::load("hokusai-2026").unwrap();
+    let env = Env::standin_with(profile, &[]).await;
+    let spec = hokusai_verify::checks::find(
+        env.profile(),
+        Area::MlflowProxy,
+        "spelling_routed[bare-api]",
+    )
+    .expect("the 2026 profile routes /api/2.0/mlflow/");
+    let r = spec.run(&env).await;
+    assert_eq!(
+        r.outcome,
+        hokusai_verify::check::Outcome::Passed,
+        "{}",
+        r.explain()
+    );
+    let r = common::run_with_breakage(
+        "hokusai-2026",
+        Area::MlflowProxy,
+        "spelling_routed[bare-api]",
+        Breakage::UnroutedBareApi,
+    )
+    .await;
+    common::assert_caught(&r, &[Breakage::UnroutedBareApi]);
+}
+
+#[rstest]
+#[case::routed_proxy_api("spelling_routed[proxy-api]", Breakage::UnroutedProxyApi)]
+#[case::routed_proxy_ajax("spelling_routed[proxy-ajax]", Breakage::UnroutedProxyAjax)]
 #[case::delete_body_dropped("delete_body_forwarded", Breakage::ProxyDropsDeleteBody)]
 #[case::query_collapsed("repeated_query_keys", Breakage::ProxyCollapsesRepeatedQuery)]
 #[tokio::test]

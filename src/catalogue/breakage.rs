@@ -1,5 +1,8 @@
-//! Contract-line breakages of the stand-in: one per verified line of the contract.
+//! Contract-line breakages of the stand-in: one per verified line of the contract, with the
+//! line each breaks, the causes a report must name for it, and the profiles whose contract it
+//! breaks, as data (the fault-catalogue tests and the combination property read them here).
 
+use super::{Cause, Line, Spelling};
 use std::fmt;
 
 super::vocabulary! {
@@ -110,7 +113,44 @@ super::vocabulary! {
         /// The proxy refuses `DELETE` on the artifact service (405): artifacts cannot be
         /// removed through it.
         ArtifactDeleteRefused,
+        /// The API has no route for `/api/mlflow/api/2.0/…`: its own 404 `{"detail"}` with a
+        /// valid key (the key is still demanded).
+        UnroutedProxyApi,
+        /// The API has no route for `/api/mlflow/ajax-api/2.0/…`.
+        UnroutedProxyAjax,
+        /// The API has no route for `/mlflow/ajax-api/2.0/…`.
+        UnroutedMlflowAjax,
+        /// The API has no route for `/api/2.0/mlflow/…`.
+        UnroutedBareApi,
+        /// The API has no route for `/ajax-api/2.0/…`.
+        UnroutedBareAjax,
+        /// The API ignores `X-API-Key`: a key sent that way is "required" (401), while Bearer
+        /// works.
+        XApiKeyIgnored,
+        /// Validations are cached with a fifth of the profile's TTL.
+        CacheTtlShort,
+        /// A web-application firewall in front of the registry answers every request with
+        /// its own 403 HTML page: one unexpected answer on every path, which no rule knows.
+        WafBlocksRegistry,
+        /// The proxy parses JSON artifact downloads and sends them back re-serialised
+        /// (compact): a model's JSON files no longer download byte-identical.
+        ArtifactJsonRewritten,
     }
+}
+
+/// Where a fault or breakage breaks the contract. The profile decides
+/// (`hokusai_verify::config::Profile::applies`): elsewhere the same behaviour is allowed,
+/// and the suite must stay green under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// In every profile.
+    Always,
+    /// Where the profile enforces write scopes (403 on writes without one).
+    WhereScopesEnforced,
+    /// Where the proxy must remove the key before forwarding to MLflow.
+    WhereKeyRemoved,
+    /// Where the profile routes this spelling to MLflow (contract section 10).
+    WhereRouted(Spelling),
 }
 
 impl Breakage {
@@ -122,6 +162,118 @@ impl Breakage {
 
     pub fn id(self) -> &'static str {
         self.into()
+    }
+
+    /// The spelling an `Unrouted…` breakage leaves without a route.
+    pub fn unrouted(self) -> Option<Spelling> {
+        Some(match self {
+            Breakage::UnroutedProxyApi => Spelling::ProxyApi,
+            Breakage::UnroutedProxyAjax => Spelling::ProxyAjax,
+            Breakage::UnroutedMlflowAjax => Spelling::MlflowAjax,
+            Breakage::UnroutedBareApi => Spelling::BareApi,
+            Breakage::UnroutedBareAjax => Spelling::BareAjax,
+            _ => return None,
+        })
+    }
+
+    /// The contract line it breaks (none for the two that break no single line: the API's
+    /// head-of-line blocking and a firewall answering every path).
+    pub fn line(self) -> Option<Line> {
+        use Breakage as B;
+        use Line as L;
+        if let Some(s) = self.unrouted() {
+            return Some(L::routed(s));
+        }
+        Some(match self {
+            B::AuthErrorsAsBadKey => L::AuthFailureNotBadKey,
+            B::CacheFailedValidations => L::FailuresNotCached,
+            B::AuthNeedsRedis => L::RedisDownFallback,
+            B::ProxyDropsDeleteBody => L::DeleteBodies,
+            B::ProxyCollapsesRepeatedQuery => L::RepeatedQuery,
+            B::DeleteIgnored | B::ArtifactDeleteRefused => L::NothingLeftBehind,
+            B::UpstreamTimeoutAs500 => L::UpstreamErrors,
+            B::DuplicateVersions => L::VersionNumbering,
+            B::BearerRejected | B::XApiKeyIgnored => L::KeyFormats,
+            B::RejectionWithoutDetail => L::BadKeysRejected,
+            B::RateLimitRemainingStuck => L::RateLimitHeaders,
+            B::CacheNotRefreshed => L::CacheExpiry,
+            B::UsageNotReported => L::UsageReported,
+            B::HealthIgnoresMlflow => L::HealthReportsDependencies,
+            B::SlowHealth => L::HealthLatency,
+            B::RootWithoutKey => L::RootNeedsKey,
+            B::DetailedHealthFails => L::HealthDetailed,
+            B::VersionRouteMissing => L::OpsRoutes,
+            B::BareApiUnprotected => L::KeyRequiredEverywhere,
+            B::HtmlErrorsPassThrough => L::HtmlErrorsAsJson,
+            B::WrongErrorCode => L::ErrorsPassThrough,
+            B::BreakerStuckOpen => L::HealthMlflow,
+            B::KeyNotSentAsBearer => L::ValidateCall,
+            B::AuthHealthNotJson => L::AuthHealth,
+            B::ExperimentsCheckWrong => L::ApiHealthMlflow,
+            B::RateLimitWithoutRetryAfter => L::RateLimitEnforced,
+            B::RateLimitShared => L::RateLimitPerKey,
+            B::IdentityHeadersMissing => L::ProxyHeaders,
+            B::MissingArtifactIs500 | B::ArtifactJsonRewritten => L::ArtifactsProxied,
+            B::LargeBodiesTruncated => L::LargeArtifacts,
+            B::MalformedBodyIs500 => L::MalformedBodies,
+            B::CacheKeyRenamed => L::CacheEntry,
+            B::CacheNotRead => L::CacheAvoidsRevalidation,
+            B::CacheRenewedOnUse => L::RevocationWindow,
+            B::CacheTtlShort => L::CacheEntry,
+            B::LatestVersionsEmpty => L::ModelVisible,
+            B::RunParamsDropped => L::ReadBack,
+            B::VersionTagsRejected => L::RegistrationWorkflow,
+            B::ApiSpellingDiffers => L::AjaxRewrite,
+            B::SearchIgnoresFilter => L::ProxyTracking,
+            B::ScopesIgnored => L::WriteScopes,
+            B::EcsScaledToZero => L::EcsServices,
+            B::SlowVersionCreate => L::WorkflowBudget,
+            B::ApiBlocksWhileServing | B::WafBlocksRegistry => return None,
+            B::UnroutedProxyApi
+            | B::UnroutedProxyAjax
+            | B::UnroutedMlflowAjax
+            | B::UnroutedBareApi
+            | B::UnroutedBareAjax => unreachable!("answered above"),
+        })
+    }
+
+    /// The causes a report must name with this breakage on (and nothing else), where it
+    /// applies: its line, and what else it breaks as a consequence.
+    pub fn causes(self) -> Vec<Cause> {
+        use Breakage as B;
+        match self {
+            // A 429 from the auth service turned into a bad key as well.
+            B::AuthErrorsAsBadKey => vec![
+                Cause::Line(Line::AuthFailureNotBadKey),
+                Cause::Line(Line::AuthRateLimitPassedOn),
+            ],
+            // What clean-up deletes through the proxy with a body stays.
+            B::ProxyDropsDeleteBody => vec![
+                Cause::Line(Line::DeleteBodies),
+                Cause::Line(Line::NothingLeftBehind),
+            ],
+            // The health route hides it; the proxied calls show MLflow down.
+            B::HealthIgnoresMlflow => vec![
+                Cause::Fault(super::Fault::MlflowDown),
+                Cause::Line(Line::HealthReportsDependencies),
+            ],
+            // Too short is a wrong TTL like too long.
+            B::CacheTtlShort => vec![Cause::Fault(super::Fault::CacheTtlWrong)],
+            B::ApiBlocksWhileServing => vec![Cause::BlocksWhileServing],
+            B::WafBlocksRegistry => vec![Cause::SharedSymptom],
+            b => b.line().map(Cause::Line).into_iter().collect(),
+        }
+    }
+
+    /// Where it breaks the contract.
+    pub fn applies(self) -> Applies {
+        match self {
+            Breakage::ScopesIgnored => Applies::WhereScopesEnforced,
+            b => match b.unrouted() {
+                Some(s) => Applies::WhereRouted(s),
+                None => Applies::Always,
+            },
+        }
     }
 }
 
@@ -139,6 +291,13 @@ mod tests {
     fn breakage_ids_parse_back() {
         for b in Breakage::all() {
             assert_eq!(b.id().parse::<Breakage>().ok(), Some(b));
+            assert!(!b.causes().is_empty(), "{b} names no cause");
+            if let Some(l) = b.line() {
+                assert!(
+                    b.causes().contains(&Cause::Line(l)) || b == Breakage::CacheTtlShort,
+                    "{b}: its line is among its causes"
+                );
+            }
         }
     }
 }

@@ -13,6 +13,8 @@ super::vocabulary! {
     pub enum Fault {
         /// The auth service has no healthy targets (its ALB answers HTML 503).
         AuthDown,
+        /// The auth service throttles the API: 429 to its validations.
+        AuthRateLimited,
         /// The auth service answers after the API's 5 s timeout.
         AuthSlow,
         /// The API sends a service id the auth service does not accept.
@@ -60,6 +62,32 @@ impl Fault {
     /// The id used in `faults.md`, on the command line and in reports.
     pub fn id(self) -> &'static str {
         self.into()
+    }
+
+    /// Where it breaks the contract: forwarding the key is expected where the profile
+    /// forwards it, and a key without a write scope matters only where scopes are enforced.
+    pub fn applies(self) -> super::Applies {
+        match self {
+            Fault::AuthHeaderLeak => super::Applies::WhereKeyRemoved,
+            Fault::WriteForbidden => super::Applies::WhereScopesEnforced,
+            _ => super::Applies::Always,
+        }
+    }
+
+    /// The areas whose checks can observe it, when that is not every area: a run for this
+    /// fault alone needs only these (self-verification runs them, and proves the absence of
+    /// collateral failures across the whole suite for every other fault).
+    pub fn observed_in(self) -> Option<&'static [super::Area]> {
+        use super::Area;
+        match self {
+            Fault::SlowRegistry | Fault::EcsDegraded | Fault::EcsMissing => {
+                Some(&[Area::InfraHealth])
+            }
+            Fault::CacheTtlWrong | Fault::RateLimitOff => {
+                Some(&[Area::InfraHealth, Area::Authentication])
+            }
+            _ => None,
+        }
     }
 }
 

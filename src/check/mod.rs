@@ -5,20 +5,20 @@
 //! The catalogue of checks lives in [`crate::checks`], one module per area.
 
 mod cleanup;
-pub mod contract;
 pub mod inject;
 pub mod plan;
 mod record;
 mod result;
 mod run;
 pub mod runner;
-pub mod symptom;
+pub mod verdict;
 
-pub use contract::Line;
-pub use record::{json_files_in, read_json_files, read_run_dir, record};
-pub use result::{CheckResult, Component, Evidence, EvidenceSink, Outcome};
-pub use run::{
-    Check, CheckFn, CheckFuture, CheckSpec, Failure, Need, ResultExt, Sender, UPLOADED, ensure,
-    ensure_eq,
+// What a check records and how it fails live on the floor below (`crate::evidence`), shared
+// with the MLflow client and the fixtures; re-exported here for the checks.
+pub use crate::evidence::{
+    Component, Evidence, EvidenceSink, Failure, Line, Observer, ResultExt, Symptom, ensure,
+    ensure_eq, line as contract, symptom,
 };
-pub use symptom::{Observer, Symptom};
+pub use record::{json_files_in, read_json_files, read_run_dir, record};
+pub use result::{CheckResult, Outcome};
+pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Need, Sender, UPLOADED};

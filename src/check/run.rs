@@ -1,7 +1,8 @@
-use super::{CheckResult, Component, Evidence, EvidenceSink, Line, Outcome, Symptom};
+use super::verdict::BodyEnd;
+use super::{CheckResult, Component, Evidence, EvidenceSink, Failure, Line, Outcome, Symptom};
 use crate::catalogue::{Area, KeyRole};
 use crate::fixtures::Env;
-use crate::http::{Exchange, HttpError, Req};
+use crate::http::{Exchange, Req};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::future::Future;
@@ -9,168 +10,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::Url;
-
-/// Why a check did not pass.
-#[derive(Debug, Clone)]
-pub enum Failure {
-    /// The platform answered against the contract; `symptom` is what the assertion found,
-    /// typed, when it is more than the shape of the answers recorded as evidence.
-    Failed {
-        expected: String,
-        actual: String,
-        symptom: Option<Symptom>,
-        /// The contract line this assertion verifies, when the check verifies several.
-        line: Option<Line>,
-    },
-    /// A step before the check's own assertion failed (a precondition, an earlier call): the
-    /// check's line was not verified; the step's own failure says why.
-    Blocked {
-        step: String,
-        inner: Box<Failure>,
-        /// The contract line the blocking step verifies, when it is another check's line
-        /// (the report then names that line, not the blocked check's own).
-        line: Option<Line>,
-    },
-    /// The check cannot run here; the reason is shown (and fails in strict mode).
-    Skipped(String),
-    /// The check cannot apply to this kind of target (never fails a gate).
-    NotApplicable(String),
-    /// No usable answer (unreachable, timeout, broken response).
-    Transport(HttpError),
-    /// Something else went wrong on the way (Redis, ECS API, an unparseable answer).
-    Error { class: String, message: String },
-}
-
-impl From<HttpError> for Failure {
-    fn from(e: HttpError) -> Self {
-        Failure::Transport(e)
-    }
-}
-
-impl Failure {
-    pub fn failed(expected: impl Into<String>, actual: impl Into<String>) -> Self {
-        Failure::Failed {
-            expected: expected.into(),
-            actual: actual.into(),
-            symptom: None,
-            line: None,
-        }
-    }
-    /// The assertion that failed verifies `line` (for checks that verify several lines).
-    pub fn on_line(self, l: Line) -> Self {
-        match self {
-            Failure::Failed {
-                expected,
-                actual,
-                symptom,
-                ..
-            } => Failure::Failed {
-                expected,
-                actual,
-                symptom,
-                line: Some(l),
-            },
-            other => other,
-        }
-    }
-    /// Names what the failing assertion found, as a typed symptom.
-    pub fn symptom(self, s: Symptom) -> Self {
-        match self {
-            Failure::Failed {
-                expected,
-                actual,
-                line,
-                ..
-            } => Failure::Failed {
-                expected,
-                actual,
-                symptom: Some(s),
-                line,
-            },
-            other => other,
-        }
-    }
-    /// This failure happened at `step`, before the check's own assertion.
-    pub fn blocked(self, step: impl Into<String>) -> Self {
-        match self {
-            Failure::Skipped(_) | Failure::NotApplicable(_) | Failure::Blocked { .. } => self,
-            inner => Failure::Blocked {
-                step: step.into(),
-                inner: Box::new(inner),
-                line: None,
-            },
-        }
-    }
-    /// Blocked at `step`, a step that verifies contract line `l` (for example the
-    /// registration workflow, which checks of the registered model need first).
-    pub fn blocked_on(self, step: impl Into<String>, l: Line) -> Self {
-        match self.blocked(step) {
-            Failure::Blocked { step, inner, .. } => Failure::Blocked {
-                step,
-                inner,
-                line: Some(l),
-            },
-            other => other,
-        }
-    }
-    /// The typed symptoms the failure itself carries (the blocking step's, for a block).
-    fn symptoms(&self) -> Vec<Symptom> {
-        match self {
-            Failure::Failed {
-                symptom: Some(s), ..
-            } => vec![s.clone()],
-            Failure::Blocked { inner, .. } => inner.symptoms(),
-            _ => Vec::new(),
-        }
-    }
-    pub fn skipped(reason: impl Into<String>) -> Self {
-        Failure::Skipped(reason.into())
-    }
-    /// The check cannot apply to this kind of target (the reason says why).
-    pub fn not_applicable(reason: impl Into<String>) -> Self {
-        Failure::NotApplicable(reason.into())
-    }
-    pub fn error(class: impl Into<String>, message: impl std::fmt::Display) -> Self {
-        Failure::Error {
-            class: class.into(),
-            message: crate::secret::redact(&message.to_string()),
-        }
-    }
-}
-
-/// Marks a step of a check as a precondition: its failure blocks the check.
-pub trait ResultExt<T> {
-    /// `Err` becomes [`Failure::Blocked`] at `step`.
-    fn pre(self, step: &str) -> Result<T, Failure>;
-}
-
-impl<T, E: Into<Failure>> ResultExt<T> for Result<T, E> {
-    fn pre(self, step: &str) -> Result<T, Failure> {
-        self.map_err(|e| e.into().blocked(step))
-    }
-}
-
-/// `Err(Failed)` unless `cond`.
-pub fn ensure(
-    cond: bool,
-    expected: impl Into<String>,
-    actual: impl Into<String>,
-) -> Result<(), Failure> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Failure::failed(expected, actual))
-    }
-}
-
-/// `Err(Failed)` unless `actual == expected`, with both in the message.
-pub fn ensure_eq<T: PartialEq + Debug>(what: &str, actual: T, expected: T) -> Result<(), Failure> {
-    ensure(
-        actual == expected,
-        format!("{what} = {expected:?}"),
-        format!("{what} = {actual:?}"),
-    )
-}
 
 /// What a check function returns.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
@@ -338,6 +177,10 @@ impl CheckSpec {
     /// Like [`CheckSpec::run`], but a check still running at `deadline` is stopped there and
     /// recorded as blocked by the run budget (with what it recorded so far); one whose
     /// deadline passed before it started is recorded without sending anything.
+    ///
+    /// Three steps: the body (what it needs first, then the check function, caught if it
+    /// panics, cut at the deadline), the runner-owned clean-up (whatever way the body
+    /// ended), and the verdict composed from both by [`super::verdict::compose`].
     pub async fn run_until(
         &self,
         env: &Arc<Env>,
@@ -350,142 +193,11 @@ impl CheckSpec {
             evidence: EvidenceSink::new(env.observer()),
             measurements: BTreeMap::new(),
             cleanups: Vec::new(),
-            left: Vec::new(),
         };
-        // A panic inside a check is a bug of the suite, but it is still recorded (with its
-        // message) instead of vanishing from the run.
-        let verdict = {
-            use futures_util::FutureExt;
-            let outcome = {
-                let guarded = std::panic::AssertUnwindSafe(async {
-                    // What the check needs, before it sends anything.
-                    for need in &self.needs {
-                        need.check(env)?;
-                    }
-                    (self.run)(&mut check).await
-                })
-                .catch_unwind();
-                match deadline {
-                    None => Some(guarded.await),
-                    Some((at, _)) if at <= tokio::time::Instant::now() => None,
-                    Some((at, _)) => tokio::time::timeout_at(at, guarded).await.ok(),
-                }
-            };
-            match outcome {
-                None => {
-                    let budget = deadline.map_or(0, |(_, b)| b.as_secs());
-                    check.evidence.saw(Symptom::OutOfTime { budget_s: budget });
-                    Err(Failure::Error {
-                        class: "budget".into(),
-                        message: format!(
-                            "the run budget of {budget} s (HOKUSAI_RUN_BUDGET_S) ran out before this check finished"
-                        ),
-                    }
-                    .blocked("the run budget"))
-                }
-                Some(Ok(v)) => v,
-                Some(Err(payload)) => {
-                    let msg = payload
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                        .unwrap_or_else(|| "a panic without a message".into());
-                    Err(Failure::Error {
-                        class: "panic".into(),
-                        message: crate::secret::redact(&format!("the check panicked: {msg}")),
-                    })
-                }
-            }
-        };
-        // Whatever way the body ended, what it created goes now.
-        let verdict = check.teardown(verdict).await;
-        let (mut outcome, mut expected, mut actual, mut message) =
-            (Outcome::Passed, None, None, None);
-        let broken_line = match &verdict {
-            Err(Failure::Failed { line: Some(l), .. }) => Some(*l),
-            Err(Failure::Blocked { line: Some(l), .. }) => Some(*l),
-            _ => None,
-        };
-        let mut symptoms = check.evidence.take_saw();
-        symptoms.extend(
-            verdict
-                .as_ref()
-                .err()
-                .map(Failure::symptoms)
-                .unwrap_or_default(),
-        );
-        let verdict = match verdict {
-            Err(Failure::Blocked { step, inner, .. }) => {
-                let why = match *inner {
-                    Failure::Failed {
-                        expected: e,
-                        actual: a,
-                        ..
-                    } => {
-                        expected = Some(e.clone());
-                        actual = Some(a.clone());
-                        format!("expected {e}, got {a}")
-                    }
-                    Failure::Transport(e) => e.to_string(),
-                    Failure::Error { message, .. } => message,
-                    other => format!("{other:?}"),
-                };
-                outcome = Outcome::Blocked { step: step.clone() };
-                message = Some(format!("blocked at {step}: {why}"));
-                Ok(())
-            }
-            v => v,
-        };
-        match verdict {
-            Ok(()) => {}
-            Err(Failure::Blocked { .. }) => unreachable!("handled above"),
-            Err(Failure::Failed {
-                expected: e,
-                actual: a,
-                ..
-            }) => {
-                outcome = Outcome::Failed;
-                message = Some(format!("expected {e}, got {a}"));
-                expected = Some(e);
-                actual = Some(a);
-            }
-            Err(Failure::Skipped(reason)) => {
-                if env.config.strict {
-                    outcome = Outcome::Failed;
-                    message = Some(format!(
-                        "skipped, and HOKUSAI_STRICT=1 fails skips: {reason}"
-                    ));
-                } else {
-                    outcome = Outcome::Skipped {
-                        reason: reason.clone(),
-                    };
-                    message = Some(reason);
-                }
-            }
-            Err(Failure::NotApplicable(reason)) => {
-                outcome = Outcome::NotApplicable {
-                    reason: reason.clone(),
-                };
-                message = Some(reason);
-            }
-            Err(Failure::Transport(e)) => {
-                let class = match e.kind {
-                    crate::http::HttpErrorKind::Timeout => "timeout",
-                    crate::http::HttpErrorKind::Refused
-                    | crate::http::HttpErrorKind::Connect
-                    | crate::http::HttpErrorKind::Tls => "unreachable",
-                    _ => "unexpected response",
-                };
-                outcome = Outcome::Error {
-                    class: class.into(),
-                };
-                message = Some(e.to_string());
-            }
-            Err(Failure::Error { class, message: m }) => {
-                outcome = Outcome::Error { class };
-                message = Some(m);
-            }
-        }
+        let body = self.body(&mut check, deadline).await;
+        let cleanup = check.teardown().await;
+        let v =
+            super::verdict::compose(body, check.evidence.take_saw(), &cleanup, env.config.strict);
         let redact = |s: Option<String>| s.map(|s| crate::secret::redact(&s));
         let uploaded = check.evidence.uploaded_bytes();
         if uploaded > 0 {
@@ -501,18 +213,55 @@ impl CheckSpec {
             component: self.component,
             target: env.target_name().to_owned(),
             profile: env.profile().name.clone(),
-            outcome,
-            line: broken_line.or(self.line),
-            symptoms,
-            expected: redact(expected),
-            actual: redact(actual),
-            message: redact(message),
+            outcome: v.outcome,
+            line: v.line.or(self.line),
+            symptoms: v.symptoms,
+            expected: redact(v.expected),
+            actual: redact(v.actual),
+            message: redact(v.message),
             evidence: check.evidence.take(),
             measurements: check.measurements,
-            left_behind: check.left,
+            left_behind: cleanup.left,
             started_at,
             duration_ms: t0.elapsed().as_secs_f64() * 1e3,
             heavy: self.heavy,
+        }
+    }
+
+    /// Runs what the check needs, then its function: caught if it panics (a bug of the suite,
+    /// still recorded with its message), cut at the deadline.
+    async fn body(
+        &self,
+        check: &mut Check,
+        deadline: Option<(tokio::time::Instant, Duration)>,
+    ) -> BodyEnd {
+        use futures_util::FutureExt;
+        let env = check.env.clone();
+        let guarded = std::panic::AssertUnwindSafe(async {
+            for need in &self.needs {
+                need.check(&env)?;
+            }
+            (self.run)(check).await
+        })
+        .catch_unwind();
+        let ended = match deadline {
+            None => Some(guarded.await),
+            Some((at, _)) if at <= tokio::time::Instant::now() => None,
+            Some((at, _)) => tokio::time::timeout_at(at, guarded).await.ok(),
+        };
+        match ended {
+            None => BodyEnd::OutOfTime {
+                budget_s: deadline.map_or(0, |(_, b)| b.as_secs()),
+            },
+            Some(Ok(v)) => BodyEnd::Returned(v),
+            Some(Err(payload)) => {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "a panic without a message".into());
+                BodyEnd::Panicked(crate::secret::redact(&msg))
+            }
         }
     }
 }
@@ -557,8 +306,6 @@ pub struct Check {
         crate::mlflow::workflow::Created,
     )>,
     measurements: BTreeMap<String, f64>,
-    /// What clean-up could not remove.
-    pub(super) left: Vec<crate::mlflow::workflow::LeftBehind>,
 }
 
 impl Check {

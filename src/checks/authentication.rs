@@ -6,7 +6,7 @@
 //! need Redis skip when it is not reachable from where the suite runs.
 
 use super::expect;
-use super::{PROXIED_READ as PROXY_READ, proxied_read};
+use super::{KeyDecision, key_got_through, proxied_read, proxied_read_path};
 use crate::catalogue::{Area, KeyRole};
 use crate::check::inject::Injected;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure};
@@ -103,7 +103,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                 AREA,
                 "key_format",
                 Component::Api,
-                format!("a key sent as {f} reaches a proxied MLflow read"),
+                format!("a key sent as {f} is accepted (no 401/403 from the auth layer)"),
                 f,
                 key_format,
             )
@@ -138,15 +138,17 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             None => spec,
         });
     }
-    v.push(CheckSpec::new(
-        AREA,
-        "second_key_works",
-        Component::AuthService,
-        "another valid key reaches a proxied MLflow read (tells a bad test key from a broken auth setup)",
-        second_key_works,
-    )
-.needs(Need::Key(KeyRole::Second))
-.line(Line::KeyFormats));
+    v.push(
+        CheckSpec::new(
+            AREA,
+            "second_key_works",
+            Component::AuthService,
+            "another valid key is accepted (tells a bad test key from a broken auth setup)",
+            second_key_works,
+        )
+        .needs(Need::Key(KeyRole::Second))
+        .line(Line::KeyFormats),
+    );
     v.push(CheckSpec::new(
         AREA,
         "validate_call_contract",
@@ -303,17 +305,39 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
 }
 
 /// The precondition of checks that need an authenticated request: the API let the key
-/// through (the answer came from behind the auth middleware: a 2xx, or the proxy's own JSON
-/// answer about MLflow). Anything else blocks the check.
-fn accepted(ex: &Exchange) -> Result<(), Failure> {
-    let behind_auth = (200..300).contains(&ex.status)
-        || (matches!(ex.status, 404 | 500 | 502 | 504) && !ex.is_html());
-    ensure(
-        behind_auth,
-        "the key accepted (an answer from behind the auth middleware)",
-        expect::describe(ex),
-    )
-    .pre("an authenticated request")
+/// through (see [`key_got_through`]); anything else blocks the check.
+fn accepted(c: &Check, ex: &Exchange) -> Result<(), Failure> {
+    key_got_through(ex, c.env.profile())
+}
+
+/// Before asserting how a key was judged: an auth layer that could not judge it (the auth
+/// service failed or throttled the API, a load balancer answered) blocks the check; what
+/// stopped it is the cause, named from the answer's own symptoms.
+pub(crate) fn undecided_blocks(c: &Check, ex: &Exchange) -> Result<(), Failure> {
+    if KeyDecision::of(ex, c.env.profile().auth.failure_status) == KeyDecision::Undecided {
+        return Err(
+            Failure::failed("the auth layer judging the key", expect::describe(ex))
+                .blocked("the auth layer judging the key"),
+        );
+    }
+    Ok(())
+}
+
+/// The assertion of the key checks (their line: the key is accepted): accepted passes,
+/// whatever the route answered after acceptance (that is evidence for the route's line);
+/// rejected fails; an auth layer that could not decide blocks.
+fn key_accepted(c: &Check, ex: &Exchange, what: &str) -> Result<(), Failure> {
+    let f = || {
+        Failure::failed(
+            format!("{what} accepted (no 401/403 from the auth layer)"),
+            expect::describe(ex),
+        )
+    };
+    match KeyDecision::of(ex, c.env.profile().auth.failure_status) {
+        KeyDecision::Accepted => Ok(()),
+        KeyDecision::Rejected => Err(f()),
+        KeyDecision::Undecided => Err(f().blocked("the auth layer deciding on the key")),
+    }
 }
 
 fn bearer(k: &ApiKey) -> Auth {
@@ -337,11 +361,7 @@ fn key_format(c: &mut Check, format: KeyFormat) -> CheckFuture<'_> {
             KeyFormat::XApiKey => Auth::XApiKey(key),
         };
         let ex = c.registry(proxied_read(auth)).await?;
-        ensure(
-            ex.status == 200 && ex.json().is_some(),
-            "200 JSON from the proxied MLflow read",
-            expect::describe(&ex),
-        )
+        key_accepted(c, &ex, &format!("the key sent as {format}"))
     })
 }
 
@@ -349,11 +369,7 @@ fn second_key_works(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let key = c.env.key(KeyRole::Second)?;
         let ex = c.registry(proxied_read(bearer(&key))).await?;
-        ensure(
-            ex.status == 200 && ex.json().is_some(),
-            "200 JSON for the second key",
-            expect::describe(&ex),
-        )
+        key_accepted(c, &ex, "the second key")
     })
 }
 
@@ -385,6 +401,7 @@ fn rejected_key(c: &mut Check, case: RejectedKey) -> CheckFuture<'_> {
             (_, None) => bearer(&ApiKey::random()),
         };
         let ex = c.registry(Req::get("/").auth(auth)).await?;
+        undecided_blocks(c, &ex)?;
         let detail = ex.detail();
         let malformed_case = case.malformed().is_some();
         // A malformed key may be refused as "required" (empty) or "invalid"; a well-formed
@@ -411,7 +428,7 @@ async fn baseline(c: &mut Check) -> Result<(), Failure> {
         .registry(proxied_read(bearer(&key)))
         .await
         .pre("a keyed request before injecting")?;
-    accepted(&ex)
+    accepted(c, &ex)
 }
 
 /// A request sent while the auth service fails must have needed it: a 2xx means the key was
@@ -574,7 +591,7 @@ fn usage_reported(c: &mut Check) -> CheckFuture<'_> {
         let standin = env.require_standin("the auth service's usage log")?;
         let before = standin.usage_calls().len();
         let ex = c.registry(proxied_read(bearer(&env.keys.primary))).await?;
-        accepted(&ex)?;
+        accepted(c, &ex)?;
         let calls = standin.usage_calls();
         let new = &calls[before.min(calls.len())..];
         c.note(
@@ -587,10 +604,11 @@ fn usage_reported(c: &mut Check) -> CheckFuture<'_> {
                 .collect::<Vec<_>>()
                 .join(", ")),
         );
+        let read = proxied_read_path();
         ensure(
             new.iter()
-                .any(|u| u.endpoint == PROXY_READ && u.status_code == ex.status),
-            format!("one POST /api/v1/usage/<key_id> for {PROXY_READ} with its status"),
+                .any(|u| u.endpoint == read && u.status_code == ex.status),
+            format!("one POST /api/v1/usage/<key_id> for {read} with its status"),
             format!("{} report(s)", new.len()),
         )
     })
@@ -601,12 +619,10 @@ fn write_scopes(c: &mut Check) -> CheckFuture<'_> {
         let env = c.env.clone();
         let key = env.key(KeyRole::ReadOnly)?;
         let enforced = env.profile().scopes.write_scopes_enforced;
+        // Reads need no write scope: the auth layer lets the read-only key read (what the
+        // route then answers is the route's line, not this one).
         let read = c.registry(proxied_read(bearer(&key))).await?;
-        ensure(
-            (200..300).contains(&read.status),
-            "a read with the read-only key answered 2xx",
-            expect::describe(&read),
-        )?;
+        key_accepted(c, &read, "a read with the read-only key")?;
         // The read-only key's own client: what it managed to create, it deletes again (a
         // scope-less profile lets it), so the clean-up depends on no other key.
         let client = crate::mlflow::MlflowClient::via_proxy(
@@ -631,18 +647,33 @@ fn write_scopes(c: &mut Check) -> CheckFuture<'_> {
         {
             created.experiment(id);
         }
-        if enforced {
-            let error = write
+        let forbidden = write.status == 403
+            && write
                 .json()
-                .and_then(|v| v.get("error")?.as_str().map(str::to_owned));
+                .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+                .as_deref()
+                == Some("FORBIDDEN");
+        let wrote = (200..300).contains(&write.status);
+        let refused = matches!(write.status, 401 | 403) && !write.is_html();
+        if !refused && !wrote {
+            // Neither refused for its scope nor done: the write reached no handler that
+            // decides (the route, MLflow, the auth service failing). Not this line's
+            // verdict: the answer's own symptoms name the cause.
+            return Err(Failure::failed(
+                "the write either refused for its scope (403 FORBIDDEN) or done",
+                expect::describe(&write),
+            )
+            .blocked("a write with the read-only key reaching a handler"));
+        }
+        if enforced {
             ensure(
-                write.status == 403 && error.as_deref() == Some("FORBIDDEN"),
+                forbidden,
                 "a write with a read-only key refused: 403 {\"error\":\"FORBIDDEN\"}",
                 expect::describe(&write),
             )
         } else {
             ensure(
-                (200..300).contains(&write.status),
+                wrote,
                 "a write with a read-only key accepted (this profile enforces no write scopes)",
                 expect::describe(&write),
             )
@@ -655,10 +686,14 @@ fn cache_entry_created(c: &mut Check) -> CheckFuture<'_> {
         let cache = c.env.require_redis()?.clone();
         let key = c.env.keys.primary.clone();
         let ttl_want = c.env.profile().cache.ttl_secs as i64;
+        let written_by = Instant::now();
         let ex = uncached_request(c, &key).await?;
-        accepted(&ex)?;
+        accepted(c, &ex)?;
         let name = c.env.profile().cache_key(key.expose());
         let ttl = entry_ttl(c, &cache, &name, "TTL api_key:validation:<key>").await?;
+        // A fresh entry's TTL is the profile's, less the time since it was written (at most
+        // since the request started; Redis rounds down a second).
+        let least = ttl_want - written_by.elapsed().as_secs() as i64 - 1;
         c.measure("cache_ttl_s", ttl as f64);
         if ttl != -2 {
             c.saw(Symptom::CacheEntryPresent);
@@ -669,8 +704,11 @@ fn cache_entry_created(c: &mut Check) -> CheckFuture<'_> {
             }
         }
         ensure(
-            ttl > 0 && ttl <= ttl_want,
-            format!("an entry with 0 < TTL <= {ttl_want} s"),
+            ttl > 0 && ttl <= ttl_want && ttl >= least,
+            format!(
+                "an entry with the profile's TTL: {} s <= TTL <= {ttl_want} s",
+                least.max(1)
+            ),
             match ttl {
                 -2 => "no entry".to_owned(),
                 -1 => "an entry without expiry".to_owned(),
@@ -714,11 +752,11 @@ fn cache_avoids_revalidation(c: &mut Check) -> CheckFuture<'_> {
             )));
         };
         let ex = uncached_request(c, &key).await?;
-        accepted(&ex)?;
+        accepted(c, &ex)?;
         let after_first = standin.validate_count(KeyRole::Valid);
         for _ in 0..3 {
             let ex = c.registry(proxied_read(bearer(&key))).await?;
-            accepted(&ex)?;
+            accepted(c, &ex)?;
         }
         let extra = standin.validate_count(KeyRole::Valid) - after_first;
         c.measure("extra_validate_calls", extra as f64);
@@ -747,10 +785,13 @@ fn failures_not_cached(c: &mut Check) -> CheckFuture<'_> {
             ));
         }
         let before = standin.map(|s| s.validate_count(SentKey::Unknown));
-        for _ in 0..2 {
-            let ex = c.registry(Req::get("/").auth(bearer(&unknown))).await?;
-            expect::status(&ex, 401)?;
-        }
+        // The first request must be a rejection (something to cache); what the second
+        // answers is evidence (a cached failure may come back in other words), the cache
+        // and the auth service's call log are this line's verdict.
+        let first = c.registry(Req::get("/").auth(bearer(&unknown))).await?;
+        undecided_blocks(c, &first)?;
+        expect::status(&first, 401).pre_on("a rejection to cache", Line::BadKeysRejected)?;
+        c.registry(Req::get("/").auth(bearer(&unknown))).await?;
         if let Some(cache) = cache {
             let name = env.profile().cache_key(unknown.expose());
             let ttl = entry_ttl(c, &cache, &name, "TTL api_key:validation:<unknown key>").await?;
@@ -797,7 +838,7 @@ fn cache_expiry_revalidates(c: &mut Check) -> CheckFuture<'_> {
         let key = env.keys.primary.clone();
         let name = env.profile().cache_key(key.expose());
         let ex = c.registry(proxied_read(bearer(&key))).await?;
-        accepted(&ex)?;
+        accepted(c, &ex)?;
         let ttl = entry_ttl(c, &cache, &name, "TTL api_key:validation:<key>").await?;
         if ttl == -2 {
             // Nothing to expire: the missing entry is the cache line's finding.
@@ -819,7 +860,7 @@ fn cache_expiry_revalidates(c: &mut Check) -> CheckFuture<'_> {
         );
         let before = env.standin().map(|s| s.validate_count(KeyRole::Valid));
         let ex = c.registry(proxied_read(bearer(&key))).await?;
-        accepted(&ex)?;
+        accepted(c, &ex)?;
         if let (Some(s), Some(before)) = (env.standin(), before) {
             let calls = s.validate_count(KeyRole::Valid) - before;
             ensure(
@@ -851,7 +892,7 @@ fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
         let key = env.keys.primary.clone();
         let name = env.profile().cache_key(key.expose());
         let ex = uncached_request(c, &key).await?;
-        accepted(&ex)?;
+        accepted(c, &ex)?;
         let window = entry_ttl(
             c,
             &cache,
@@ -885,7 +926,7 @@ fn revocation_window(c: &mut Check) -> CheckFuture<'_> {
         let validated_before = validations();
         tokio::time::sleep(RENEWAL_PROBE_GAP).await;
         let ex = c.registry(proxied_read(bearer(&key))).await?;
-        accepted(&ex)?;
+        accepted(c, &ex)?;
         let after = pttl(c, &cache, &name).await?;
         // Without renewal the entry lost at least the gap slept between the two reads (Redis
         // counts it too); renewed during the request, it lost only the request's tail after
@@ -990,9 +1031,9 @@ fn rate_limit_headers(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let key = c.env.keys.primary.clone();
         let a = c.registry(proxied_read(bearer(&key))).await?;
-        accepted(&a)?;
+        accepted(c, &a)?;
         let b = c.registry(proxied_read(bearer(&key))).await?;
-        accepted(&b)?;
+        accepted(c, &b)?;
         let (Some(ha), Some(hb)) = (rate_headers(&a), rate_headers(&b)) else {
             return Err(Failure::failed(
                 "X-RateLimit-Limit, -Remaining and -Reset on authenticated answers",
@@ -1031,7 +1072,7 @@ async fn exhaust(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failure> {
     if first.status == 429 {
         return Ok(first);
     }
-    accepted(&first)?;
+    accepted(c, &first)?;
     // The limit comes from the header; how many remain is the headers' own check: here only
     // "past the limit, a 429" is asserted, so a Remaining that does not count cannot fail it.
     let Some(limit) = first
@@ -1055,7 +1096,7 @@ async fn exhaust(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failure> {
             c.measure("requests_until_429", (i + 2) as f64);
             return Ok(ex);
         }
-        accepted(&ex)?;
+        accepted(c, &ex)?;
     }
     Err(Failure::failed(
         format!("429 after at most {limit} requests"),
@@ -1100,7 +1141,7 @@ fn rate_limit_isolated(c: &mut Check) -> CheckFuture<'_> {
             "the other key not limited",
             expect::describe(&ex),
         )?;
-        accepted(&ex)?;
+        accepted(c, &ex)?;
         ensure(
             rate_headers(&ex).is_some_and(|h| h.1 > 0),
             "the other key with its own remaining budget",

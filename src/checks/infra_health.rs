@@ -276,6 +276,18 @@ fn api_mlflow_health(c: &mut Check) -> CheckFuture<'_> {
             .registry(Req::get("/api/health/mlflow").auth(auth))
             .await?;
         let body = expect::json_object(&ex)?;
+        if c.env.profile().proxy.api_health == crate::config::ApiHealthShape::SdkProbe {
+            // The client SDK's probe (hokusai-2026): `ok` with the tracking URI and the time
+            // MLflow took to answer.
+            return ensure(
+                ex.status == 200
+                    && body.get("status").and_then(Value::as_str) == Some("ok")
+                    && body.get("tracking_uri").is_some_and(Value::is_string)
+                    && body.get("latency_ms").is_some_and(Value::is_number),
+                "200 {status: ok, tracking_uri, latency_ms}",
+                expect::describe(&ex),
+            );
+        }
         // Unhealthy answers carry the same object under `detail`.
         let report = body
             .get("detail")

@@ -6,7 +6,9 @@ use super::expect;
 use crate::catalogue::Area;
 use crate::check::Symptom;
 use crate::check::symptom::UNKNOWN_ENDPOINT;
-use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure, ensure_eq};
+use crate::check::{
+    Check, CheckFuture, CheckSpec, Component, Failure, Line, ResultExt, ensure, ensure_eq,
+};
 use crate::config::Profile;
 use crate::http::{Auth, Req};
 use crate::mlflow::naming::{experiment_name, model_name, unique_token};
@@ -34,8 +36,27 @@ impl Spelling {
     }
 }
 
-pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
+/// What a precondition through the primary route verifies: tracking calls through the proxy.
+const SETUP: Line = Line::ProxyTracking;
+
+pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
     let mut v = Vec::new();
+    for s in crate::catalogue::Spelling::all().filter(|s| profile.routes(*s)) {
+        v.push(
+            CheckSpec::case(
+                AREA,
+                "spelling_routed",
+                Component::Api,
+                format!(
+                    "{}… reaches MLflow with a valid key (contract sections 6 and 10)",
+                    s.prefix()
+                ),
+                s,
+                spelling_routed,
+            )
+            .line(Line::routed(s)),
+        );
+    }
     for p in Spelling::iter() {
         v.push(
             CheckSpec::case(
@@ -112,6 +133,48 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
     v
 }
 
+/// A read on the spelling, as MLflow's own client sends it, must get MLflow's own answer (a
+/// JSON object from its handler), not the API's 404 or an HTML page.
+fn spelling_routed(c: &mut Check, spelling: crate::catalogue::Spelling) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let key = c.env.keys.primary.clone();
+        let path = spelling.path("experiments/search");
+        let ex = c
+            .registry(
+                Req::get(&path)
+                    .query("max_results", "1")
+                    .auth(Auth::Bearer(key)),
+            )
+            .await?;
+        super::key_got_through(&ex, c.env.profile())?;
+        if ex.status >= 500 {
+            // The route reached the proxy; what failed is upstream (its own symptoms say).
+            return Err(Failure::failed("MLflow's answer", expect::describe(&ex))
+                .blocked("MLflow answering behind the route"));
+        }
+        // MLflow's answer to experiments/search: `experiments` (absent when there are none)
+        // and perhaps a page token; never FastAPI's `detail`.
+        let mlflow = ex.status == 200
+            && ex
+                .json()
+                .as_ref()
+                .and_then(Value::as_object)
+                .is_some_and(|o| {
+                    o.keys()
+                        .all(|k| k == "experiments" || k == "next_page_token")
+                });
+        let verdict = ensure(
+            mlflow,
+            format!("MLflow's answer to GET {path}"),
+            expect::describe(&ex),
+        );
+        if ex.status == 404 && ex.detail().is_some() {
+            return verdict.map_err(|f| f.symptom(Symptom::SpellingUnrouted { spelling }));
+        }
+        verdict
+    })
+}
+
 fn tracking_calls(c: &mut Check, spelling: Spelling) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = c.mlflow(spelling.prefix());
@@ -166,7 +229,10 @@ fn prefix_equivalence(c: &mut Check) -> CheckFuture<'_> {
         let created = c.created(&api);
         async {
             let name = experiment_name("prefix");
-            let id = api.create_experiment(&name, &[]).await?;
+            let id = api
+                .create_experiment(&name, &[])
+                .await
+                .pre_on("creating an experiment through the primary route", SETUP)?;
             created.experiment(id.clone());
             for (endpoint, query) in [
                 (
@@ -220,7 +286,9 @@ fn auth_headers_handled(c: &mut Check) -> CheckFuture<'_> {
                 .query("max_results", "1")
                 .auth(auth.clone());
             let ex = c.registry(req).await?;
-            expect::status(&ex, 200)?;
+            // Both header forms must get through (the key-formats line); what this check
+            // verifies is what the proxy does with the headers.
+            super::key_got_through(&ex, c.env.profile())?;
             ensure(
                 !ex.echoes_secret(),
                 "no response carrying the key",
@@ -238,7 +306,8 @@ fn auth_headers_handled(c: &mut Check) -> CheckFuture<'_> {
             last_two.len() == 2,
             "two forwarded requests",
             format!("{}", last_two.len()),
-        )?;
+        )
+        .pre("the two requests reaching MLflow")?;
         let forwards = env.profile().proxy.forwards_auth_headers;
         for f in last_two {
             c.note(
@@ -283,7 +352,8 @@ fn delete_body_forwarded(c: &mut Check) -> CheckFuture<'_> {
             let name = model_name(&unique_token("delete"));
             client
                 .create_registered_model(&name, "delete probe", &[])
-                .await?;
+                .await
+                .pre_on("creating a model to delete", Line::RegistrationWorkflow)?;
             created.model(name.clone());
             let req = Req::new(Method::DELETE, client.path("registered-models/delete"))
                 .json(&json!({"name": name}));
@@ -299,7 +369,7 @@ fn delete_body_forwarded(c: &mut Check) -> CheckFuture<'_> {
             }
             expect::status(&ex, 200)?;
             match client.get_registered_model(&name).await {
-                Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => Ok(()),
+                Err(e) if e.is_gone() => Ok(()),
                 Ok(_) => Err(Failure::failed(
                     "the model deleted by DELETE registered-models/delete {name}",
                     "it still exists",
@@ -314,27 +384,38 @@ fn delete_body_forwarded(c: &mut Check) -> CheckFuture<'_> {
 
 fn repeated_query_keys(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
-        let client = c.mlflow(ApiPrefix::Ajax);
+        // Set up through the primary route; the query through `ajax-api`, where MLflow
+        // serves get-history-bulk (an endpoint of its UI's API).
+        let client = c.mlflow(ApiPrefix::Api);
+        let ajax = client.with_prefix(ApiPrefix::Ajax);
         let created = c.created(&client);
         async {
             let name = experiment_name("query");
-            let id = client.create_experiment(&name, &[]).await?;
+            let step = "logging two runs' metrics to query";
+            let id = client
+                .create_experiment(&name, &[])
+                .await
+                .pre_on(step, SETUP)?;
             created.experiment(id.clone());
             let mut runs = Vec::new();
             for (i, value) in [0.5, 0.25].into_iter().enumerate() {
-                let run = client.create_run(&id, &format!("q{i}"), &[]).await?;
+                let run = client
+                    .create_run(&id, &format!("q{i}"), &[])
+                    .await
+                    .pre_on(step, SETUP)?;
                 created.run(run.info.run_id.clone());
                 client
                     .log_metric(&run.info.run_id, "loss", value, 0)
-                    .await?;
+                    .await
+                    .pre_on(step, SETUP)?;
                 runs.push(run.info.run_id);
             }
             // get-history-bulk takes `run_id` repeated: both runs must come back.
-            let req = Req::get(client.path("metrics/get-history-bulk"))
+            let req = Req::get(ajax.path("metrics/get-history-bulk"))
                 .query("run_id", runs[0].clone())
                 .query("run_id", runs[1].clone())
                 .query("metric_key", "loss");
-            let ex = client.raw(req).await?;
+            let ex = ajax.raw(req).await?;
             expect::status(&ex, 200)?;
             let got: Vec<String> = ex
                 .json()
@@ -428,9 +509,16 @@ fn artifacts_through_proxy(c: &mut Check) -> CheckFuture<'_> {
         let created = c.created(&client);
         async {
             let name = experiment_name("artifacts");
-            let id = client.create_experiment(&name, &[]).await?;
+            let step = "a run to hold the artifacts";
+            let id = client
+                .create_experiment(&name, &[])
+                .await
+                .pre_on(step, SETUP)?;
             created.experiment(id.clone());
-            let run = client.create_run(&id, "artifact-run", &[]).await?;
+            let run = client
+                .create_run(&id, "artifact-run", &[])
+                .await
+                .pre_on(step, SETUP)?;
             created.run(run.info.run_id.clone());
             let bytes: Vec<u8> = (0..64 * 1024).map(|i| (i * 31 % 251) as u8).collect();
             let rel = format!("{id}/{}/artifacts/data/blob.bin", run.info.run_id);

@@ -38,15 +38,76 @@ pub fn find(profile: &Profile, area_of: Area, full_id: &str) -> Option<CheckSpec
 }
 
 /// The authenticated request checks send when they need "a valid key got through": a
-/// proxied MLflow read, the route the contract promises a valid key reaches (`GET /` with a
-/// key is promised nothing). The ajax-api spelling needs no path conversion.
-pub(crate) const PROXIED_READ: &str = "/api/mlflow/ajax-api/2.0/mlflow/experiments/search";
+/// proxied MLflow read on the contract's primary route (`/api/mlflow/api/2.0/…`, the key as
+/// Bearer), the route the contract promises a valid key reaches (`GET /` with a key is
+/// promised nothing). Only a check whose own line is about another spelling uses another.
+pub(crate) fn proxied_read_path() -> String {
+    crate::catalogue::Spelling::PRIMARY.path("experiments/search")
+}
 
-/// [`PROXIED_READ`] with `auth`.
+/// [`proxied_read_path`] with `auth`, as MLflow's own client sends it (`max_results`).
 pub(crate) fn proxied_read(auth: crate::http::Auth) -> crate::http::Req {
-    crate::http::Req::get(PROXIED_READ)
+    crate::http::Req::get(proxied_read_path())
         .query("max_results", "1")
         .auth(auth)
+}
+
+/// What the auth layer made of a keyed request, read from its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyDecision {
+    /// The answer came from behind the auth middleware (whatever the route then said: a
+    /// 2xx, the proxy's 404, MLflow's errors, a 502 about MLflow).
+    Accepted,
+    /// 401 with one of the contract's rejection bodies, or 403 on a read.
+    Rejected,
+    /// The auth layer could not decide: the auth service failed or throttled (a 401 naming
+    /// it, a 503 with Retry-After, a 429 without the limiter's headers), or the request
+    /// never reached the API (a load balancer's page).
+    Undecided,
+}
+
+impl KeyDecision {
+    /// Under a profile whose auth-service failure is `auth_failure_status` (401 naming the
+    /// auth service, or 503 with Retry-After).
+    pub(crate) fn of(ex: &crate::http::Exchange, auth_failure_status: u16) -> Self {
+        let rejection = matches!(
+            ex.detail().as_deref(),
+            Some("API key required" | "Invalid or expired API key")
+        );
+        match ex.status {
+            _ if ex.is_html() && ex.status >= 400 => KeyDecision::Undecided,
+            401 if rejection || ex.detail().is_none() || auth_failure_status != 401 => {
+                KeyDecision::Rejected
+            }
+            401 => KeyDecision::Undecided,
+            403 => KeyDecision::Rejected,
+            429 if ex.header("x-ratelimit-limit").is_none() => KeyDecision::Undecided,
+            503 if ex.header("retry-after").is_some() => KeyDecision::Undecided,
+            _ => KeyDecision::Accepted,
+        }
+    }
+}
+
+/// A precondition: the key got through the auth layer. A rejected key blocks the check on
+/// the key-formats line; an undecided one blocks it at this step (its symptoms name the
+/// cause: the auth service, its throttling, the load balancer).
+pub(crate) fn key_got_through(
+    ex: &crate::http::Exchange,
+    profile: &crate::config::Profile,
+) -> Result<(), crate::check::Failure> {
+    use crate::check::{Failure, Line};
+    let step = "a valid key getting through the auth layer";
+    let f = || {
+        Failure::failed(
+            "the key accepted (an answer from behind the auth middleware)",
+            expect::describe(ex),
+        )
+    };
+    match KeyDecision::of(ex, profile.auth.failure_status) {
+        KeyDecision::Accepted => Ok(()),
+        KeyDecision::Rejected => Err(f().blocked_on(step, Line::KeyFormats)),
+        KeyDecision::Undecided => Err(f().blocked(step)),
+    }
 }
 
 /// Helpers shared by the areas' checks.

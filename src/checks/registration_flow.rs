@@ -388,7 +388,7 @@ fn cleanup_leaves_nothing(c: &mut Check) -> CheckFuture<'_> {
             })
         })?;
         match client.get_registered_model(&reg.model_name).await {
-            Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => {}
+            Err(e) if e.is_gone() => {}
             Ok(_) => {
                 return Err(Failure::failed(
                     "the registered model gone after delete",
@@ -492,11 +492,13 @@ fn logged_model_registers(c: &mut Check) -> CheckFuture<'_> {
         )?;
         for (rel, want) in sums {
             let got = sha256_hex(&client.download_artifact(&rel).await?);
+            // Registered, and its bytes changed on the way back: the artifact line's.
             ensure(
                 got == want,
                 format!("{rel} with sha256 {want}"),
                 format!("sha256 {got}"),
-            )?;
+            )
+            .map_err(|f| f.on_line(Line::ArtifactsProxied))?;
         }
         Ok(())
     })

@@ -94,6 +94,16 @@ pub fn rows(c: &Config, src: &Sources) -> Vec<(&'static str, String, &'static st
                 },
                 Source::Default,
             );
+            let breakages: Vec<&str> = s.breakages.iter().map(|b| b.id()).collect();
+            row(
+                &["HOKUSAI_STANDIN_BREAKAGES"],
+                if breakages.is_empty() {
+                    "none".into()
+                } else {
+                    breakages.join(",")
+                },
+                Source::Default,
+            );
             let timing = if s.fast { "fast" } else { "contract" };
             row(&["HOKUSAI_STANDIN_TIMING"], timing.into(), Source::Default);
             let dialect = format!("{:?}", s.dialect).to_lowercase();

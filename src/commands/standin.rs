@@ -1,7 +1,7 @@
 //! `standin`: serves the stand-in on fixed loopback ports until stopped.
 
 use super::Exit;
-use crate::catalogue::Fault;
+use crate::catalogue::{Breakage, Fault};
 
 /// The stand-in's timeouts: the contract's (5 s auth, 30 s upstream) or shortened ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::Display)]
@@ -16,6 +16,7 @@ pub enum StandInTiming {
 pub async fn standin(
     ports: [u16; 4],
     faults: Vec<Fault>,
+    mut breakages: Vec<Breakage>,
     profile: Option<String>,
     timing: StandInTiming,
     redis_url: String,
@@ -32,6 +33,23 @@ pub async fn standin(
             return Exit::Config;
         }
     };
+    // HOKUSAI_STANDIN_BREAKAGES adds to --breakage, as for `verify`.
+    for id in std::env::var("HOKUSAI_STANDIN_BREAKAGES")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+    {
+        match id.trim().parse::<Breakage>() {
+            Ok(b) => breakages.push(b),
+            Err(_) => {
+                eprintln!(
+                    "HOKUSAI_STANDIN_BREAKAGES: {} is not a breakage id (see `hokusai-verify faults --breakages`)",
+                    crate::secret::shown(id.trim())
+                );
+                return Exit::Config;
+            }
+        }
+    }
     let (chosen, bad) = crate::catalogue::keys_from_vars(|v| std::env::var(v).ok());
     if let Some((var, e)) = bad.first() {
         eprintln!("{var}: not a Hokusai API key: {e} (the value is not shown)");
@@ -68,6 +86,19 @@ pub async fn standin(
         "  ecs       {}  (AWS JSON 1.1; any SigV4 credentials, region us-east-1)",
         standin.ecs_url()
     );
+    for b in &breakages {
+        standin.set_breakage(*b, true);
+    }
+    if !breakages.is_empty() {
+        println!(
+            "  breakages {}",
+            breakages
+                .iter()
+                .map(|b| b.id())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let faults = standin.faults();
     if !faults.is_empty() {
         println!(

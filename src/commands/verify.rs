@@ -52,18 +52,18 @@ pub async fn verify(areas: Vec<Area>, faults: Vec<Fault>, keep: bool) -> Exit {
         .into_iter()
         .filter(|s| areas.is_empty() || areas.contains(&s.area))
         .collect();
-    let faults_note = if switched.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " with faults {}",
-            switched
-                .iter()
-                .map(|f| f.id())
-                .collect::<Vec<_>>()
-                .join(",")
-        )
-    };
+    let broken: Vec<&str> = config
+        .standin_settings()
+        .map(|s| s.breakages.iter().map(|b| b.id()).collect())
+        .unwrap_or_default();
+    let mut faults_note = String::new();
+    if !switched.is_empty() {
+        let ids: Vec<&str> = switched.iter().map(|f| f.id()).collect();
+        faults_note.push_str(&format!(" with faults {}", ids.join(",")));
+    }
+    if !broken.is_empty() {
+        faults_note.push_str(&format!(" with breakages {}", broken.join(",")));
+    }
     println!(
         "hokusai-verify: {} checks on {}{} (profile {})",
         specs.len(),

@@ -8,7 +8,8 @@ mod profile;
 pub use duration::{parse_age, parse_duration_at_most, parse_load_duration};
 
 pub use profile::{
-    DEFAULT_PROFILE, MlflowMajor, Profile, ProfileError, builtin_names as builtin_profile_names,
+    ApiHealthShape, DEFAULT_PROFILE, MlflowMajor, Profile, ProfileError,
+    builtin_names as builtin_profile_names,
 };
 
 use crate::catalogue::KeyRole;
@@ -64,7 +65,8 @@ pub struct StandInSettings {
     pub redis_url: String,
     /// Faults switched on (`HOKUSAI_STANDIN_FAULTS=mlflow-down,auth-down`).
     pub faults: crate::catalogue::FaultSet,
-    /// Contract-line breakages switched on (self-verification only; no variable sets them).
+    /// Contract-line breakages switched on (`HOKUSAI_STANDIN_BREAKAGES=proxy-drops-delete-body,…`):
+    /// what the report says about a platform that breaks those lines.
     pub breakages: std::collections::BTreeSet<crate::catalogue::Breakage>,
     /// Shortened timeouts (default) or the contract's (`HOKUSAI_STANDIN_TIMING=contract`).
     pub fast: bool,
@@ -425,6 +427,27 @@ impl Config {
                 ),
             }
         }
+        let mut standin_breakages = std::collections::BTreeSet::new();
+        for id in vars
+            .get("HOKUSAI_STANDIN_BREAKAGES")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+        {
+            match id.trim().parse::<crate::catalogue::Breakage>() {
+                Ok(b) => {
+                    standin_breakages.insert(b);
+                }
+                Err(_) => problem_list(
+                    &mut problems,
+                    "HOKUSAI_STANDIN_BREAKAGES",
+                    format!(
+                        "{} is not a breakage id (see `hokusai-verify faults --breakages`)",
+                        crate::secret::shown(id.trim())
+                    ),
+                ),
+            }
+        }
         let standin_fast = match vars.get("HOKUSAI_STANDIN_TIMING").as_deref() {
             None | Some("fast") => true,
             Some("contract") => false,
@@ -509,7 +532,7 @@ impl Config {
             None => Target::StandIn(StandInSettings {
                 redis_url: redis_from_env.unwrap_or(default_redis),
                 faults: standin_faults,
-                breakages: Default::default(),
+                breakages: standin_breakages,
                 fast: standin_fast,
                 dialect: standin_dialect,
                 realistic: standin_realistic,

@@ -104,7 +104,25 @@ pub struct RateLimitProfile {
 pub struct ProxyProfile {
     pub forwards_auth_headers: bool,
     pub mlflow_major_version: u8,
+    /// The exact MLflow release the platform pins (contract section 10).
+    pub mlflow_release: String,
     pub upstream_timeout_ms: u64,
+    /// The path spellings that reach MLflow with a valid key (contract section 10); every
+    /// other spelling of section 3 must still demand a key.
+    pub routed_spellings: Vec<crate::catalogue::Spelling>,
+    /// What `GET /api/health/mlflow` answers (contract sections 2 and 10).
+    pub api_health: ApiHealthShape,
+}
+
+/// The shape of `GET /api/health/mlflow`'s answer.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiHealthShape {
+    /// `{status: "healthy", checks: {connectivity, experiments_api, artifacts_api}}`.
+    Checks,
+    /// The client SDK's probe: `{status: "ok", tracking_uri, latency_ms}`; 503 when MLflow
+    /// does not answer.
+    SdkProbe,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -179,6 +197,23 @@ impl Profile {
     /// The Redis key of a cached validation for `raw_key` (never print the result).
     pub fn cache_key(&self, raw_key: &str) -> String {
         self.cache.key_pattern.replace("{key}", raw_key)
+    }
+
+    /// Does a fault or breakage that [`crate::catalogue::Applies`] so break this profile's
+    /// contract? (Elsewhere the same behaviour is allowed.)
+    pub fn applies(&self, a: crate::catalogue::Applies) -> bool {
+        use crate::catalogue::Applies;
+        match a {
+            Applies::Always => true,
+            Applies::WhereScopesEnforced => self.scopes.write_scopes_enforced,
+            Applies::WhereKeyRemoved => !self.proxy.forwards_auth_headers,
+            Applies::WhereRouted(s) => self.proxy.routed_spellings.contains(&s),
+        }
+    }
+
+    /// Does this profile route `s` to MLflow (contract section 10)?
+    pub fn routes(&self, s: crate::catalogue::Spelling) -> bool {
+        self.proxy.routed_spellings.contains(&s)
     }
 
     /// The Redis key of the hourly rate-limit counter of a key id.

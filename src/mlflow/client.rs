@@ -1,6 +1,6 @@
 use super::error::MlflowError;
 use super::types::*;
-use crate::check::{Evidence, EvidenceSink};
+use crate::evidence::{Evidence, EvidenceSink};
 use crate::http::{Auth, Exchange, HttpClient, Req};
 use reqwest::Method;
 use serde::de::DeserializeOwned;

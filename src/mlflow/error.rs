@@ -1,49 +1,7 @@
 use crate::http::{Exchange, HttpError, HttpErrorKind};
 use std::fmt;
 
-/// MLflow's error codes (`databricks.proto` `ErrorCode`): an `error_code` outside this list
-/// breaks MLflow's own clients.
-pub const MLFLOW_ERROR_CODES: &[&str] = &[
-    "INTERNAL_ERROR",
-    "TEMPORARILY_UNAVAILABLE",
-    "IO_ERROR",
-    "BAD_REQUEST",
-    "SERVICE_UNDER_MAINTENANCE",
-    "WORKSPACE_TEMPORARILY_UNAVAILABLE",
-    "DEADLINE_EXCEEDED",
-    "CANCELLED",
-    "RESOURCE_EXHAUSTED",
-    "ABORTED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "UNAUTHENTICATED",
-    "INVALID_PARAMETER_VALUE",
-    "ENDPOINT_NOT_FOUND",
-    "MALFORMED_REQUEST",
-    "INVALID_STATE",
-    "PERMISSION_DENIED",
-    "FEATURE_DISABLED",
-    "CUSTOMER_UNAUTHORIZED",
-    "REQUEST_LIMIT_EXCEEDED",
-    "RESOURCE_CONFLICT",
-    "UNPARSEABLE_HTTP_ERROR",
-    "NOT_IMPLEMENTED",
-    "DATA_LOSS",
-    "INVALID_STATE_TRANSITION",
-    "COULD_NOT_ACQUIRE_LOCK",
-    "RESOURCE_ALREADY_EXISTS",
-    "RESOURCE_DOES_NOT_EXIST",
-    "QUOTA_EXCEEDED",
-    "MAX_BLOCK_SIZE_EXCEEDED",
-    "MAX_READ_SIZE_EXCEEDED",
-    "PARTIAL_DELETE",
-    "MAX_LIST_SIZE_EXCEEDED",
-    "DRY_RUN_FAILED",
-    "RESOURCE_LIMIT_EXCEEDED",
-    "DIRECTORY_NOT_EMPTY",
-    "DIRECTORY_PROTECTED",
-    "MAX_NOTEBOOK_SIZE_EXCEEDED",
-];
+pub use crate::catalogue::MLFLOW_ERROR_CODES;
 
 /// A failed MLflow call: what was asked and everything that came back. Contains no secret.
 #[derive(Debug, Clone)]
@@ -121,6 +79,14 @@ impl MlflowError {
     pub fn is(&self, code: &str) -> bool {
         self.error_code.as_deref() == Some(code)
     }
+
+    /// MLflow said the object does not exist: `RESOURCE_DOES_NOT_EXIST`, or any 404 in
+    /// MLflow's error shape (a proxy that rewrites error codes still passes the status). A
+    /// 404 without an `error_code` (a route the API does not know) says nothing about it.
+    pub fn is_gone(&self) -> bool {
+        self.is("RESOURCE_DOES_NOT_EXIST")
+            || (self.status == Some(404) && self.error_code.is_some())
+    }
 }
 
 impl MlflowError {
@@ -174,15 +140,15 @@ impl fmt::Display for MlflowError {
 
 impl std::error::Error for MlflowError {}
 
-impl From<MlflowError> for crate::check::Failure {
+impl From<MlflowError> for crate::evidence::Failure {
     fn from(e: MlflowError) -> Self {
         match e.transport {
-            Some(HttpErrorKind::Timeout) => crate::check::Failure::error("timeout", e),
+            Some(HttpErrorKind::Timeout) => crate::evidence::Failure::error("timeout", e),
             Some(HttpErrorKind::Refused | HttpErrorKind::Connect | HttpErrorKind::Tls) => {
-                crate::check::Failure::error("unreachable", e)
+                crate::evidence::Failure::error("unreachable", e)
             }
-            Some(_) => crate::check::Failure::error("unexpected response", e),
-            None => crate::check::Failure::failed(format!("{} to succeed", e.call), e.answer()),
+            Some(_) => crate::evidence::Failure::error("unexpected response", e),
+            None => crate::evidence::Failure::failed(format!("{} to succeed", e.call), e.answer()),
         }
     }
 }

@@ -83,17 +83,19 @@ pub enum WorkflowError {
     },
 }
 
-impl From<WorkflowError> for crate::check::Failure {
+impl From<WorkflowError> for crate::evidence::Failure {
     fn from(e: WorkflowError) -> Self {
         match e {
             WorkflowError::Stage { stage, error } => {
                 let call = error.call.clone();
-                let f: crate::check::Failure = error.into();
+                let f: crate::evidence::Failure = error.into();
                 match f {
-                    crate::check::Failure::Failed { actual, .. } => crate::check::Failure::failed(
-                        format!("stage `{stage}` ({call}) to succeed"),
-                        actual,
-                    ),
+                    crate::evidence::Failure::Failed { actual, .. } => {
+                        crate::evidence::Failure::failed(
+                            format!("stage `{stage}` ({call}) to succeed"),
+                            actual,
+                        )
+                    }
                     other => other,
                 }
             }
@@ -101,11 +103,11 @@ impl From<WorkflowError> for crate::check::Failure {
                 stage,
                 elapsed,
                 budget,
-            } => crate::check::Failure::failed(
+            } => crate::evidence::Failure::failed(
                 format!("the whole workflow within {budget:?}"),
                 format!("{elapsed:?} already after stage `{stage}`"),
             )
-            .symptom(crate::check::Symptom::LatencyOverBudget {
+            .symptom(crate::evidence::Symptom::LatencyOverBudget {
                 route: "registration workflow".into(),
                 ms: elapsed.as_millis() as u64,
                 budget_ms: budget.as_millis() as u64,
@@ -195,6 +197,28 @@ impl Created {
             }
         }
     }
+    /// Everything recorded and not deleted yet, as left behind for `reason` (what a clean-up
+    /// cut short may have left).
+    pub fn pending(&self, reason: &str) -> Vec<LeftBehind> {
+        let ids = self.ids().clone();
+        let left = |kind, name: &String| LeftBehind::new(kind, name.clone(), reason.to_owned());
+        ids.models
+            .iter()
+            .map(|m| left(LeftKind::RegisteredModel, m))
+            .chain(
+                ids.logged_models
+                    .iter()
+                    .map(|(_, dir)| left(LeftKind::LoggedModel, dir)),
+            )
+            .chain(ids.runs.iter().map(|r| left(LeftKind::Run, r)))
+            .chain(
+                ids.experiments
+                    .iter()
+                    .map(|x| left(LeftKind::Experiment, x)),
+            )
+            .collect()
+    }
+
     /// Nothing recorded (or everything already deleted).
     pub fn is_empty(&self) -> bool {
         let ids = self.ids();
@@ -282,7 +306,7 @@ impl Created {
         let mut problems = Vec::new();
         let uri = match client.get_run(&r).await {
             Ok(run) => Some(run.info.artifact_uri),
-            Err(e) if e.is("RESOURCE_DOES_NOT_EXIST") => return problems,
+            Err(e) if e.is_gone() => return problems,
             Err(e) => {
                 let reason = format!("its artifacts: {e}");
                 problems.push(LeftBehind::new(LeftKind::Run, r.clone(), reason));
@@ -333,7 +357,7 @@ where
 {
     // Why it stays (`Err`), or gone.
     let gone = |r: Result<(), MlflowError>| match r {
-        Err(e) if !e.is("RESOURCE_DOES_NOT_EXIST") => Err(e.to_string()),
+        Err(e) if !e.is_gone() => Err(e.to_string()),
         _ => Ok(()),
     };
     let Err(refused) = gone(delete(client).await) else {

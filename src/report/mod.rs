@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Version of `report.json`'s schema (`docs/report-schema.md`); bumped on breaking changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The overall verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +167,7 @@ impl Report {
         let observations = observations(&checks);
         let verdict = if checks.is_empty() {
             Verdict::NoResults
-        } else if count(Outcome::is_bad) == 0 {
+        } else if count(Outcome::is_bad) == 0 && causes.is_empty() {
             // Blocked checks count: a run whose checks could not reach their assertions is
             // not a healthy one.
             Verdict::Healthy

@@ -12,27 +12,13 @@
 //! line it verifies. "Unclassified" is left for failures of the suite itself (a panic, a check
 //! without a contract line), reported as a suite defect. Documented in `docs/root-causes.md`.
 
-use crate::catalogue::{Fault, KeyRole};
+use crate::catalogue::{Cause, Fault, KeyRole, Spelling};
 use crate::check::{CheckResult, Component, Line, Outcome, Symptom};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// What a cause is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CauseKind {
-    /// A row of the fault catalogue.
-    Fault(Fault),
-    /// A line of the contract, broken.
-    Line(Line),
-    /// A host of the platform gives no answer at all.
-    Unreachable,
-    /// One route of a host answers too slowly while the others answer.
-    SlowRoute,
-    /// The run's time budget ran out.
-    RunBudget,
-    /// The API answers nothing else while it serves a slow request.
-    BlocksWhileServing,
-}
+/// What a cause is (the catalogue's typed causes).
+pub type CauseKind = Cause;
 
 /// A cause the report can name.
 #[derive(Debug, Clone, Copy)]
@@ -52,14 +38,7 @@ pub struct RootCause {
 
 impl RootCause {
     pub fn id(&self) -> String {
-        match self.kind {
-            CauseKind::Fault(f) => f.id().to_owned(),
-            CauseKind::Line(l) => l.id(),
-            CauseKind::Unreachable => "unreachable".into(),
-            CauseKind::SlowRoute => "slow-route".into(),
-            CauseKind::RunBudget => "run-budget".into(),
-            CauseKind::BlocksWhileServing => "api-blocks-while-serving".into(),
-        }
+        self.kind.id()
     }
 }
 
@@ -81,9 +60,45 @@ pub struct Finding {
     /// The checks that were blocked (stopped before their own assertion) by it.
     #[serde(default)]
     pub blocked: Vec<String>,
-    /// The typed symptoms that name it, with the check that saw each.
-    pub evidence: Vec<String>,
+    /// Checks whose clean-up left objects on the platform (whatever their own verdict):
+    /// the `nothing-left-behind` finding lists them, with the objects under "Left behind".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_by: Vec<String>,
+    /// The contract lines its checks verify, when it reached several (a shared symptom).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+    /// What names it: a sentence each, with the check and the request that showed it.
+    pub evidence: Vec<Clue>,
 }
+
+/// One piece of evidence for a cause, in words (the typed symptom stays beside it in
+/// report.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Clue {
+    /// `area/id` of the check that showed it.
+    pub check: String,
+    /// One sentence a person reads at once.
+    pub says: String,
+    /// The request that showed it, with its answer (`DELETE /api/mlflow/… -> 400`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// The typed symptom it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symptom: Option<Symptom>,
+}
+
+impl std::fmt::Display for Clue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.check, self.says)?;
+        match &self.request {
+            Some(r) => write!(f, " ({r})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How many clues a finding keeps.
+const CLUES: usize = 3;
 
 fn default_component() -> Component {
     Component::Api
@@ -103,6 +118,11 @@ pub struct Facts {
     all: Vec<Symptom>,
     /// Hosts that gave at least one answer in the run.
     answered_hosts: BTreeSet<String>,
+    /// Route families of the registry that answered (not while a check injected a fault).
+    routes_answered: usize,
+    /// Checks that saw a fast auth-service failure (one answer that reads like one, among
+    /// working validations, is not an auth service down).
+    fast_auth_failure_checks: usize,
 }
 
 impl Facts {
@@ -124,6 +144,13 @@ impl Facts {
             }
         }
         slow > fast
+    }
+
+    /// Slow answers on at least two routes, and on at least half of the routes that
+    /// answered: "every call slow" is a scope the evidence must show.
+    fn mostly_slow(&self) -> bool {
+        let slow = self.slow_routes();
+        slow >= 2 && 2 * slow >= self.routes_answered
     }
 
     fn slow_routes(&self) -> usize {
@@ -205,7 +232,7 @@ const fn fault(
     claims: fn(&Symptom) -> bool,
 ) -> RootCause {
     RootCause {
-        kind: CauseKind::Fault(f),
+        kind: Cause::Fault(f),
         title,
         fix,
         resource,
@@ -222,7 +249,7 @@ const fn line(
     claims: fn(&Symptom) -> bool,
 ) -> RootCause {
     RootCause {
-        kind: CauseKind::Line(l),
+        kind: Cause::Line(l),
         title: "",
         fix: "",
         resource: "",
@@ -230,6 +257,29 @@ const fn line(
         trigger,
         claims,
     }
+}
+
+/// The line of a spelling the profile routes, named by its own 404.
+const fn spelling(
+    s: Spelling,
+    trigger: fn(&Symptom, &Facts) -> bool,
+    claims: fn(&Symptom) -> bool,
+) -> RootCause {
+    line(
+        match s {
+            Spelling::ProxyApi => Line::SpellingProxyApi,
+            Spelling::ProxyAjax => Line::SpellingProxyAjax,
+            Spelling::MlflowAjax => Line::SpellingMlflowAjax,
+            Spelling::BareApi => Line::SpellingBareApi,
+            Spelling::BareAjax => Line::SpellingBareAjax,
+        },
+        trigger,
+        claims,
+    )
+}
+
+fn unrouted(s: &Symptom, which: Spelling) -> bool {
+    matches!(s, Symptom::SpellingUnrouted { spelling } if *spelling == which)
 }
 
 /// The causes with a symptom rule, in priority order.
@@ -244,7 +294,7 @@ pub const CAUSES: &[RootCause] = &[
         |s| matches!(s, Symptom::AlbErrorPage { host, .. } if host == "registry"),
     ),
     RootCause {
-        kind: CauseKind::Unreachable,
+        kind: Cause::Unreachable,
         title: "A host of the platform does not answer (DNS, network, security group, TLS, or the service down)",
         fix: "Check that the host resolves, accepts connections from where the suite runs, and completes a TLS handshake on https (listener, certificate)",
         resource: "load balancer (and its HTTPS listener and certificate), DNS record, security groups",
@@ -259,7 +309,7 @@ pub const CAUSES: &[RootCause] = &[
         claims: |s| matches!(s, Symptom::Unanswered { host, .. } if host == "registry" || host == "auth"),
     },
     RootCause {
-        kind: CauseKind::SlowRoute,
+        kind: Cause::SlowRoute,
         title: "A route of the platform gives no answer in time while the rest of its host answers",
         fix: "Find what blocks that route's handler (a dependency probe, a lock, a synchronous call); the routes are in the evidence",
         resource: "API service",
@@ -268,7 +318,7 @@ pub const CAUSES: &[RootCause] = &[
         claims: |s| matches!(s, Symptom::RouteTimedOut { .. }),
     },
     RootCause {
-        kind: CauseKind::BlocksWhileServing,
+        kind: Cause::BlocksWhileServing,
         title: "The API answers nothing else while it serves a slow request (its event loop is blocked)",
         fix: "Make the handler's slow calls non-blocking (an async HTTP client for MLflow and the auth service, or run the synchronous call in a worker thread), so one slow request does not hold every other",
         resource: "API service (proxy and health handlers)",
@@ -282,9 +332,13 @@ pub const CAUSES: &[RootCause] = &[
         "Restore the auth ECS service and its target group health",
         "auth ECS service, auth target group",
         Component::AuthService,
-        |s, _| {
+        // Its ALB's page; or fast auth-service failures, unless the auth service's own
+        // health answered and only one check saw one (a cached rejection worded otherwise).
+        |s, f| {
             matches!(s, Symptom::AlbErrorPage { host, .. } if host == "auth")
-                || matches!(s, Symptom::AuthServiceFailed { slow: false, .. })
+                || (matches!(s, Symptom::AuthServiceFailed { slow: false, .. })
+                    && (f.fast_auth_failure_checks >= 2
+                        || !f.any(|x| matches!(x, Symptom::AuthHealthy))))
         },
         // Once the auth service is seen down, every auth failure is its: on a loaded machine
         // some of its fast answers take about the API's timeout too.
@@ -306,6 +360,16 @@ pub const CAUSES: &[RootCause] = &[
                 && f.auth_failures_mostly_slow()
         },
         sym!(Symptom::AuthServiceFailed { .. }),
+    ),
+    fault(
+        Fault::AuthRateLimited,
+        "The auth service rate-limits the API (quota too low for the API's validation rate, or the cache not absorbing repeats)",
+        "Raise the API's quota at the auth service; check that the auth cache absorbs repeated validations",
+        "auth service rate-limit configuration, API auth cache",
+        Component::AuthService,
+        // A valid key's first request throttled: not the low-limit key spending its budget.
+        |s, _| matches!(s, Symptom::ValidationThrottled { role: Some(role) } if *role != KeyRole::LowLimit),
+        sym!(Symptom::ValidationThrottled { .. }),
     ),
     line(
         Line::KeyFormats,
@@ -504,14 +568,39 @@ pub const CAUSES: &[RootCause] = &[
         Component::Api,
         // "Every call slow": a budget missed and slow answers on more than one route. One
         // slow route is that route's contract line (e.g. a health probe that blocks).
-        |s, f| matches!(s, Symptom::LatencyOverBudget { .. }) && f.slow_routes() >= 2,
+        |s, f| matches!(s, Symptom::LatencyOverBudget { .. }) && f.mostly_slow(),
         sym!(Symptom::LatencyOverBudget { .. }),
     ),
     // Contract lines with a symptom of their own: one cause however many checks show it.
+    spelling(
+        Spelling::ProxyApi,
+        |s, _| unrouted(s, Spelling::ProxyApi),
+        |s| unrouted(s, Spelling::ProxyApi),
+    ),
+    spelling(
+        Spelling::ProxyAjax,
+        |s, _| unrouted(s, Spelling::ProxyAjax),
+        |s| unrouted(s, Spelling::ProxyAjax),
+    ),
+    spelling(
+        Spelling::MlflowAjax,
+        |s, _| unrouted(s, Spelling::MlflowAjax),
+        |s| unrouted(s, Spelling::MlflowAjax),
+    ),
+    spelling(
+        Spelling::BareApi,
+        |s, _| unrouted(s, Spelling::BareApi),
+        |s| unrouted(s, Spelling::BareApi),
+    ),
+    spelling(
+        Spelling::BareAjax,
+        |s, _| unrouted(s, Spelling::BareAjax),
+        |s| unrouted(s, Spelling::BareAjax),
+    ),
     line(
         Line::DeleteBodies,
         |s, _| matches!(s, Symptom::RequestBodyDropped),
-        sym!(Symptom::RequestBodyDropped | Symptom::CleanupRefused { .. }),
+        sym!(Symptom::RequestBodyDropped),
     ),
     line(
         Line::NothingLeftBehind,
@@ -555,7 +644,7 @@ pub const CAUSES: &[RootCause] = &[
     ),
     // Last: a check cut by the budget is claimed by what slowed it when that was seen.
     RootCause {
-        kind: CauseKind::RunBudget,
+        kind: Cause::RunBudget,
         title: "The run's time budget ran out before these checks finished",
         fix: "Look at the slow routes and answers in the evidence; raise HOKUSAI_RUN_BUDGET_S only if the platform is known to be slow",
         resource: "API / MLflow services",
@@ -577,7 +666,7 @@ pub fn cause(id: &str) -> Option<RootCause> {
 /// The cause for a broken contract line (the fallback of a check that verifies it).
 fn line_cause(l: Line) -> RootCause {
     RootCause {
-        kind: CauseKind::Line(l),
+        kind: Cause::Line(l),
         title: "",
         fix: "",
         resource: "",
@@ -589,10 +678,10 @@ fn line_cause(l: Line) -> RootCause {
 
 fn finding(c: &RootCause) -> Finding {
     let (title, fix, resource, component) = match c.kind {
-        CauseKind::Line(l) => {
+        Cause::Line(l) => {
             let i = l.info();
             (
-                format!("Contract {} broken: {}", i.section, i.rule),
+                l.violation(),
                 i.fix.to_owned(),
                 i.resource.to_owned(),
                 i.component,
@@ -614,6 +703,8 @@ fn finding(c: &RootCause) -> Finding {
         blocks_registration: false,
         checks: Vec::new(),
         blocked: Vec::new(),
+        left_by: Vec::new(),
+        lines: Vec::new(),
         evidence: Vec::new(),
     }
 }
@@ -626,20 +717,209 @@ fn add(f: &mut Finding, r: &CheckResult, evidence: Option<&Symptom>) {
     if r.area == crate::checks::registration_flow::AREA {
         f.blocks_registration = true;
     }
-    if f.evidence.len() < 3 {
-        let what = match evidence {
-            Some(s) => serde_json::to_string(s).unwrap_or_default(),
-            None => r
+    if f.evidence.len() < CLUES {
+        f.evidence.push(clue(r, evidence));
+    }
+}
+
+/// The clue a check gives: the symptom in words with the request that showed it (its own
+/// assertion's: the last request), or the check's message when no symptom named the cause.
+fn clue(r: &CheckResult, symptom: Option<&Symptom>) -> Clue {
+    let answered = |e: &crate::check::Evidence| {
+        format!(
+            "{} -> {}",
+            e.request,
+            e.status.map_or("no answer".to_owned(), |s| s.to_string())
+        )
+    };
+    let shown_by = |s: &Symptom| {
+        r.evidence
+            .iter()
+            .filter(|e| !e.injected)
+            .find(|e| e.symptoms.contains(s))
+            .or_else(|| r.evidence.iter().rev().find(|e| !e.injected))
+            .map(answered)
+    };
+    match symptom {
+        Some(s) => Clue {
+            check: r.key(),
+            says: s.sentence(),
+            request: shown_by(s),
+            symptom: Some(s.clone()),
+        },
+        None => Clue {
+            check: r.key(),
+            says: r
                 .message
                 .as_deref()
                 .unwrap_or("")
                 .chars()
                 .take(200)
                 .collect(),
-        };
-        f.evidence.push(format!("{}: {what}", r.key()));
+            request: None,
+            symptom: None,
+        },
     }
 }
+
+/// What clean-up could not remove, from every check of the run (passed or not): one finding
+/// for the run, on the `nothing-left-behind` line, never the verdict of the checks that
+/// created the objects.
+fn left_behind(results: &[CheckResult], findings: &mut Vec<Finding>) {
+    let by: Vec<&CheckResult> = results
+        .iter()
+        .filter(|r| !r.left_behind.is_empty())
+        .collect();
+    if by.is_empty() {
+        return;
+    }
+    let id = Line::NothingLeftBehind.id();
+    let pos = match findings.iter().position(|f| f.id == id) {
+        Some(p) => p,
+        None => {
+            findings.push(finding(&line_cause(Line::NothingLeftBehind)));
+            findings.len() - 1
+        }
+    };
+    let f = &mut findings[pos];
+    for r in by {
+        f.left_by.push(r.key());
+        for l in &r.left_behind {
+            if f.evidence.len() < CLUES {
+                f.evidence.push(Clue {
+                    check: r.key(),
+                    says: format!("{} {} stayed: {}", l.kind, l.name, l.reason),
+                    request: None,
+                    symptom: None,
+                });
+            }
+        }
+    }
+}
+
+/// The answer a bad check failed on: its last answered request with an error status or an
+/// HTML page (not while it injected a fault), as (host, status, body shape).
+fn failing_answer(r: &CheckResult) -> Option<(String, u16, String)> {
+    let e = r
+        .evidence
+        .iter()
+        .rev()
+        .filter(|e| !e.injected)
+        .find(|e| e.status.is_some_and(|s| s >= 400))?;
+    Some((e.host.clone(), e.status?, shape(e)))
+}
+
+/// A body's shape: `HTML page`, the sorted top-level keys of a JSON object, or `text`.
+fn shape(e: &crate::check::Evidence) -> String {
+    if e.content_type
+        .as_deref()
+        .is_some_and(|c| c.contains("html"))
+    {
+        return "HTML page".into();
+    }
+    match serde_json::from_str::<serde_json::Value>(&e.body_excerpt) {
+        Ok(serde_json::Value::Object(m)) => {
+            let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+            format!("JSON {{{}}}", keys.join(", "))
+        }
+        _ if e.body_excerpt.trim_start().starts_with('{') => "JSON (cut)".into(),
+        _ => "text".into(),
+    }
+}
+
+/// One unknown defect seen on several lines: bad checks that no rule claimed, failing on
+/// one and the same answer (host, status, body shape) on at least [`SHARED_LINES`] contract
+/// lines, where that answer is most of what the host answered in the run. The group becomes
+/// one cause (the lines it reached listed under it) instead of a cause per line.
+fn shared_symptom(results: &[CheckResult], bad: &[usize], claimed: &mut [bool]) -> Option<Finding> {
+    use std::collections::BTreeMap;
+    let mut groups: BTreeMap<(String, u16, String), Vec<usize>> = BTreeMap::new();
+    for &i in bad.iter().filter(|i| !claimed[**i]) {
+        if let Some(sig) = failing_answer(&results[i]) {
+            groups.entry(sig).or_default().push(i);
+        }
+    }
+    let lines = |v: &Vec<usize>| {
+        v.iter()
+            .filter_map(|i| results[*i].line)
+            .collect::<BTreeSet<Line>>()
+    };
+    let ((host, status, body), members) = groups
+        .into_iter()
+        .filter(|(_, v)| lines(v).len() >= SHARED_LINES)
+        .max_by_key(|(_, v)| v.len())?;
+    // Most of what the host answered: one answer on every path, not three routes that fail
+    // each in its own way with the same status.
+    let (mut same, mut all) = (0usize, 0usize);
+    for e in results
+        .iter()
+        .flat_map(|r| &r.evidence)
+        .filter(|e| !e.injected && e.host == host && e.status.is_some())
+    {
+        all += 1;
+        if e.status == Some(status) && shape(e) == body {
+            same += 1;
+        }
+    }
+    if 2 * same < all {
+        return None;
+    }
+    let component = match (host.as_str(), body.as_str()) {
+        ("auth", _) => Component::AuthService,
+        (_, "HTML page") => Component::Alb,
+        _ => Component::Api,
+    };
+    let reached = lines(&members);
+    let mut f = Finding {
+        id: Cause::SharedSymptom.id(),
+        title: format!(
+            "The {host} host answers {status} ({body}) on every path: one defect behind {} contract lines",
+            reached.len()
+        ),
+        fix: format!(
+            "Find what answers {status} ({body}) to every request on the {host} host (a firewall rule, the load balancer, the API's middleware; the requests are below) and restore the contract's answers"
+        ),
+        resource: format!("whatever fronts the {host} host: WAF, load balancer, API middleware"),
+        component,
+        blocks_registration: false,
+        checks: Vec::new(),
+        blocked: Vec::new(),
+        left_by: Vec::new(),
+        lines: reached.iter().map(|l| l.id()).collect(),
+        evidence: Vec::new(),
+    };
+    for i in members {
+        claimed[i] = true;
+        let r = &results[i];
+        f.checks.push(r.key());
+        if matches!(r.outcome, Outcome::Blocked { .. }) {
+            f.blocked.push(r.key());
+        }
+        if r.area == crate::checks::registration_flow::AREA {
+            f.blocks_registration = true;
+        }
+        if f.evidence.len() < CLUES {
+            let e = r
+                .evidence
+                .iter()
+                .rev()
+                .find(|e| !e.injected && e.status == Some(status));
+            f.evidence.push(Clue {
+                check: r.key(),
+                says: format!(
+                    "answered {status} ({body}) where the contract's line {} expects otherwise",
+                    r.line.map(Line::id).unwrap_or_default()
+                ),
+                request: e.map(|e| format!("{} -> {status}", e.request)),
+                symptom: None,
+            });
+        }
+    }
+    Some(f)
+}
+
+/// How many contract lines one unexplained answer must reach to be one shared cause.
+const SHARED_LINES: usize = 3;
 
 /// A failure of the suite itself, not of the platform.
 fn suite_defect(r: &CheckResult) -> bool {
@@ -675,6 +955,23 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
             .filter(|e| e.status.is_some())
             .map(|e| e.host.clone())
             .collect(),
+        routes_answered: results
+            .iter()
+            .flat_map(|r| &r.evidence)
+            .filter(|e| !e.injected && e.host == "registry" && e.status.is_some())
+            .map(|e| {
+                let path = e.request.split_whitespace().nth(1).unwrap_or("");
+                crate::check::symptom::route_family(path)
+            })
+            .collect::<BTreeSet<_>>()
+            .len(),
+        fast_auth_failure_checks: symptoms
+            .iter()
+            .filter(|v| {
+                v.iter()
+                    .any(|s| matches!(s, Symptom::AuthServiceFailed { slow: false, .. }))
+            })
+            .count(),
     };
     let bad: Vec<usize> = (0..results.len())
         .filter(|i| results[*i].outcome.is_bad() && !suite_defect(&results[*i]))
@@ -703,6 +1000,8 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
         }
     }
     let mut findings: Vec<Finding> = found.into_iter().filter(|f| !f.checks.is_empty()).collect();
+    // One answer no rule knows, on many lines: one cause, not one per line.
+    findings.extend(shared_symptom(results, &bad, &mut claimed));
     // What no symptom rule explains: the contract line its check verifies.
     for &i in &bad {
         if claimed[i] {
@@ -721,8 +1020,19 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
         };
         add(&mut findings[pos], r, None);
     }
-    // Largest blast radius first; ties keep the rules' order (upstream first).
-    findings.sort_by_key(|f| std::cmp::Reverse(f.checks.len()));
+    left_behind(results, &mut findings);
+    // Largest blast radius first; ties keep the rules' order (upstream first). A cause that
+    // is a consequence (the run's budget, a slow route, the API blocking while it waits)
+    // never comes before one named from a dependency's own symptom: the first fix is the
+    // dependency.
+    let consequence = |f: &Finding| Cause::parse(&f.id).is_some_and(Cause::is_consequence);
+    let any_direct = findings.iter().any(|f| !consequence(f));
+    findings.sort_by_key(|f| {
+        (
+            any_direct && consequence(f),
+            std::cmp::Reverse(f.checks.len() + f.left_by.len()),
+        )
+    });
     let unclassified = results
         .iter()
         .filter(|r| r.outcome.is_bad() && suite_defect(r))

@@ -21,3 +21,12 @@ pub fn service_unavailable() -> ResponseTemplate {
         "text/html",
     )
 }
+
+/// What AWS WAF in front of an ALB answers a request a rule blocks: `403 Forbidden`, an HTML
+/// page of its own (`waf-blocks-registry`).
+pub fn firewall_page() -> ResponseTemplate {
+    ResponseTemplate::new(403).set_body_raw(
+        "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n</body>\r\n</html>\r\n",
+        "text/html",
+    )
+}

@@ -105,6 +105,9 @@ pub(crate) fn api_validate(state: &State, raw_key: &str) -> ApiAuth {
     if state.has(Fault::AuthSlow) {
         return ApiAuth::Failed(AuthFailure::Timeout);
     }
+    if state.has(Fault::AuthRateLimited) {
+        return ApiAuth::RateLimited;
+    }
     match state.auth_override() {
         Some(AuthOverride::ServerError) => return ApiAuth::Failed(AuthFailure::Error),
         Some(AuthOverride::TooManyRequests) => return ApiAuth::RateLimited,

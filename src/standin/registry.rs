@@ -7,7 +7,7 @@ use super::auth::{ApiAuth, AuthFailure, api_validate};
 use super::keys::KeyRecord;
 use super::mlflow::{MlflowReply, RequestContext};
 use super::state::{ForwardedRequest, State, UsageCall, lock};
-use crate::catalogue::{Breakage, Fault, KeyRole};
+use crate::catalogue::{Breakage, Fault, KeyRole, Spelling};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use wiremock::{Request, Respond, ResponseTemplate};
@@ -40,6 +40,15 @@ enum Authn {
     Reject(ResponseTemplate),
 }
 
+/// The key a request carries: `Authorization: <bearer in any case> <key>` or `X-API-Key`
+/// (not under `x-api-key-ignored`).
+fn presented_key_of(state: &State, req: &Request) -> Option<String> {
+    if state.broken(Breakage::XApiKeyIgnored) && req.headers.get("authorization").is_none() {
+        return None;
+    }
+    presented_key(req)
+}
+
 /// The key a request carries: `Authorization: <bearer in any case> <key>` or `X-API-Key`.
 fn presented_key(req: &Request) -> Option<String> {
     let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
@@ -69,6 +78,8 @@ impl Respond for RegistryResponder {
         ROUTE_DELAY.set(std::time::Duration::ZERO);
         let template = if state.has(Fault::TargetUnhealthy) {
             alb::unavailable(state.dialect)
+        } else if state.broken(Breakage::WafBlocksRegistry) {
+            alb::firewall_page()
         } else {
             self.route(req)
         };
@@ -212,17 +223,38 @@ impl RegistryResponder {
                 (t, 200)
             }
             ("GET", p) if p.starts_with("/api/health/") => (self.api_health(p), 200),
+            (_, p) if Spelling::of(p).is_some_and(|s| self.unrouted(s)) => {
+                (said(&self.0, 404, "Not Found", "no route here"), 404)
+            }
             (_, p) if p.starts_with("/api/mlflow/") => {
                 self.proxy(req, &p["/api/mlflow/".len()..], record)
             }
             (_, p) if p.starts_with("/mlflow/") => self.proxy(req, &p["/mlflow/".len()..], record),
+            // MLflow's own mount (`/api/2.0/mlflow/…`), where the profile routes it.
+            (_, p) if Spelling::of(p) == Some(Spelling::BareApi) => {
+                self.proxy(req, &p[1..], record)
+            }
             _ => (said(&self.0, 404, "Not Found", "no route here"), 404),
         }
     }
 
+    /// Is `s` without a route here: not routed by the profile (for the spellings the
+    /// stand-in mounts only where the profile says), or unrouted by a breakage?
+    fn unrouted(&self, s: Spelling) -> bool {
+        let by_breakage = Breakage::all()
+            .into_iter()
+            .any(|b| b.unrouted() == Some(s) && self.0.broken(b));
+        let mounted = match s {
+            // Always mounted (the stand-in's API serves them in every profile).
+            Spelling::ProxyApi | Spelling::ProxyAjax | Spelling::MlflowAjax => true,
+            Spelling::BareApi | Spelling::BareAjax => self.0.profile.routes(s),
+        };
+        by_breakage || !mounted
+    }
+
     fn authenticate(&self, req: &Request) -> Authn {
         let state = &self.0;
-        let Some(key) = presented_key(req) else {
+        let Some(key) = presented_key_of(state, req) else {
             return Authn::Reject(self.rejection(401, "API key required"));
         };
         if state.broken(Breakage::BearerRejected) && req.headers.get("authorization").is_some() {
@@ -250,6 +282,19 @@ impl RegistryResponder {
                 .with(|c| redis::cmd("GET").arg(&cache_key).query(c))
                 .ok()
                 .flatten();
+            // A cached failure (`cache-failed-validations`) is answered from the cache, in
+            // the API's own words, without asking the auth service.
+            if cached
+                .as_deref()
+                .is_some_and(|json| json.contains("\"is_valid\": false"))
+            {
+                return Authn::Reject(said(
+                    state,
+                    401,
+                    "API key is invalid",
+                    "Credentials rejected (cached)",
+                ));
+            }
             if let Some(record) = cached.and_then(|json| self.record_from_cache(&json, &key)) {
                 if state.broken(Breakage::CacheRenewedOnUse) {
                     let ttl = state.profile.cache.ttl_secs;
@@ -266,6 +311,8 @@ impl RegistryResponder {
                 if cache_on && !refresh_broken {
                     let ttl = if state.has(Fault::CacheTtlWrong) {
                         wrong_ttl(state.profile.cache.ttl_secs)
+                    } else if state.broken(Breakage::CacheTtlShort) {
+                        (state.profile.cache.ttl_secs / 5).max(1)
                     } else {
                         state.profile.cache.ttl_secs
                     };
@@ -505,6 +552,19 @@ impl RegistryResponder {
             return said(&self.0, 404, "Not Found", "no route here");
         }
         let up = self.mlflow_reachable() && !self.0.broken(Breakage::ExperimentsCheckWrong);
+        if self.0.profile.proxy.api_health == crate::config::ApiHealthShape::SdkProbe {
+            // The client SDK's probe: it asks MLflow and says how long that took.
+            return if up {
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "status": "ok", "tracking_uri": self.0.mlflow_internal_url, "latency_ms": 3.2,
+                }))
+            } else {
+                ResponseTemplate::new(503).set_body_json(json!({
+                    "status": "error", "tracking_uri": self.0.mlflow_internal_url,
+                    "error": self.0.say("MLflow is not answering", "tracking backend offline"),
+                }))
+            };
+        }
         let artifacts = !self.0.has(Fault::ArtifactsDisabled);
         let check = |ok: bool| json!({"status": if ok { "healthy" } else { "unhealthy" }, "message": if ok { "ok" } else { "cannot reach MLflow" }});
         // Artifact serving is configuration, not health: `enabled` or `disabled`.
@@ -797,6 +857,12 @@ impl RegistryResponder {
             .unwrap_or_default();
         }
         if reply.status == 200 {
+            if state.broken(Breakage::ArtifactJsonRewritten)
+                && upstream_path.contains("mlflow-artifacts/artifacts/")
+                && let Ok(v) = serde_json::from_slice::<Value>(&reply.body)
+            {
+                reply.body = serde_json::to_vec(&v).unwrap_or_default();
+            }
             if state.broken(Breakage::LatestVersionsEmpty)
                 && upstream_path.ends_with("registered-models/get-latest-versions")
             {

@@ -72,7 +72,30 @@ fn causes(r: &Report) -> String {
             resource = esc(&c.resource),
         );
         if !c.evidence.is_empty() {
-            let _ = write!(s, "<p><b>Evidence</b></p>{}", list(&c.evidence));
+            let _ = write!(s, "<p><b>Evidence</b></p><ul>");
+            for e in &c.evidence {
+                let _ = write!(s, "<li>{}: {}", esc(&e.check), esc(&e.says));
+                if let Some(r) = &e.request {
+                    let _ = write!(s, " <code>{}</code>", esc(r));
+                }
+                s.push_str("</li>");
+            }
+            s.push_str("</ul>");
+        }
+        if !c.lines.is_empty() {
+            let _ = write!(
+                s,
+                "<p><b>Contract lines it reached</b></p>{}",
+                list(&c.lines)
+            );
+        }
+        if !c.left_by.is_empty() {
+            let _ = write!(
+                s,
+                "<p><b>Left behind by ({})</b> (they passed or failed on their own lines; the objects are listed under Left behind)</p>{}",
+                c.left_by.len(),
+                list(&c.left_by)
+            );
         }
         if !failed.is_empty() {
             let _ = write!(

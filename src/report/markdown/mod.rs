@@ -182,8 +182,24 @@ pub fn report(r: &Report) -> String {
                 cause.blocked.join(", ")
             );
         }
+        if !cause.lines.is_empty() {
+            let _ = writeln!(
+                s,
+                "- **contract lines it reached ({}):** {}",
+                cause.lines.len(),
+                cause.lines.join(", ")
+            );
+        }
+        if !cause.left_by.is_empty() {
+            let _ = writeln!(
+                s,
+                "- **left behind by ({}):** {} (their own verdicts stand; the objects are under \"Left behind on the platform\")",
+                cause.left_by.len(),
+                cause.left_by.join(", ")
+            );
+        }
         for e in &cause.evidence {
-            let _ = writeln!(s, "- evidence: {}", cell(e));
+            let _ = writeln!(s, "- evidence: {}", cell(&e.to_string()));
         }
         let _ = writeln!(s);
     }
@@ -466,7 +482,9 @@ pub fn infrastructure_issues(r: &Report) -> String {
     }
     let mut ordered: Vec<_> = r.causes.iter().collect();
     // Largest blast radius first; a registration blocker first among equals.
-    ordered.sort_by_key(|c| (std::cmp::Reverse(c.checks.len()), !c.blocks_registration));
+    // Blockers of registration first; otherwise the analysis's order (largest blast radius
+    // first, a consequence never before the dependency that explains it).
+    ordered.sort_by_key(|c| !c.blocks_registration);
     for (i, c) in ordered.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -529,7 +547,7 @@ pub fn infrastructure_issues(r: &Report) -> String {
             c.checks.join(", ")
         );
         for e in &c.evidence {
-            let _ = writeln!(s, "  - {}", cell(e));
+            let _ = writeln!(s, "  - {}", cell(&e.to_string()));
         }
     }
     s

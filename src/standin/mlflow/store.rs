@@ -375,8 +375,9 @@ impl MlflowStore {
         };
         let duplicate = self.duplicate_versions;
         let m = self.model_mut(&name)?;
-        // The `duplicate-versions` breakage: every fourth create reuses the last number.
-        if !(duplicate && m.last_version % 4 == 3) {
+        // The `duplicate-versions` breakage: every fourth create, from the second on, reuses
+        // the last number (a second registration is "1" again; concurrent ones collide).
+        if !(duplicate && m.last_version % 4 == 1) {
             m.last_version += 1;
         }
         let now = now_ms();

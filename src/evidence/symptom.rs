@@ -6,16 +6,16 @@
 //! - every answered or unanswered request is classified once, by shape (host, status, content
 //!   type, JSON fields the contract fixes, latency), by the [`Observer`] of the check's
 //!   environment, when it is recorded as evidence ([`Symptom`]s on
-//!   [`crate::check::Evidence`]);
+//!   [`crate::evidence::Evidence`]);
 //! - a check's assertion names the symptom it found (a TTL, a header that does not count
-//!   down, an ECS state) with [`crate::check::Failure::symptom`].
+//!   down, an ECS state) with [`crate::evidence::Failure::symptom`].
 //!
 //! Platform wording is never read here: a detail text the contract gives only as an example
 //! (the auth service failing, MLflow unreachable) may be worded any way. Only the exact
 //! rejection texts that the contract quotes as whole bodies (`API key required`, `Invalid or
 //! expired API key`) are compared, and only to tell a rejection of the key from anything else.
 
-use crate::catalogue::KeyRole;
+use crate::catalogue::{KeyRole, Spelling};
 use crate::http::{Exchange, HttpError, HttpErrorKind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -136,6 +136,153 @@ pub enum Symptom {
     /// who can list Redis keys can read every cached key. Reported as a security
     /// observation.
     KeysAtRestInPlainText { pattern: String },
+    /// A valid key (`role`) was answered 429 without the limiter's `X-RateLimit-*` headers:
+    /// its validation was throttled (the auth service's 429 passed on), not the key's own
+    /// hourly budget spent.
+    ValidationThrottled { role: Option<KeyRole> },
+    /// A valid key on a spelling the profile routes to MLflow got the API's own 404
+    /// (`{"detail"}`, no MLflow `error_code`): the API has no route for that spelling.
+    SpellingUnrouted { spelling: Spelling },
+    /// Not a problem: the auth service's `/health` answered 200 JSON (counter-evidence that
+    /// the auth service itself is up).
+    AuthHealthy,
+}
+
+impl Symptom {
+    /// One sentence a person reads at once (the report shows it; report.json keeps the
+    /// typed symptom beside it).
+    pub fn sentence(&self) -> String {
+        use Symptom as S;
+        match self {
+            S::AlbErrorPage { host, status } => {
+                format!("the {host} load balancer answered its own HTML {status} page")
+            }
+            S::AuthServiceFailed { status, slow } => format!(
+                "the API answered {status} naming the auth service{}",
+                if *slow {
+                    ", after about its auth timeout"
+                } else {
+                    ""
+                }
+            ),
+            S::ValidKeyRejected { role, via } => {
+                format!("the {role} key, valid, was rejected as unknown when sent as {via}")
+            }
+            S::RejectedWithoutValidation => {
+                "a well-formed key was rejected without the auth service being asked".into()
+            }
+            S::KeyAccepted { role, via } => format!("the {role} key was accepted as {via}"),
+            S::RejectionWithoutDetail { status } => {
+                format!("a {status} rejection came without FastAPI's `detail`")
+            }
+            S::ProxyBypassed { status } => format!(
+                "a request without a key under the proxy mount got MLflow's own HTML {status}: no API in front"
+            ),
+            S::HtmlFromUpstream { status } => {
+                format!("a keyed proxied call got an HTML {status} page instead of JSON")
+            }
+            S::UpstreamAnswered => "a proxied call got MLflow's answer".into(),
+            S::UnknownErrorCode { code } => {
+                format!("an error carried `{code}`, a code MLflow's clients do not know")
+            }
+            S::UpstreamUnreachable => {
+                "the proxy answered 502: it could not connect to MLflow".into()
+            }
+            S::UpstreamTimeout => "the proxy answered 504: MLflow did not answer in time".into(),
+            S::ArtifactsDisabled => "artifact serving is off (503 ARTIFACTS_DISABLED)".into(),
+            S::ApiSpellingNotFound => {
+                "an MLflow endpoint under the api/2.0 spelling answered 404 ENDPOINT_NOT_FOUND"
+                    .into()
+            }
+            S::KeyForwarded => "MLflow received the API key from the proxy".into(),
+            S::KeyEchoed => "a response carried the API key back".into(),
+            S::WriteForbidden => "a write was refused with 403 FORBIDDEN".into(),
+            S::DependencyUnhealthy { service } => {
+                format!("{service} reported unhealthy (by a health route or a direct probe)")
+            }
+            S::HealthContradicted { service } => {
+                format!("a health route calls {service} healthy while calls through it fail")
+            }
+            S::CacheEntryMissing => "no auth-cache entry after a successful validation".into(),
+            S::CacheEntryPresent => "an auth-cache entry after a validation".into(),
+            S::DeleteNotApplied => {
+                "a delete was answered as done, but the object is still there".into()
+            }
+            S::CacheTtl { got, want } => {
+                format!("an auth-cache entry with a TTL of {got} s where the profile says {want} s")
+            }
+            S::RevocationWindow { got_s, want_s } => format!(
+                "a revoked key would keep working for {got_s} s, longer than the {want_s} s TTL"
+            ),
+            S::CacheRenewedOnUse {
+                before_ms,
+                after_ms,
+            } => format!(
+                "one request renewed the cache entry's TTL ({before_ms} ms, then {after_ms} ms)"
+            ),
+            S::RateLimitHeadersMissing => {
+                "authenticated answers without X-RateLimit-* headers".into()
+            }
+            S::RateLimitNotCounting { first, second } => format!(
+                "X-RateLimit-Remaining did not drop by one per request ({first}, then {second})"
+            ),
+            S::RateLimitNotEnforced { sent } => {
+                format!("no 429 after {sent} requests past the limit")
+            }
+            S::SlowAnswer { route } => format!("{route} answered slower than the health budget"),
+            S::LatencyOverBudget {
+                route,
+                ms,
+                budget_ms,
+            } => format!("{route} took {ms} ms, over its {budget_ms} ms budget"),
+            S::EcsServiceMissing { service } => format!("ECS reports {service} missing"),
+            S::EcsServiceUnhealthy { service } => {
+                format!("ECS reports {service} not running as desired")
+            }
+            S::ServerError { route, status } => format!("{route} answered {status}"),
+            S::Unanswered { host, class } => format!("no answer from the {host} host ({class})"),
+            S::RouteTimedOut { host, route } => {
+                format!("{route} on the {host} host gave no answer in time while others did")
+            }
+            S::OutOfTime { budget_s } => format!("the run's {budget_s} s budget ran out"),
+            S::BlockedBehindSlowRequest {
+                slow_route,
+                waited_ms,
+                alone_ms,
+            } => format!(
+                "a cheap request waited {waited_ms} ms behind {slow_route} (alone: {alone_ms} ms)"
+            ),
+            S::CleanupRefused { what, status } => match status {
+                Some(st) => format!("clean-up refused: deleting {what} answered {st}"),
+                None => format!("clean-up refused: {what} could not be deleted"),
+            },
+            S::RequestBodyDropped => {
+                "MLflow refused a DELETE for want of its JSON body: the body did not arrive".into()
+            }
+            S::RepeatedQueryCollapsed => {
+                "a repeated query key reached MLflow with one value".into()
+            }
+            S::ValidateCallWrong { what } => format!("the API's validate call: {what}"),
+            S::ServiceIdWrong { got, want } => format!(
+                "the API sent service id {} where {want} is expected",
+                got.as_deref().unwrap_or("(none)")
+            ),
+            S::CacheBehaviour { what } => format!("the auth cache: {what}"),
+            S::DataWithoutKey { route } => format!("{route} returned registry data without a key"),
+            S::KeysAtRestInPlainText { pattern } => {
+                format!("the auth cache names its entries {pattern}: keys in plain text")
+            }
+            S::ValidationThrottled { role } => format!(
+                "{} got 429 without X-RateLimit-* headers: its validation was throttled",
+                role.map_or("a key".to_owned(), |r| format!("the {r} key"))
+            ),
+            S::SpellingUnrouted { spelling } => format!(
+                "a valid key on {}… got the API's own 404: no route for that spelling",
+                spelling.prefix()
+            ),
+            S::AuthHealthy => "the auth service's /health answered 200 JSON".into(),
+        }
+    }
 }
 
 /// The facts an [`Observer`] needs to classify an answer: the profile's auth-failure shape,
@@ -150,6 +297,8 @@ pub struct Observer {
     pub slow_answer: Duration,
     /// Keys that must be accepted (primary, second, low-limit); compared, never printed.
     pub(crate) valid_keys: Vec<(KeyRole, secrecy::SecretString)>,
+    /// The spellings the profile routes to MLflow.
+    pub routed: Vec<Spelling>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -181,7 +330,7 @@ fn path_of(line: &str) -> &str {
 /// The route family of a path, for grouping (`/api/mlflow/api/2.0/mlflow/experiments/search`
 /// stays whole, ids are not in paths).
 fn is_proxied(path: &str) -> bool {
-    path.starts_with("/api/mlflow/") || path.starts_with("/mlflow/")
+    path.starts_with("/api/mlflow/") || path.starts_with("/mlflow/") || Spelling::of(path).is_some()
 }
 
 impl Observer {
@@ -214,12 +363,21 @@ impl Observer {
             });
             return out;
         }
+        if host == "auth"
+            && path == "/health"
+            && status == 200
+            && json.as_ref().is_some_and(|v| v.is_object())
+        {
+            out.push(Symptom::AuthHealthy);
+        }
         if host != "registry" {
             return out;
         }
         // An HTML page under the proxy mount that the API would have turned into JSON. Without
         // a key it also means the API was not asked at all (no 401).
-        if html && is_proxied(path) {
+        // MLflow's own HTML error pages are its 404 and 405; any other HTML page (a firewall's
+        // 403) is not MLflow's, and says nothing about the proxy.
+        if html && is_proxied(path) && matches!(status, 404 | 405 | 502..=504) {
             if matches!(status, 502..=504) {
                 out.push(Symptom::AlbErrorPage {
                     host: host.to_owned(),
@@ -236,7 +394,7 @@ impl Observer {
             .as_ref()
             .and_then(|v| v.get("error_code"))
             .and_then(|v| v.as_str())
-            && !crate::mlflow::MLFLOW_ERROR_CODES.contains(&code)
+            && !crate::catalogue::MLFLOW_ERROR_CODES.contains(&code)
         {
             out.push(Symptom::UnknownErrorCode {
                 code: code.to_owned(),
@@ -317,6 +475,18 @@ impl Observer {
             {
                 out.push(Symptom::ApiSpellingNotFound)
             }
+            429 if ex.header("x-ratelimit-limit").is_none() && keyed => {
+                out.push(Symptom::ValidationThrottled { role })
+            }
+            404 if role.is_some()
+                && detail.is_some()
+                && json.as_ref().is_some_and(|v| v.get("error_code").is_none())
+                && Spelling::of(path).is_some_and(|s| self.routed.contains(&s)) =>
+            {
+                out.push(Symptom::SpellingUnrouted {
+                    spelling: Spelling::of(path).expect("matched above"),
+                })
+            }
             s if s >= 500 => out.push(Symptom::ServerError {
                 route: route_family(path),
                 status: s,
@@ -396,6 +566,15 @@ fn health_report(path: &str, body: &serde_json::Value, out: &mut Vec<Symptom>) {
         "/health/mlflow" if body.get("connected") == Some(&Value::Bool(false)) => {
             report("mlflow");
         }
+        // The client SDK's probe (`{status: ok|error, tracking_uri, …}`): not `ok` is MLflow
+        // not answering it.
+        "/api/health/mlflow"
+            if body.get("tracking_uri").is_some()
+                && body.get("status").and_then(Value::as_str) != Some("ok") =>
+        {
+            report("mlflow");
+        }
+        "/api/health/mlflow" if body.get("tracking_uri").is_some() => {}
         "/api/health/mlflow" => {
             let r = body.get("detail").filter(|d| d.is_object()).unwrap_or(body);
             for k in ["connectivity", "experiments_api"] {
