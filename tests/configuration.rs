@@ -74,6 +74,7 @@ fn a_secret_in_the_wrong_variable_is_not_echoed(
 #[case::bad_strict(&[("HOKUSAI_STRICT", "maybe")], "HOKUSAI_STRICT")]
 #[case::bad_redis(&[("HOKUSAI_REDIS_URL", "http://127.0.0.1:6379")], "HOKUSAI_REDIS_URL")]
 #[case::bad_fault(&[("HOKUSAI_STANDIN_FAULTS", "mlflow-down,dns-down")], "HOKUSAI_STANDIN_FAULTS")]
+#[case::bad_breakage(&[("HOKUSAI_STANDIN_BREAKAGES", "proxy-drops-delete-body,dns-down")], "HOKUSAI_STANDIN_BREAKAGES")]
 #[case::bad_concurrency(&[("HOKUSAI_CONCURRENT_CLIENTS", "1000")], "HOKUSAI_CONCURRENT_CLIENTS")]
 #[case::bad_timing(&[("HOKUSAI_STANDIN_TIMING", "slow")], "HOKUSAI_STANDIN_TIMING")]
 #[case::bad_aws_endpoint(&[("HOKUSAI_TARGET", "live"), ("HOKUSAI_REGISTRY_URL", "http://127.0.0.1:9"), ("HOKUSAI_AUTH_URL", "http://127.0.0.1:9"), ("HOKUSAI_API_KEY", CANARY), ("HOKUSAI_AWS_ENDPOINT_URL", "not a url")], "HOKUSAI_AWS_ENDPOINT_URL")]
@@ -577,5 +578,39 @@ async fn large_artifact_sizes_can_be_capped() {
         r.evidence.is_empty(),
         "something was sent: {:?}",
         r.evidence
+    );
+}
+
+/// `faults --breakages` lists every breakage with the causes the report names for it and
+/// the profiles whose contract it breaks; `config` shows the breakages switched on.
+#[test]
+fn breakages_are_listed_and_switchable() {
+    use hokusai_verify::catalogue::Breakage;
+    let (code, text) = run(&["faults", "--breakages"], &[]);
+    assert_eq!(code, 0, "{text}");
+    for b in Breakage::all() {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(b.id()))
+            .unwrap_or_else(|| panic!("{b} not listed:\n{text}"));
+        for c in b.causes() {
+            assert!(line.contains(&c.id()), "{b}: {line}");
+        }
+    }
+    assert!(
+        text.contains("unrouted-bare-api") && text.contains("[hokusai-2026]"),
+        "{text}"
+    );
+    let (code, text) = run(
+        &["config"],
+        &[(
+            "HOKUSAI_STANDIN_BREAKAGES",
+            "proxy-drops-delete-body, unrouted-proxy-ajax",
+        )],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("proxy-drops-delete-body,unrouted-proxy-ajax"),
+        "{text}"
     );
 }

@@ -372,7 +372,7 @@ impl Line {
                 Api,
                 "forward bodies for every method",
                 "API service",
-                true,
+                false,
             ),
             Line::RepeatedQuery => info(
                 "§6",

@@ -177,7 +177,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
 async fn still_serves(c: &mut Check) -> Result<(), Failure> {
     let key = c.env.keys.primary.clone();
     let ex = c.registry(super::proxied_read(Auth::Bearer(key))).await?;
-    super::key_got_through(&ex, c.env.profile())?;
+    super::key_got_through(c, &ex)?;
     ensure(
         ex.status != 500,
         "the platform still serving a normal request afterwards",
@@ -676,6 +676,7 @@ fn malformed_json(c: &mut Check, case: MalformedBody) -> CheckFuture<'_> {
         let ex = client
             .raw(Req::post(client.path("experiments/create")).raw_body(body, content_type))
             .await?;
+        super::authentication::undecided_blocks(c, &ex)?;
         c.measure("answer_ms", started.elapsed().as_secs_f64() * 1e3);
         let v = ex.json().unwrap_or(Value::Null);
         let mlflow_error = v
@@ -694,7 +695,8 @@ fn malformed_json(c: &mut Check, case: MalformedBody) -> CheckFuture<'_> {
             // MLflow 2.9.2 has no length limit on a tag value: it stores the document
             // (measured). Passed through unchanged, that is a 200 and every byte stored; a
             // proxy that cuts or refuses the body shows here.
-            let stored = lookup?
+            let stored = lookup
+                .pre("looking the experiment up")?
                 .and_then(|e| e.tags.into_iter().find(|t| t.key == "k"))
                 .map_or(0, |t| t.value.len());
             // The document is valid and 2.9.2 stores it: anything else means the body did
@@ -722,7 +724,7 @@ fn malformed_json(c: &mut Check, case: MalformedBody) -> CheckFuture<'_> {
                 expect::describe(&ex),
             )?;
         }
-        let created = lookup?;
+        let created = lookup.pre("looking the experiment up")?;
         ensure(
             created.is_none(),
             "the registry unchanged (no experiment created)",

@@ -146,7 +146,7 @@ fn spelling_routed(c: &mut Check, spelling: crate::catalogue::Spelling) -> Check
                     .auth(Auth::Bearer(key)),
             )
             .await?;
-        super::key_got_through(&ex, c.env.profile())?;
+        super::key_got_through(c, &ex)?;
         if ex.status >= 500 {
             // The route reached the proxy; what failed is upstream (its own symptoms say).
             return Err(Failure::failed("MLflow's answer", expect::describe(&ex))
@@ -288,7 +288,7 @@ fn auth_headers_handled(c: &mut Check) -> CheckFuture<'_> {
             let ex = c.registry(req).await?;
             // Both header forms must get through (the key-formats line); what this check
             // verifies is what the proxy does with the headers.
-            super::key_got_through(&ex, c.env.profile())?;
+            super::key_got_through(c, &ex)?;
             ensure(
                 !ex.echoes_secret(),
                 "no response carrying the key",

@@ -88,12 +88,38 @@ impl KeyDecision {
     }
 }
 
+impl KeyDecision {
+    /// As [`KeyDecision::of`], and on the stand-in with the auth service's own log: a 401
+    /// while the auth service answered the API's validation with 429 or a 5xx (or not at
+    /// all) is no judgement of the key (the API passed the auth service's failure on as a bad
+    /// key); a throttling auth service is recorded as seen.
+    pub(crate) fn judged(c: &crate::check::Check, ex: &crate::http::Exchange) -> Self {
+        let d = Self::of(ex, c.env.profile().auth.failure_status);
+        if d != KeyDecision::Rejected || ex.status != 401 {
+            return d;
+        }
+        let answered = c
+            .env
+            .standin()
+            .and_then(|s| s.validate_calls().last().map(|v| v.answered));
+        match answered {
+            Some(Some(429)) => {
+                c.saw(crate::check::Symptom::AuthServiceThrottled);
+                KeyDecision::Undecided
+            }
+            Some(None) => KeyDecision::Undecided,
+            Some(Some(s)) if s >= 500 => KeyDecision::Undecided,
+            _ => d,
+        }
+    }
+}
+
 /// A precondition: the key got through the auth layer. A rejected key blocks the check on
 /// the key-formats line; an undecided one blocks it at this step (its symptoms name the
 /// cause: the auth service, its throttling, the load balancer).
 pub(crate) fn key_got_through(
+    c: &crate::check::Check,
     ex: &crate::http::Exchange,
-    profile: &crate::config::Profile,
 ) -> Result<(), crate::check::Failure> {
     use crate::check::{Failure, Line};
     let step = "a valid key getting through the auth layer";
@@ -103,7 +129,7 @@ pub(crate) fn key_got_through(
             expect::describe(ex),
         )
     };
-    match KeyDecision::of(ex, profile.auth.failure_status) {
+    match KeyDecision::judged(c, ex) {
         KeyDecision::Accepted => Ok(()),
         KeyDecision::Rejected => Err(f().blocked_on(step, Line::KeyFormats)),
         KeyDecision::Undecided => Err(f().blocked(step)),

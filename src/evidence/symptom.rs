@@ -146,6 +146,11 @@ pub enum Symptom {
     /// Not a problem: the auth service's `/health` answered 200 JSON (counter-evidence that
     /// the auth service itself is up).
     AuthHealthy,
+    /// The auth service answered the API's validation with 429 (seen in the stand-in's auth
+    /// log): it throttles the API, whatever the client was told.
+    AuthServiceThrottled,
+    /// The auth service's 429 reached the client as a bad key (401), seen with the auth log.
+    ThrottleReportedAsBadKey,
 }
 
 impl Symptom {
@@ -281,6 +286,12 @@ impl Symptom {
                 spelling.prefix()
             ),
             S::AuthHealthy => "the auth service's /health answered 200 JSON".into(),
+            S::AuthServiceThrottled => {
+                "the auth service answered the API's validation with 429 (its log)".into()
+            }
+            S::ThrottleReportedAsBadKey => {
+                "the auth service throttled the validation (429), and the client was told its key is bad (401)".into()
+            }
         }
     }
 }
@@ -409,7 +420,9 @@ impl Observer {
                 Symptom::AuthServiceFailed { .. } | Symptom::UpstreamTimeout
             )
         }) || matches!(status, 502 | 504);
-        if !self.slow_answer.is_zero() && ex.latency > self.slow_answer && !explained {
+        // An artifact transfer takes what its size takes: never a slow answer.
+        let transfer = path.contains("/mlflow-artifacts/");
+        if !self.slow_answer.is_zero() && ex.latency > self.slow_answer && !explained && !transfer {
             out.push(Symptom::SlowAnswer {
                 route: route_family(path),
             });
@@ -421,8 +434,13 @@ impl Observer {
             out.push(Symptom::UpstreamAnswered);
         }
         let role = self.valid_role(ex);
+        // Accepted: answered from behind the auth layer (whatever the route then said), not
+        // refused (401/403), throttled (429) or failed by it (503 with Retry-After).
+        let refused = matches!(status, 401 | 403 | 429)
+            || (status == 503 && ex.header("retry-after").is_some());
+        let behind_auth = !refused;
         if let Some(role) = role
-            && (200..300).contains(&status)
+            && behind_auth
         {
             out.push(Symptom::KeyAccepted {
                 role,

@@ -7,6 +7,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use url::Url;
 
+/// The page size MLflow's own client asks `metrics/get-history` for.
+const HISTORY_PAGE: &str = "25000";
+
 /// Which spelling of MLflow's REST prefix to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiPrefix {
@@ -333,8 +336,14 @@ impl MlflowClient {
     }
 
     pub async fn get_run(&self, run_id: &str) -> Result<Run, MlflowError> {
+        // As MLflow's own client sends it (docs/mlflow-clients.md): both spellings of the id.
         let v: Value = self
-            .call(Method::GET, "runs/get", None, &[("run_id", run_id)])
+            .call(
+                Method::GET,
+                "runs/get",
+                None,
+                &[("run_uuid", run_id), ("run_id", run_id)],
+            )
             .await?;
         Self::required(&v, "run", "runs/get")
     }
@@ -356,11 +365,18 @@ impl MlflowClient {
         key: &str,
     ) -> Result<Vec<Metric>, MlflowError> {
         let v: Value = self
+            // As MLflow's own client sends it (docs/mlflow-clients.md): MLflow 3.9 answers
+            // no metrics (and a page token) without `max_results`.
             .call(
                 Method::GET,
                 "metrics/get-history",
                 None,
-                &[("run_id", run_id), ("metric_key", key)],
+                &[
+                    ("run_uuid", run_id),
+                    ("metric_key", key),
+                    ("run_id", run_id),
+                    ("max_results", HISTORY_PAGE),
+                ],
             )
             .await?;
         Self::list(&v, "metrics", "metrics/get-history")

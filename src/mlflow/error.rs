@@ -80,6 +80,13 @@ impl MlflowError {
         self.error_code.as_deref() == Some(code)
     }
 
+    /// Answered by what stands in front of MLflow rather than by it: 401, 403 or 429 from
+    /// the auth layer, or a load balancer's HTML 502-504 page.
+    pub fn is_gatekeeper(&self) -> bool {
+        matches!(self.status, Some(401 | 403 | 429))
+            || (self.html && matches!(self.status, Some(502..=504)))
+    }
+
     /// MLflow said the object does not exist: `RESOURCE_DOES_NOT_EXIST`, or any 404 in
     /// MLflow's error shape (a proxy that rewrites error codes still passes the status). A
     /// 404 without an `error_code` (a route the API does not know) says nothing about it.
@@ -148,6 +155,13 @@ impl From<MlflowError> for crate::evidence::Failure {
                 crate::evidence::Failure::error("unreachable", e)
             }
             Some(_) => crate::evidence::Failure::error("unexpected response", e),
+            // The auth layer (a rejected or unjudged key, a missing scope, throttling) or a
+            // load balancer answered, not MLflow: whatever MLflow line the call was for was
+            // not reached. The answer's own symptoms name the cause.
+            None if e.is_gatekeeper() => {
+                crate::evidence::Failure::failed(format!("{} to succeed", e.call), e.answer())
+                    .blocked("the call getting past the auth layer and load balancer")
+            }
             None => crate::evidence::Failure::failed(format!("{} to succeed", e.call), e.answer()),
         }
     }

@@ -361,15 +361,31 @@ pub const CAUSES: &[RootCause] = &[
         },
         sym!(Symptom::AuthServiceFailed { .. }),
     ),
+    // The auth service's 429 told to the client as a bad key: its own line, before the
+    // throttling claims the checks it blocked.
+    line(
+        Line::AuthRateLimitPassedOn,
+        |s, _| matches!(s, Symptom::ThrottleReportedAsBadKey),
+        sym!(Symptom::ThrottleReportedAsBadKey),
+    ),
     fault(
         Fault::AuthRateLimited,
         "The auth service rate-limits the API (quota too low for the API's validation rate, or the cache not absorbing repeats)",
         "Raise the API's quota at the auth service; check that the auth cache absorbs repeated validations",
         "auth service rate-limit configuration, API auth cache",
         Component::AuthService,
-        // A valid key's first request throttled: not the low-limit key spending its budget.
-        |s, _| matches!(s, Symptom::ValidationThrottled { role: Some(role) } if *role != KeyRole::LowLimit),
-        sym!(Symptom::ValidationThrottled { .. }),
+        // A valid key's first request throttled (not the low-limit key spending its budget),
+        // or the auth log's 429s (the stand-in), whatever the client was told.
+        |s, _| {
+            matches!(s, Symptom::ValidationThrottled { role: Some(role) } if *role != KeyRole::LowLimit)
+                || matches!(s, Symptom::AuthServiceThrottled)
+        },
+        // Valid keys rejected while the auth service throttles: its 429s told as bad keys.
+        sym!(
+            Symptom::ValidationThrottled { .. }
+                | Symptom::AuthServiceThrottled
+                | Symptom::ValidKeyRejected { .. }
+        ),
     ),
     line(
         Line::KeyFormats,
@@ -391,7 +407,9 @@ pub const CAUSES: &[RootCause] = &[
         Component::Api,
         |s, f| {
             matches!(s, Symptom::ServiceIdWrong { .. })
-                || (matches!(s, Symptom::ValidKeyRejected { .. }) && f.rejected().0.len() >= 2)
+                || (matches!(s, Symptom::ValidKeyRejected { .. })
+                    && f.rejected().0.len() >= 2
+                    && !f.any(|x| matches!(x, Symptom::AuthServiceThrottled)))
         },
         sym!(Symptom::ValidKeyRejected { .. } | Symptom::ServiceIdWrong { .. }),
     ),
@@ -714,12 +732,19 @@ fn add(f: &mut Finding, r: &CheckResult, evidence: Option<&Symptom>) {
     if matches!(r.outcome, Outcome::Blocked { .. }) {
         f.blocked.push(r.key());
     }
-    if r.area == crate::checks::registration_flow::AREA {
+    if blocks_registration(r) {
         f.blocks_registration = true;
     }
     if f.evidence.len() < CLUES {
         f.evidence.push(clue(r, evidence));
     }
+}
+
+/// A registration-flow check whose (broken) line stops third parties from registering: not
+/// the clean-up check, whose line is what stays behind.
+fn blocks_registration(r: &CheckResult) -> bool {
+    r.area == crate::checks::registration_flow::AREA
+        && r.line.is_some_and(|l| l.info().blocks_registration)
 }
 
 /// The clue a check gives: the symptom in words with the request that showed it (its own
@@ -895,7 +920,7 @@ fn shared_symptom(results: &[CheckResult], bad: &[usize], claimed: &mut [bool]) 
         if matches!(r.outcome, Outcome::Blocked { .. }) {
             f.blocked.push(r.key());
         }
-        if r.area == crate::checks::registration_flow::AREA {
+        if blocks_registration(r) {
             f.blocks_registration = true;
         }
         if f.evidence.len() < CLUES {

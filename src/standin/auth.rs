@@ -96,28 +96,34 @@ pub(crate) fn api_validate(state: &State, raw_key: &str) -> ApiAuth {
         return ApiAuth::Failed(AuthFailure::Error);
     }
     let as_bearer = !state.broken(Breakage::KeyNotSentAsBearer);
+    let (outcome, answered) = judged(state, as_bearer.then_some(raw_key), &service_id);
     lock(&state.validate_calls).push(ValidateCall {
         key: role_of(state, Some(raw_key)),
         bearer: as_bearer,
         service_id: Some(service_id.clone()),
         client_ip: Some("127.0.0.1".into()),
+        answered,
     });
+    outcome
+}
+
+/// What the auth service makes of a validate call (the key read from `Authorization:
+/// Bearer` only), and the status it answers (`None`: no answer within the API's timeout).
+fn judged(state: &State, bearer_key: Option<&str>, service_id: &str) -> (ApiAuth, Option<u16>) {
     if state.has(Fault::AuthSlow) {
-        return ApiAuth::Failed(AuthFailure::Timeout);
+        return (ApiAuth::Failed(AuthFailure::Timeout), None);
     }
     if state.has(Fault::AuthRateLimited) {
-        return ApiAuth::RateLimited;
+        return (ApiAuth::RateLimited, Some(429));
     }
     match state.auth_override() {
-        Some(AuthOverride::ServerError) => return ApiAuth::Failed(AuthFailure::Error),
-        Some(AuthOverride::TooManyRequests) => return ApiAuth::RateLimited,
+        Some(AuthOverride::ServerError) => return (ApiAuth::Failed(AuthFailure::Error), Some(500)),
+        Some(AuthOverride::TooManyRequests) => return (ApiAuth::RateLimited, Some(429)),
         _ => {}
     }
-    // The auth service reads the key from `Authorization: Bearer` only.
-    let bearer_key = as_bearer.then_some(raw_key);
-    match validate(state, bearer_key, Some(&service_id)) {
-        (200, _, Some(record)) => ApiAuth::Valid(record),
-        _ => ApiAuth::Invalid,
+    match validate(state, bearer_key, Some(service_id)) {
+        (200, _, Some(record)) => (ApiAuth::Valid(record), Some(200)),
+        (status, _, _) => (ApiAuth::Invalid, Some(status)),
     }
 }
 
@@ -161,24 +167,32 @@ impl Respond for AuthResponder {
                     .map(|(_, k)| k.trim().to_owned());
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
                 let service_id = body.get("service_id").and_then(Value::as_str).map(str::to_owned);
+                let throttled = state.has(Fault::AuthRateLimited)
+                    || state.auth_override() == Some(AuthOverride::TooManyRequests);
+                let (template, status) = match state.auth_override() {
+                    Some(AuthOverride::ServerError) => (
+                        ResponseTemplate::new(500).set_body_json(json!({"detail": "Internal server error"})),
+                        500,
+                    ),
+                    _ if throttled => (
+                        ResponseTemplate::new(429)
+                            .insert_header("retry-after", "60")
+                            .set_body_json(json!({"detail": "Rate limit exceeded"})),
+                        429,
+                    ),
+                    _ => {
+                        let (status, body, _) = validate(state, bearer.as_deref(), service_id.as_deref());
+                        (ResponseTemplate::new(status).set_body_json(body), status)
+                    }
+                };
                 lock(&state.validate_calls).push(ValidateCall {
                     key: role_of(state, bearer.as_deref()),
                     bearer: bearer.is_some(),
                     service_id: service_id.clone(),
                     client_ip: body.get("client_ip").and_then(Value::as_str).map(str::to_owned),
+                    answered: Some(status),
                 });
-                match state.auth_override() {
-                    Some(AuthOverride::ServerError) => {
-                        ResponseTemplate::new(500).set_body_json(json!({"detail": "Internal server error"}))
-                    }
-                    Some(AuthOverride::TooManyRequests) => ResponseTemplate::new(429)
-                        .insert_header("retry-after", "60")
-                        .set_body_json(json!({"detail": "Rate limit exceeded"})),
-                    _ => {
-                        let (status, body, _) = validate(state, bearer.as_deref(), service_id.as_deref());
-                        ResponseTemplate::new(status).set_body_json(body)
-                    }
-                }
+                template
             }
             ("POST", p) if p.starts_with("/api/v1/usage/") => {
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);

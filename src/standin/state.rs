@@ -109,6 +109,8 @@ pub struct ValidateCall {
     pub bearer: bool,
     pub service_id: Option<String>,
     pub client_ip: Option<String>,
+    /// What the auth service answered (its status; `None`: no answer in time).
+    pub answered: Option<u16>,
 }
 
 /// One `POST /api/v1/usage/{key_id}` the auth service received.
