@@ -67,6 +67,9 @@ pub enum Symptom {
     WriteForbidden,
     /// A health route says this dependency is unhealthy (`mlflow`, `redis`, `connectivity`, ...).
     DependencyUnhealthy { service: String },
+    /// Not a problem: a health route says this dependency is healthy (counter-evidence when
+    /// another route says it is down).
+    DependencyHealthy { service: String },
     /// A health route calls a dependency healthy while calls through it fail.
     HealthContradicted { service: String },
     /// No cache entry after a successful validation.
@@ -205,6 +208,7 @@ impl Symptom {
             S::DependencyUnhealthy { service } => {
                 format!("{service} reported unhealthy (by a health route or a direct probe)")
             }
+            S::DependencyHealthy { service } => format!("a health route reports {service} healthy"),
             S::HealthContradicted { service } => {
                 format!("a health route calls {service} healthy while calls through it fail")
             }
@@ -551,19 +555,30 @@ impl Observer {
 /// `/api/health/mlflow`'s `checks` (under `detail` when it answers 503), `/ready`'s `checks`.
 fn health_report(path: &str, body: &serde_json::Value, out: &mut Vec<Symptom>) {
     use serde_json::Value;
-    let down = |v: &Value| {
-        v == &Value::Bool(false)
-            || v.as_str() == Some("unhealthy")
-            || v.get("status").and_then(Value::as_str) == Some("unhealthy")
+    let state = |v: &Value| {
+        let word = v
+            .as_str()
+            .or_else(|| v.get("status").and_then(Value::as_str));
+        match (v, word) {
+            (Value::Bool(b), _) => Some(*b),
+            (_, Some("unhealthy")) => Some(false),
+            (_, Some("healthy" | "ok")) => Some(true),
+            _ => None,
+        }
     };
-    let mut report = |service: &str| {
+    // Unhealthy is a symptom; healthy is counter-evidence (another route saying a dependency
+    // is up while one says it is down).
+    let mut say = |service: &str, up: bool| {
         let service = match service {
             "database" | "db" => "postgres",
             "connectivity" | "experiments_api" => "mlflow",
             other => other,
-        };
-        let s = Symptom::DependencyUnhealthy {
-            service: service.to_owned(),
+        }
+        .to_owned();
+        let s = if up {
+            Symptom::DependencyHealthy { service }
+        } else {
+            Symptom::DependencyUnhealthy { service }
         };
         if !out.contains(&s) {
             out.push(s);
@@ -576,28 +591,29 @@ fn health_report(path: &str, body: &serde_json::Value, out: &mut Vec<Symptom>) {
                 .or_else(|| body.get("checks"))
                 .and_then(Value::as_object);
             for (name, v) in map.into_iter().flatten() {
-                if down(v) {
-                    report(name);
+                if let Some(up) = state(v) {
+                    say(name, up);
                 }
             }
         }
-        "/health/mlflow" if body.get("connected") == Some(&Value::Bool(false)) => {
-            report("mlflow");
+        "/health/mlflow" => {
+            if let Some(Value::Bool(up)) = body.get("connected") {
+                say("mlflow", *up);
+            }
         }
         // The client SDK's probe (`{status: ok|error, tracking_uri, …}`): not `ok` is MLflow
         // not answering it.
-        "/api/health/mlflow"
-            if body.get("tracking_uri").is_some()
-                && body.get("status").and_then(Value::as_str) != Some("ok") =>
-        {
-            report("mlflow");
+        "/api/health/mlflow" if body.get("tracking_uri").is_some() => {
+            say(
+                "mlflow",
+                body.get("status").and_then(Value::as_str) == Some("ok"),
+            );
         }
-        "/api/health/mlflow" if body.get("tracking_uri").is_some() => {}
         "/api/health/mlflow" => {
             let r = body.get("detail").filter(|d| d.is_object()).unwrap_or(body);
             for k in ["connectivity", "experiments_api"] {
-                if r.pointer(&format!("/checks/{k}")).is_some_and(down) {
-                    report(k);
+                if let Some(up) = r.pointer(&format!("/checks/{k}")).and_then(state) {
+                    say(k, up);
                 }
             }
             if r.pointer("/checks/artifacts_api/status")

@@ -448,7 +448,10 @@ pub const CAUSES: &[RootCause] = &[
         |s, f| {
             matches!(s, Symptom::UpstreamUnreachable)
                 || (matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
-                    && !f.any(|x| matches!(x, Symptom::UpstreamAnswered)))
+                    && !f.any(|x| {
+                        matches!(x, Symptom::UpstreamAnswered)
+                            || matches!(x, Symptom::DependencyHealthy { service } if service == "mlflow")
+                    }))
         },
         |s| {
             matches!(s, Symptom::UpstreamUnreachable)
