@@ -920,6 +920,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::throttled_and_told_bad_key_2025_08("hokusai-2025-08", &["auth-rate-limited", "auth-errors-as-bad-key"], Dialect::Contract)]
 #[case::throttled_and_told_bad_key_2026("hokusai-2026", &["auth-rate-limited", "auth-errors-as-bad-key"], Dialect::Contract)]
 #[case::service_id_and_health_probe_wrong("hokusai-2026", &["service-id-mismatch", "experiments-check-wrong"], Dialect::Contract)]
+#[case::key_not_valid_and_health_ignores_mlflow("hokusai-2025-08", &["key-not-valid-for-service", "health-ignores-mlflow"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

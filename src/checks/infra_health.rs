@@ -455,6 +455,7 @@ fn mlflow_via_registry(c: &mut Check) -> CheckFuture<'_> {
             .query("max_results", "1")
             .auth(Auth::Bearer(key));
         let ex = c.registry(req).await?;
+        super::key_got_through(c, &ex)?;
         expect::status(&ex, 200)?;
         let body = expect::json_object(&ex)?;
         ensure(
@@ -475,6 +476,8 @@ fn health_matches_calls(c: &mut Check) -> CheckFuture<'_> {
             .is_some_and(|v| v.as_str() == Some("healthy"));
         let key = c.env.keys.primary.clone();
         let ex = c.registry(super::proxied_read(Auth::Bearer(key))).await?;
+        // A read that never got past the auth layer says nothing about MLflow.
+        super::key_got_through(c, &ex)?;
         // Only the proxy's own word that MLflow is unreachable (502 JSON) contradicts /health;
         // a slow MLflow (504) is up.
         let upstream_failed = ex.status == 502 && !ex.is_html();
