@@ -125,6 +125,11 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
             remove: "curl -X POST \"$MLFLOW_URL/api/2.0/mlflow/runs/delete\"".into(),
             bytes: None,
         }],
+        rerun: Some(hokusai_verify::check::Rerun {
+            first_outcome: "ERROR".into(),
+            timed_out: vec![format!("registry GET /?key={CANARY}")],
+            beside: 3,
+        }),
     }
 }
 

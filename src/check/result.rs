@@ -88,6 +88,43 @@ pub struct CheckResult {
     /// What the check created and clean-up could not remove, with the commands that do.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_behind: Vec<crate::mlflow::workflow::LeftBehind>,
+    /// Set when this result is of a second run, alone: the first, beside other checks, timed
+    /// out (the runner then ran the rest one at a time and this check again at the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<Rerun>,
+}
+
+/// What the first run of a re-run check saw (see [`CheckResult::rerun`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rerun {
+    /// The first run's outcome (`ERROR`, `BLOCKED`, ...).
+    pub first_outcome: String,
+    /// The routes that timed out in the first run (`registry GET /health`).
+    pub timed_out: Vec<String>,
+    /// How many other checks ran beside it then.
+    pub beside: usize,
+}
+
+impl CheckResult {
+    /// The routes this result saw time out on a host that answered other requests.
+    pub fn timed_out_routes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let seen = self
+            .evidence
+            .iter()
+            .filter(|e| !e.injected)
+            .flat_map(|e| &e.symptoms)
+            .chain(&self.symptoms);
+        for s in seen {
+            if let Symptom::RouteTimedOut { host, route } = s {
+                let r = format!("{host} {route}");
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
 }
 
 impl CheckResult {

@@ -166,6 +166,7 @@ impl CheckSpec {
             duration_ms: 0.0,
             heavy: self.heavy,
             left_behind: Vec::new(),
+            rerun: None,
         }
     }
 
@@ -222,6 +223,7 @@ impl CheckSpec {
             evidence: check.evidence.take(),
             measurements: check.measurements,
             left_behind: cleanup.left,
+            rerun: None,
             started_at,
             duration_ms: t0.elapsed().as_secs_f64() * 1e3,
             heavy: self.heavy,

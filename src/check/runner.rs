@@ -2,15 +2,24 @@
 //! within one wall-clock budget, with a result for every planned check.
 //!
 //! On the stand-in every check gets a fresh instance, so every check may run beside any
-//! other. On a live target the checks share the platform: the authentication area (one
-//! key's cache entry and rate-limit counters) runs first, alone, as one sequence, and heavy
-//! transfers run one at a time after everything else, so the suite never measures its own
-//! contention.
+//! other. On a live target the checks share the platform:
+//!
+//! - the authentication area (one key's cache entry and rate-limit counters) runs first,
+//!   alone, as one sequence;
+//! - then the heavy transfers start first (one at a time, for memory) with the light checks
+//!   beside them, so the wall time approaches the longest single chain instead of the sum;
+//! - the run fits itself to the platform: when a check times out on a route of a host that
+//!   answers other requests while other checks ran beside it (an API that serves one request
+//!   at a time while it waits), every later check runs alone, and each check that timed out
+//!   beside others runs again, alone, at the end, within the run budget. Its result is the
+//!   second run's (its own line's verdict), with what the first run saw kept in
+//!   [`super::Rerun`]: the report names the blocking from it.
 
-use super::{CheckResult, CheckSpec};
+use super::{CheckResult, CheckSpec, Rerun};
 use crate::config::Config;
 use crate::fixtures::{Env, EnvError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -56,6 +65,47 @@ pub fn ignore_results() -> OnResult {
 /// What sees every result as it comes (to print and record it).
 pub type OnResult = Arc<dyn Fn(&CheckResult) + Send + Sync>;
 
+/// How many checks run at once, fitted to the platform while the plan runs (live targets).
+struct Pace {
+    gate: Arc<Semaphore>,
+    /// The permits one check takes when it must run alone: all of the gate's.
+    all: u32,
+    /// Set once a check timed out beside others: from then on every check runs alone.
+    alone: AtomicBool,
+    /// Adaptation is for a shared platform only (each stand-in check has its own).
+    adaptive: bool,
+    in_flight: AtomicUsize,
+    started: AtomicUsize,
+    /// The shared platform's client: a route that timed out (in any check still running)
+    /// switches to one at a time before the next check starts.
+    shared: Option<Arc<Env>>,
+}
+
+impl Pace {
+    /// Takes a place: one permit, or every permit once checks run alone.
+    async fn enter(&self) -> tokio::sync::OwnedSemaphorePermit {
+        if self.adaptive
+            && self.in_flight.load(Ordering::SeqCst) > 0
+            && self
+                .shared
+                .as_ref()
+                .is_some_and(|e| e.http.saw_slow_route())
+        {
+            self.alone.store(true, Ordering::SeqCst);
+        }
+        let n = if self.adaptive && self.alone.load(Ordering::SeqCst) {
+            self.all
+        } else {
+            1
+        };
+        self.gate
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .expect("the gate stays open")
+    }
+}
+
 /// Runs `specs`: against `shared` (a live target) or a fresh stand-in per check built from
 /// `config`. With a run folder, the plan is written there first and every result as it
 /// comes; `each` sees every result as it comes. Results come back in plan order.
@@ -98,19 +148,33 @@ pub async fn run_plan(
             groups.push(vec![i]);
         }
     }
-
-    let mut heavy_first = false;
-    if !live && !heavy.is_empty() {
-        // On the stand-in nothing is shared: the heavy transfers (one at a time, for
-        // memory) run beside the rest, from the start, as the longest sequence.
+    // The heavy transfers (one at a time, for memory) start first, beside the rest: the
+    // longest chain of the run.
+    let heavy_first = !heavy.is_empty();
+    if heavy_first {
         groups.insert(0, std::mem::take(&mut heavy));
-        heavy_first = true;
     }
     let total = specs.len();
+    let concurrency = policy.concurrency.max(1);
+    let pace = Arc::new(Pace {
+        gate: policy
+            .gate
+            .clone()
+            .unwrap_or_else(|| Arc::new(Semaphore::new(concurrency))),
+        all: concurrency as u32,
+        alone: AtomicBool::new(false),
+        adaptive: live && policy.gate.is_none() && concurrency > 1,
+        in_flight: AtomicUsize::new(0),
+        started: AtomicUsize::new(0),
+        shared: shared.clone(),
+    });
     let specs: Arc<Vec<CheckSpec>> = Arc::new(specs.to_vec());
     let config = Arc::new(config.clone());
     let interrupted = policy.interrupted.clone();
-    let run_group = move |group: Vec<usize>| {
+    // Checks that timed out while others ran beside them: run again alone at the end.
+    let again: Arc<std::sync::Mutex<Vec<(usize, Rerun)>>> = Default::default();
+    let run_group = {
+        let (pace, again) = (pace.clone(), again.clone());
         let (shared, specs, config, each, interrupted) = (
             shared.clone(),
             specs.clone(),
@@ -118,33 +182,72 @@ pub async fn run_plan(
             each.clone(),
             interrupted.clone(),
         );
-        async move {
-            let mut out = Vec::new();
-            for i in group {
-                if interrupted
-                    .as_ref()
-                    .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
-                {
-                    let r = specs[i].not_run(
-                        &config,
-                        "not run: the run was interrupted before this check (SIGINT/SIGTERM)",
+        move |group: Vec<usize>, gated: bool| {
+            let (shared, specs, config, each, interrupted, pace, again) = (
+                shared.clone(),
+                specs.clone(),
+                config.clone(),
+                each.clone(),
+                interrupted.clone(),
+                pace.clone(),
+                again.clone(),
+            );
+            async move {
+                let mut out = Vec::new();
+                for i in group {
+                    if interrupted
+                        .as_ref()
+                        .is_some_and(|f| f.load(Ordering::SeqCst))
+                    {
+                        let r = specs[i].not_run(
+                            &config,
+                            "not run: the run was interrupted before this check (SIGINT/SIGTERM)",
+                        );
+                        each(&r);
+                        out.push((i, r));
+                        continue;
+                    }
+                    let _place = if gated {
+                        Some(pace.enter().await)
+                    } else {
+                        None
+                    };
+                    let env = match &shared {
+                        Some(e) => e.clone(),
+                        None => Env::build((*config).clone()).await?,
+                    };
+                    let before = pace.in_flight.fetch_add(1, Ordering::SeqCst);
+                    let starts = pace.started.fetch_add(1, Ordering::SeqCst);
+                    let r = specs[i].run_until(&env, Some(deadline)).await;
+                    let after = pace.in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
+                    let beside = before.max(after).max(
+                        pace.started
+                            .load(Ordering::SeqCst)
+                            .saturating_sub(starts + 1)
+                            .min(1),
                     );
+                    let timed_out = r.timed_out_routes();
+                    if pace.adaptive && beside > 0 && !timed_out.is_empty() {
+                        // A route timed out while other checks ran: from now on, one check
+                        // at a time; this one again at the end.
+                        pace.alone.store(true, Ordering::SeqCst);
+                        again.lock().unwrap_or_else(|p| p.into_inner()).push((
+                            i,
+                            Rerun {
+                                first_outcome: r.outcome.label().to_owned(),
+                                timed_out,
+                                beside,
+                            },
+                        ));
+                    }
                     each(&r);
                     out.push((i, r));
-                    continue;
+                    if shared.is_none() {
+                        let _ = tokio::task::spawn_blocking(move || drop(env)).await;
+                    }
                 }
-                let env = match &shared {
-                    Some(e) => e.clone(),
-                    None => Env::build((*config).clone()).await?,
-                };
-                let r = specs[i].run_until(&env, Some(deadline)).await;
-                each(&r);
-                out.push((i, r));
-                if shared.is_none() {
-                    let _ = tokio::task::spawn_blocking(move || drop(env)).await;
-                }
+                Ok::<_, EnvError>(out)
             }
-            Ok::<_, EnvError>(out)
         }
     };
     let mut done: Vec<(usize, CheckResult)> = Vec::with_capacity(total);
@@ -152,26 +255,21 @@ pub async fn run_plan(
     // key's rate-limit budget and read its cache entry, which any other check's requests
     // with that key would change under them.
     if !auth.is_empty() {
-        match tokio::spawn(run_group(auth)).await {
+        match tokio::spawn(run_group(auth, false)).await {
             Ok(r) => done.extend(r?),
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
-    let gate = policy
-        .gate
-        .clone()
-        .unwrap_or_else(|| Arc::new(Semaphore::new(policy.concurrency.max(1))));
     let mut tasks = tokio::task::JoinSet::new();
     for (n, g) in groups.into_iter().enumerate() {
-        // The heavy group waits for the heavy gate before it takes a place at the gate.
+        // The heavy group waits for the heavy gate before it takes places at the gate.
         let heavy_gate = policy.heavy_gate.clone().filter(|_| heavy_first && n == 0);
-        let (gate, work) = (gate.clone(), run_group(g));
+        let work = run_group(g, true);
         tasks.spawn(async move {
             let _heavy = match heavy_gate {
                 Some(h) => Some(h.acquire_owned().await.expect("the gate stays open")),
                 None => None,
             };
-            let _permit = gate.acquire_owned().await.expect("the gate stays open");
             work.await
         });
     }
@@ -181,10 +279,27 @@ pub async fn run_plan(
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
-    // On a live target, heavy transfers alone, after the rest.
-    match tokio::spawn(run_group(heavy)).await {
-        Ok(r) => done.extend(r?),
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    // Each check that timed out beside others, again, alone, within the budget: a route
+    // that timed out only because the suite queued requests on a platform that serves one
+    // at a time gets its full timeout back.
+    let rerun = std::mem::take(&mut *again.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(env) = shared.clone() {
+        for (i, first) in rerun {
+            if tokio::time::Instant::now() >= deadline.0
+                || interrupted
+                    .as_ref()
+                    .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
+                break;
+            }
+            env.http.forget_slow_routes();
+            let mut r = specs[i].run_until(&env, Some(deadline)).await;
+            r.rerun = Some(first);
+            each(&r);
+            if let Some(slot) = done.iter_mut().find(|(j, _)| *j == i) {
+                slot.1 = r;
+            }
+        }
     }
     done.sort_by_key(|(i, _)| *i);
     Ok(done.into_iter().map(|(_, r)| r).collect())

@@ -37,15 +37,25 @@ pub fn report(
     if let Some(p) = &rep.partial {
         println!("  {p}: the other areas were not checked");
     }
+    if let Some(t) = &rep.timing {
+        println!("  {}", t.line());
+    }
     for c in &rep.causes {
-        println!(
-            "  cause: {} ({}): {} failed, {} blocked; fix: {}",
-            c.title,
-            c.id,
+        let mut counts = format!(
+            "{} failed, {} blocked",
             c.checks.len() - c.blocked.len(),
-            c.blocked.len(),
-            c.fix
+            c.blocked.len()
         );
+        if !c.retried_alone.is_empty() {
+            counts.push_str(&format!(
+                ", {} timed out beside other checks and answered alone",
+                c.retried_alone.len()
+            ));
+        }
+        if !c.left_by.is_empty() {
+            counts.push_str(&format!(", {} left objects behind", c.left_by.len()));
+        }
+        println!("  cause: {} ({}): {counts}; fix: {}", c.title, c.id, c.fix);
     }
     if !rep.unclassified.is_empty() {
         println!("  suite defects (unclassified): {}", rep.unclassified.len());

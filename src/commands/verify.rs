@@ -179,7 +179,10 @@ fn print_line(r: &CheckResult) {
     };
     // The check's own duration, labelled, and its slowest call; a long name gets its own
     // line so the figures stay aligned.
-    let key = r.key();
+    let key = match &r.rerun {
+        Some(_) => format!("{} (again, alone)", r.key()),
+        None => r.key(),
+    };
     let figures = format!(
         "{:>8.1} ms  (slowest call {:.1} ms)",
         r.duration_ms, worst_latency

@@ -183,6 +183,26 @@ impl HttpClient {
         }
     }
 
+    /// Has a route of a host that answers other requests timed out in this run?
+    pub fn saw_slow_route(&self) -> bool {
+        !self
+            .memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .slow
+            .is_empty()
+    }
+
+    /// Forgets the routes that timed out (their requests get the full timeout again): for a
+    /// check run again alone after it timed out beside others. Dead hosts stay dead.
+    pub fn forget_slow_routes(&self) {
+        self.memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .slow
+            .clear();
+    }
+
     /// The default per-request timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout

@@ -96,6 +96,55 @@ pub struct Report {
     /// What the checks saw that is worth knowing but breaks no line of the contract.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observations: Vec<Observation>,
+    /// How long the run took, and its longest check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<RunTiming>,
+}
+
+/// The run's wall time and its critical path: the longest single check. The difference is
+/// what running checks beside each other could still win.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunTiming {
+    /// From the first check's start to the last one's end.
+    pub wall_s: f64,
+    /// `area/id` of the longest check.
+    pub critical_path: String,
+    pub critical_s: f64,
+    /// Every check's duration added up (what one at a time would take).
+    pub sum_s: f64,
+}
+
+impl RunTiming {
+    /// From the checks' start times and durations; `None` without checks.
+    pub fn of(checks: &[CheckResult]) -> Option<Self> {
+        let start = checks.iter().map(|r| r.started_at).min()?;
+        let end = checks
+            .iter()
+            .map(|r| r.started_at + chrono::Duration::milliseconds(r.duration_ms as i64))
+            .max()?;
+        let longest = checks
+            .iter()
+            .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms))?;
+        Some(Self {
+            wall_s: (end - start).num_milliseconds() as f64 / 1e3,
+            critical_path: longest.key(),
+            critical_s: longest.duration_ms / 1e3,
+            sum_s: checks.iter().map(|r| r.duration_ms).sum::<f64>() / 1e3,
+        })
+    }
+
+    /// `wall time 12.3 s; critical path registration_flow/x 9.8 s (the longest check), 2.5 s
+    /// beyond it; one at a time: 40.1 s`.
+    pub fn line(&self) -> String {
+        format!(
+            "wall time {:.1} s; critical path {} {:.1} s (the longest check), {:.1} s beyond it; one at a time: {:.1} s",
+            self.wall_s,
+            self.critical_path,
+            self.critical_s,
+            (self.wall_s - self.critical_s).max(0.0),
+            self.sum_s
+        )
+    }
 }
 
 /// A security observation: not a failure (the contract allows it), worth a decision.
@@ -164,6 +213,7 @@ impl Report {
             not_applicable: count(|o| matches!(o, Outcome::NotApplicable { .. })),
         };
         let (causes, unclassified) = rca::analyse(&checks);
+        let timing = RunTiming::of(&checks);
         let observations = observations(&checks);
         let verdict = if checks.is_empty() {
             Verdict::NoResults
@@ -204,6 +254,7 @@ impl Report {
             delta: None,
             scripts: Vec::new(),
             performance: Vec::new(),
+            timing,
             observations,
         }
         .with_scripts()

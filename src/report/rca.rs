@@ -64,6 +64,11 @@ pub struct Finding {
     /// the `nothing-left-behind` finding lists them, with the objects under "Left behind".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_by: Vec<String>,
+    /// Checks that timed out while other checks ran beside them and answered when run again
+    /// alone (on `api-blocks-while-serving`: the suite's own concurrency met an API that
+    /// serves one request at a time); their verdicts are the second run's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retried_alone: Vec<String>,
     /// The contract lines its checks verify, when it reached several (a shared symptom).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<String>,
@@ -725,6 +730,7 @@ fn finding(c: &RootCause) -> Finding {
         checks: Vec::new(),
         blocked: Vec::new(),
         left_by: Vec::new(),
+        retried_alone: Vec::new(),
         lines: Vec::new(),
         evidence: Vec::new(),
     }
@@ -825,6 +831,51 @@ fn left_behind(results: &[CheckResult], findings: &mut Vec<Finding>) {
     }
 }
 
+/// Checks that timed out beside others and answered alone (the runner ran them again, see
+/// [`crate::check::Rerun`]): the API serves one request at a time while it waits, and the
+/// suite's own concurrency turned that into timeouts. One finding,
+/// `api-blocks-while-serving`, with the checks; a check that timed out alone too is a slow
+/// route (its own evidence says so).
+fn blocked_while_serving(results: &[CheckResult], findings: &mut Vec<Finding>) {
+    let by: Vec<&CheckResult> = results
+        .iter()
+        .filter(|r| r.rerun.is_some() && r.timed_out_routes().is_empty())
+        .collect();
+    if by.is_empty() {
+        return;
+    }
+    let cause = CAUSES
+        .iter()
+        .find(|c| c.kind == Cause::BlocksWhileServing)
+        .expect("a rule for the blocking API");
+    let pos = match findings.iter().position(|f| f.id == cause.id()) {
+        Some(p) => p,
+        None => {
+            findings.push(finding(cause));
+            findings.len() - 1
+        }
+    };
+    let f = &mut findings[pos];
+    for r in by {
+        f.retried_alone.push(r.key());
+        if let Some(first) = &r.rerun
+            && f.evidence.len() < CLUES
+        {
+            f.evidence.push(Clue {
+                check: r.key(),
+                says: format!(
+                    "timed out on {} while {} other check(s) ran ({}); run again alone, it answered",
+                    first.timed_out.join(", "),
+                    first.beside,
+                    first.first_outcome
+                ),
+                request: None,
+                symptom: None,
+            });
+        }
+    }
+}
+
 /// The answer a bad check failed on: its last answered request with an error status or an
 /// HTML page (not while it injected a fault), as (host, status, body shape).
 fn failing_answer(r: &CheckResult) -> Option<(String, u16, String)> {
@@ -913,6 +964,7 @@ fn shared_symptom(results: &[CheckResult], bad: &[usize], claimed: &mut [bool]) 
         checks: Vec::new(),
         blocked: Vec::new(),
         left_by: Vec::new(),
+        retried_alone: Vec::new(),
         lines: reached.iter().map(|l| l.id()).collect(),
         evidence: Vec::new(),
     };
@@ -1049,16 +1101,24 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
         add(&mut findings[pos], r, None);
     }
     left_behind(results, &mut findings);
+    blocked_while_serving(results, &mut findings);
     // Largest blast radius first; ties keep the rules' order (upstream first). A cause that
-    // is a consequence (the run's budget, a slow route, the API blocking while it waits)
-    // never comes before one named from a dependency's own symptom: the first fix is the
-    // dependency.
-    let consequence = |f: &Finding| Cause::parse(&f.id).is_some_and(Cause::is_consequence);
+    // is a consequence (the run's budget, a slow route; the API blocking while it waits on
+    // a dependency that is itself named) never comes before one named from a dependency's
+    // own symptom: the first fix is the dependency.
+    let dependency_named = findings
+        .iter()
+        .any(|f| matches!(Cause::parse(&f.id), Some(Cause::Fault(_))));
+    let consequence = |f: &Finding| match Cause::parse(&f.id) {
+        Some(Cause::BlocksWhileServing) => dependency_named,
+        Some(c) => c.is_consequence(),
+        None => false,
+    };
     let any_direct = findings.iter().any(|f| !consequence(f));
     findings.sort_by_key(|f| {
         (
             any_direct && consequence(f),
-            std::cmp::Reverse(f.checks.len() + f.left_by.len()),
+            std::cmp::Reverse(f.checks.len() + f.left_by.len() + f.retried_alone.len()),
         )
     });
     let unclassified = results
@@ -1089,5 +1149,114 @@ mod tests {
         }
         assert!(cause("contract:delete-bodies").is_some());
         assert!(cause("contract:no-such-line").is_none());
+    }
+
+    fn result(id: &str, outcome: Outcome, line: Line, saw: Vec<Symptom>) -> CheckResult {
+        CheckResult {
+            area: crate::catalogue::Area::ErrorScenarios,
+            id: id.into(),
+            title: String::new(),
+            component: Component::Api,
+            target: "live".into(),
+            profile: "hokusai-2025-08".into(),
+            outcome,
+            line: Some(line),
+            symptoms: saw,
+            expected: None,
+            actual: None,
+            message: Some("m".into()),
+            evidence: Vec::new(),
+            measurements: Default::default(),
+            started_at: chrono::Utc::now(),
+            duration_ms: 1.0,
+            heavy: false,
+            left_behind: Vec::new(),
+            rerun: None,
+        }
+    }
+
+    fn timed_out(id: &str) -> CheckResult {
+        result(
+            id,
+            Outcome::Error {
+                class: "timeout".into(),
+            },
+            Line::HealthLatency,
+            vec![Symptom::RouteTimedOut {
+                host: "registry".into(),
+                route: "GET /health".into(),
+            }],
+        )
+    }
+
+    /// A consequence never ranks above the dependency that explains it, however many checks
+    /// it has: MLflow down (one check) before three slow routes and the budget.
+    #[test]
+    fn a_dependency_ranks_before_its_consequences() {
+        let mut rs: Vec<CheckResult> = (0..3).map(|i| timed_out(&format!("t{i}"))).collect();
+        rs.push(result(
+            "budget",
+            Outcome::Blocked {
+                step: "the run budget".into(),
+            },
+            Line::ReadBack,
+            vec![Symptom::OutOfTime { budget_s: 60 }],
+        ));
+        rs.push(result(
+            "down",
+            Outcome::Failed,
+            Line::ProxyTracking,
+            vec![Symptom::UpstreamUnreachable],
+        ));
+        let (found, _) = analyse(&rs);
+        let ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["mlflow-down", "slow-route", "run-budget"]);
+    }
+
+    /// Checks that timed out beside others and answered alone name the blocking API; it is
+    /// first when nothing else explains the timeouts, and a consequence once a dependency is
+    /// named.
+    #[test]
+    fn checks_answered_alone_name_the_blocking_api() {
+        let rerun = |id: &str| {
+            let mut r = result(id, Outcome::Passed, Line::HealthLatency, vec![]);
+            r.rerun = Some(crate::check::Rerun {
+                first_outcome: "ERROR".into(),
+                timed_out: vec!["registry GET /health".into()],
+                beside: 3,
+            });
+            r
+        };
+        let rs = vec![
+            rerun("a"),
+            rerun("b"),
+            result("own", Outcome::Failed, Line::RepeatedQuery, vec![]),
+        ];
+        let (found, _) = analyse(&rs);
+        assert_eq!(found[0].id, "api-blocks-while-serving");
+        assert_eq!(
+            found[0].retried_alone,
+            ["error_scenarios/a", "error_scenarios/b"]
+        );
+        assert_eq!(found[1].id, "contract:repeated-query");
+        // A re-run that timed out alone too is a slow route, not the blocking.
+        let mut slow = timed_out("slow");
+        slow.rerun = rerun("x").rerun;
+        let (found, _) = analyse(&[slow]);
+        assert_eq!(
+            found.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+            ["slow-route"]
+        );
+        // With MLflow down named, the blocking comes after it.
+        let mut rs = vec![rerun("a"), rerun("b"), rerun("c")];
+        rs.push(result(
+            "down",
+            Outcome::Failed,
+            Line::ProxyTracking,
+            vec![Symptom::UpstreamUnreachable],
+        ));
+        let (found, _) = analyse(&rs);
+        assert_eq!(found[0].id, "mlflow-down");
+        assert_eq!(found[1].id, "api-blocks-while-serving");
     }
 }

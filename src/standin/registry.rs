@@ -156,6 +156,11 @@ impl RegistryResponder {
                     .url
                     .query_pairs()
                     .any(|(k, v)| k == "detailed" && v == "true");
+                if state.broken(Breakage::ApiBlocksWhileServing) {
+                    // Its dependency probes, synchronously, on the registry's only server
+                    // thread: nothing else is answered meanwhile (a blocked event loop).
+                    std::thread::sleep(state.timing.blocking_probe);
+                }
                 self.health(detailed)
             }
             ("GET", "/health/mlflow") => self.health_mlflow(),

@@ -22,6 +22,10 @@ pub struct Timing {
     pub slow_registry_delay: Duration,
     /// The registration workflow's budget (contract: the profile's, 30 s).
     pub workflow_budget: Duration,
+    /// Under `api-blocks-while-serving`: how long `/health` probes its dependencies
+    /// synchronously on the API's only worker (nothing else is answered meanwhile); within
+    /// the health budget, so `/health` alone is in time.
+    pub blocking_probe: Duration,
     /// Answer times of a real deployment on top (`HOKUSAI_STANDIN_LATENCY=realistic`):
     /// health about 20 ms, a proxied MLflow call about 60 ms p50 / 100 ms p90, MLflow direct
     /// 5 ms, an uncached key validation 180 ms more.
@@ -56,6 +60,7 @@ impl Timing {
             upstream_timeout: Duration::from_millis(p.proxy.upstream_timeout_ms),
             slow_registry_delay: Duration::from_millis(p.health.latency_budget_ms + 500),
             workflow_budget: Duration::from_secs(p.workflow.budget_secs),
+            blocking_probe: Duration::from_millis(p.health.latency_budget_ms * 4 / 5),
             realistic: false,
         }
     }
@@ -67,6 +72,7 @@ impl Timing {
             upstream_timeout: Duration::from_millis(400),
             slow_registry_delay: Duration::from_millis(p.health.latency_budget_ms + 200),
             workflow_budget: Duration::from_secs(5),
+            blocking_probe: Duration::from_millis(p.health.latency_budget_ms * 3 / 5),
             realistic: false,
         }
     }

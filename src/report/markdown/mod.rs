@@ -119,6 +119,9 @@ pub fn report(r: &Report) -> String {
             }
         );
     }
+    if let Some(t) = &r.timing {
+        let _ = writeln!(s, "**Run:** {}.\n", t.line());
+    }
     if let Some(p) = &r.partial {
         let _ = writeln!(
             s,
@@ -188,6 +191,14 @@ pub fn report(r: &Report) -> String {
                 "- **contract lines it reached ({}):** {}",
                 cause.lines.len(),
                 cause.lines.join(", ")
+            );
+        }
+        if !cause.retried_alone.is_empty() {
+            let _ = writeln!(
+                s,
+                "- **timed out beside other checks, answered alone ({}):** {} (run again one at a time; their verdicts are the second run's)",
+                cause.retried_alone.len(),
+                cause.retried_alone.join(", ")
             );
         }
         if !cause.left_by.is_empty() {
