@@ -229,8 +229,13 @@ pub async fn run_plan(
                     let timed_out = r.timed_out_routes();
                     if pace.adaptive && beside > 0 && !timed_out.is_empty() {
                         // A route timed out while other checks ran: from now on, one check
-                        // at a time; this one again at the end.
+                        // at a time.
                         pace.alone.store(true, Ordering::SeqCst);
+                    }
+                    // This one again at the end, when its verdict may be the queue's
+                    // rather than its own line's (a check that passed, or cannot apply,
+                    // keeps its verdict).
+                    if pace.adaptive && beside > 0 && !timed_out.is_empty() && r.outcome.is_bad() {
                         again.lock().unwrap_or_else(|p| p.into_inner()).push((
                             i,
                             Rerun {

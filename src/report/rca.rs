@@ -839,7 +839,18 @@ fn left_behind(results: &[CheckResult], findings: &mut Vec<Finding>) {
 fn blocked_while_serving(results: &[CheckResult], findings: &mut Vec<Finding>) {
     let by: Vec<&CheckResult> = results
         .iter()
-        .filter(|r| r.rerun.is_some() && r.timed_out_routes().is_empty())
+        .filter(|r| {
+            // Bad beside others, answered alone (and ran to its own end: one the budget
+            // cut short answered nothing): the queue's verdict, not the route's.
+            r.rerun
+                .as_ref()
+                .is_some_and(|first| first.first_outcome != crate::check::Outcome::Passed.label())
+                && r.timed_out_routes().is_empty()
+                && !r
+                    .symptoms
+                    .iter()
+                    .any(|s| matches!(s, Symptom::OutOfTime { .. }))
+        })
         .collect();
     if by.is_empty() {
         return;
@@ -1246,6 +1257,22 @@ mod tests {
         assert_eq!(
             found.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
             ["slow-route"]
+        );
+        // A re-run the budget cut short answered nothing; one that passed beside others
+        // was never the queue's verdict: neither names the blocking.
+        let mut cut = rerun("cut");
+        cut.outcome = Outcome::Blocked {
+            step: "the run budget".into(),
+        };
+        cut.symptoms.push(Symptom::OutOfTime { budget_s: 20 });
+        let mut passed_first = rerun("passed-first");
+        if let Some(first) = passed_first.rerun.as_mut() {
+            first.first_outcome = Outcome::Passed.label().into();
+        }
+        let (found, _) = analyse(&[cut, passed_first]);
+        assert!(
+            found.iter().all(|f| f.id != "api-blocks-while-serving"),
+            "{found:?}"
         );
         // With MLflow down named, the blocking comes after it.
         let mut rs = vec![rerun("a"), rerun("b"), rerun("c")];
