@@ -5,6 +5,9 @@
 SHELL := /bin/bash
 # The AWS SDK must never probe the instance-metadata address.
 export AWS_EC2_METADATA_DISABLED := true
+# MLflow 3 fetches a telemetry configuration from the internet: never from the tests.
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
 export RUST_BACKTRACE ?= 0
 CARGO ?= cargo
 

@@ -10,7 +10,7 @@
 //! recorded from that real MLflow; under `CI` a missing real server is a failure.
 
 use hokusai_verify::catalogue::Area;
-use hokusai_verify::config::Profile;
+use hokusai_verify::config::{MlflowRelease, Profile};
 use hokusai_verify::http::{HttpClient, Req};
 use hokusai_verify::standin::{StandIn, StandInOptions};
 use reqwest::Method;
@@ -843,58 +843,75 @@ const CASES: &[(&str, Case)] = &[
     ("log_model_history", log_model_history),
 ];
 
-/// An MLflow major the platform has run: which profile's platform runs it, and where
-/// `make test` puts a real server of it.
+/// An MLflow release the contract tests prove the stand-in against: the release each
+/// profile pins, and the newest 3.x (so that differences between minors of one major are
+/// found here), each with a real server `make test` starts and one snapshot set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Major {
     /// MLflow 2.9.2, pinned by the `hokusai-2025-08` platform.
     V2,
-    /// MLflow 3.x, behind the `hokusai-2026` platform.
+    /// MLflow 3.9.0, pinned by the `hokusai-2026` platform.
+    V3_9,
+    /// The newest MLflow 3 (`python/requirements.txt`), the stand-in answering like it.
     V3,
 }
 
 impl Major {
+    /// The profile whose stand-in answers like this release.
     fn profile(self) -> Profile {
         let name = match self {
             Major::V2 => "hokusai-2025-08",
-            Major::V3 => "hokusai-2026",
+            Major::V3_9 | Major::V3 => "hokusai-2026",
         };
-        let p = Profile::load(name).unwrap();
+        let mut p = Profile::load(name).unwrap();
+        if self == Major::V3 {
+            p.proxy.mlflow_release = MlflowRelease::NEWEST.version().to_owned();
+        }
         assert_eq!(p.proxy.mlflow_major_version, self.number());
+        assert_eq!(p.mlflow_release(), self.release());
         p
     }
-    fn number(self) -> u8 {
+    fn release(self) -> MlflowRelease {
         match self {
-            Major::V2 => 2,
-            Major::V3 => 3,
+            Major::V2 => MlflowRelease::V2_9_2,
+            Major::V3_9 => MlflowRelease::V3_9_0,
+            Major::V3 => MlflowRelease::NEWEST,
         }
+    }
+    fn number(self) -> u8 {
+        self.release().major().number()
     }
     fn url_var(self) -> &'static str {
         match self {
             Major::V2 => "HOKUSAI_MLFLOW2_URL",
+            Major::V3_9 => "HOKUSAI_MLFLOW39_URL",
             Major::V3 => "HOKUSAI_MLFLOW_URL",
         }
     }
     fn snapshot(self, case: &str) -> String {
-        format!("mlflow{}_contract_{case}", self.number())
+        match self {
+            Major::V3_9 => format!("mlflow3.9_contract_{case}"),
+            _ => format!("mlflow{}_contract_{case}", self.number()),
+        }
     }
-    /// The real server of this major, if one is running.
+    /// The real server of this release, if one is running.
     fn real_server(self) -> Option<Url> {
         let var = self.url_var();
-        match std::env::var(var) {
-            Ok(u) => Some(Url::parse(&u).unwrap_or_else(|e| panic!("{var} is not a URL: {e}"))),
+        let url = match std::env::var(var) {
+            Ok(u) => Url::parse(&u).unwrap_or_else(|e| panic!("{var} is not a URL: {e}")),
             Err(_) if ci() => panic!(
                 "CI must compare with a real MLflow {}: run `make test` (it starts one) or set {var}",
-                self.number()
+                self.release().version()
             ),
             Err(_) => {
                 eprintln!(
                     "{var} not set: comparing the stand-in with the snapshots recorded from real MLflow {} only",
-                    self.number()
+                    self.release().version()
                 );
-                None
+                return None;
             }
-        }
+        };
+        Some(url)
     }
 }
 
@@ -931,7 +948,7 @@ async fn transcript(base: Url, prefix: &'static str, case: Case) -> Value {
 #[case::log_model_history("log_model_history")]
 #[tokio::test]
 async fn stand_in_answers_like_real_mlflow(
-    #[values(Major::V2, Major::V3)] major: Major,
+    #[values(Major::V2, Major::V3_9, Major::V3)] major: Major,
     #[case] name: &str,
 ) {
     let case = CASES.iter().find(|(n, _)| *n == name).unwrap().1;
@@ -947,7 +964,7 @@ async fn stand_in_answers_like_real_mlflow(
         if let Some(real) = major.real_server() {
             let _one_at_a_time = REAL_SERVER.lock().await;
             runs.push((
-                format!("real MLflow {} {prefix}", major.number()),
+                format!("real MLflow {} {prefix}", major.release().version()),
                 transcript(real, prefix, case).await,
             ));
         }
@@ -1057,7 +1074,7 @@ async fn a_divergence_in_any_field_or_status_fails() {
 #[case::logged_model("logged_model_registers")]
 #[tokio::test]
 async fn registration_flow_against_real_mlflow(
-    #[values(Major::V2, Major::V3)] major: Major,
+    #[values(Major::V2, Major::V3_9, Major::V3)] major: Major,
     #[case] id: &str,
 ) {
     let Some(real) = major.real_server() else {

@@ -231,7 +231,8 @@ async fn malformed_mlflow_answers_are_errors_not_defaults() {
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let server = MockServer::start().await;
     let answer = |p: &str, body: serde_json::Value| {
-        Mock::given(method(if p.ends_with("search") { "GET" } else { "POST" }))
+        // Every call here is a POST, as MLflow's own client sends them.
+        Mock::given(method("POST"))
             .and(path(format!("/api/2.0/mlflow/{p}")))
             .respond_with(ResponseTemplate::new(200).set_body_json(body))
     };

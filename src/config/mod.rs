@@ -8,7 +8,7 @@ mod profile;
 pub use duration::{parse_age, parse_duration_at_most, parse_load_duration};
 
 pub use profile::{
-    ApiHealthShape, DEFAULT_PROFILE, MlflowMajor, Profile, ProfileError,
+    ApiHealthShape, DEFAULT_PROFILE, MlflowMajor, MlflowRelease, Profile, ProfileError,
     builtin_names as builtin_profile_names,
 };
 

@@ -62,6 +62,55 @@ impl MlflowMajor {
     }
 }
 
+/// An MLflow release, to the patch, that the stand-in can answer like: each one measured
+/// against a real server of it (`tests/mlflow_contract.rs`, one snapshot set per release).
+/// Within a major, releases answer differently in places (error bodies, fields, defaults):
+/// the stand-in follows the release the profile names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MlflowRelease {
+    /// 2.9.2, which the `hokusai-2025-08` platform pins.
+    V2_9_2,
+    /// 3.9.0, which the `hokusai-2026` platform pins.
+    V3_9_0,
+    /// 3.17.2, the newest release the contract tests run against.
+    V3_17_2,
+}
+
+impl MlflowRelease {
+    /// The newest release measured (what `python/requirements.txt` installs).
+    pub const NEWEST: Self = Self::V3_17_2;
+    pub const ALL: [Self; 3] = [Self::V2_9_2, Self::V3_9_0, Self::V3_17_2];
+
+    /// What `/version` answers.
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::V2_9_2 => "2.9.2",
+            Self::V3_9_0 => "3.9.0",
+            Self::V3_17_2 => "3.17.2",
+        }
+    }
+
+    pub fn major(self) -> MlflowMajor {
+        match self {
+            Self::V2_9_2 => MlflowMajor::V2,
+            Self::V3_9_0 | Self::V3_17_2 => MlflowMajor::V3,
+        }
+    }
+
+    /// The release a profile names; one not measured answers like the newest measured
+    /// release of its major.
+    pub fn of(profile: &Profile) -> Self {
+        let named = profile.proxy.mlflow_release.as_str();
+        Self::ALL
+            .into_iter()
+            .find(|r| r.version() == named)
+            .unwrap_or(match MlflowMajor::of(profile) {
+                MlflowMajor::V2 => Self::V2_9_2,
+                MlflowMajor::V3 => Self::NEWEST,
+            })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -188,6 +237,11 @@ impl Profile {
     /// The major of the MLflow behind this profile's proxy.
     pub fn mlflow_major(&self) -> MlflowMajor {
         MlflowMajor::of(self)
+    }
+
+    /// The MLflow release behind this profile's proxy, as the stand-in answers like it.
+    pub fn mlflow_release(&self) -> MlflowRelease {
+        MlflowRelease::of(self)
     }
 
     pub fn default_profile() -> Self {

@@ -10,6 +10,9 @@ use url::Url;
 /// The page size MLflow's own client asks `metrics/get-history` for.
 const HISTORY_PAGE: &str = "25000";
 
+/// The `user_id` of the runs the suite creates (MLflow's own client sends the OS user's).
+const USER_ID: &str = "hokusai-verify";
+
 /// Which spelling of MLflow's REST prefix to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiPrefix {
@@ -230,16 +233,13 @@ impl MlflowClient {
         max_results: u32,
         view_type: &str,
     ) -> Result<Vec<Experiment>, MlflowError> {
-        let max = max_results.to_string();
-        let mut q = vec![("max_results", max.as_str())];
-        if view_type != "ACTIVE_ONLY" {
-            q.push(("view_type", view_type));
-        }
+        // As MLflow's own client sends it (platform/mlflow-client-calls): a POST with a body.
+        let mut body = json!({"max_results": max_results, "view_type": view_type});
         if let Some(f) = filter {
-            q.push(("filter", f));
+            body["filter"] = json!(f);
         }
         let v: Value = self
-            .call(Method::GET, "experiments/search", None, &q)
+            .call(Method::POST, "experiments/search", Some(body), &[])
             .await?;
         Self::list(&v, "experiments", "experiments/search")
     }
@@ -263,7 +263,7 @@ impl MlflowClient {
         run_name: &str,
         tags: &[Tag],
     ) -> Result<Run, MlflowError> {
-        let body = json!({"experiment_id": experiment_id, "run_name": run_name, "start_time": now_ms(), "tags": tags});
+        let body = json!({"experiment_id": experiment_id, "run_name": run_name, "start_time": now_ms(), "tags": tags, "user_id": USER_ID});
         let v: Value = self
             .call(Method::POST, "runs/create", Some(body), &[])
             .await?;
@@ -290,14 +290,14 @@ impl MlflowClient {
         value: f64,
         step: i64,
     ) -> Result<(), MlflowError> {
-        let body = json!({"run_id": run_id, "key": key, "value": value, "timestamp": now_ms(), "step": step});
+        let body = json!({"run_id": run_id, "run_uuid": run_id, "key": key, "value": value, "timestamp": now_ms(), "step": step});
         self.call::<Value>(Method::POST, "runs/log-metric", Some(body), &[])
             .await
             .map(drop)
     }
 
     pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<(), MlflowError> {
-        let body = json!({"run_id": run_id, "key": key, "value": value});
+        let body = json!({"run_id": run_id, "run_uuid": run_id, "key": key, "value": value});
         self.call::<Value>(Method::POST, "runs/log-parameter", Some(body), &[])
             .await
             .map(drop)
@@ -321,14 +321,14 @@ impl MlflowClient {
         key: &str,
         value: &str,
     ) -> Result<(), MlflowError> {
-        let body = json!({"run_id": run_id, "key": key, "value": value});
+        let body = json!({"run_id": run_id, "run_uuid": run_id, "key": key, "value": value});
         self.call::<Value>(Method::POST, "runs/set-tag", Some(body), &[])
             .await
             .map(drop)
     }
 
     pub async fn finish_run(&self, run_id: &str) -> Result<RunInfo, MlflowError> {
-        let body = json!({"run_id": run_id, "status": "FINISHED", "end_time": now_ms()});
+        let body = json!({"run_id": run_id, "run_uuid": run_id, "status": "FINISHED", "end_time": now_ms()});
         let v: Value = self
             .call(Method::POST, "runs/update", Some(body), &[])
             .await?;
@@ -791,9 +791,14 @@ impl MlflowClient {
 
     /// `DELETE logged-models/<id>`.
     pub async fn delete_logged_model(&self, id: &str) -> Result<(), MlflowError> {
-        self.call::<Value>(Method::DELETE, &format!("logged-models/{id}"), None, &[])
-            .await
-            .map(drop)
+        self.call::<Value>(
+            Method::DELETE,
+            &format!("logged-models/{id}"),
+            Some(json!({"model_id": id})),
+            &[],
+        )
+        .await
+        .map(drop)
     }
 
     /// `model-versions/create` from a logged model (`models:/<id>` with `model_id`).
@@ -934,7 +939,8 @@ impl MlflowClient {
                 Method::GET,
                 "model-versions/search",
                 None,
-                &[("filter", filter)],
+                // MLflow's own client's default page (SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT).
+                &[("filter", filter), ("max_results", "10000")],
             )
             .await?;
         Self::list(&v, "model_versions", "model-versions/search")

@@ -229,7 +229,7 @@ impl State {
         ns: String,
         keys: TestKeys,
     ) -> Self {
-        let major = profile.mlflow_major();
+        let release = profile.mlflow_release();
         Self {
             profile,
             keys,
@@ -243,7 +243,7 @@ impl State {
             revoked: RwLock::new(BTreeSet::new()),
             auth_override: RwLock::new(None),
             redis: Mutex::new(redis),
-            mlflow: Mutex::new(MlflowStore::new(major)),
+            mlflow: Mutex::new(MlflowStore::new(release)),
             validate_calls: Mutex::new(Vec::new()),
             cached_once: Mutex::new(Default::default()),
             usage_calls: Mutex::new(Vec::new()),

@@ -1,14 +1,15 @@
 //! An in-memory MLflow tracking server and model registry that answers like a real
-//! `mlflow server` of the profile's major (3.17.2, or 2.9.2 for a profile whose platform
-//! runs MLflow 2) for the calls the suite makes: shapes, status codes and error bodies
-//! follow `shared/reference/mlflow-real.md`, and `tests/mlflow_contract.rs` compares it
-//! with a real server of each major.
+//! `mlflow server` of the release the profile names (2.9.2, 3.9.0, or 3.17.2, the newest
+//! measured) for the calls the suite makes: shapes, status codes and error bodies follow
+//! `shared/reference/mlflow-real.md`, and `tests/mlflow_contract.rs` compares it with a real
+//! server of each release.
 //!
 //! By concern: `routes` (which endpoint a path is, its methods, the dispatch), `params`
 //! (request validation as MLflow does it), `store` (the objects and the handlers that
 //! change and search them), `artifacts` (the artifact service), `logged` (MLflow 3's
 //! logged models), `reply` (rendering the
-//! answers and error bodies), `v2` (where MLflow 2.9.2 answers differently from 3.x).
+//! answers and error bodies), `v2` (where MLflow 2.9.2 answers differently from 3.x),
+//! `v3_9` (where 3.9.0 answers differently from 3.17.2).
 
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -20,12 +21,13 @@ mod reply;
 mod routes;
 mod store;
 mod v2;
+mod v3_9;
 
 use params::*;
 use reply::*;
 use store::*;
 
-pub use crate::config::MlflowMajor;
+pub use crate::config::{MlflowMajor, MlflowRelease};
 pub use reply::{MlErr, MlflowReply};
 
 type MlResult = Result<MlflowReply, MlErr>;
@@ -34,6 +36,8 @@ type MlResult = Result<MlflowReply, MlErr>;
 #[derive(Debug)]
 pub struct MlflowStore {
     /// The release it answers like.
+    pub(crate) release: MlflowRelease,
+    /// Its major.
     pub(crate) major: MlflowMajor,
     experiments: BTreeMap<u64, Experiment>,
     next_experiment: u64,
@@ -48,13 +52,14 @@ pub struct MlflowStore {
 
 impl Default for MlflowStore {
     fn default() -> Self {
-        Self::new(MlflowMajor::V3)
+        Self::new(MlflowRelease::NEWEST)
     }
 }
 
 impl MlflowStore {
-    /// An empty server (only the `Default` experiment) answering like `major`.
-    pub fn new(major: MlflowMajor) -> Self {
+    /// An empty server (only the `Default` experiment) answering like `release`.
+    pub fn new(release: MlflowRelease) -> Self {
+        let major = release.major();
         let now = now_ms();
         let mut experiments = BTreeMap::new();
         experiments.insert(
@@ -69,6 +74,7 @@ impl MlflowStore {
             },
         );
         Self {
+            release,
             major,
             experiments,
             next_experiment: 1,

@@ -106,9 +106,14 @@ impl MlflowStore {
         body: &[u8],
         ctx: RequestContext,
     ) -> MlflowReply {
-        match self.major {
-            MlflowMajor::V3 => self.handle_v3(method, path, query, content_type, body, ctx),
-            MlflowMajor::V2 => {
+        match self.release {
+            MlflowRelease::V3_17_2 => self.handle_v3(method, path, query, content_type, body, ctx),
+            MlflowRelease::V3_9_0 => {
+                let body = super::v2::request_body(path, body);
+                let reply = self.handle_v3(method, path, query, content_type, &body, ctx);
+                super::v3_9::answer(method, path, query, reply)
+            }
+            MlflowRelease::V2_9_2 => {
                 if let Some(reply) = super::v2::before(method, path, query, body) {
                     return reply;
                 }
@@ -137,7 +142,7 @@ impl MlflowStore {
             Route::Version => MlflowReply {
                 status: 200,
                 content_type: "text/html; charset=utf-8",
-                body: self.major.release().as_bytes().to_vec(),
+                body: self.release.version().as_bytes().to_vec(),
             },
             Route::Unknown => MlflowReply::not_found_page(),
             Route::Artifacts(rest) => {

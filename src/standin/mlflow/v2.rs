@@ -22,8 +22,9 @@ fn crash_page() -> MlflowReply {
     )
 }
 
-/// A 2.9.2 error body: `{"error_code", "message"}`, single-line (no `sqlstate`, no `error_class`).
-fn error(status: u16, code: &str, message: &str) -> MlflowReply {
+/// A 2.9.2 (and 3.9.0) error body: `{"error_code", "message"}`, single-line (no `sqlstate`,
+/// no `error_class`).
+pub(super) fn error(status: u16, code: &str, message: &str) -> MlflowReply {
     MlflowReply {
         status,
         content_type: "application/json",
@@ -126,22 +127,7 @@ pub(super) fn request_body<'a>(path: &str, body: &'a [u8]) -> std::borrow::Cow<'
 /// 3.x's answer, as 2.9.2 gives it.
 pub(super) fn answer(method: &str, path: &str, reply: MlflowReply) -> MlflowReply {
     match route(path) {
-        Route::Artifacts(rest) => match (method, reply.status) {
-            // An upload is answered with `{}` (3.x: an empty body).
-            ("PUT", 200) => MlflowReply::empty_json(),
-            // A missing artifact is an INTERNAL_ERROR naming the server's folder (3.x: 404).
-            ("GET", 404) => {
-                let rel = percent_decode(rest);
-                error(
-                    500,
-                    "INTERNAL_ERROR",
-                    &format!(
-                        "The following failures occurred while downloading one or more artifacts from {ARTIFACT_ROOT}:\n##### File {rel} #####\n[Errno 2] No such file or directory: '{ARTIFACT_ROOT}/{rel}'"
-                    ),
-                )
-            }
-            _ => reply,
-        },
+        Route::Artifacts(rest) => artifact_answer(method, rest, reply),
         // JSON answers (an HTML or text one does not parse and passes as it is).
         Route::Mlflow(endpoint) => {
             let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body) else {
@@ -165,14 +151,34 @@ pub(super) fn answer(method: &str, path: &str, reply: MlflowReply) -> MlflowRepl
     }
 }
 
+/// The artifact service's answer as 2.9.2 and 3.9.0 give it.
+pub(super) fn artifact_answer(method: &str, rest: &str, reply: MlflowReply) -> MlflowReply {
+    match (method, reply.status) {
+        // An upload is answered with `{}` (3.17.2: an empty body).
+        ("PUT", 200) => MlflowReply::empty_json(),
+        // A missing artifact is an INTERNAL_ERROR naming the server's folder (3.17.2: 404).
+        ("GET", 404) => {
+            let rel = percent_decode(rest);
+            error(
+                500,
+                "INTERNAL_ERROR",
+                &format!(
+                    "The following failures occurred while downloading one or more artifacts from {ARTIFACT_ROOT}:\n##### File {rel} #####\n[Errno 2] No such file or directory: '{ARTIFACT_ROOT}/{rel}'"
+                ),
+            )
+        }
+        _ => reply,
+    }
+}
+
 fn drop_field(v: &mut Value, field: &str) {
     if let Some(m) = v.as_object_mut() {
         m.remove(field);
     }
 }
 
-/// Experiments have no `workspace` in 2.9.2.
-fn strip_workspace(v: &mut Value) {
+/// Experiments have no `workspace` in 2.9.2 (nor in 3.9.0).
+pub(super) fn strip_workspace(v: &mut Value) {
     match v {
         Value::Object(m) => {
             if m.contains_key("artifact_location") {
@@ -203,15 +209,8 @@ fn message(m: &str) -> String {
     {
         return format!("Model version must be an integer, got '{v}'");
     }
-    if let Some(name) = m
-        .strip_prefix("Experiment(name=")
-        .and_then(|r| r.split(") already exists.").next())
-        .filter(|_| m.contains(") already exists."))
-    {
-        return format!(
-            "Experiment(name={name}) already exists. Error: (raised as a result of Query-invoked autoflush; consider using a session.no_autoflush block if this flush is occurring prematurely)\n(sqlite3.IntegrityError) UNIQUE constraint failed: experiments.name\n[SQL: INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?)]\n[parameters: ('{name}', '', 'active', {now}, {now})]\n(Background on this error at: https://sqlalche.me/e/20/gkpj)",
-            now = now_ms()
-        );
+    if let Some(m) = experiment_exists(m) {
+        return m;
     }
     if let Some(name) = m
         .strip_prefix("Registered Model (name=")
@@ -234,6 +233,19 @@ fn message(m: &str) -> String {
         return format!("{head} supplied. Hint: {tail}");
     }
     m.to_owned()
+}
+
+/// A duplicate experiment's message in 2.9.2's (and 3.9.0's) words: SQLAlchemy's autoflush
+/// error on a `UNIQUE (name)` constraint (3.17.2: `UNIQUE (workspace, name)`).
+pub(super) fn experiment_exists(m: &str) -> Option<String> {
+    let name = m
+        .strip_prefix("Experiment(name=")
+        .and_then(|r| r.split(") already exists.").next())
+        .filter(|_| m.contains(") already exists."))?;
+    Some(format!(
+        "Experiment(name={name}) already exists. Error: (raised as a result of Query-invoked autoflush; consider using a session.no_autoflush block if this flush is occurring prematurely)\n(sqlite3.IntegrityError) UNIQUE constraint failed: experiments.name\n[SQL: INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?)]\n[parameters: ('{name}', '', 'active', {now}, {now})]\n(Background on this error at: https://sqlalche.me/e/20/gkpj)",
+        now = now_ms()
+    ))
 }
 
 #[cfg(test)]
