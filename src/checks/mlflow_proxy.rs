@@ -504,7 +504,6 @@ fn html_errors_become_json(c: &mut Check) -> CheckFuture<'_> {
 
 fn artifacts_through_proxy(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
-        let major = c.env.profile().mlflow_major();
         let client: MlflowClient = c.mlflow(ApiPrefix::Api);
         let created = c.created(&client);
         async {
@@ -531,7 +530,7 @@ fn artifacts_through_proxy(c: &mut Check) -> CheckFuture<'_> {
             )?;
             let missing = format!("{id}/{}/artifacts/data/missing.bin", run.info.run_id);
             let ex = client.raw(Req::get(client.artifact_path(&missing))).await?;
-            expect::missing_artifact(&ex, major)
+            expect::missing_artifact(&ex, c.env.profile().mlflow_release())
         }
         .await
     })

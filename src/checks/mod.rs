@@ -139,7 +139,7 @@ pub(crate) fn key_got_through(
 /// Helpers shared by the areas' checks.
 pub(crate) mod expect {
     use crate::check::{Failure, ensure};
-    use crate::config::MlflowMajor;
+    use crate::config::MlflowRelease;
     use crate::http::Exchange;
     use serde_json::Value;
 
@@ -169,18 +169,22 @@ pub(crate) mod expect {
     /// passed through unchanged (contract: upstream answers pass through). 3.x answers 404;
     /// 2.9.2 has no not-found case there and answers 500 `INTERNAL_ERROR` (measured,
     /// `shared/reference/mlflow-real.md` section 9), which is no failure of the platform.
-    pub fn missing_artifact(ex: &Exchange, major: MlflowMajor) -> Result<(), Failure> {
+    pub fn missing_artifact(ex: &Exchange, release: MlflowRelease) -> Result<(), Failure> {
         let code = ex
             .json()
             .and_then(|v| v.get("error_code")?.as_str().map(str::to_owned));
-        let (ok, want) = match major {
-            MlflowMajor::V3 => (
+        // What the release answers (measured: tests/mlflow_contract.rs, the artifacts case).
+        let (ok, want) = match release {
+            MlflowRelease::V3_17_2 => (
                 ex.status == 404,
-                "404 for a missing artifact (MLflow 3's answer)",
+                "404 for a missing artifact (MLflow 3.17's answer)".to_owned(),
             ),
-            MlflowMajor::V2 => (
+            MlflowRelease::V2_9_2 | MlflowRelease::V3_9_0 => (
                 ex.status == 500 && code.as_deref() == Some("INTERNAL_ERROR"),
-                "MLflow 2.9.2's own answer for a missing artifact, passed through unchanged: 500 {error_code: INTERNAL_ERROR} (MLflow 3 answers 404)",
+                format!(
+                    "MLflow {}'s own answer for a missing artifact, passed through unchanged: 500 {{error_code: INTERNAL_ERROR}} (MLflow 3.17 answers 404)",
+                    release.version()
+                ),
             ),
         };
         ensure(ok, want, describe(ex))

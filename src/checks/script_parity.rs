@@ -440,7 +440,6 @@ fn endpoint_availability(c: &mut Check) -> CheckFuture<'_> {
 
 fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
-        let major = c.env.profile().mlflow_major();
         let ops = super::infra_health::ops_auth(c);
         let ex = c.registry(Req::get("/api/health/mlflow").auth(ops)).await?;
         expect::status(&ex, 200).map_err(|f| f.on_line(Line::ApiHealthMlflow))?;
@@ -466,7 +465,8 @@ fn mlflow_routing(c: &mut Check) -> CheckFuture<'_> {
                     run.info.run_id
                 ))))
                 .await?;
-            expect::missing_artifact(&ex, major).map_err(|f| f.on_line(Line::ArtifactsProxied))?;
+            expect::missing_artifact(&ex, c.env.profile().mlflow_release())
+                .map_err(|f| f.on_line(Line::ArtifactsProxied))?;
             api.log_metric(&run.info.run_id, "accuracy", 0.9, 0).await?;
             let name = model_name(&unique_token("routing"));
             api.create_registered_model(&name, "", &[]).await?;
