@@ -59,6 +59,10 @@ pub struct CheckSpec {
     pub line: Option<Line>,
     /// Moves a lot of data (large artifacts): self-verification runs it only where it matters.
     pub heavy: bool,
+    /// Measures whether the platform serves requests side by side: on a live target it runs
+    /// first, alone, so that a platform that serves one at a time is run one check at a time
+    /// from the start ([`super::runner`]).
+    pub probes_serving: bool,
     /// What it needs from the environment, checked by the runner before the body.
     pub needs: Vec<Need>,
 }
@@ -86,6 +90,7 @@ impl CheckSpec {
             run: Arc::new(run),
             line: None,
             heavy: false,
+            probes_serving: false,
             needs: Vec::new(),
         }
     }
@@ -128,6 +133,12 @@ impl CheckSpec {
     /// Marks the check as moving a lot of data.
     pub fn heavy(mut self) -> Self {
         self.heavy = true;
+        self
+    }
+
+    /// Marks the check as the probe of whether the platform serves requests side by side.
+    pub fn probes_serving(mut self) -> Self {
+        self.probes_serving = true;
         self
     }
 

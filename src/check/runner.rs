@@ -5,14 +5,16 @@
 //! other. On a live target the checks share the platform:
 //!
 //! - the authentication area (one key's cache entry and rate-limit counters) runs first,
-//!   alone, as one sequence;
+//!   alone, as one sequence, then the probe of whether the platform serves requests side by
+//!   side ([`CheckSpec::probes_serving`]);
 //! - then the heavy transfers start first (one at a time, for memory) with the light checks
 //!   beside them, so the wall time approaches the longest single chain instead of the sum;
 //! - the run fits itself to the platform: when a check times out on a route of a host that
 //!   answers other requests while other checks ran beside it (an API that serves one request
-//!   at a time while it waits), every later check runs alone, and each check that timed out
-//!   beside others runs again, alone, at the end, within the run budget. Its result is the
-//!   second run's (its own line's verdict), with what the first run saw kept in
+//!   at a time while it waits), every later check runs alone, and each check that ended bad
+//!   (failed, error, blocked) beside others runs again, alone, at the end, within the run
+//!   budget. Its result is the second run's (its own line's verdict), with what the first
+//!   run saw kept in
 //!   [`super::Rerun`]: the report names the blocking from it.
 
 use super::{CheckResult, CheckSpec, Rerun};
@@ -139,11 +141,14 @@ pub async fn run_plan(
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut auth = Vec::new();
     let mut heavy = Vec::new();
+    let mut probes = Vec::new();
     for (i, s) in specs.iter().enumerate() {
         if s.heavy {
             heavy.push(i);
         } else if live && s.area == crate::checks::authentication::AREA {
             auth.push(i);
+        } else if live && s.probes_serving {
+            probes.push(i);
         } else {
             groups.push(vec![i]);
         }
@@ -171,7 +176,8 @@ pub async fn run_plan(
     let specs: Arc<Vec<CheckSpec>> = Arc::new(specs.to_vec());
     let config = Arc::new(config.clone());
     let interrupted = policy.interrupted.clone();
-    // Checks that timed out while others ran beside them: run again alone at the end.
+    // Checks that ended bad while others ran beside them: run again alone at the end when
+    // the run switched to one at a time.
     let again: Arc<std::sync::Mutex<Vec<(usize, Rerun)>>> = Default::default();
     let run_group = {
         let (pace, again) = (pace.clone(), again.clone());
@@ -227,15 +233,23 @@ pub async fn run_plan(
                             .min(1),
                     );
                     let timed_out = r.timed_out_routes();
-                    if pace.adaptive && beside > 0 && !timed_out.is_empty() {
+                    // The platform serving one request at a time, seen directly (a cheap
+                    // request answered only after a slow one) or as a route timing out
+                    // while other checks ran: from now on, one check at a time.
+                    let serves_one_at_a_time = r.symptoms.iter().any(|s| {
+                        matches!(s, crate::evidence::Symptom::BlockedBehindSlowRequest { .. })
+                    });
+                    if pace.adaptive
+                        && (serves_one_at_a_time || beside > 0 && !timed_out.is_empty())
+                    {
                         // A route timed out while other checks ran: from now on, one check
                         // at a time.
                         pace.alone.store(true, Ordering::SeqCst);
                     }
-                    // This one again at the end, when its verdict may be the queue's
-                    // rather than its own line's (a check that passed, or cannot apply,
-                    // keeps its verdict).
-                    if pace.adaptive && beside > 0 && !timed_out.is_empty() && r.outcome.is_bad() {
+                    // Bad while others ran beside it: again at the end if the run switches
+                    // to one at a time (its verdict may then be the queue's rather than its
+                    // own line's; a check that passed, or cannot apply, keeps its verdict).
+                    if pace.adaptive && beside > 0 && r.outcome.is_bad() {
                         again.lock().unwrap_or_else(|p| p.into_inner()).push((
                             i,
                             Rerun {
@@ -259,6 +273,9 @@ pub async fn run_plan(
     // On a live target the authentication area runs first and alone: its checks count one
     // key's rate-limit budget and read its cache entry, which any other check's requests
     // with that key would change under them.
+    // Then whether the platform serves requests side by side, alone: one that serves one at
+    // a time is run one check at a time from the start.
+    auth.extend(probes);
     if !auth.is_empty() {
         match tokio::spawn(run_group(auth, false)).await {
             Ok(r) => done.extend(r?),
@@ -284,11 +301,11 @@ pub async fn run_plan(
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
-    // Each check that timed out beside others, again, alone, within the budget: a route
-    // that timed out only because the suite queued requests on a platform that serves one
-    // at a time gets its full timeout back.
+    // On a platform that serves one request at a time (the run switched), each check that
+    // ended bad beside others, again, alone, within the budget: a route that timed out, or
+    // answered slowly, only because the suite queued requests gets its own verdict back.
     let rerun = std::mem::take(&mut *again.lock().unwrap_or_else(|p| p.into_inner()));
-    if let Some(env) = shared.clone() {
+    if let Some(env) = shared.clone().filter(|_| pace.alone.load(Ordering::SeqCst)) {
         for (i, first) in rerun {
             if tokio::time::Instant::now() >= deadline.0
                 || interrupted

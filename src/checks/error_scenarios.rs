@@ -121,6 +121,7 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "while a slow request is in flight, an unrelated cheap request is still answered at once",
             slow_request_blocks_nothing,
         )
+        .probes_serving()
         .line(Line::UpstreamErrors),
     );
     for size in ArtifactSize::iter() {

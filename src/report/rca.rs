@@ -874,12 +874,19 @@ fn blocked_while_serving(results: &[CheckResult], findings: &mut Vec<Finding>) {
         {
             f.evidence.push(Clue {
                 check: r.key(),
-                says: format!(
-                    "timed out on {} while {} other check(s) ran ({}); run again alone, it answered",
-                    first.timed_out.join(", "),
-                    first.beside,
-                    first.first_outcome
-                ),
+                says: if first.timed_out.is_empty() {
+                    format!(
+                        "{} while {} other check(s) ran; run again alone, it answered",
+                        first.first_outcome, first.beside
+                    )
+                } else {
+                    format!(
+                        "timed out on {} while {} other check(s) ran ({}); run again alone, it answered",
+                        first.timed_out.join(", "),
+                        first.beside,
+                        first.first_outcome
+                    )
+                },
                 request: None,
                 symptom: None,
             });
