@@ -787,7 +787,14 @@ async fn judge_inner(profile: &str, switches: &[Switch], dialect: Dialect) -> Re
         problems.push(format!("unclassified: {unclassified:?}"));
     }
     for extra in named.difference(&expected) {
-        problems.push(format!("{extra} named, but no switch breaks it"));
+        let by: Vec<&String> = causes
+            .iter()
+            .filter(|c| &c.id == extra)
+            .flat_map(|c| c.checks.iter().chain(&c.left_by))
+            .collect();
+        problems.push(format!(
+            "{extra} named, but no switch breaks it (from {by:?})"
+        ));
     }
     let mut alone: Vec<(Switch, Vec<CheckResult>)> = Vec::new();
     for s in switches {
@@ -921,6 +928,8 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::throttled_and_told_bad_key_2026("hokusai-2026", &["auth-rate-limited", "auth-errors-as-bad-key"], Dialect::Contract)]
 #[case::service_id_and_health_probe_wrong("hokusai-2026", &["service-id-mismatch", "experiments-check-wrong"], Dialect::Contract)]
 #[case::key_not_valid_and_health_ignores_mlflow("hokusai-2025-08", &["key-not-valid-for-service", "health-ignores-mlflow"], Dialect::Contract)]
+#[case::key_not_valid_and_bare_api_unprotected("hokusai-2026", &["key-not-valid-for-service", "bare-api-unprotected"], Dialect::Contract)]
+#[case::bearer_rejected_and_health_ignores_mlflow("hokusai-2025-08", &["bearer-rejected", "health-ignores-mlflow"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

@@ -36,8 +36,15 @@ pub enum Symptom {
     /// stand-in's auth log).
     RejectedWithoutValidation,
     /// A key the suite holds as valid was accepted (2xx) when sent as `via`: not a problem,
-    /// the counter-evidence that tells a bad key from a header form the API mishandles.
-    KeyAccepted { role: KeyRole, via: String },
+    /// the counter-evidence that tells a bad key from a header form the API mishandles. The
+    /// path spelling it was sent on: a spelling that answers without any key accepts every
+    /// key, so acceptance there says nothing about the key.
+    KeyAccepted {
+        role: KeyRole,
+        via: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spelling: Option<Spelling>,
+    },
     /// A 401 whose body has no `detail` (FastAPI's error shape).
     RejectionWithoutDetail { status: u16 },
     /// A request without a key under the proxy mount answered by MLflow's own HTML page (not
@@ -179,7 +186,7 @@ impl Symptom {
             S::RejectedWithoutValidation => {
                 "a well-formed key was rejected without the auth service being asked".into()
             }
-            S::KeyAccepted { role, via } => format!("the {role} key was accepted as {via}"),
+            S::KeyAccepted { role, via, .. } => format!("the {role} key was accepted as {via}"),
             S::RejectionWithoutDetail { status } => {
                 format!("a {status} rejection came without FastAPI's `detail`")
             }
@@ -449,6 +456,7 @@ impl Observer {
             out.push(Symptom::KeyAccepted {
                 role,
                 via: ex.auth.clone(),
+                spelling: Spelling::of(path),
             });
         }
         // Only a request that presented a key can have made the API call the auth service.

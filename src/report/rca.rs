@@ -188,14 +188,26 @@ impl Facts {
     }
 
     /// The same valid key was rejected in one header form and accepted in another (and
-    /// never accepted in the form it was rejected in).
+    /// never accepted in the form it was rejected in). An acceptance on a spelling that
+    /// answered without any key (`data_without_key`) is no acceptance of the key.
     fn header_form_mishandled(&self) -> bool {
+        let unguarded: Vec<Spelling> = self
+            .all
+            .iter()
+            .filter_map(|s| match s {
+                Symptom::DataWithoutKey { route } => Spelling::of(route),
+                _ => None,
+            })
+            .collect();
         self.all.iter().any(|s| {
             let Symptom::ValidKeyRejected { role, via } = s else {
                 return false;
             };
             let accepted = |pred: &dyn Fn(&str) -> bool| {
-                self.any(|a| matches!(a, Symptom::KeyAccepted { role: r, via: v } if r == role && pred(v)))
+                self.any(|a| {
+                    matches!(a, Symptom::KeyAccepted { role: r, via: v, spelling }
+                    if r == role && pred(v) && !spelling.is_some_and(|sp| unguarded.contains(&sp)))
+                })
             };
             accepted(&|v| v != via) && !accepted(&|v| v == via)
         })
@@ -449,14 +461,17 @@ pub const CAUSES: &[RootCause] = &[
         "MLflow ECS service, service discovery, security groups",
         Component::Mlflow,
         // A health route alone names it only when no proxied call reached MLflow: a breaker
-        // stuck open while calls work is that health route's own line.
+        // stuck open while calls work is that health route's own line. A proxied call that
+        // could not reach MLflow (in any check, one that passed included) outweighs another
+        // health route calling MLflow healthy.
         |s, f| {
             matches!(s, Symptom::UpstreamUnreachable)
                 || (matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
-                    && !f.any(|x| {
-                        matches!(x, Symptom::UpstreamAnswered)
-                            || matches!(x, Symptom::DependencyHealthy { service } if service == "mlflow")
-                    }))
+                    && (f.any(|x| matches!(x, Symptom::UpstreamUnreachable))
+                        || !f.any(|x| {
+                            matches!(x, Symptom::UpstreamAnswered)
+                                || matches!(x, Symptom::DependencyHealthy { service } if service == "mlflow")
+                        })))
         },
         |s| {
             matches!(s, Symptom::UpstreamUnreachable)
