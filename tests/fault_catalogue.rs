@@ -894,7 +894,22 @@ fn combination_config() -> proptest::test_runner::Config {
 fn combinations_hold(profile: &'static str) {
     use proptest::prelude::*;
     let strategy = (
-        proptest::sample::subsequence(Switch::all(), 2..=6),
+        proptest::sample::subsequence(Switch::all(), 2..=6).prop_filter(
+            "two routes for one spelling contradict each other",
+            |set| {
+                let routed: Vec<_> = set
+                    .iter()
+                    .filter_map(|s| match s {
+                        Switch::Breakage(b) => b.routes(),
+                        Switch::Fault(_) => None,
+                    })
+                    .collect();
+                routed
+                    .iter()
+                    .enumerate()
+                    .all(|(i, sp)| !routed[i + 1..].contains(sp))
+            },
+        ),
         prop_oneof![Just(Dialect::Contract), Just(Dialect::Reworded)],
     );
     let mut runner = proptest::test_runner::TestRunner::new(combination_config());
@@ -930,6 +945,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::key_not_valid_and_health_ignores_mlflow("hokusai-2025-08", &["key-not-valid-for-service", "health-ignores-mlflow"], Dialect::Contract)]
 #[case::key_not_valid_and_bare_api_unprotected("hokusai-2026", &["key-not-valid-for-service", "bare-api-unprotected"], Dialect::Contract)]
 #[case::bearer_rejected_and_health_ignores_mlflow("hokusai-2025-08", &["bearer-rejected", "health-ignores-mlflow"], Dialect::Contract)]
+#[case::key_not_valid_and_bearer_rejected("hokusai-2025-08", &["key-not-valid-for-service", "bearer-rejected"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

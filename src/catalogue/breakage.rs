@@ -176,6 +176,15 @@ impl Breakage {
         })
     }
 
+    /// The spelling whose route it changes (unrouted, or answering without a key): two such
+    /// breakages of one spelling contradict each other, and a platform has only one of them.
+    pub fn routes(self) -> Option<Spelling> {
+        match self {
+            Breakage::BareApiUnprotected => Some(Spelling::BareApi),
+            b => b.unrouted(),
+        }
+    }
+
     /// The contract line it breaks (none for the two that break no single line: the API's
     /// head-of-line blocking and a firewall answering every path).
     pub fn line(self) -> Option<Line> {

@@ -174,12 +174,16 @@ impl Facts {
         self.any(|x| matches!(x, Symptom::CacheEntryPresent))
     }
 
-    /// Roles of valid keys that were rejected, and the header forms they were rejected in.
+    /// Roles of valid keys that were rejected and never accepted in any header form, and
+    /// the header forms they were rejected in (a key accepted in another form is a valid
+    /// key whose form was mishandled: [`Self::header_form_mishandled`]).
     fn rejected(&self) -> (BTreeSet<KeyRole>, BTreeSet<&str>) {
         let mut roles = BTreeSet::new();
         let mut vias = BTreeSet::new();
         for s in &self.all {
-            if let Symptom::ValidKeyRejected { role, via } = s {
+            if let Symptom::ValidKeyRejected { role, via } = s
+                && !self.key_accepted(*role, &|_| true)
+            {
                 roles.insert(*role);
                 vias.insert(via.as_str());
             }
@@ -187,10 +191,10 @@ impl Facts {
         (roles, vias)
     }
 
-    /// The same valid key was rejected in one header form and accepted in another (and
-    /// never accepted in the form it was rejected in). An acceptance on a spelling that
-    /// answered without any key (`data_without_key`) is no acceptance of the key.
-    fn header_form_mishandled(&self) -> bool {
+    /// The key of `role` was accepted in a header form `via` matches, on a spelling that
+    /// demands a key (an acceptance on a spelling that answered without any key,
+    /// `data_without_key`, is no acceptance of the key).
+    fn key_accepted(&self, role: KeyRole, via: &dyn Fn(&str) -> bool) -> bool {
         let unguarded: Vec<Spelling> = self
             .all
             .iter()
@@ -199,17 +203,20 @@ impl Facts {
                 _ => None,
             })
             .collect();
+        self.any(|a| {
+            matches!(a, Symptom::KeyAccepted { role: r, via: v, spelling }
+                if *r == role && via(v) && !spelling.is_some_and(|sp| unguarded.contains(&sp)))
+        })
+    }
+
+    /// The same valid key was rejected in one header form and accepted in another (and
+    /// never accepted in the form it was rejected in).
+    fn header_form_mishandled(&self) -> bool {
         self.all.iter().any(|s| {
             let Symptom::ValidKeyRejected { role, via } = s else {
                 return false;
             };
-            let accepted = |pred: &dyn Fn(&str) -> bool| {
-                self.any(|a| {
-                    matches!(a, Symptom::KeyAccepted { role: r, via: v, spelling }
-                    if r == role && pred(v) && !spelling.is_some_and(|sp| unguarded.contains(&sp)))
-                })
-            };
-            accepted(&|v| v != via) && !accepted(&|v| v == via)
+            self.key_accepted(*role, &|v| v != via) && !self.key_accepted(*role, &|v| v == via)
         })
     }
 }
