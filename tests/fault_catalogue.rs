@@ -946,6 +946,8 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::key_not_valid_and_bare_api_unprotected("hokusai-2026", &["key-not-valid-for-service", "bare-api-unprotected"], Dialect::Contract)]
 #[case::bearer_rejected_and_health_ignores_mlflow("hokusai-2025-08", &["bearer-rejected", "health-ignores-mlflow"], Dialect::Contract)]
 #[case::key_not_valid_and_bearer_rejected("hokusai-2025-08", &["key-not-valid-for-service", "bearer-rejected"], Dialect::Contract)]
+#[case::failures_cached_and_auth_health_not_json("hokusai-2025-08", &["cache-failed-validations", "auth-health-not-json"], Dialect::Contract)]
+#[case::throttled_and_health_ignores_mlflow("hokusai-2026", &["auth-rate-limited", "health-ignores-mlflow"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

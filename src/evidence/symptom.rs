@@ -296,7 +296,7 @@ impl Symptom {
                 "a valid key on {}… got the API's own 404: no route for that spelling",
                 spelling.prefix()
             ),
-            S::AuthHealthy => "the auth service's /health answered 200 JSON".into(),
+            S::AuthHealthy => "the auth service's /health answered 200".into(),
             S::AuthServiceThrottled => {
                 "the auth service answered the API's validation with 429 (its log)".into()
             }
@@ -385,11 +385,8 @@ impl Observer {
             });
             return out;
         }
-        if host == "auth"
-            && path == "/health"
-            && status == 200
-            && json.as_ref().is_some_and(|v| v.is_object())
-        {
+        // Up, whatever its health route's body looks like (that is the auth-health line's).
+        if host == "auth" && path == "/health" && status == 200 {
             out.push(Symptom::AuthHealthy);
         }
         if host != "registry" {

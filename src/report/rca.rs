@@ -128,6 +128,9 @@ pub struct Facts {
     /// Checks that saw a fast auth-service failure (one answer that reads like one, among
     /// working validations, is not an auth service down).
     fast_auth_failure_checks: usize,
+    /// Health routes that called MLflow down, and health routes that called it up: when no
+    /// proxied call tells, the routes' majority does.
+    mlflow_reported: (usize, usize),
 }
 
 impl Facts {
@@ -467,18 +470,16 @@ pub const CAUSES: &[RootCause] = &[
         "Restore MLflow / its service discovery record / the SG rule",
         "MLflow ECS service, service discovery, security groups",
         Component::Mlflow,
-        // A health route alone names it only when no proxied call reached MLflow: a breaker
-        // stuck open while calls work is that health route's own line. A proxied call that
-        // could not reach MLflow (in any check, one that passed included) outweighs another
-        // health route calling MLflow healthy.
+        // A health route names it only when no proxied call reached MLflow: a breaker stuck
+        // open while calls work is that health route's own line. A proxied call that could
+        // not reach MLflow (in any check, one that passed included) outweighs a health route
+        // calling MLflow healthy; without one, the health routes' majority decides.
         |s, f| {
             matches!(s, Symptom::UpstreamUnreachable)
                 || (matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
                     && (f.any(|x| matches!(x, Symptom::UpstreamUnreachable))
-                        || !f.any(|x| {
-                            matches!(x, Symptom::UpstreamAnswered)
-                                || matches!(x, Symptom::DependencyHealthy { service } if service == "mlflow")
-                        })))
+                        || (!f.any(|x| matches!(x, Symptom::UpstreamAnswered))
+                            && f.mlflow_reported.0 > f.mlflow_reported.1)))
         },
         |s| {
             matches!(s, Symptom::UpstreamUnreachable)
@@ -1092,6 +1093,30 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
                     .any(|s| matches!(s, Symptom::AuthServiceFailed { slow: false, .. }))
             })
             .count(),
+        mlflow_reported: {
+            // By route (`/health`, `/health/mlflow`, `/ready`, ...): one route asked by many
+            // checks is one witness.
+            let says = |up: bool| {
+                results
+                    .iter()
+                    .flat_map(|r| &r.evidence)
+                    .filter(|e| {
+                        !e.injected
+                            && e.symptoms.iter().any(|s| match s {
+                                Symptom::DependencyHealthy { service } => up && service == "mlflow",
+                                Symptom::DependencyUnhealthy { service } => {
+                                    !up && service == "mlflow"
+                                }
+                                _ => false,
+                            })
+                    })
+                    .filter_map(|e| e.request.split_whitespace().nth(1))
+                    .map(|p| p.split('?').next().unwrap_or(p))
+                    .collect::<BTreeSet<&str>>()
+                    .len()
+            };
+            (says(false), says(true))
+        },
     };
     let bad: Vec<usize> = (0..results.len())
         .filter(|i| results[*i].outcome.is_bad() && !suite_defect(&results[*i]))
