@@ -72,7 +72,8 @@ struct Pace {
     gate: Arc<Semaphore>,
     /// The permits one check takes when it must run alone: all of the gate's.
     all: u32,
-    /// Set once a check timed out beside others: from then on every check runs alone.
+    /// Set once the platform is seen serving one request at a time: from then on every
+    /// check runs alone.
     alone: AtomicBool,
     /// Adaptation is for a shared platform only (each stand-in check has its own).
     adaptive: bool,
@@ -242,8 +243,6 @@ pub async fn run_plan(
                     if pace.adaptive
                         && (serves_one_at_a_time || beside > 0 && !timed_out.is_empty())
                     {
-                        // A route timed out while other checks ran: from now on, one check
-                        // at a time.
                         pace.alone.store(true, Ordering::SeqCst);
                     }
                     // Bad while others ran beside it: again at the end if the run switches
