@@ -233,6 +233,30 @@ impl Env {
         &self.registry
     }
 
+    /// The clients clean-up deletes through: the contract's primary route with the primary
+    /// key, and MLflow's own address when configured (`HOKUSAI_MLFLOW_INTERNAL_URL`: the
+    /// fallback for deletes the proxy refuses).
+    pub fn cleanup_clients(
+        &self,
+    ) -> (
+        crate::mlflow::MlflowClient,
+        Option<crate::mlflow::MlflowClient>,
+    ) {
+        use crate::mlflow::{ApiPrefix, MlflowClient};
+        let client = MlflowClient::via_proxy(
+            self.http.clone(),
+            self.registry_url().clone(),
+            crate::http::Auth::Bearer(self.keys.primary.clone()),
+            ApiPrefix::Api,
+        );
+        let direct = self
+            .config
+            .mlflow_url
+            .as_ref()
+            .map(|u| MlflowClient::direct(self.http.clone(), u.clone(), ApiPrefix::Api));
+        (client, direct)
+    }
+
     /// What classifies this environment's answers into symptoms: the profile's auth-failure
     /// shape, the API's auth timeout, and the keys that must be accepted.
     pub fn observer(&self) -> Arc<crate::evidence::Observer> {

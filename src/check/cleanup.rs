@@ -29,14 +29,11 @@ impl Check {
             return Cleanup::default();
         }
         // MLflow's own address, when configured: the fallback for deletes the proxy refuses.
-        let direct = self.env.config.mlflow_url.as_ref().map(|u| {
-            MlflowClient::direct(
-                self.env.http.clone(),
-                u.clone(),
-                crate::mlflow::ApiPrefix::Api,
-            )
-            .recording(self.sink())
-        });
+        let direct = self
+            .env
+            .cleanup_clients()
+            .1
+            .map(|d| d.recording(self.sink()));
         let cleanups = std::mem::take(&mut self.cleanups);
         // What may remain if the bound cuts the clean-up short: everything recorded.
         let recorded: Vec<_> = cleanups

@@ -345,18 +345,7 @@ async fn delete_again_alone(
     env: &Env,
     left: &[crate::mlflow::workflow::LeftBehind],
 ) -> Vec<crate::mlflow::workflow::LeftBehind> {
-    use crate::mlflow::{ApiPrefix, MlflowClient};
-    let client = MlflowClient::via_proxy(
-        env.http.clone(),
-        env.registry_url().clone(),
-        crate::http::Auth::Bearer(env.keys.primary.clone()),
-        ApiPrefix::Api,
-    );
-    let direct = env
-        .config
-        .mlflow_url
-        .as_ref()
-        .map(|u| MlflowClient::direct(env.http.clone(), u.clone(), ApiPrefix::Api));
+    let (client, direct) = env.cleanup_clients();
     let again = crate::mlflow::workflow::Created::default();
     again.requeue(left);
     tokio::time::timeout(

@@ -6,8 +6,7 @@ use crate::config::Config;
 
 /// Lists (and with `delete` removes) registry leftovers older than `older_than`.
 pub async fn janitor(older_than: std::time::Duration, delete: bool) -> Exit {
-    use crate::http::Auth;
-    use crate::mlflow::{ApiPrefix, MlflowClient, janitor};
+    use crate::mlflow::janitor;
     let built = match Config::from_env() {
         Ok(c) => crate::fixtures::Env::build(c)
             .await
@@ -21,17 +20,7 @@ pub async fn janitor(older_than: std::time::Duration, delete: bool) -> Exit {
             return Exit::Config;
         }
     };
-    let client = MlflowClient::via_proxy(
-        env.http.clone(),
-        env.registry_url().clone(),
-        Auth::Bearer(env.keys.primary.clone()),
-        ApiPrefix::Api,
-    );
-    let direct = env
-        .config
-        .mlflow_url
-        .as_ref()
-        .map(|u| MlflowClient::direct(env.http.clone(), u.clone(), ApiPrefix::Api));
+    let (client, direct) = env.cleanup_clients();
     let leftovers = match janitor::find(&client, older_than).await {
         Ok(l) => l,
         Err(e) => {
