@@ -332,7 +332,16 @@ pub async fn run_plan(
                 break;
             }
             env.http.forget_slow_routes();
-            r.left_behind = delete_again_alone(&env, &r.left_behind).await;
+            let left = delete_again_alone(&env, &r.left_behind).await;
+            if left != r.left_behind {
+                r.left_behind = left;
+                // Recorded again (already printed): the run folder is what `report` reads.
+                if let Some(dir) = &policy.run_dir
+                    && let Err(e) = super::record(dir, r)
+                {
+                    eprintln!("warning: cannot record {}: {e}", r.key());
+                }
+            }
         }
     }
     done.sort_by_key(|(i, _)| *i);

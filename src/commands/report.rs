@@ -48,7 +48,7 @@ pub fn report(
         );
         if !c.retried_alone.is_empty() {
             counts.push_str(&format!(
-                ", {} timed out beside other checks and answered alone",
+                ", {} bad beside other checks and answered alone",
                 c.retried_alone.len()
             ));
         }

@@ -854,7 +854,7 @@ fn left_behind(results: &[CheckResult], findings: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that timed out beside others and answered alone (the runner ran them again, see
+/// Checks that were bad (timed out, failed) beside others and answered alone (the runner ran them again, see
 /// [`crate::check::Rerun`]): the API serves one request at a time while it waits, and the
 /// suite's own concurrency turned that into timeouts. One finding,
 /// `api-blocks-while-serving`, with the checks; a check that timed out alone too is a slow

@@ -92,7 +92,7 @@ fn causes(r: &Report) -> String {
         if !c.retried_alone.is_empty() {
             let _ = write!(
                 s,
-                "<p><b>Timed out beside other checks, answered alone ({})</b> (run again one at a time; their verdicts are the second run's)</p>{}",
+                "<p><b>Bad beside other checks, answered alone ({})</b> (run again one at a time; their verdicts are the second run's)</p>{}",
                 c.retried_alone.len(),
                 list(&c.retried_alone)
             );

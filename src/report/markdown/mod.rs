@@ -196,7 +196,7 @@ pub fn report(r: &Report) -> String {
         if !cause.retried_alone.is_empty() {
             let _ = writeln!(
                 s,
-                "- **timed out beside other checks, answered alone ({}):** {} (run again one at a time; their verdicts are the second run's)",
+                "- **bad beside other checks, answered alone ({}):** {} (run again one at a time; their verdicts are the second run's)",
                 cause.retried_alone.len(),
                 cause.retried_alone.join(", ")
             );
