@@ -948,6 +948,9 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::key_not_valid_and_bearer_rejected("hokusai-2025-08", &["key-not-valid-for-service", "bearer-rejected"], Dialect::Contract)]
 #[case::failures_cached_and_auth_health_not_json("hokusai-2025-08", &["cache-failed-validations", "auth-health-not-json"], Dialect::Contract)]
 #[case::throttled_and_health_ignores_mlflow("hokusai-2026", &["auth-rate-limited", "health-ignores-mlflow"], Dialect::Contract)]
+#[case::timeout_as_500_and_blocks_while_serving("hokusai-2026", &["upstream-timeout-as-500", "api-blocks-while-serving"], Dialect::Contract)]
+#[case::auth_slow_and_told_bad_key("hokusai-2025-08", &["auth-slow", "auth-errors-as-bad-key"], Dialect::Contract)]
+#[case::auth_slow_and_told_bad_key_reworded("hokusai-2025-08", &["auth-slow", "auth-errors-as-bad-key"], Dialect::Reworded)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

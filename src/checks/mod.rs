@@ -98,6 +98,11 @@ impl KeyDecision {
         if d != KeyDecision::Rejected || ex.status != 401 {
             return d;
         }
+        // Told its key is bad only after the API's auth timeout: the auth service's timeout
+        // told as a bad key, no judgement of the key (live and stand-in alike).
+        if c.sink().observer().rejected_after_auth_timeout(ex) {
+            return KeyDecision::Undecided;
+        }
         let answered = c
             .env
             .standin()
@@ -107,7 +112,10 @@ impl KeyDecision {
                 c.saw(crate::check::Symptom::AuthServiceThrottled);
                 KeyDecision::Undecided
             }
-            Some(None) => KeyDecision::Undecided,
+            Some(None) => {
+                c.saw(crate::check::Symptom::SlowKeyRejection { role: None });
+                KeyDecision::Undecided
+            }
             Some(Some(s)) if s >= 500 => KeyDecision::Undecided,
             _ => d,
         }

@@ -163,6 +163,11 @@ impl EvidenceSink {
         }
     }
 
+    /// What classifies this sink's answers.
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
     /// Counts artifact bytes an upload put on the platform.
     pub fn uploaded(&self, bytes: u64) {
         self.uploaded.fetch_add(bytes, Ordering::Relaxed);

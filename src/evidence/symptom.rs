@@ -161,6 +161,14 @@ pub enum Symptom {
     AuthServiceThrottled,
     /// The auth service's 429 reached the client as a bad key (401), seen with the auth log.
     ThrottleReportedAsBadKey,
+    /// A key was told it is bad (401, the contract's rejection body) only after about the
+    /// API's auth timeout: no judgement of the key, the auth service's timeout told as a bad
+    /// key. `role`: a key the suite holds as valid (from the answer's latency); none: any key,
+    /// seen with the stand-in's auth log (no answer to the API's validation).
+    SlowKeyRejection { role: Option<KeyRole> },
+    /// The auth service gave the API no answer in time (its log), and the client was told
+    /// its key is bad (401).
+    TimeoutReportedAsBadKey,
 }
 
 impl Symptom {
@@ -302,6 +310,13 @@ impl Symptom {
             }
             S::ThrottleReportedAsBadKey => {
                 "the auth service throttled the validation (429), and the client was told its key is bad (401)".into()
+            }
+            S::SlowKeyRejection { role } => format!(
+                "{} was told it is bad (401) only after about the API's auth timeout: the auth service's timeout told as a bad key",
+                role.map_or("a key".to_owned(), |r| format!("the {r} key"))
+            ),
+            S::TimeoutReportedAsBadKey => {
+                "the auth service gave the API no answer in time, and the client was told its key is bad (401)".into()
             }
         }
     }
@@ -461,6 +476,9 @@ impl Observer {
         match status {
             401 => match detail_str {
                 None => out.push(Symptom::RejectionWithoutDetail { status }),
+                Some(KEY_INVALID) if self.rejected_after_auth_timeout(ex) => {
+                    out.push(Symptom::SlowKeyRejection { role })
+                }
                 Some(KEY_INVALID) if let Some(role) = role => out.push(Symptom::ValidKeyRejected {
                     role,
                     via: ex.auth.clone(),
@@ -524,14 +542,28 @@ impl Observer {
     }
 
     fn auth_failed(&self, ex: &Exchange) -> Symptom {
-        // The API gives up on the auth service after its timeout: an answer that took most
-        // of it is the timeout, whatever the words say.
-        let slow = !self.auth_timeout.is_zero()
-            && ex.latency.as_secs_f64() >= 0.8 * self.auth_timeout.as_secs_f64();
         Symptom::AuthServiceFailed {
             status: ex.status,
-            slow,
+            slow: self.after_auth_timeout(ex),
         }
+    }
+
+    /// The API gives up on the auth service after its timeout: an answer that took most of
+    /// it is the timeout, whatever the words say.
+    fn after_auth_timeout(&self, ex: &Exchange) -> bool {
+        !self.auth_timeout.is_zero()
+            && ex.latency.as_secs_f64() >= 0.8 * self.auth_timeout.as_secs_f64()
+    }
+
+    /// A valid key told it is bad (401, the contract's rejection body) only after about the
+    /// API's auth timeout: the auth layer did not judge the key. Only a key the suite holds
+    /// as valid: a registry slow on every answer rejects bad keys slowly too, and rightly.
+    pub fn rejected_after_auth_timeout(&self, ex: &Exchange) -> bool {
+        self.valid_role(ex).is_some()
+            && ex.status == 401
+            && ex.detail().as_deref() == Some(KEY_INVALID)
+            && !ex.secrets.is_empty()
+            && self.after_auth_timeout(ex)
     }
 
     /// Classifies a request that got no answer.

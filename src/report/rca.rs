@@ -143,12 +143,11 @@ impl Facts {
     fn auth_failures_mostly_slow(&self) -> bool {
         let (mut slow, mut fast) = (0, 0);
         for s in &self.all {
-            if let Symptom::AuthServiceFailed { slow: is_slow, .. } = s {
-                if *is_slow {
-                    slow += 1;
-                } else {
-                    fast += 1;
-                }
+            match s {
+                Symptom::AuthServiceFailed { slow: true, .. }
+                | Symptom::SlowKeyRejection { role: Some(_) } => slow += 1,
+                Symptom::AuthServiceFailed { slow: false, .. } => fast += 1,
+                _ => {}
             }
         }
         slow > fast
@@ -374,6 +373,13 @@ pub const CAUSES: &[RootCause] = &[
                 || matches!(s, Symptom::AuthServiceFailed { .. })
         },
     ),
+    // The auth service's timeout told to the client as a bad key: its own line, before the
+    // slow auth service claims the checks it blocked.
+    line(
+        Line::AuthFailureNotBadKey,
+        |s, _| matches!(s, Symptom::TimeoutReportedAsBadKey),
+        sym!(Symptom::TimeoutReportedAsBadKey),
+    ),
     fault(
         Fault::AuthSlow,
         "Auth service too slow / unreachable path between API and auth",
@@ -382,11 +388,15 @@ pub const CAUSES: &[RootCause] = &[
         Component::AuthService,
         // Most of the auth-service failures took the API's timeout: one slow answer among
         // fast ones (a loaded machine, a GC pause) is not a slow auth service.
+        // A valid key told it is bad only after the API's auth timeout is that timeout too.
         |s, f| {
-            matches!(s, Symptom::AuthServiceFailed { slow: true, .. })
-                && f.auth_failures_mostly_slow()
+            matches!(
+                s,
+                Symptom::AuthServiceFailed { slow: true, .. }
+                    | Symptom::SlowKeyRejection { role: Some(_) }
+            ) && f.auth_failures_mostly_slow()
         },
-        sym!(Symptom::AuthServiceFailed { .. }),
+        sym!(Symptom::AuthServiceFailed { .. } | Symptom::SlowKeyRejection { .. }),
     ),
     // The auth service's 429 told to the client as a bad key: its own line, before the
     // throttling claims the checks it blocked.

@@ -348,8 +348,14 @@ impl RegistryResponder {
                 }
                 Authn::Reject(self.rejection(401, "Invalid or expired API key"))
             }
-            _ if state.broken(Breakage::AuthErrorsAsBadKey) => {
-                Authn::Reject(self.rejection(401, "Invalid or expired API key"))
+            failed if state.broken(Breakage::AuthErrorsAsBadKey) => {
+                let t = self.rejection(401, "Invalid or expired API key");
+                // Told only once the API gave up waiting for the auth service.
+                Authn::Reject(if matches!(failed, ApiAuth::Failed(AuthFailure::Timeout)) {
+                    delayed(t, state.timing.auth_timeout)
+                } else {
+                    t
+                })
             }
             ApiAuth::RateLimited => {
                 Authn::Reject(detail(429, "Rate limit exceeded").insert_header("retry-after", "60"))
@@ -750,30 +756,32 @@ impl RegistryResponder {
             body: (body.len() <= 64 * 1024).then(|| body.to_vec()),
         });
         if state.has(Fault::MlflowSlow) {
-            if state.broken(Breakage::UpstreamTimeoutAs500) {
+            let (t, status) = if state.broken(Breakage::UpstreamTimeoutAs500) {
                 let t = said(
                     state,
                     500,
                     "Internal server error while proxying to MLflow",
                     "proxy failure",
                 );
-                return (delayed(t, state.timing.upstream_timeout), 500);
-            }
-            let secs = state.profile.proxy.upstream_timeout_ms as f64 / 1000.0;
-            let text = match state.dialect {
-                super::Dialect::Contract => {
-                    format!("MLflow server request timeout after {secs:.1}s")
-                }
-                super::Dialect::Reworded => "Tracking backend too slow".to_owned(),
+                (t, 500)
+            } else {
+                let secs = state.profile.proxy.upstream_timeout_ms as f64 / 1000.0;
+                let text = match state.dialect {
+                    super::Dialect::Contract => {
+                        format!("MLflow server request timeout after {secs:.1}s")
+                    }
+                    super::Dialect::Reworded => "Tracking backend too slow".to_owned(),
+                };
+                (detail(504, text), 504)
             };
             if state.broken(Breakage::ApiBlocksWhileServing) {
                 // A synchronous wait on the registry's only server thread: nothing else is
-                // answered meanwhile, as a blocked event loop.
+                // answered meanwhile, as a blocked event loop, however the timeout is then
+                // reported.
                 std::thread::sleep(state.timing.upstream_timeout);
-                return (detail(504, text), 504);
+                return (t, status);
             }
-            let t = delayed(detail(504, text), state.timing.upstream_timeout);
-            return (t, 504);
+            return (delayed(t, state.timing.upstream_timeout), status);
         }
         let content_type = content_type(req);
         let ctx = RequestContext {
