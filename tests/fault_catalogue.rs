@@ -951,6 +951,8 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::timeout_as_500_and_blocks_while_serving("hokusai-2026", &["upstream-timeout-as-500", "api-blocks-while-serving"], Dialect::Contract)]
 #[case::auth_slow_and_told_bad_key("hokusai-2025-08", &["auth-slow", "auth-errors-as-bad-key"], Dialect::Contract)]
 #[case::auth_slow_and_told_bad_key_reworded("hokusai-2025-08", &["auth-slow", "auth-errors-as-bad-key"], Dialect::Reworded)]
+#[case::throttled_slow_and_limiter_off("hokusai-2026", &["auth-rate-limited", "auth-slow", "rate-limit-off", "run-params-dropped"], Dialect::Contract)]
+#[case::throttled_and_limiter_off("hokusai-2026", &["auth-rate-limited", "rate-limit-off"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

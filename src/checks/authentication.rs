@@ -530,22 +530,20 @@ fn auth_failure_not_bad_key(c: &mut Check, case: AuthFailure) -> CheckFuture<'_>
         let standin = env.require_standin("auth-service failures are injected")?;
         if case == AuthFailure::Timeout {
             // A platform whose auth service already gives the API no answer in time shows
-            // this line without injecting anything: its log says so, the client's answer is
-            // the verdict.
+            // this line without injecting anything: its log says so.
             let started = Instant::now();
             let ex = uncached_request(c, &env.keys.primary.clone()).await?;
+            // Told as a bad key, that is this line's failure; told otherwise, the check goes
+            // on as usual (and is blocked while the auth service fails, which other lines
+            // name).
             if standin
                 .validate_calls()
                 .last()
                 .is_some_and(|v| v.answered.is_none())
+                && ex.detail().as_deref() == Some("Invalid or expired API key")
             {
-                return told_auth_failed(c, &ex, started.elapsed()).map_err(|f| {
-                    if ex.detail().as_deref() == Some("Invalid or expired API key") {
-                        f.symptom(Symptom::TimeoutReportedAsBadKey)
-                    } else {
-                        f
-                    }
-                });
+                return told_auth_failed(c, &ex, started.elapsed())
+                    .map_err(|f| f.symptom(Symptom::TimeoutReportedAsBadKey));
             }
         }
         baseline(c).await?;
@@ -1121,7 +1119,9 @@ fn rate_limit_headers(c: &mut Check) -> CheckFuture<'_> {
 /// Sends requests with `key` until a 429 (at most `remaining + 1`); returns the 429.
 async fn exhaust(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failure> {
     let first = c.registry(proxied_read(bearer(key))).await?;
-    if first.status == 429 {
+    // Already past its limit: the limiter's 429 (with its headers). A 429 without them is
+    // the key's validation throttled, which blocks the check at the auth layer below.
+    if first.status == 429 && first.header("x-ratelimit-limit").is_some() {
         return Ok(first);
     }
     accepted(c, &first)?;

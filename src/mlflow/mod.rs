@@ -7,6 +7,7 @@
 //! streamed artifact bodies. A thin client over the suite's own HTTP layer does all that.
 
 mod client;
+pub mod endpoints;
 mod error;
 pub mod janitor;
 pub mod naming;

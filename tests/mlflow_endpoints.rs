@@ -1,0 +1,126 @@
+//! The endpoint catalogues (`platform/mlflow-endpoints/<release>.json`) are what each MLflow
+//! release serves today: regenerated from MLflow's own route table and protos, every probe
+//! sent to a real server of the release, its store read after each (see
+//! `python/mlflow_endpoints.py`). `HOKUSAI_UPDATE_ENDPOINTS=1` writes them.
+
+use hokusai_verify::config::MlflowRelease;
+use hokusai_verify::mlflow::endpoints::Catalogue;
+use std::path::{Path, PathBuf};
+
+fn catalogue_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("platform/mlflow-endpoints")
+}
+
+/// The venv Pythons `make test` (scripts/with-servers) names, one per release.
+const PYTHONS: [&str; 3] = [
+    "HOKUSAI_MLFLOW2_PYTHON",
+    "HOKUSAI_MLFLOW39_PYTHON",
+    "HOKUSAI_MLFLOW_PYTHON",
+];
+
+#[test]
+fn catalogues_are_what_each_release_serves() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/mlflow_endpoints.py");
+    let update = std::env::var("HOKUSAI_UPDATE_ENDPOINTS").is_ok_and(|v| v == "1");
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    // One server per release, one after the other: two cores, and each run starts its own.
+    let mut checked = Vec::new();
+    for var in PYTHONS {
+        let Ok(python) = std::env::var(var) else {
+            assert!(
+                !ci,
+                "CI regenerates every endpoint catalogue: {var} is not set (make test sets it)"
+            );
+            eprintln!("{var} not set: that release's catalogue is not regenerated");
+            continue;
+        };
+        let out = std::env::temp_dir().join(format!(
+            "hokusai-verify-endpoints-{}.json",
+            fastrand::u64(..)
+        ));
+        let run = std::process::Command::new(&python)
+            .arg(&script)
+            .arg(&out)
+            .env("MLFLOW_DISABLE_TELEMETRY", "true")
+            .env("DO_NOT_TRACK", "true")
+            .output()
+            .expect("the venv's Python runs");
+        assert!(
+            run.status.success(),
+            "{var}: {}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let now = std::fs::read_to_string(&out).unwrap();
+        let _ = std::fs::remove_file(&out);
+        let release = serde_json::from_str::<serde_json::Value>(&now).unwrap()["release"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let file = catalogue_dir().join(format!("{release}.json"));
+        checked.push(release.clone());
+        if update {
+            std::fs::write(&file, &now).unwrap();
+            continue;
+        }
+        let kept = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+            panic!(
+                "no endpoint catalogue of MLflow {release} ({}): HOKUSAI_UPDATE_ENDPOINTS=1 cargo test --test mlflow_endpoints",
+                file.display()
+            )
+        });
+        assert!(
+            kept == now,
+            "MLflow {release} serves something else now: HOKUSAI_UPDATE_ENDPOINTS=1 cargo test --test mlflow_endpoints, then read the difference"
+        );
+    }
+    eprintln!("regenerated and compared: {checked:?}");
+}
+
+/// Every release a profile can name has a catalogue, and what it says holds together: one
+/// row per method and path, probes that never leave the loopback server's own paths, and
+/// the probes of endpoints the contract's spellings reach answered by MLflow's handlers (an
+/// MLflow `error_code`, or a 2xx), not by a router that does not know the path.
+/// MLflow 3 registers a few proto routes whose handlers answer a bare 404 in an open-source
+/// server (features of Databricks' hosted MLflow).
+const BARE_404: [&str; 2] = [
+    "/api/2.0/mlflow/get-online-trace-details",
+    "/api/2.0/mlflow/unified-traces",
+];
+
+#[test]
+fn catalogues_hold_together() {
+    for release in MlflowRelease::ALL {
+        let c = Catalogue::of(release);
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &c.rows {
+            assert!(
+                seen.insert((e.method.clone(), e.path.clone())),
+                "{} {} twice",
+                e.method,
+                e.path
+            );
+            assert!(e.probe.path.starts_with('/') && !e.probe.path.contains("://"));
+            assert!(
+                !e.probe.path.contains('<'),
+                "{}: a placeholder left",
+                e.path
+            );
+            if e.rpc.is_some() {
+                assert!(e.service.is_some() && e.since.is_some(), "{e:?}");
+            }
+        }
+        let unanswered: Vec<String> = c
+            .spelled()
+            .filter(|e| e.answer.error_code.is_none() && !(200..300).contains(&e.answer.status))
+            .filter(|e| !BARE_404.contains(&e.path.as_str()))
+            .map(|e| format!("{} {} {}", e.method, e.path, e.answer.status))
+            .collect();
+        assert!(
+            unanswered.is_empty(),
+            "MLflow {} answers these probes without an error_code: {unanswered:#?}",
+            c.release
+        );
+        assert!(c.store.experiments >= 1 && c.store.artifact_files >= 1);
+    }
+}
