@@ -154,7 +154,8 @@ def probe_for(row):
     concrete = "/".join(segments)
     if row["rpc"] == "uploadArtifact":
         # Outside the artifact root: refused as an unsafe path before anything is written.
-        concrete = concrete.replace(MISSING, "%2E%2E/" + MISSING)
+        # One segment (`%2F` inside it): URL libraries that resolve `..` leave it alone.
+        concrete = concrete.replace(MISSING, "%2E%2E%2F" + MISSING)
         return {"path": concrete, "query": "", "body": "x", "content_type": "text/plain"}
     if row["method"] in ("POST", "PUT"):
         return {"path": concrete, "query": "", "body": "{}", "content_type": "text/plain"}

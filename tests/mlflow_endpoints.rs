@@ -124,3 +124,70 @@ fn catalogues_hold_together() {
         assert!(c.store.experiments >= 1 && c.store.artifact_files >= 1);
     }
 }
+
+/// The profile whose platform runs `release` (the newest release under `hokusai-2026`).
+fn profile_of(release: MlflowRelease) -> hokusai_verify::config::Profile {
+    use hokusai_verify::config::Profile;
+    let mut p = Profile::load(match release {
+        MlflowRelease::V2_9_2 => "hokusai-2025-08",
+        _ => "hokusai-2026",
+    })
+    .unwrap();
+    p.proxy.mlflow_release = release.version().to_owned();
+    p
+}
+
+/// The stand-in's MLflow answers every probe of its release's catalogue as the real release
+/// did (status and `error_code`), under `api/2.0` and `ajax-api/2.0` alike: the route matrix
+/// on the stand-in reaches MLflow's own answers, not a stand-in gap.
+#[rstest::rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standin_answers_every_probe_like_the_release(
+    #[values(MlflowRelease::V2_9_2, MlflowRelease::V3_9_0, MlflowRelease::V3_17_2)]
+    release: MlflowRelease,
+) {
+    use hokusai_verify::http::{HttpClient, Req};
+    use hokusai_verify::standin::{StandIn, StandInOptions};
+    let standin = StandIn::start(StandInOptions::new(profile_of(release)))
+        .await
+        .unwrap();
+    let http = HttpClient::new(
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(3),
+    );
+    let base = standin.mlflow_url();
+    let mut differ = Vec::new();
+    let catalogue = Catalogue::of(release);
+    for e in catalogue.spelled() {
+        for prefix in ["/api/2.0/", "/ajax-api/2.0/"] {
+            let path = e.probe.path.replacen("/api/2.0/", prefix, 1);
+            let mut req = Req::new(e.method.parse().unwrap(), path.clone());
+            if let Some(body) = &e.probe.body {
+                req = req.raw_body(body.as_bytes().to_vec(), e.probe.content_type.as_deref());
+            }
+            let ex = http.send(&base, req).await.expect("the stand-in answers");
+            let code = ex.json().and_then(|v| {
+                v.get("error_code")
+                    .and_then(|c| c.as_str().map(str::to_owned))
+            });
+            if ex.status != e.answer.status || code != e.answer.error_code {
+                differ.push(format!(
+                    "{} {path}: {} {:?}, MLflow {} answered {} {:?}",
+                    e.method,
+                    ex.status,
+                    code,
+                    catalogue.release,
+                    e.answer.status,
+                    e.answer.error_code
+                ));
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} of {} probes answered otherwise:\n{}",
+        differ.len(),
+        catalogue.spelled().count() * 2,
+        differ.join("\n")
+    );
+}

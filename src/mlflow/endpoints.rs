@@ -116,6 +116,18 @@ impl Catalogue {
         serde_json::from_str(text).expect("a checked-in endpoint catalogue parses")
     }
 
+    /// The catalogue of a release, parsed once.
+    pub fn cached(release: MlflowRelease) -> &'static Self {
+        use std::sync::OnceLock;
+        static CATALOGUES: [OnceLock<Catalogue>; 3] =
+            [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        let i = MlflowRelease::ALL
+            .iter()
+            .position(|r| *r == release)
+            .expect("a release of ALL");
+        CATALOGUES[i].get_or_init(|| Self::of(release))
+    }
+
     /// The endpoints every spelling of the contract reaches (under `/api/2.0/`).
     pub fn spelled(&self) -> impl Iterator<Item = &Endpoint> {
         self.rows.iter().filter(|e| e.under_api_2_0().is_some())

@@ -85,7 +85,8 @@ impl MlflowStore {
                 &json!({"model": self.logged_model(id)?.json()}),
             )),
             ([id], "PATCH") => {
-                let status = p.opt_str("status")?.unwrap_or_default();
+                // Required (validated before the model is looked up).
+                let status = p.str("status")?;
                 let m = self.logged_model_mut(id)?;
                 m.status = logged_status(&status);
                 m.last_updated_timestamp_ms = now_ms();
@@ -97,6 +98,8 @@ impl MlflowStore {
                 Ok(MlflowReply::empty_json())
             }
             ([id, "tags"], "PATCH") => {
+                // The model first: MLflow answers an unknown id before reading the body.
+                self.logged_model(id)?;
                 let new = p.tags("tags")?;
                 let m = self.logged_model_mut(id)?;
                 m.tags.extend(new);

@@ -4,7 +4,8 @@
 //! `shared/reference/mlflow-real.md`, and `tests/mlflow_contract.rs` compares it with a real
 //! server of each release.
 //!
-//! By concern: `routes` (which endpoint a path is, its methods, the dispatch), `params`
+//! By concern: `routes` (which endpoint a path is, its methods, the dispatch), `catalogued`
+//! (the release's other endpoints, answered from its endpoint catalogue), `params`
 //! (request validation as MLflow does it), `store` (the objects and the handlers that
 //! change and search them), `artifacts` (the artifact service), `logged` (MLflow 3's
 //! logged models), `reply` (rendering the
@@ -15,6 +16,7 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 mod artifacts;
+mod catalogued;
 mod logged;
 mod params;
 mod reply;

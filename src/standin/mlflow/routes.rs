@@ -35,7 +35,9 @@ pub(super) fn route(path: &str) -> Route<'_> {
     }
 }
 
-/// The methods each MLflow endpoint accepts (anything else is 405; an unknown path is 404).
+/// The methods of each MLflow endpoint the store has handlers for (anything else is 405); the
+/// release's other endpoints are answered from its catalogue (`catalogued`), and a path in
+/// neither is MLflow's 404 page.
 pub(super) fn allowed(endpoint: &str) -> Option<&'static [&'static str]> {
     Some(match endpoint {
         "experiments/create"
@@ -53,15 +55,14 @@ pub(super) fn allowed(endpoint: &str) -> Option<&'static [&'static str]> {
         }
         "registered-models/create" | "registered-models/set-tag" => &["POST"],
         "registered-models/get" | "registered-models/search" => &["GET"],
-        "registered-models/delete" | "registered-models/delete-tag" => &["DELETE"],
-        "registered-models/update" => &["PATCH"],
+        "registered-models/delete" => &["DELETE"],
         "registered-models/get-latest-versions" => &["GET", "POST"],
         "registered-models/alias" => &["GET", "POST", "DELETE"],
         "model-versions/create" | "model-versions/set-tag" => &["POST"],
         "model-versions/get" | "model-versions/search" | "model-versions/get-download-uri" => {
             &["GET"]
         }
-        "model-versions/delete" | "model-versions/delete-tag" => &["DELETE"],
+        "model-versions/delete" => &["DELETE"],
         "model-versions/update" => &["PATCH"],
         "logged-models"
         | "logged-models/search"
@@ -144,7 +145,12 @@ impl MlflowStore {
                 content_type: "text/html; charset=utf-8",
                 body: self.release.version().as_bytes().to_vec(),
             },
-            Route::Unknown => MlflowReply::not_found_page(),
+            // The release's other services (multipart uploads, presigned URLs): from its
+            // endpoint catalogue.
+            Route::Unknown => {
+                super::catalogued::answer(self.release, method, path, query, content_type, body)
+                    .unwrap_or_else(MlflowReply::not_found_page)
+            }
             Route::Artifacts(rest) => {
                 if ctx.artifacts_disabled {
                     return MlflowReply::text(
@@ -157,7 +163,15 @@ impl MlflowStore {
             }
             Route::Mlflow(endpoint) => {
                 let Some(methods) = allowed(endpoint) else {
-                    return MlflowReply::not_found_page();
+                    return super::catalogued::answer(
+                        self.release,
+                        method,
+                        path,
+                        query,
+                        content_type,
+                        body,
+                    )
+                    .unwrap_or_else(MlflowReply::not_found_page);
                 };
                 if !methods.contains(&method) {
                     return MlflowReply::method_not_allowed_page();
@@ -179,9 +193,9 @@ impl MlflowStore {
                             .collect(),
                     )
                 } else {
+                    // MLflow checks the content type of POST and PUT only.
                     match content_type.map(|c| c.split(';').next().unwrap_or("").trim()) {
-                        // A DELETE without a body is not checked (its parameters are then missing).
-                        None if method == "DELETE" && body.is_empty() => {}
+                        _ if !matches!(method, "POST" | "PUT") => {}
                         None => {
                             return MlErr::invalid("Bad Request. Content-Type header is missing.")
                                 .reply();
