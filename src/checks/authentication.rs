@@ -571,7 +571,7 @@ fn told_auth_failed(c: &Check, ex: &Exchange, elapsed: Duration) -> Result<(), F
     ensure(
         ex.detail().as_deref() != Some("Invalid or expired API key"),
         "an answer naming the auth service, not a bad key",
-        expect::describe(&ex),
+        expect::describe(ex),
     )?;
     ensure(
         ex.status == p.failure_status,
@@ -580,13 +580,13 @@ fn told_auth_failed(c: &Check, ex: &Exchange, elapsed: Duration) -> Result<(), F
             p.failure_status,
             env.profile().name
         ),
-        expect::describe(&ex),
+        expect::describe(ex),
     )?;
     if p.failure_retry_after {
         ensure(
             ex.header("retry-after").is_some(),
             "a Retry-After header",
-            expect::describe(&ex),
+            expect::describe(ex),
         )?;
     } else {
         ensure(
@@ -594,7 +594,7 @@ fn told_auth_failed(c: &Check, ex: &Exchange, elapsed: Duration) -> Result<(), F
             ex.detail()
                 .is_some_and(|d| d.to_ascii_lowercase().contains("auth")),
             "a detail naming the auth service",
-            expect::describe(&ex),
+            expect::describe(ex),
         )?;
     }
     let bound = standin.timing().auth_timeout + Duration::from_secs(2);
