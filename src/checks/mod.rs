@@ -7,6 +7,7 @@ pub mod error_scenarios;
 pub mod infra_health;
 pub mod mlflow_proxy;
 pub mod registration_flow;
+pub mod route_matrix;
 pub mod script_parity;
 
 use crate::catalogue::Area;
@@ -19,7 +20,11 @@ pub fn area(area: Area, profile: &Profile) -> Vec<CheckSpec> {
         Area::InfraHealth => infra_health::checks(profile),
         Area::Authentication => authentication::checks(profile),
         Area::RegistrationFlow => registration_flow::checks(profile),
-        Area::MlflowProxy => mlflow_proxy::checks(profile),
+        Area::MlflowProxy => {
+            let mut v = mlflow_proxy::checks(profile);
+            v.extend(route_matrix::checks(profile));
+            v
+        }
         Area::ErrorScenarios => error_scenarios::checks(profile),
         Area::ScriptParity => script_parity::checks(profile),
     }

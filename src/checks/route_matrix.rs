@@ -1,0 +1,357 @@
+//! The route matrix (checklist area 4): every MLflow endpoint of the profile's release
+//! (its endpoint catalogue, `platform/mlflow-endpoints/<release>.json`) × every path spelling
+//! of contract section 3 × {no key, a valid key, the read-only key on writes}. Each request
+//! is the catalogue's probe, which MLflow's own handler answers without writing.
+//!
+//! One check per spelling and role, each asserting one contract line: no key is 401 on every
+//! spelling (key required); on the spellings the profile routes to MLflow a valid key gets
+//! the release's own answer to the probe (status and `error_code`), not a routing 404 or an
+//! HTML page (that spelling's line); the read-only key's writes are 403 where the profile
+//! enforces scopes and reach MLflow otherwise (write scopes). Every cell is evidence: the
+//! cells that answered as expected in one note, each other cell as the exchange itself.
+
+use super::expect;
+use crate::catalogue::Spelling;
+use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, Symptom};
+use crate::config::Profile;
+use crate::http::{Auth, Exchange, Req};
+use crate::mlflow::endpoints::{Catalogue, Endpoint};
+use futures_util::StreamExt;
+use reqwest::Method;
+
+/// Who sends a column's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Role {
+    NoKey,
+    ValidKey,
+    /// The read-only key, on the endpoints that write.
+    ReadOnly,
+}
+
+/// One column of the matrix: a spelling and a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub spelling: Spelling,
+    pub role: Role,
+}
+
+impl std::fmt::Display for Column {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.spelling, self.role)
+    }
+}
+
+/// Requests in flight at once within one column.
+const IN_FLIGHT: usize = 8;
+/// Failing cells written out in full in the failure message (all are in the evidence).
+const SHOWN: usize = 6;
+
+pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
+    let mut v = Vec::new();
+    for spelling in Spelling::all() {
+        v.push(column(
+            Column {
+                spelling,
+                role: Role::NoKey,
+            },
+            "every MLflow endpoint refuses a request without a key (contract section 3)",
+            Line::KeyRequiredEverywhere,
+        ));
+    }
+    for spelling in Spelling::all().filter(|s| profile.routes(*s)) {
+        v.push(column(
+            Column {
+                spelling,
+                role: Role::ValidKey,
+            },
+            "every MLflow endpoint answers a valid key as MLflow does (contract sections 6 and 10)",
+            Line::routed(spelling),
+        ));
+        v.push(column(
+            Column {
+                spelling,
+                role: Role::ReadOnly,
+            },
+            "every MLflow write refuses the read-only key where scopes are enforced, and reaches MLflow elsewhere (contract section 3)",
+            Line::WriteScopes,
+        ));
+    }
+    v
+}
+
+fn column(col: Column, title: &str, line: Line) -> CheckSpec {
+    CheckSpec::case(
+        super::mlflow_proxy::AREA,
+        "route_matrix",
+        Component::Api,
+        format!("{}…: {title}", col.spelling.prefix()),
+        col,
+        cells,
+    )
+    .line(line)
+}
+
+/// What a cell must get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Want {
+    /// The API's own refusal of a missing key.
+    KeyRequired,
+    /// The release's answer to the probe.
+    Mlflow(u16, Option<String>),
+    /// 403 `{"error": "FORBIDDEN"}`.
+    Forbidden,
+}
+
+impl Want {
+    fn holds(&self, ex: &Exchange) -> bool {
+        match self {
+            Want::KeyRequired => ex.status == 401,
+            Want::Mlflow(status, code) => {
+                ex.status == *status
+                    && !ex.is_html()
+                    && ex
+                        .json()
+                        .and_then(|v| v.get("error_code")?.as_str().map(str::to_owned))
+                        == *code
+            }
+            Want::Forbidden => {
+                ex.status == 403
+                    && ex
+                        .json()
+                        .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+                        .as_deref()
+                        == Some("FORBIDDEN")
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Want::KeyRequired => "401".into(),
+            Want::Mlflow(s, Some(code)) => format!("{s} {code}"),
+            Want::Mlflow(s, None) => format!("{s}"),
+            Want::Forbidden => "403 FORBIDDEN".into(),
+        }
+    }
+}
+
+/// The request of a cell: the probe on the column's spelling.
+fn request(e: &Endpoint, col: Column, auth: &Auth) -> Req {
+    let rest = e
+        .probe
+        .path
+        .strip_prefix("/api/2.0/")
+        .unwrap_or(&e.probe.path);
+    let mut req = Req::new(
+        e.method.parse().unwrap_or(Method::GET),
+        format!("{}{rest}", col.spelling.prefix()),
+    );
+    if let Some(body) = &e.probe.body {
+        req = req.raw_body(body.as_bytes().to_vec(), e.probe.content_type.as_deref());
+    }
+    req.auth(auth.clone())
+}
+
+fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let env = c.env.clone();
+        let profile = env.profile();
+        let release = crate::config::MlflowRelease::of(profile);
+        let catalogue = Catalogue::cached(release);
+        let enforced = profile.scopes.write_scopes_enforced;
+        let auth = match col.role {
+            Role::NoKey => Auth::None,
+            Role::ValidKey => Auth::Bearer(env.keys.primary.clone()),
+            Role::ReadOnly => Auth::Bearer(env.key(crate::catalogue::KeyRole::ReadOnly)?),
+        };
+        if col.role == Role::ReadOnly {
+            read_only_preconditions(c, catalogue, col, &auth).await?;
+        }
+        let rows: Vec<&Endpoint> = catalogue
+            .spelled()
+            .filter(|e| col.role != Role::ReadOnly || e.writes)
+            .collect();
+        let want = |e: &Endpoint| match col.role {
+            Role::NoKey => Want::KeyRequired,
+            Role::ReadOnly if enforced => Want::Forbidden,
+            _ => Want::Mlflow(e.answer.status, e.answer.error_code.clone()),
+        };
+        let http = env.http.clone();
+        let base = env.registry_url().clone();
+        let requests: Vec<(usize, Req)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i, request(e, col, &auth)))
+            .collect();
+        let mut answered: Vec<(usize, Result<Exchange, crate::http::HttpError>)> =
+            futures_util::stream::iter(requests.into_iter().map(move |(i, req)| {
+                let (http, base) = (http.clone(), base.clone());
+                async move { (i, http.send(&base, req).await) }
+            }))
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        answered.sort_by_key(|(i, _)| *i);
+        let answers = answered.into_iter().map(|(i, a)| (rows[i], a));
+        let sink = c.sink();
+        let mut held = Vec::new();
+        let mut failing: Vec<(String, Exchange)> = Vec::new();
+        for (e, answer) in answers {
+            let cell = format!("{} {}", e.method, request(e, col, &auth).path);
+            let ex = match answer {
+                Ok(ex) => ex,
+                Err(err) => {
+                    sink.unanswered("registry", auth.describe(), &err);
+                    return Err(Failure::from(err).blocked(format!("an answer to {cell}")));
+                }
+            };
+            let w = want(e);
+            if w.holds(&ex) {
+                held.push(format!("{cell} → {}", ex.status));
+                continue;
+            }
+            sink.answered("registry", &ex);
+            failing.push((format!("{cell}: {} (want {})", ex.status, w.describe()), ex));
+        }
+        c.measure("cells", (held.len() + failing.len()) as f64);
+        c.measure("cells_failing", failing.len() as f64);
+        c.note(
+            "registry",
+            format!(
+                "{} cells of {col} answered as expected (MLflow {})",
+                held.len(),
+                catalogue.release
+            ),
+            0.0,
+            Ok(held.join("\n")),
+        );
+        let Some((_, first)) = failing.first() else {
+            return Ok(());
+        };
+        // A cell the auth layer could not decide, or whose MLflow did not answer, blocks the
+        // column: its own symptoms name the cause.
+        if col.role != Role::NoKey {
+            super::key_got_through(c, first)?;
+            if matches!(first.status, 502 | 504) {
+                return Err(Failure::failed("MLflow's answer", expect::describe(first))
+                    .blocked("MLflow answering behind the route"));
+            }
+        }
+        let listed: Vec<&str> = failing
+            .iter()
+            .take(SHOWN)
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let more = failing.len().saturating_sub(SHOWN);
+        let actual = format!(
+            "{} of {} cells otherwise: {}{}",
+            failing.len(),
+            held.len() + failing.len(),
+            listed.join("; "),
+            if more > 0 {
+                format!("; and {more} more (evidence)")
+            } else {
+                String::new()
+            }
+        );
+        let expected = match col.role {
+            Role::NoKey => "401 on every endpoint without a key".to_owned(),
+            Role::ValidKey => format!(
+                "MLflow {}'s own answer on every endpoint",
+                catalogue.release
+            ),
+            Role::ReadOnly if enforced => "403 FORBIDDEN on every write".to_owned(),
+            Role::ReadOnly => format!("MLflow {}'s own answer on every write", catalogue.release),
+        };
+        let f = Failure::failed(expected, actual);
+        Err(match col.role {
+            Role::NoKey => {
+                let reached: Vec<&(String, Exchange)> = failing
+                    .iter()
+                    .filter(|(_, ex)| (200..300).contains(&ex.status) || has_error_code(ex))
+                    .collect();
+                match reached.first() {
+                    Some((_, ex)) => f.symptom(Symptom::DataWithoutKey {
+                        route: ex.line.split_whitespace().nth(1).unwrap_or("").to_owned(),
+                    }),
+                    None => f,
+                }
+            }
+            Role::ValidKey if first.status == 404 && first.detail().is_some() => {
+                f.symptom(Symptom::SpellingUnrouted {
+                    spelling: col.spelling,
+                })
+            }
+            _ => f,
+        })
+    })
+}
+
+/// What the read-only column stands on: the spelling demands a key (a keyless write reaching
+/// MLflow verifies no scope: the key-required line's), and the read-only key reaches MLflow
+/// on a read (a route the spelling lacks is that spelling's line, a key the platform rejects
+/// the auth layer's).
+async fn read_only_preconditions(
+    c: &mut Check,
+    catalogue: &Catalogue,
+    col: Column,
+    auth: &Auth,
+) -> Result<(), Failure> {
+    // Registry data every release serves: experiments/create refuses the probe's body
+    // without writing, registered-models/search lists.
+    let write = rpc(catalogue, "createExperiment");
+    let keyless = c.registry(request(write, col, &Auth::None)).await?;
+    if keyless.status != 401 && ((200..300).contains(&keyless.status) || has_error_code(&keyless)) {
+        return Err(
+            Failure::failed("401 to a write without a key", expect::describe(&keyless))
+                .symptom(Symptom::DataWithoutKey {
+                    route: keyless
+                        .line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("")
+                        .to_owned(),
+                })
+                .blocked_on("the spelling demanding a key", Line::KeyRequiredEverywhere),
+        );
+    }
+    let read = rpc(catalogue, "searchRegisteredModels");
+    let ex = c.registry(request(read, col, auth)).await?;
+    super::key_got_through(c, &ex)
+        .map_err(|f| f.blocked("the read-only key getting through on a read"))?;
+    let want = Want::Mlflow(read.answer.status, read.answer.error_code.clone());
+    if !want.holds(&ex) {
+        let f = Failure::failed(
+            format!("MLflow's answer to a read ({})", want.describe()),
+            expect::describe(&ex),
+        );
+        let f = if ex.status == 404 && ex.detail().is_some() {
+            f.symptom(Symptom::SpellingUnrouted {
+                spelling: col.spelling,
+            })
+        } else {
+            f
+        };
+        return Err(f.blocked_on(
+            "the read-only key reaching MLflow on a read",
+            Line::routed(col.spelling),
+        ));
+    }
+    Ok(())
+}
+
+/// The endpoint of an RPC every release serves (its GET, when it has several methods).
+fn rpc<'a>(catalogue: &'a Catalogue, name: &str) -> &'a Endpoint {
+    catalogue
+        .spelled()
+        .filter(|e| e.rpc.as_deref() == Some(name))
+        .min_by_key(|e| e.method != "GET")
+        .unwrap_or_else(|| panic!("MLflow {} serves {name}", catalogue.release))
+}
+
+/// MLflow's error shape: the request reached an MLflow handler.
+fn has_error_code(ex: &Exchange) -> bool {
+    ex.json()
+        .is_some_and(|v| v.get("error_code").is_some_and(|c| c.is_string()))
+}
