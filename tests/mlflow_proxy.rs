@@ -22,6 +22,15 @@ use rstest::rstest;
 #[case::json_errors("json_errors_pass_through")]
 #[case::html_errors("html_errors_become_json")]
 #[case::artifacts("artifacts_through_proxy")]
+#[case::matrix_proxy_api_no_key("route_matrix[proxy-api:no-key]")]
+#[case::matrix_proxy_ajax_no_key("route_matrix[proxy-ajax:no-key]")]
+#[case::matrix_mlflow_ajax_no_key("route_matrix[mlflow-ajax:no-key]")]
+#[case::matrix_bare_api_no_key("route_matrix[bare-api:no-key]")]
+#[case::matrix_bare_ajax_no_key("route_matrix[bare-ajax:no-key]")]
+#[case::matrix_proxy_api_valid("route_matrix[proxy-api:valid-key]")]
+#[case::matrix_proxy_ajax_valid("route_matrix[proxy-ajax:valid-key]")]
+#[case::matrix_proxy_api_read_only("route_matrix[proxy-api:read-only]")]
+#[case::matrix_proxy_ajax_read_only("route_matrix[proxy-ajax:read-only]")]
 #[tokio::test]
 async fn mlflow_proxy(#[future] target: Arc<Env>, #[case] id: &str) {
     common::run_check_on(target.await, Area::MlflowProxy, id).await;
@@ -34,6 +43,13 @@ async fn mlflow_proxy(#[future] target: Arc<Env>, #[case] id: &str) {
 #[case::json_errors_mlflow_down("json_errors_pass_through", Fault::MlflowDown)]
 #[case::html_errors_misrouted("html_errors_become_json", Fault::MlflowRouteToMlflow)]
 #[case::artifacts_disabled("artifacts_through_proxy", Fault::ArtifactsDisabled)]
+#[case::matrix_no_key_misrouted("route_matrix[proxy-api:no-key]", Fault::MlflowRouteToMlflow)]
+#[case::matrix_no_key_misrouted_ajax("route_matrix[proxy-ajax:no-key]", Fault::MlflowRouteToMlflow)]
+#[case::matrix_no_key_alb_down("route_matrix[mlflow-ajax:no-key]", Fault::TargetUnhealthy)]
+#[case::matrix_no_key_alb_down_bare("route_matrix[bare-ajax:no-key]", Fault::TargetUnhealthy)]
+#[case::matrix_valid_no_rewrite("route_matrix[proxy-api:valid-key]", Fault::NoAjaxRewrite)]
+#[case::matrix_read_only_mlflow_down("route_matrix[proxy-api:read-only]", Fault::MlflowDown)]
+#[case::matrix_read_only_mlflow_down_ajax("route_matrix[proxy-ajax:read-only]", Fault::MlflowDown)]
 #[tokio::test]
 async fn caught_by_fault(
     #[case] id: &str,
@@ -87,6 +103,9 @@ async fn bare_api_spelling_reaches_mlflow_in_2026() {
 #[case::routed_proxy_ajax("spelling_routed[proxy-ajax]", Breakage::UnroutedProxyAjax)]
 #[case::delete_body_dropped("delete_body_forwarded", Breakage::ProxyDropsDeleteBody)]
 #[case::query_collapsed("repeated_query_keys", Breakage::ProxyCollapsesRepeatedQuery)]
+#[case::matrix_bare_api_unprotected("route_matrix[bare-api:no-key]", Breakage::BareApiUnprotected)]
+#[case::matrix_unrouted_ajax("route_matrix[proxy-ajax:valid-key]", Breakage::UnroutedProxyAjax)]
+#[case::matrix_unrouted_api("route_matrix[proxy-api:valid-key]", Breakage::UnroutedProxyApi)]
 #[tokio::test]
 async fn caught_by_breakage(
     #[case] id: &str,
@@ -94,6 +113,17 @@ async fn caught_by_breakage(
     #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
 ) {
     let r = common::run_with_breakage(profile, Area::MlflowProxy, id, breakage).await;
+    common::assert_caught(&r, &[breakage]);
+}
+
+/// The 2026 platform's own columns: its MLflow mount, and write scopes it enforces.
+#[rstest]
+#[case::matrix_bare_api_unrouted("route_matrix[bare-api:valid-key]", Breakage::UnroutedBareApi)]
+#[case::matrix_scopes_ignored("route_matrix[proxy-api:read-only]", Breakage::ScopesIgnored)]
+#[case::matrix_scopes_ignored_bare("route_matrix[bare-api:read-only]", Breakage::ScopesIgnored)]
+#[tokio::test]
+async fn caught_by_breakage_2026(#[case] id: &str, #[case] breakage: Breakage) {
+    let r = common::run_with_breakage("hokusai-2026", Area::MlflowProxy, id, breakage).await;
     common::assert_caught(&r, &[breakage]);
 }
 
