@@ -132,6 +132,17 @@ fn canary_result(id: &str, outcome: Outcome) -> CheckResult {
             timed_out: vec![format!("registry GET /?key={CANARY}")],
             beside: 3,
         }),
+        matrix: Some(hokusai_verify::check::MatrixColumn {
+            column: "proxy-api:no-key".into(),
+            release: "2.9.2".into(),
+            families: [("experiments".to_owned(), (0, 1))].into(),
+            failing: vec![hokusai_verify::check::MatrixCell {
+                family: "experiments".into(),
+                request: format!("GET /api/mlflow/api/2.0/mlflow/experiments/get?key={CANARY}"),
+                status: 200,
+                want: "401".into(),
+            }],
+        }),
     }
 }
 

@@ -20,5 +20,5 @@ pub use crate::evidence::{
     ensure_eq, line as contract, symptom,
 };
 pub use record::{json_files_in, read_json_files, read_run_dir, record};
-pub use result::{CheckResult, Outcome, Rerun};
+pub use result::{CheckResult, MatrixCell, MatrixColumn, Outcome, Rerun};
 pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Need, Sender, UPLOADED};

@@ -92,6 +92,36 @@ pub struct CheckResult {
     /// out (the runner then ran the rest one at a time and this check again at the end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<Rerun>,
+    /// A column of the route matrix (`mlflow_proxy/route_matrix[…]`): its cells by endpoint
+    /// family, and the cells that answered otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixColumn>,
+}
+
+/// One column of the route matrix: a spelling and a role, over every endpoint of the
+/// release (the report draws the columns side by side).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MatrixColumn {
+    /// `proxy-api:no-key`.
+    pub column: String,
+    /// The MLflow release whose endpoints and answers the cells hold to.
+    pub release: String,
+    /// Per endpoint family (`experiments`, `registered-models`, `mlflow-artifacts`, …): the
+    /// cells that answered as expected, and all of them.
+    pub families: BTreeMap<String, (usize, usize)>,
+    /// Every cell that answered otherwise.
+    pub failing: Vec<MatrixCell>,
+}
+
+/// A cell that answered otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixCell {
+    pub family: String,
+    /// `POST /api/mlflow/api/2.0/mlflow/experiments/create`.
+    pub request: String,
+    pub status: u16,
+    /// What the cell must get (`401`, `400 INVALID_PARAMETER_VALUE`, `403 FORBIDDEN`).
+    pub want: String,
 }
 
 /// What the first run of a re-run check saw (see [`CheckResult::rerun`]).

@@ -178,6 +178,7 @@ impl CheckSpec {
             heavy: self.heavy,
             left_behind: Vec::new(),
             rerun: None,
+            matrix: None,
         }
     }
 
@@ -205,6 +206,7 @@ impl CheckSpec {
             evidence: EvidenceSink::new(env.observer()),
             measurements: BTreeMap::new(),
             cleanups: Vec::new(),
+            matrix: None,
         };
         let body = self.body(&mut check, deadline).await;
         let cleanup = check.teardown().await;
@@ -235,6 +237,7 @@ impl CheckSpec {
             measurements: check.measurements,
             left_behind: cleanup.left,
             rerun: None,
+            matrix: check.matrix,
             started_at,
             duration_ms: t0.elapsed().as_secs_f64() * 1e3,
             heavy: self.heavy,
@@ -319,6 +322,8 @@ pub struct Check {
         crate::mlflow::workflow::Created,
     )>,
     measurements: BTreeMap<String, f64>,
+    /// A route-matrix column's cells ([`Check::matrix`]).
+    matrix: Option<super::MatrixColumn>,
 }
 
 impl Check {
@@ -404,6 +409,11 @@ impl Check {
             retried: None,
             sent: None,
         });
+    }
+
+    /// Records the cells of a route-matrix column (the report draws the matrix).
+    pub fn matrix(&mut self, column: super::MatrixColumn) {
+        self.matrix = Some(column);
     }
 
     /// Records a figure (shown in the report).

@@ -4,9 +4,10 @@
 //! is the catalogue's probe, which MLflow's own handler answers without writing.
 //!
 //! One check per spelling and role, each asserting one contract line: no key is 401 on every
-//! spelling (key required); on the spellings the profile routes to MLflow a valid key gets
-//! the release's own answer to the probe (status and `error_code`), not a routing 404 or an
-//! HTML page (that spelling's line); the read-only key's writes are 403 where the profile
+//! spelling (key required); on the spellings the profile routes to MLflow a valid key reaches
+//! MLflow's handler (the release's own answer to the probe; another answer that is no
+//! routing failure is left to the proxy's other lines), not a routing 404 or 405 (that
+//! spelling's line); the read-only key's writes are 403 where the profile
 //! enforces scopes and reach MLflow otherwise (write scopes). Every cell is evidence: the
 //! cells that answered as expected in one note, each other cell as the exchange itself.
 
@@ -165,8 +166,16 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
             Role::ValidKey => Auth::Bearer(env.keys.primary.clone()),
             Role::ReadOnly => Auth::Bearer(env.key(crate::catalogue::KeyRole::ReadOnly)?),
         };
-        if col.role == Role::ReadOnly {
-            read_only_preconditions(c, catalogue, col, &auth).await?;
+        match col.role {
+            Role::ReadOnly => read_only_preconditions(c, catalogue, col, &auth).await?,
+            // The key must get through first: a key the platform rejects is the auth layer's
+            // line, and the column's requests would only load a platform already failing.
+            Role::ValidKey => {
+                let read = rpc(catalogue, "searchRegisteredModels");
+                let ex = c.registry(request(read, col, &auth)).await?;
+                super::key_got_through(c, &ex)?;
+            }
+            Role::NoKey => {}
         }
         let rows: Vec<&Endpoint> = catalogue
             .spelled()
@@ -177,6 +186,11 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
             Role::ReadOnly if enforced => Want::Forbidden,
             _ => Want::Mlflow(e.answer.status, e.answer.error_code.clone()),
         };
+        // Reaching MLflow's handler is this column's line; another answer than the release's
+        // that is no routing failure (an MLflow error of another kind, the API's 500 over
+        // MLflow's 404) is evidence for the proxy's other lines (errors passed through,
+        // artifacts), which their own checks assert. MLflow not answering blocks the column.
+        let mut otherwise = Vec::new();
         let http = env.http.clone();
         let base = env.registry_url().clone();
         let requests: Vec<(usize, Req)> = rows
@@ -195,6 +209,11 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
         answered.sort_by_key(|(i, _)| *i);
         let answers = answered.into_iter().map(|(i, a)| (rows[i], a));
         let sink = c.sink();
+        let mut column = crate::check::MatrixColumn {
+            column: col.to_string(),
+            release: catalogue.release.clone(),
+            ..Default::default()
+        };
         let mut held = Vec::new();
         let mut failing: Vec<(String, Exchange)> = Vec::new();
         for (e, answer) in answers {
@@ -207,13 +226,48 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                 }
             };
             let w = want(e);
+            let counts = column.families.entry(e.family().to_owned()).or_default();
+            counts.1 += 1;
             if w.holds(&ex) {
+                counts.0 += 1;
                 held.push(format!("{cell} → {}", ex.status));
                 continue;
             }
+            if matches!(w, Want::Mlflow(..))
+                && !routing_failure(&ex)
+                && !matches!(ex.status, 502..=504)
+            {
+                counts.0 += 1;
+                otherwise.push(format!(
+                    "{cell} → {} (MLflow {} answers {})",
+                    ex.status,
+                    catalogue.release,
+                    w.describe()
+                ));
+                continue;
+            }
+            column.failing.push(crate::check::MatrixCell {
+                family: e.family().to_owned(),
+                request: cell.clone(),
+                status: ex.status,
+                want: w.describe(),
+            });
             sink.answered("registry", &ex);
             failing.push((format!("{cell}: {} (want {})", ex.status, w.describe()), ex));
         }
+        if !otherwise.is_empty() {
+            c.note(
+                "registry",
+                format!(
+                    "{} cells of {col} reached MLflow and were answered otherwise than MLflow {} answers",
+                    otherwise.len(),
+                    catalogue.release
+                ),
+                0.0,
+                Ok(otherwise.join("\n")),
+            );
+        }
+        c.matrix(column);
         c.measure("cells", (held.len() + failing.len()) as f64);
         c.measure("cells_failing", failing.len() as f64);
         c.note(
@@ -348,6 +402,17 @@ fn rpc<'a>(catalogue: &'a Catalogue, name: &str) -> &'a Endpoint {
         .filter(|e| e.rpc.as_deref() == Some(name))
         .min_by_key(|e| e.method != "GET")
         .unwrap_or_else(|| panic!("MLflow {} serves {name}", catalogue.release))
+}
+
+/// No route to an MLflow handler: a 404 or 405 that is not an MLflow handler's own answer
+/// (the API's `{"detail"}`, an HTML page, or `ENDPOINT_NOT_FOUND`, MLflow's router's code:
+/// the release serves every endpoint of its catalogue).
+fn routing_failure(ex: &Exchange) -> bool {
+    matches!(ex.status, 404 | 405)
+        && ex
+            .json()
+            .and_then(|v| v.get("error_code")?.as_str().map(str::to_owned))
+            .is_none_or(|code| code == "ENDPOINT_NOT_FOUND")
 }
 
 /// MLflow's error shape: the request reached an MLflow handler.

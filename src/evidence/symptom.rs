@@ -558,12 +558,15 @@ impl Observer {
     /// A valid key told it is bad (401, the contract's rejection body) only after about the
     /// API's auth timeout: the auth layer did not judge the key. Only a key the suite holds
     /// as valid: a registry slow on every answer rejects bad keys slowly too, and rightly.
+    /// The whole timeout, not most of it: the API cannot have given up before it (a quick
+    /// rejection queued on a busy machine takes most of a short timeout).
     pub fn rejected_after_auth_timeout(&self, ex: &Exchange) -> bool {
         self.valid_role(ex).is_some()
             && ex.status == 401
             && ex.detail().as_deref() == Some(KEY_INVALID)
             && !ex.secrets.is_empty()
-            && self.after_auth_timeout(ex)
+            && !self.auth_timeout.is_zero()
+            && ex.latency >= self.auth_timeout
     }
 
     /// Classifies a request that got no answer.

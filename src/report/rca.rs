@@ -146,7 +146,9 @@ impl Facts {
             match s {
                 Symptom::AuthServiceFailed { slow: true, .. }
                 | Symptom::SlowKeyRejection { role: Some(_) } => slow += 1,
-                Symptom::AuthServiceFailed { slow: false, .. } => fast += 1,
+                // A valid key told it is bad at once: the auth service answered in time.
+                Symptom::AuthServiceFailed { slow: false, .. }
+                | Symptom::ValidKeyRejected { .. } => fast += 1,
                 _ => {}
             }
         }
@@ -1247,6 +1249,7 @@ mod tests {
             heavy: false,
             left_behind: Vec::new(),
             rerun: None,
+            matrix: None,
         }
     }
 
