@@ -533,3 +533,58 @@ fn left_behind_objects_are_listed_with_their_removal_command() {
     let clean = report::markdown::report(&Report::build(vec![passed], vec![]));
     assert!(!clean.contains("Left behind"));
 }
+
+/// The route matrix is drawn compactly in report.md and report.html: a row per endpoint
+/// family, a column per spelling and role, and every failing cell in full (an unrouted
+/// spelling here: its valid-key column fails on every family).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_matrix_is_drawn_compactly() {
+    use hokusai_verify::standin::Breakage;
+    let results = run(
+        &Profile::default_profile(),
+        &Scenario {
+            breakages: vec![Breakage::UnroutedProxyAjax],
+            areas: vec![Area::MlflowProxy],
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = Report::build(results, vec![]);
+    let m = r.route_matrix().expect("the matrix checks ran");
+    assert_eq!(m.release, "2.9.2");
+    assert!(
+        m.columns.contains(&"proxy-ajax:valid-key".to_owned()),
+        "{:?}",
+        m.columns
+    );
+    let ajax = m
+        .columns
+        .iter()
+        .position(|c| c == "proxy-ajax:valid-key")
+        .unwrap();
+    let api = m
+        .columns
+        .iter()
+        .position(|c| c == "proxy-api:valid-key")
+        .unwrap();
+    for (family, cells) in &m.rows {
+        let (ok, n) = cells[ajax].expect("every family is sent a valid key");
+        assert!(
+            n > 0 && ok == 0,
+            "{family}: {ok}/{n} on the unrouted spelling"
+        );
+        let (ok, n) = cells[api].unwrap();
+        assert_eq!(ok, n, "{family} on the routed spelling");
+    }
+    let failing: usize = m.rows.iter().map(|(_, c)| c[ajax].unwrap().1).sum();
+    assert_eq!(m.failing.len(), failing, "every failing cell in full");
+    let md = report::markdown::report(&r);
+    assert!(md.contains("## Route matrix"), "{md}");
+    assert!(md.contains("| registered-models |"), "{md}");
+    assert!(
+        md.contains("`proxy-ajax:valid-key` `GET /api/mlflow/ajax-api/2.0/mlflow/registered-models/search`: 404"),
+        "{md}"
+    );
+    let html = report::html::render(&r);
+    assert!(html.contains("<h2>Route matrix</h2>"));
+}

@@ -199,7 +199,57 @@ pub struct ScriptRow {
     pub message: String,
 }
 
+/// The route matrix drawn compactly (checklist area 4): rows are endpoint families, columns
+/// are the matrix checks (spelling and role), a cell is how many of the family's requests
+/// answered as expected; every failing cell is listed in full below it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteMatrixView {
+    /// The MLflow release the cells hold to.
+    pub release: String,
+    /// Column names (`proxy-api:no-key`), in the report's check order.
+    pub columns: Vec<String>,
+    /// Per family: one `(as expected, sent)` per column, or none where the column has no
+    /// request of that family (the read-only key is only sent to writes) or did not run to
+    /// its cells (blocked).
+    pub rows: Vec<(String, Vec<Option<(usize, usize)>>)>,
+    /// (column, cell) for every cell that answered otherwise.
+    pub failing: Vec<(String, crate::check::MatrixCell)>,
+}
+
 impl Report {
+    /// The route matrix of this run, when its checks ran.
+    pub fn route_matrix(&self) -> Option<RouteMatrixView> {
+        let columns: Vec<&crate::check::MatrixColumn> = self
+            .checks
+            .iter()
+            .filter_map(|c| c.matrix.as_ref())
+            .collect();
+        let first = columns.first()?;
+        let families: std::collections::BTreeSet<&String> =
+            columns.iter().flat_map(|c| c.families.keys()).collect();
+        Some(RouteMatrixView {
+            release: first.release.clone(),
+            columns: columns.iter().map(|c| c.column.clone()).collect(),
+            rows: families
+                .into_iter()
+                .map(|f| {
+                    (
+                        f.clone(),
+                        columns.iter().map(|c| c.families.get(f).copied()).collect(),
+                    )
+                })
+                .collect(),
+            failing: columns
+                .iter()
+                .flat_map(|c| {
+                    c.failing
+                        .iter()
+                        .map(|cell| (c.column.clone(), cell.clone()))
+                })
+                .collect(),
+        })
+    }
+
     /// Builds the report from results (and what was wrong with reading them).
     pub fn build(mut checks: Vec<CheckResult>, mut problems: Vec<String>) -> Self {
         checks.sort_by_key(|r| (r.area, r.id.clone()));

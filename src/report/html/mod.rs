@@ -295,6 +295,7 @@ tr.skipped,tr.not-applicable{{background:#f4f4f4}}
 {delta}
 <h2>Service availability</h2><table><tr><th>component</th><th>availability</th><th>score</th></tr>{comps}</table>
 {chart}
+{matrix}
 {checks}
 </body></html>
 "#,
@@ -314,6 +315,50 @@ tr.skipped,tr.not-applicable{{background:#f4f4f4}}
         failures = failures(r),
         delta = delta(r),
         chart = latency_chart(r),
+        matrix = route_matrix(r),
         checks = checks(r),
     )
+}
+
+/// The route matrix: a family per row, a column per spelling and role; the failing cells
+/// in full below.
+fn route_matrix(r: &Report) -> String {
+    let Some(m) = r.route_matrix() else {
+        return String::new();
+    };
+    let mut t = format!(
+        "<h2>Route matrix</h2><p class=\"note\">Every MLflow {} endpoint × path spelling × key: requests that answered as expected / sent, per endpoint family.</p><table><tr><th>family</th>",
+        esc(&m.release)
+    );
+    for c in &m.columns {
+        let _ = write!(t, "<th>{}</th>", esc(c));
+    }
+    t.push_str("</tr>");
+    for (family, cells) in &m.rows {
+        let _ = write!(t, "<tr><td>{}</td>", esc(family));
+        for c in cells {
+            let _ = match c {
+                None => write!(t, "<td>–</td>"),
+                Some((ok, n)) if ok == n => write!(t, "<td>{ok}/{n}</td>"),
+                Some((ok, n)) => write!(t, "<td class=\"bad\"><b>{ok}/{n}</b></td>"),
+            };
+        }
+        t.push_str("</tr>");
+    }
+    t.push_str("</table>");
+    if !m.failing.is_empty() {
+        t.push_str("<ul>");
+        for (column, c) in &m.failing {
+            let _ = write!(
+                t,
+                "<li><code>{}</code> <code>{}</code>: {} (expected {})</li>",
+                esc(column),
+                esc(&c.request),
+                c.status,
+                esc(&c.want)
+            );
+        }
+        t.push_str("</ul>");
+    }
+    t
 }

@@ -64,6 +64,42 @@ fn evidence_summary(c: &crate::check::CheckResult) -> String {
 }
 
 /// The rerun command of each area.
+/// The route matrix, compactly: a family per row, a column per spelling and role, the
+/// failing cells in full below.
+fn route_matrix(r: &Report, s: &mut String) {
+    let Some(m) = r.route_matrix() else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "\n## Route matrix\n\nEvery MLflow {} endpoint × path spelling × key (`mlflow_proxy/route_matrix[…]`): requests that answered as expected / sent, per endpoint family; `–`: none sent.\n",
+        m.release
+    );
+    let _ = writeln!(s, "| family | {} |", m.columns.join(" | "));
+    let _ = writeln!(s, "|---|{}", "---|".repeat(m.columns.len()));
+    for (family, cells) in &m.rows {
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|c| match c {
+                None => "–".to_owned(),
+                Some((ok, n)) if ok == n => format!("{ok}/{n}"),
+                Some((ok, n)) => format!("**{ok}/{n}**"),
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", cell(family), cells.join(" | "));
+    }
+    if !m.failing.is_empty() {
+        let _ = writeln!(s, "\nCells that answered otherwise:\n");
+        for (column, c) in &m.failing {
+            let _ = writeln!(
+                s,
+                "- `{column}` `{}`: {} (expected {})",
+                c.request, c.status, c.want
+            );
+        }
+    }
+}
+
 pub fn rerun_command(area: &str) -> String {
     format!("cargo test --test {area}")
 }
@@ -349,6 +385,8 @@ Not failures (the contract allows them), but worth a decision:
             );
         }
     }
+
+    route_matrix(r, &mut s);
 
     let _ = writeln!(
         s,
