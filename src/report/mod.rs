@@ -199,6 +199,9 @@ pub struct ScriptRow {
     pub message: String,
 }
 
+/// `(as expected, sent)`: one family's requests in one matrix column.
+pub type Tally = (usize, usize);
+
 /// The route matrix drawn compactly (checklist area 4): rows are endpoint families, columns
 /// are the matrix checks (spelling and role), a cell is how many of the family's requests
 /// answered as expected; every failing cell is listed in full below it.
@@ -211,7 +214,7 @@ pub struct RouteMatrixView {
     /// Per family: one `(as expected, sent)` per column, or none where the column has no
     /// request of that family (the read-only key is only sent to writes) or did not run to
     /// its cells (blocked).
-    pub rows: Vec<(String, Vec<Option<(usize, usize)>>)>,
+    pub rows: Vec<(String, Vec<Option<Tally>>)>,
     /// (column, cell) for every cell that answered otherwise.
     pub failing: Vec<(String, crate::check::MatrixCell)>,
 }
