@@ -256,6 +256,12 @@ impl Breakage {
                 Cause::Line(Line::AuthFailureNotBadKey),
                 Cause::Line(Line::AuthRateLimitPassedOn),
             ],
+            // An artifact's DELETE refused: what clean-up deletes stays, and the route matrix
+            // sees that method of the artifact service not proxied.
+            B::ArtifactDeleteRefused => vec![
+                Cause::Line(Line::NothingLeftBehind),
+                Cause::Line(Line::ArtifactsProxied),
+            ],
             // What clean-up deletes through the proxy with a body stays.
             B::ProxyDropsDeleteBody => vec![
                 Cause::Line(Line::DeleteBodies),

@@ -176,6 +176,15 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                 let read = rpc(catalogue, "searchRegisteredModels");
                 let ex = c.registry(request(read, col, &auth)).await?;
                 super::key_got_through(c, &ex)?;
+                if routing_failure(&ex) {
+                    return Err(Failure::failed(
+                        format!("MLflow's answer to {} {}", read.method, read.path),
+                        expect::describe(&ex),
+                    )
+                    .symptom(Symptom::SpellingUnrouted {
+                        spelling: col.spelling,
+                    }));
+                }
             }
             Role::NoKey => {}
         }
@@ -294,6 +303,7 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                 Ok(otherwise.join("\n")),
             );
         }
+        let first_family = column.failing.first().map(|c| c.family.clone());
         c.matrix(column);
         c.measure("cells", (held.len() + failing.len()) as f64);
         c.measure("cells_failing", failing.len() as f64);
@@ -346,6 +356,21 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
             Role::ReadOnly => format!("MLflow {}'s own answer on every write", catalogue.release),
         };
         let f = Failure::failed(expected, actual);
+        // The spelling reaches MLflow (its registry read did), yet some endpoints get no route:
+        // those are not proxied, the line of their family (a method of the artifact service
+        // refused, a family left out), not the spelling's.
+        if col.role != Role::NoKey
+            && !(col.role == Role::ReadOnly && enforced)
+            && failing.iter().all(|(_, ex)| routing_failure(ex))
+        {
+            return Err(
+                f.on_line(if first_family.as_deref() == Some("mlflow-artifacts") {
+                    Line::ArtifactsProxied
+                } else {
+                    Line::ProxyTracking
+                }),
+            );
+        }
         Err(match col.role {
             Role::NoKey => {
                 let reached: Vec<&(String, Exchange)> = failing
