@@ -953,6 +953,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::auth_slow_and_told_bad_key_reworded("hokusai-2025-08", &["auth-slow", "auth-errors-as-bad-key"], Dialect::Reworded)]
 #[case::throttled_slow_and_limiter_off("hokusai-2026", &["auth-rate-limited", "auth-slow", "rate-limit-off", "run-params-dropped"], Dialect::Contract)]
 #[case::throttled_and_limiter_off("hokusai-2026", &["auth-rate-limited", "rate-limit-off"], Dialect::Contract)]
+#[case::no_rewrite_and_bare_api_unrouted("hokusai-2026", &["no-ajax-rewrite", "unrouted-bare-api"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

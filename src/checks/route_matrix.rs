@@ -177,13 +177,11 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                 let ex = c.registry(request(read, col, &auth)).await?;
                 super::key_got_through(c, &ex)?;
                 if routing_failure(&ex) {
-                    return Err(Failure::failed(
+                    let f = Failure::failed(
                         format!("MLflow's answer to {} {}", read.method, read.path),
                         expect::describe(&ex),
-                    )
-                    .symptom(Symptom::SpellingUnrouted {
-                        spelling: col.spelling,
-                    }));
+                    );
+                    return Err(unrouted(f, &ex, col.spelling));
                 }
             }
             Role::NoKey => {}
@@ -384,11 +382,7 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                     None => f,
                 }
             }
-            Role::ValidKey if first.status == 404 && first.detail().is_some() => {
-                f.symptom(Symptom::SpellingUnrouted {
-                    spelling: col.spelling,
-                })
-            }
+            Role::ValidKey => unrouted(f, first, col.spelling),
             _ => f,
         })
     })
@@ -432,19 +426,24 @@ async fn read_only_preconditions(
             format!("MLflow's answer to a read ({})", want.describe()),
             expect::describe(&ex),
         );
-        let f = if ex.status == 404 && ex.detail().is_some() {
-            f.symptom(Symptom::SpellingUnrouted {
-                spelling: col.spelling,
-            })
-        } else {
-            f
-        };
+        let f = unrouted(f, &ex, col.spelling);
         return Err(f.blocked_on(
             "the read-only key reaching MLflow on a read",
             Line::routed(col.spelling),
         ));
     }
     Ok(())
+}
+
+/// The API's own 404 (`{"detail"}`, no MLflow `error_code`) is the spelling without a route;
+/// MLflow's router's `ENDPOINT_NOT_FOUND` or an HTML page is MLflow reached at a path it does
+/// not serve (the proxy's rewrite), which that answer's own symptoms name.
+fn unrouted(f: Failure, ex: &Exchange, spelling: Spelling) -> Failure {
+    if ex.status == 404 && ex.detail().is_some() && !has_error_code(ex) {
+        f.symptom(Symptom::SpellingUnrouted { spelling })
+    } else {
+        f
+    }
 }
 
 /// The endpoint of an RPC every release serves (its GET, when it has several methods).
