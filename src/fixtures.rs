@@ -276,6 +276,7 @@ impl Env {
                 .map(|(role, k)| (role, secrecy::SecretString::from(k.expose().to_owned())))
                 .collect(),
             routed: p.proxy.routed_spellings.clone(),
+            rejection_latency_judged: self.standin().is_none(),
         })
     }
     pub fn auth_url(&self) -> &Url {

@@ -104,7 +104,8 @@ impl KeyDecision {
             return d;
         }
         // Told its key is bad only after the API's auth timeout: the auth service's timeout
-        // told as a bad key, no judgement of the key (live and stand-in alike).
+        // told as a bad key, no judgement of the key (live: from latency; the stand-in's log
+        // says it below).
         if c.sink().observer().rejected_after_auth_timeout(ex) {
             return KeyDecision::Undecided;
         }
@@ -118,7 +119,8 @@ impl KeyDecision {
                 KeyDecision::Undecided
             }
             Some(None) => {
-                c.saw(crate::check::Symptom::SlowKeyRejection { role: None });
+                let role = c.sink().observer().valid_role(ex);
+                c.saw(crate::check::Symptom::SlowKeyRejection { role });
                 KeyDecision::Undecided
             }
             Some(Some(s)) if s >= 500 => KeyDecision::Undecided,

@@ -259,6 +259,11 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                     return Err(Failure::from(err).blocked(format!("an answer to {cell}")));
                 }
             };
+            // A request sent again on a fresh connection (the pooled one closed under it) is
+            // evidence of the host's behaviour whatever the cell's verdict.
+            if ex.retried.is_some() {
+                sink.answered("registry", &ex);
+            }
             let w = want(e);
             let counts = column.families.entry(e.family().to_owned()).or_default();
             counts.1 += 1;
@@ -286,7 +291,9 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                 status: ex.status,
                 want: w.describe(),
             });
-            sink.answered("registry", &ex);
+            if ex.retried.is_none() {
+                sink.answered("registry", &ex);
+            }
             failing.push((format!("{cell}: {} (want {})", ex.status, w.describe()), ex));
         }
         if !otherwise.is_empty() {
@@ -303,7 +310,10 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
         }
         let first_family = column.failing.first().map(|c| c.family.clone());
         c.matrix(column);
-        c.measure("cells", (held.len() + failing.len()) as f64);
+        c.measure(
+            "cells",
+            (held.len() + otherwise.len() + failing.len()) as f64,
+        );
         c.measure("cells_failing", failing.len() as f64);
         c.note(
             "registry",

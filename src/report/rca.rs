@@ -146,9 +146,11 @@ impl Facts {
             match s {
                 Symptom::AuthServiceFailed { slow: true, .. }
                 | Symptom::SlowKeyRejection { role: Some(_) } => slow += 1,
+                Symptom::AuthServiceFailed { slow: false, .. } => fast += 1,
                 // A valid key told it is bad at once: the auth service answered in time.
-                Symptom::AuthServiceFailed { slow: false, .. }
-                | Symptom::ValidKeyRejected { .. } => fast += 1,
+                Symptom::ValidKeyRejected { role, .. } if !self.told_bad_after_timeout(*role) => {
+                    fast += 1
+                }
                 _ => {}
             }
         }
@@ -187,12 +189,19 @@ impl Facts {
         for s in &self.all {
             if let Symptom::ValidKeyRejected { role, via } = s
                 && !self.key_accepted(*role, &|_| true)
+                && !self.told_bad_after_timeout(*role)
             {
                 roles.insert(*role);
                 vias.insert(via.as_str());
             }
         }
         (roles, vias)
+    }
+
+    /// A key of `role` was told it is bad only after the auth timeout (its rejections are no
+    /// judgement of the key).
+    fn told_bad_after_timeout(&self, role: KeyRole) -> bool {
+        self.any(|s| matches!(s, Symptom::SlowKeyRejection { role: Some(r) } if *r == role))
     }
 
     /// The key of `role` was accepted in a header form `via` matches, on a spelling that
@@ -398,7 +407,13 @@ pub const CAUSES: &[RootCause] = &[
                     | Symptom::SlowKeyRejection { role: Some(_) }
             ) && f.auth_failures_mostly_slow()
         },
-        sym!(Symptom::AuthServiceFailed { .. } | Symptom::SlowKeyRejection { .. }),
+        // Valid keys told they are bad while the auth service times out: its timeouts told
+        // as bad keys.
+        sym!(
+            Symptom::AuthServiceFailed { .. }
+                | Symptom::SlowKeyRejection { .. }
+                | Symptom::ValidKeyRejected { .. }
+        ),
     ),
     // The auth service's 429 told to the client as a bad key: its own line, before the
     // throttling claims the checks it blocked.
