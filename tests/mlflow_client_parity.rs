@@ -9,6 +9,8 @@
 //! ([`KEPT`]). A second test regenerates the recordings from the real servers `make test`
 //! starts (2.9.2, 3.9.0 and the newest 3.x) and fails on a difference.
 
+mod common;
+
 use hokusai_verify::config::Profile;
 use hokusai_verify::http::HttpClient;
 use hokusai_verify::mlflow::{ApiPrefix, Metric, MlflowClient, Tag};
@@ -373,20 +375,12 @@ fn recordings_are_what_mlflows_client_sends() {
         runs.into_iter().map(|r| r.join().unwrap()).collect()
     });
     for (release, now) in recorded {
-        let file = recordings_dir().join(format!("{release}.json"));
-        if update {
-            std::fs::write(&file, &now).unwrap();
-            continue;
-        }
-        let kept = std::fs::read_to_string(&file).unwrap_or_else(|_| {
-            panic!(
-                "no recording of MLflow {release} ({}): HOKUSAI_UPDATE_CLIENT_CALLS=1 cargo test --test mlflow_client_parity",
-                file.display()
-            )
-        });
-        assert_eq!(
-            kept, now,
-            "MLflow {release}'s client sends something else now: HOKUSAI_UPDATE_CLIENT_CALLS=1 cargo test --test mlflow_client_parity, then read the difference"
+        common::compare_or_write(
+            &recordings_dir().join(format!("{release}.json")),
+            &now,
+            update,
+            &format!("the recording of MLflow {release}'s client"),
+            "HOKUSAI_UPDATE_CLIENT_CALLS=1 cargo test --test mlflow_client_parity",
         );
     }
 }

@@ -3,6 +3,8 @@
 //! sent to a real server of the release, its store read after each (see
 //! `python/mlflow_endpoints.py`). `HOKUSAI_UPDATE_ENDPOINTS=1` writes them.
 
+mod common;
+
 use hokusai_verify::config::MlflowRelease;
 use hokusai_verify::mlflow::endpoints::Catalogue;
 use std::path::{Path, PathBuf};
@@ -59,19 +61,12 @@ fn catalogues_are_what_each_release_serves() {
             .to_owned();
         let file = catalogue_dir().join(format!("{release}.json"));
         checked.push(release.clone());
-        if update {
-            std::fs::write(&file, &now).unwrap();
-            continue;
-        }
-        let kept = std::fs::read_to_string(&file).unwrap_or_else(|_| {
-            panic!(
-                "no endpoint catalogue of MLflow {release} ({}): HOKUSAI_UPDATE_ENDPOINTS=1 cargo test --test mlflow_endpoints",
-                file.display()
-            )
-        });
-        assert!(
-            kept == now,
-            "MLflow {release} serves something else now: HOKUSAI_UPDATE_ENDPOINTS=1 cargo test --test mlflow_endpoints, then read the difference"
+        common::compare_or_write(
+            &file,
+            &now,
+            update,
+            &format!("the endpoint catalogue of MLflow {release}"),
+            "HOKUSAI_UPDATE_ENDPOINTS=1 cargo test --test mlflow_endpoints",
         );
     }
     eprintln!("regenerated and compared: {checked:?}");

@@ -278,3 +278,25 @@ pub async fn run_in_sequence(specs: &[CheckSpec], env: Arc<Env>) -> Vec<CheckRes
         .await
         .expect("a shared environment needs no start")
 }
+
+/// A file generated from a real server and checked in (client recordings, endpoint
+/// catalogues): written when `update` is set, else compared with what was generated now.
+/// `what` names the file for a person, `regenerate` is the command that writes it again.
+pub fn compare_or_write(
+    file: &std::path::Path,
+    now: &str,
+    update: bool,
+    what: &str,
+    regenerate: &str,
+) {
+    if update {
+        std::fs::write(file, now).unwrap();
+        return;
+    }
+    let kept = std::fs::read_to_string(file)
+        .unwrap_or_else(|_| panic!("no {what} ({}): {regenerate}", file.display()));
+    assert!(
+        kept == now,
+        "{what} is not what the real server gives now: {regenerate}, then read the difference"
+    );
+}
