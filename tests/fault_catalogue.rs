@@ -954,6 +954,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::throttled_slow_and_limiter_off("hokusai-2026", &["auth-rate-limited", "auth-slow", "rate-limit-off", "run-params-dropped"], Dialect::Contract)]
 #[case::throttled_and_limiter_off("hokusai-2026", &["auth-rate-limited", "rate-limit-off"], Dialect::Contract)]
 #[case::no_rewrite_and_bare_api_unrouted("hokusai-2026", &["no-ajax-rewrite", "unrouted-bare-api"], Dialect::Contract)]
+#[case::cache_key_renamed_and_api_unrouted("hokusai-2026", &["cache-key-renamed", "unrouted-proxy-api"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {
