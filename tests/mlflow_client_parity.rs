@@ -354,7 +354,6 @@ fn recordings_are_what_mlflows_client_sends() {
         ("HOKUSAI_MLFLOW39_URL", "HOKUSAI_MLFLOW39_PYTHON"),
         ("HOKUSAI_MLFLOW_URL", "HOKUSAI_MLFLOW_PYTHON"),
     ];
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/record_client_calls.py");
     let update = std::env::var("HOKUSAI_UPDATE_CLIENT_CALLS").is_ok_and(|v| v == "1");
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     // The three at once: each is mostly MLflow's import and its waits.
@@ -368,8 +367,7 @@ fn recordings_are_what_mlflows_client_sends() {
                     eprintln!("{url_var} or {python_var} not set: the recording from that server is not checked");
                     return None;
                 };
-                let script = &script;
-                Some(scope.spawn(move || record(&python, script, &url)))
+                Some(scope.spawn(move || record(&python, &url)))
             })
             .collect();
         runs.into_iter().map(|r| r.join().unwrap()).collect()
@@ -386,26 +384,8 @@ fn recordings_are_what_mlflows_client_sends() {
 }
 
 /// Runs the recording script with a venv's Python against a real server: (release, JSON).
-fn record(python: &str, script: &Path, url: &str) -> (String, String) {
-    let out = std::env::temp_dir().join(format!(
-        "hokusai-verify-client-calls-{}.json",
-        fastrand::u64(..)
-    ));
-    let run = std::process::Command::new(python)
-        .arg(script)
-        .arg(url)
-        .arg(&out)
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
-        .env("DO_NOT_TRACK", "true")
-        .output()
-        .expect("the venv's Python runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let now = std::fs::read_to_string(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
+fn record(python: &str, url: &str) -> (String, String) {
+    let now = common::run_venv_script(python, "record_client_calls.py", &[url]);
     let rec: Recording = serde_json::from_str(&now).unwrap();
     (rec.release, now)
 }

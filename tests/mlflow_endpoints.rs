@@ -22,7 +22,6 @@ const PYTHONS: [&str; 3] = [
 
 #[test]
 fn catalogues_are_what_each_release_serves() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/mlflow_endpoints.py");
     let update = std::env::var("HOKUSAI_UPDATE_ENDPOINTS").is_ok_and(|v| v == "1");
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     // One server per release, one after the other: two cores, and each run starts its own.
@@ -36,25 +35,7 @@ fn catalogues_are_what_each_release_serves() {
             eprintln!("{var} not set: that release's catalogue is not regenerated");
             continue;
         };
-        let out = std::env::temp_dir().join(format!(
-            "hokusai-verify-endpoints-{}.json",
-            fastrand::u64(..)
-        ));
-        let run = std::process::Command::new(&python)
-            .arg(&script)
-            .arg(&out)
-            .env("MLFLOW_DISABLE_TELEMETRY", "true")
-            .env("DO_NOT_TRACK", "true")
-            .output()
-            .expect("the venv's Python runs");
-        assert!(
-            run.status.success(),
-            "{var}: {}{}",
-            String::from_utf8_lossy(&run.stdout),
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let now = std::fs::read_to_string(&out).unwrap();
-        let _ = std::fs::remove_file(&out);
+        let now = common::run_venv_script(&python, "mlflow_endpoints.py", &[]);
         let release = serde_json::from_str::<serde_json::Value>(&now).unwrap()["release"]
             .as_str()
             .unwrap()

@@ -139,17 +139,19 @@ impl Want {
     }
 }
 
-/// The request of a cell: the probe on the column's spelling.
-fn request(e: &Endpoint, col: Column, auth: &Auth) -> Req {
+/// The probe's path on the column's spelling.
+fn path_on(e: &Endpoint, col: Column) -> String {
     let rest = e
         .probe
         .path
         .strip_prefix("/api/2.0/")
         .unwrap_or(&e.probe.path);
-    let mut req = Req::new(
-        e.method.parse().unwrap_or(Method::GET),
-        format!("{}{rest}", col.spelling.prefix()),
-    );
+    format!("{}{rest}", col.spelling.prefix())
+}
+
+/// The request of a cell: the probe on the column's spelling.
+fn request(e: &Endpoint, col: Column, auth: &Auth) -> Req {
+    let mut req = Req::new(e.method.parse().unwrap_or(Method::GET), path_on(e, col));
     if let Some(body) = &e.probe.body {
         req = req.raw_body(body.as_bytes().to_vec(), e.probe.content_type.as_deref());
     }
@@ -251,7 +253,7 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
         let mut held = Vec::new();
         let mut failing: Vec<(String, Exchange)> = Vec::new();
         for (e, answer) in answers {
-            let cell = format!("{} {}", e.method, request(e, col, &auth).path);
+            let cell = format!("{} {}", e.method, path_on(e, col));
             let ex = match answer {
                 Ok(ex) => ex,
                 Err(err) => {

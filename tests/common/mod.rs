@@ -300,3 +300,30 @@ pub fn compare_or_write(
         "{what} is not what the real server gives now: {regenerate}, then read the difference"
     );
 }
+
+/// Runs a script of `python/` with a venv's Python (MLflow's telemetry off) and returns the
+/// JSON file it wrote; `args` come before the output path.
+pub fn run_venv_script(python: &str, script: &str, args: &[&str]) -> String {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(script);
+    let out = std::env::temp_dir().join(format!("hokusai-verify-{}.json", fastrand::u64(..)));
+    let run = std::process::Command::new(python)
+        .arg(&script)
+        .args(args)
+        .arg(&out)
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("DO_NOT_TRACK", "true")
+        .output()
+        .expect("the venv's Python runs");
+    assert!(
+        run.status.success(),
+        "{} with {python}: {}{}",
+        script.display(),
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let now = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    now
+}
