@@ -955,6 +955,10 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::throttled_and_limiter_off("hokusai-2026", &["auth-rate-limited", "rate-limit-off"], Dialect::Contract)]
 #[case::no_rewrite_and_bare_api_unrouted("hokusai-2026", &["no-ajax-rewrite", "unrouted-bare-api"], Dialect::Contract)]
 #[case::cache_key_renamed_and_api_unrouted("hokusai-2026", &["cache-key-renamed", "unrouted-proxy-api"], Dialect::Contract)]
+#[case::unguarded_bare_api_behind_down_mlflow("hokusai-2026", &["health-ignores-mlflow", "bare-api-unprotected", "key-not-sent-as-bearer"], Dialect::Contract)]
+#[case::bearer_rejected_and_key_not_sent_as_bearer("hokusai-2026", &["bearer-rejected", "key-not-sent-as-bearer"], Dialect::Contract)]
+#[case::auth_down_and_bearer_rejected("hokusai-2026", &["auth-down", "bearer-rejected"], Dialect::Contract)]
+#[case::route_to_mlflow_and_failures_cached("hokusai-2026", &["mlflow-route-to-mlflow", "cache-failed-validations"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

@@ -6,7 +6,7 @@
 //! need Redis skip when it is not reachable from where the suite runs.
 
 use super::expect;
-use super::{KeyDecision, key_got_through, proxied_read, proxied_read_path};
+use super::{KeyDecision, key_got_through, keyless_symptom, proxied_read, proxied_read_path};
 use crate::catalogue::{Area, KeyRole};
 use crate::check::inject::Injected;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure};
@@ -374,8 +374,11 @@ fn second_key_works(c: &mut Check) -> CheckFuture<'_> {
             // tells a rejected key from a Bearer form the API mishandles (evidence for the
             // key-formats line, which the key_format checks verify).
             let other = c.registry(proxied_read(Auth::XApiKey(key))).await?;
-            if KeyDecision::judged(c, &other) == KeyDecision::Accepted {
-                return Ok(());
+            match KeyDecision::judged(c, &other) {
+                KeyDecision::Accepted => return Ok(()),
+                // The auth layer could not judge it in the other form: blocked there.
+                KeyDecision::Undecided => key_got_through(c, &other)?,
+                KeyDecision::Rejected => {}
             }
         }
         key_accepted(c, &ex, "the second key")
@@ -385,17 +388,21 @@ fn second_key_works(c: &mut Check) -> CheckFuture<'_> {
 fn no_key_rejected<'a>(c: &'a mut Check, path: &'static str) -> CheckFuture<'a> {
     Box::pin(async move {
         let ex = c.registry(Req::get(path).query("max_results", "1")).await?;
-        if (200..300).contains(&ex.status) {
-            return Err(Failure::failed(
-                "401 without a key",
-                format!(
-                    "registry data without a key (security finding): {}",
-                    expect::describe(&ex)
-                ),
-            )
-            .symptom(Symptom::DataWithoutKey {
-                route: path.to_owned(),
-            }));
+        match keyless_symptom(&ex, path, c.env.profile().auth.failure_status) {
+            Some(s @ Symptom::DataWithoutKey { .. }) => {
+                return Err(Failure::failed(
+                    "401 without a key",
+                    format!(
+                        "registry data without a key (security finding): {}",
+                        expect::describe(&ex)
+                    ),
+                )
+                .symptom(s));
+            }
+            Some(s) => {
+                return Err(Failure::failed("401 without a key", expect::describe(&ex)).symptom(s));
+            }
+            None => {}
         }
         expect::detail(&ex, 401, "API key required")
     })
@@ -486,8 +493,17 @@ fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
         let env = c.env.clone();
         let standin = env.require_standin("what the auth service received")?;
         let key = env.keys.primary.clone();
-        let before = standin.validate_calls().len();
-        let ex = uncached_request(c, &key).await?;
+        let mut before = standin.validate_calls().len();
+        let mut ex = uncached_request(c, &key).await?;
+        if standin.validate_calls().len() == before {
+            // Refused before any validation in the Bearer form (the key-formats line's
+            // evidence): the call to the auth service is seen through the other header form.
+            before = standin.validate_calls().len();
+            if let Ok(cache) = c.env.require_redis() {
+                let _ = cache.del(&c.env.profile().cache_key(key.expose())).await;
+            }
+            ex = c.registry(proxied_read(Auth::XApiKey(key.clone()))).await?;
+        }
         let calls = standin.validate_calls();
         let new = &calls[before.min(calls.len())..];
         let want_service = &env.profile().auth.service_id;
@@ -841,14 +857,37 @@ fn failures_not_cached(c: &mut Check) -> CheckFuture<'_> {
         // The first request must be a rejection (something to cache); what the second
         // answers is evidence (a cached failure may come back in other words), the cache
         // and the auth service's call log are this line's verdict.
-        let first = c.registry(Req::get("/").auth(bearer(&unknown))).await?;
+        let mut auth = bearer(&unknown);
+        let first = c.registry(Req::get("/").auth(auth.clone())).await?;
         undecided_blocks(c, &first)?;
         expect::status(&first, 401).pre_on("a rejection to cache", Line::BadKeysRejected)?;
-        c.registry(Req::get("/").auth(bearer(&unknown))).await?;
+        if let (Some(s), Some(b)) = (standin, before)
+            && s.validate_count(SentKey::Unknown) == b
+        {
+            // Refused before any validation in the Bearer form (nothing was asked, so
+            // nothing to cache: the key-formats line's evidence): the other header form.
+            auth = Auth::XApiKey(unknown.clone());
+            let again = c.registry(Req::get("/").auth(auth.clone())).await?;
+            undecided_blocks(c, &again)?;
+            if s.validate_count(SentKey::Unknown) == b {
+                return Err(Failure::failed(
+                    "the unknown key validated by the auth service",
+                    "rejected without asking the auth service, in either header form",
+                )
+                .symptom(Symptom::RejectedWithoutValidation)
+                .blocked("a rejection by the auth service to cache"));
+            }
+        }
+        c.registry(Req::get("/").auth(auth)).await?;
         if let Some(cache) = cache {
             let name = env.profile().cache_key(unknown.expose());
             let ttl = entry_ttl(c, &cache, &name, "TTL api_key:validation:<unknown key>").await?;
             let _ = cache.del(&name).await;
+            if ttl != -2 {
+                // The cache works (it holds an entry under the contract's name): what it
+                // holds is this line's finding, not a cache that is off.
+                c.saw(Symptom::CacheEntryPresent);
+            }
             ensure(
                 ttl == -2,
                 "no cache entry for a rejected key",

@@ -129,6 +129,29 @@ impl KeyDecision {
     }
 }
 
+/// What a request without a key, answered `ex` on `route`, says of the route's auth layer:
+/// registry data (a 2xx, or MLflow's own `error_code`), or another answer from behind the
+/// layer (a 5xx of the route, such as the proxy's 502 about MLflow); `None` for a rejection,
+/// a routing 404/405, a throttle or a load balancer's page (no judgement of the layer).
+pub(crate) fn keyless_symptom(
+    ex: &crate::http::Exchange,
+    route: &str,
+    auth_failure_status: u16,
+) -> Option<crate::check::Symptom> {
+    use crate::check::Symptom;
+    let route = route.to_owned();
+    let error_code = ex
+        .json()
+        .is_some_and(|v| v.get("error_code").is_some_and(|c| c.is_string()));
+    if ex.status != 401 && ((200..300).contains(&ex.status) || error_code) {
+        return Some(Symptom::DataWithoutKey { route });
+    }
+    let passed = KeyDecision::of(ex, auth_failure_status) == KeyDecision::Accepted
+        && !matches!(ex.status, 401 | 403 | 404 | 405 | 429)
+        && ex.json().is_some();
+    passed.then_some(Symptom::KeyNotDemanded { route })
+}
+
 /// A precondition: the key got through the auth layer. A rejected key blocks the check on
 /// the key-formats line; an undecided one blocks it at this step (its symptoms name the
 /// cause: the auth service, its throttling, the load balancer).

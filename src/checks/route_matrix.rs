@@ -11,7 +11,7 @@
 //! enforces scopes and reach MLflow otherwise (write scopes). Every cell is evidence: the
 //! cells that answered as expected in one note, each other cell as the exchange itself.
 
-use super::expect;
+use super::{expect, keyless_symptom};
 use crate::catalogue::Spelling;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, Symptom};
 use crate::config::Profile;
@@ -339,6 +339,7 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                     .blocked("MLflow answering behind the route"));
             }
         }
+        let auth_failure_status = c.env.profile().auth.failure_status;
         let listed: Vec<&str> = failing
             .iter()
             .take(SHOWN)
@@ -383,14 +384,17 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
         }
         Err(match col.role {
             Role::NoKey => {
-                let reached: Vec<&(String, Exchange)> = failing
+                // Registry data without a key says it most plainly; any answer from behind
+                // the auth layer says the spelling demands no key.
+                let said: Vec<Symptom> = failing
                     .iter()
-                    .filter(|(_, ex)| (200..300).contains(&ex.status) || has_error_code(ex))
+                    .filter_map(|(_, ex)| keyless_symptom(ex, route_of(ex), auth_failure_status))
                     .collect();
-                match reached.first() {
-                    Some((_, ex)) => f.symptom(Symptom::DataWithoutKey {
-                        route: ex.line.split_whitespace().nth(1).unwrap_or("").to_owned(),
-                    }),
+                let data = said
+                    .iter()
+                    .find(|s| matches!(s, Symptom::DataWithoutKey { .. }));
+                match data.or(said.first()) {
+                    Some(s) => f.symptom(s.clone()),
                     None => f,
                 }
             }
@@ -414,17 +418,11 @@ async fn read_only_preconditions(
     // without writing, registered-models/search lists.
     let write = rpc(catalogue, "createExperiment");
     let keyless = c.registry(request(write, col, &Auth::None)).await?;
-    if keyless.status != 401 && ((200..300).contains(&keyless.status) || has_error_code(&keyless)) {
+    let status = c.env.profile().auth.failure_status;
+    if let Some(s) = keyless_symptom(&keyless, route_of(&keyless), status) {
         return Err(
             Failure::failed("401 to a write without a key", expect::describe(&keyless))
-                .symptom(Symptom::DataWithoutKey {
-                    route: keyless
-                        .line
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or("")
-                        .to_owned(),
-                })
+                .symptom(s)
                 .blocked_on("the spelling demanding a key", Line::KeyRequiredEverywhere),
         );
     }
@@ -479,6 +477,11 @@ fn routing_failure(ex: &Exchange) -> bool {
 }
 
 /// MLflow's error shape: the request reached an MLflow handler.
+/// The path an exchange was sent to (its request line's second word).
+fn route_of(ex: &Exchange) -> &str {
+    ex.line.split_whitespace().nth(1).unwrap_or("")
+}
+
 fn has_error_code(ex: &Exchange) -> bool {
     ex.json()
         .is_some_and(|v| v.get("error_code").is_some_and(|c| c.is_string()))

@@ -28,7 +28,17 @@ pub enum Symptom {
     AlbErrorPage { host: String, status: u16 },
     /// The API said the auth service failed (2025-08: a 401 that is not a key rejection;
     /// 2026: 503 with `Retry-After`). `slow`: it answered after about the API's auth timeout.
-    AuthServiceFailed { status: u16, slow: bool },
+    /// `role` and `via`: the valid key it was asked about, and its header form (a key
+    /// rejected in one form while the auth service failed in another was refused by the API
+    /// itself, not judged by the auth service).
+    AuthServiceFailed {
+        status: u16,
+        slow: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<KeyRole>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        via: String,
+    },
     /// A key the suite holds as valid (`role`) was rejected as unknown/expired when sent
     /// as `via` (`Authorization: Bearer`, `X-API-Key`, ...).
     ValidKeyRejected { role: KeyRole, via: String },
@@ -142,6 +152,9 @@ pub enum Symptom {
     CacheBehaviour { what: String },
     /// The registry returned data without a key.
     DataWithoutKey { route: String },
+    /// A request without a key was answered from behind the auth layer, though with no data
+    /// (the proxy's 502 about MLflow, a 500 of the route): the route does not demand a key.
+    KeyNotDemanded { route: String },
     /// Not a failure: the auth cache's key names hold raw API keys (`pattern`), so anybody
     /// who can list Redis keys can read every cached key. Reported as a security
     /// observation.
@@ -180,7 +193,7 @@ impl Symptom {
             S::AlbErrorPage { host, status } => {
                 format!("the {host} load balancer answered its own HTML {status} page")
             }
-            S::AuthServiceFailed { status, slow } => format!(
+            S::AuthServiceFailed { status, slow, .. } => format!(
                 "the API answered {status} naming the auth service{}",
                 if *slow {
                     ", after about its auth timeout"
@@ -293,6 +306,9 @@ impl Symptom {
             ),
             S::CacheBehaviour { what } => format!("the auth cache: {what}"),
             S::DataWithoutKey { route } => format!("{route} returned registry data without a key"),
+            S::KeyNotDemanded { route } => {
+                format!("{route} answered from behind the auth layer without a key")
+            }
             S::KeysAtRestInPlainText { pattern } => {
                 format!("the auth cache names its entries {pattern}: keys in plain text")
             }
@@ -549,6 +565,8 @@ impl Observer {
         Symptom::AuthServiceFailed {
             status: ex.status,
             slow: self.after_auth_timeout(ex),
+            role: self.valid_role(ex),
+            via: ex.auth.clone(),
         }
     }
 

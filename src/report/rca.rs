@@ -190,6 +190,7 @@ impl Facts {
             if let Symptom::ValidKeyRejected { role, via } = s
                 && !self.key_accepted(*role, &|_| true)
                 && !self.told_bad_after_timeout(*role)
+                && !self.failed_only_in_other_form(*role, via)
             {
                 roles.insert(*role);
                 vias.insert(via.as_str());
@@ -206,13 +207,15 @@ impl Facts {
 
     /// The key of `role` was accepted in a header form `via` matches, on a spelling that
     /// demands a key (an acceptance on a spelling that answered without any key,
-    /// `data_without_key`, is no acceptance of the key).
+    /// `data_without_key` or `key_not_demanded`, is no acceptance of the key).
     fn key_accepted(&self, role: KeyRole, via: &dyn Fn(&str) -> bool) -> bool {
         let unguarded: Vec<Spelling> = self
             .all
             .iter()
             .filter_map(|s| match s {
-                Symptom::DataWithoutKey { route } => Spelling::of(route),
+                Symptom::DataWithoutKey { route } | Symptom::KeyNotDemanded { route } => {
+                    Spelling::of(route)
+                }
                 _ => None,
             })
             .collect();
@@ -222,14 +225,29 @@ impl Facts {
         })
     }
 
-    /// The same valid key was rejected in one header form and accepted in another (and
-    /// never accepted in the form it was rejected in).
+    /// The same valid key was rejected in one header form and accepted in another, or met
+    /// only the auth service's failure in another (the API refused the first form without
+    /// the auth service's judgement); and it was never accepted in the form it was
+    /// rejected in.
     fn header_form_mishandled(&self) -> bool {
         self.all.iter().any(|s| {
             let Symptom::ValidKeyRejected { role, via } = s else {
                 return false;
             };
-            self.key_accepted(*role, &|v| v != via) && !self.key_accepted(*role, &|v| v == via)
+            (self.key_accepted(*role, &|v| v != via) || self.failed_only_in_other_form(*role, via))
+                && !self.key_accepted(*role, &|v| v == via)
+        })
+    }
+
+    /// In some header form other than `via`, the key of `role` met the auth service's
+    /// failure and was never rejected: the auth service was not there to judge it, so its
+    /// rejection as `via` was the API's own.
+    fn failed_only_in_other_form(&self, role: KeyRole, via: &str) -> bool {
+        self.any(|s| {
+            matches!(s, Symptom::AuthServiceFailed { role: Some(r), via: w, .. }
+                if *r == role && w != via && !w.is_empty()
+                    && !self.any(|x| matches!(x, Symptom::ValidKeyRejected { role: r2, via: v2 }
+                        if *r2 == role && v2 == w)))
         })
     }
 }
@@ -700,8 +718,13 @@ pub const CAUSES: &[RootCause] = &[
     ),
     line(
         Line::KeyRequiredEverywhere,
-        |s, _| matches!(s, Symptom::DataWithoutKey { .. }),
-        sym!(Symptom::DataWithoutKey { .. }),
+        |s, _| {
+            matches!(
+                s,
+                Symptom::DataWithoutKey { .. } | Symptom::KeyNotDemanded { .. }
+            )
+        },
+        sym!(Symptom::DataWithoutKey { .. } | Symptom::KeyNotDemanded { .. }),
     ),
     line(
         Line::ErrorsPassThrough,
