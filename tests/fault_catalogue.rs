@@ -519,6 +519,7 @@ async fn each_breakage_is_named_as_its_contract_line(
         Breakage::ApiSpellingDiffers,
         Breakage::SearchIgnoresFilter,
         Breakage::ScopesIgnored,
+        Breakage::ScopesIgnoredOnRuns,
         Breakage::EcsScaledToZero,
         Breakage::SlowVersionCreate,
         Breakage::ApiBlocksWhileServing,
@@ -959,6 +960,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::bearer_rejected_and_key_not_sent_as_bearer("hokusai-2026", &["bearer-rejected", "key-not-sent-as-bearer"], Dialect::Contract)]
 #[case::auth_down_and_bearer_rejected("hokusai-2026", &["auth-down", "bearer-rejected"], Dialect::Contract)]
 #[case::route_to_mlflow_and_failures_cached("hokusai-2026", &["mlflow-route-to-mlflow", "cache-failed-validations"], Dialect::Contract)]
+#[case::write_forbidden_and_artifact_delete_refused("hokusai-2026", &["write-forbidden", "artifact-delete-refused"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

@@ -121,6 +121,10 @@ async fn caught_by_breakage(
 #[case::matrix_bare_api_unrouted("route_matrix[bare-api:valid-key]", Breakage::UnroutedBareApi)]
 #[case::matrix_scopes_ignored("route_matrix[proxy-api:read-only]", Breakage::ScopesIgnored)]
 #[case::matrix_scopes_ignored_bare("route_matrix[bare-api:read-only]", Breakage::ScopesIgnored)]
+#[case::matrix_scopes_ignored_on_runs(
+    "route_matrix[proxy-ajax:read-only]",
+    Breakage::ScopesIgnoredOnRuns
+)]
 #[tokio::test]
 async fn caught_by_breakage_2026(#[case] id: &str, #[case] breakage: Breakage) {
     let r = common::run_with_breakage("hokusai-2026", Area::MlflowProxy, id, breakage).await;

@@ -103,6 +103,9 @@ super::vocabulary! {
         SearchIgnoresFilter,
         /// Write scopes are not enforced: a read-only key can write (profiles that enforce them).
         ScopesIgnored,
+        /// Write scopes are enforced on every endpoint family but `runs`: a read-only key can
+        /// create, log to and delete runs (one family's writes left out of the scope check).
+        ScopesIgnoredOnRuns,
         /// The MLflow ECS service is scaled to zero (desired = running = 0).
         EcsScaledToZero,
         /// `model-versions/create` answers only after the workflow budget (every other call fast).
@@ -234,7 +237,7 @@ impl Breakage {
             B::VersionTagsRejected => L::RegistrationWorkflow,
             B::ApiSpellingDiffers => L::AjaxRewrite,
             B::SearchIgnoresFilter => L::ProxyTracking,
-            B::ScopesIgnored => L::WriteScopes,
+            B::ScopesIgnored | B::ScopesIgnoredOnRuns => L::WriteScopes,
             B::EcsScaledToZero => L::EcsServices,
             B::SlowVersionCreate => L::WorkflowBudget,
             B::ApiBlocksWhileServing | B::WafBlocksRegistry => return None,
@@ -283,7 +286,7 @@ impl Breakage {
     /// Where it breaks the contract.
     pub fn applies(self) -> Applies {
         match self {
-            Breakage::ScopesIgnored => Applies::WhereScopesEnforced,
+            Breakage::ScopesIgnored | Breakage::ScopesIgnoredOnRuns => Applies::WhereScopesEnforced,
             b => match b.unrouted() {
                 Some(s) => Applies::WhereRouted(s),
                 None => Applies::Always,

@@ -252,6 +252,7 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
         };
         let mut held = Vec::new();
         let mut failing: Vec<(String, Exchange)> = Vec::new();
+        let mut forbidden: Option<(String, Exchange)> = None;
         for (e, answer) in answers {
             let cell = format!("{} {}", e.method, path_on(e, col));
             let ex = match answer {
@@ -272,6 +273,15 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
             if w.holds(&ex) {
                 counts.0 += 1;
                 held.push(format!("{cell} → {}", ex.status));
+                continue;
+            }
+            // The valid key refused a write for its scopes: that cell cannot show whether the
+            // write reaches MLflow (the key's line, the write-forbidden fault's evidence).
+            if col.role == Role::ValidKey && e.writes && ex.status == 403 {
+                if forbidden.is_none() {
+                    sink.answered("registry", &ex);
+                }
+                forbidden.get_or_insert((cell, ex));
                 continue;
             }
             if matches!(w, Want::Mlflow(..))
@@ -328,7 +338,15 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
             Ok(held.join("\n")),
         );
         let Some((_, first)) = failing.first() else {
-            return Ok(());
+            return match forbidden {
+                Some((cell, ex)) => Err(Failure::failed(
+                    format!("MLflow's answer to {cell}"),
+                    expect::describe(&ex),
+                )
+                .symptom(Symptom::WriteForbidden)
+                .blocked("the valid key's write scope")),
+                None => Ok(()),
+            };
         };
         // A cell the auth layer could not decide, or whose MLflow did not answer, blocks the
         // column: its own symptoms name the cause.

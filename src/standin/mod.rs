@@ -162,8 +162,9 @@ impl StandIn {
             .await
             .expect("redis connect task")
             .map_err(|e| StandInError::NoRedis {
-                url: opts.redis_url.clone(),
-                cause: e.to_string(),
+                // Never the URL's user information (a Redis password) in a message.
+                url: crate::cache::display_url(&opts.redis_url),
+                cause: crate::secret::redact(&e.to_string()),
             })?;
         let ns = opts.namespace.clone().unwrap_or_else(|| {
             let id: String = std::iter::repeat_with(fastrand::alphanumeric)

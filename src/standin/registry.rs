@@ -611,6 +611,11 @@ impl RegistryResponder {
         }
     }
 
+    /// The endpoint family of an MLflow path (`api/2.0/mlflow/runs/create`: `runs`).
+    fn family(mlflow_path: &str) -> Option<&str> {
+        mlflow_path.split('/').skip_while(|p| *p != "mlflow").nth(1)
+    }
+
     fn is_write(method: &str, mlflow_path: &str) -> bool {
         if mlflow_path.contains("mlflow-artifacts/") {
             return matches!(method, "PUT" | "DELETE" | "POST" | "PATCH");
@@ -627,8 +632,10 @@ impl RegistryResponder {
     fn proxy(&self, req: &Request, rest: &str, record: &KeyRecord) -> (ResponseTemplate, u16) {
         let state = &self.0;
         let method = req.method.as_str();
+        let scopes_ignored = state.broken(Breakage::ScopesIgnored)
+            || (state.broken(Breakage::ScopesIgnoredOnRuns) && Self::family(rest) == Some("runs"));
         if state.profile.scopes.write_scopes_enforced
-            && !state.broken(Breakage::ScopesIgnored)
+            && !scopes_ignored
             && Self::is_write(method, rest)
         {
             let allowed = record
