@@ -66,6 +66,9 @@ pub enum Symptom {
     /// A proxied call got MLflow's own answer (2xx): counter-evidence that MLflow is
     /// reachable from the API, whatever a health route says.
     UpstreamAnswered,
+    /// `/health/mlflow` said not connected while its circuit breaker was closed: the API's
+    /// own attempt to reach MLflow failed just then (an open breaker no longer tries).
+    MlflowProbeFailed,
     /// An `error_code` that MLflow's clients do not know.
     UnknownErrorCode { code: String },
     /// The proxy could not connect to MLflow (502 JSON on a proxied route).
@@ -218,6 +221,9 @@ impl Symptom {
                 format!("a keyed proxied call got an HTML {status} page instead of JSON")
             }
             S::UpstreamAnswered => "a proxied call got MLflow's answer".into(),
+            S::MlflowProbeFailed => {
+                "the API's probe of MLflow failed with its circuit breaker closed".into()
+            }
             S::UnknownErrorCode { code } => {
                 format!("an error carried `{code}`, a code MLflow's clients do not know")
             }
@@ -662,6 +668,14 @@ fn health_report(path: &str, body: &serde_json::Value, out: &mut Vec<Symptom>) {
         "/health/mlflow" => {
             if let Some(Value::Bool(up)) = body.get("connected") {
                 say("mlflow", *up);
+                // Not connected while the breaker is still closed: the API tried MLflow just
+                // now and failed (an open breaker stops trying, contract section 2).
+                if !*up
+                    && body.get("circuit_breaker_state").and_then(Value::as_str) == Some("CLOSED")
+                    && !out.contains(&Symptom::MlflowProbeFailed)
+                {
+                    out.push(Symptom::MlflowProbeFailed);
+                }
             }
         }
         // The client SDK's probe (`{status: ok|error, tracking_uri, …}`): not `ok` is MLflow

@@ -519,15 +519,18 @@ pub const CAUSES: &[RootCause] = &[
         // open while calls work is that health route's own line. A proxied call that could
         // not reach MLflow (in any check, one that passed included) outweighs a health route
         // calling MLflow healthy; without one, the health routes' majority decides.
+        // The API's own probe failing with its breaker closed is such a call too, unless a
+        // proxied call got MLflow's answer.
         |s, f| {
+            let answered = f.any(|x| matches!(x, Symptom::UpstreamAnswered));
             matches!(s, Symptom::UpstreamUnreachable)
+                || (matches!(s, Symptom::MlflowProbeFailed) && !answered)
                 || (matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
                     && (f.any(|x| matches!(x, Symptom::UpstreamUnreachable))
-                        || (!f.any(|x| matches!(x, Symptom::UpstreamAnswered))
-                            && f.mlflow_reported.0 > f.mlflow_reported.1)))
+                        || (!answered && f.mlflow_reported.0 > f.mlflow_reported.1)))
         },
         |s| {
-            matches!(s, Symptom::UpstreamUnreachable)
+            matches!(s, Symptom::UpstreamUnreachable | Symptom::MlflowProbeFailed)
                 || matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
         },
     ),
