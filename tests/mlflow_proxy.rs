@@ -106,6 +106,10 @@ async fn bare_api_spelling_reaches_mlflow_in_2026() {
 #[case::matrix_bare_api_unprotected("route_matrix[bare-api:no-key]", Breakage::BareApiUnprotected)]
 #[case::matrix_unrouted_ajax("route_matrix[proxy-ajax:valid-key]", Breakage::UnroutedProxyAjax)]
 #[case::matrix_unrouted_api("route_matrix[proxy-api:valid-key]", Breakage::UnroutedProxyApi)]
+#[case::matrix_metrics_not_proxied(
+    "route_matrix[proxy-ajax:valid-key]",
+    Breakage::MetricsNotProxied
+)]
 #[tokio::test]
 async fn caught_by_breakage(
     #[case] id: &str,

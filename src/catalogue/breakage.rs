@@ -116,6 +116,9 @@ super::vocabulary! {
         /// The proxy refuses `DELETE` on the artifact service (405): artifacts cannot be
         /// removed through it.
         ArtifactDeleteRefused,
+        /// The proxy has no route for MLflow's `metrics/…` endpoints (its own 404 on every
+        /// spelling): one endpoint family left out of the proxy.
+        MetricsNotProxied,
         /// The API has no route for `/api/mlflow/api/2.0/…`: its own 404 `{"detail"}` with a
         /// valid key (the key is still demanded).
         UnroutedProxyApi,
@@ -238,6 +241,7 @@ impl Breakage {
             B::ApiSpellingDiffers => L::AjaxRewrite,
             B::SearchIgnoresFilter => L::ProxyTracking,
             B::ScopesIgnored | B::ScopesIgnoredOnRuns => L::WriteScopes,
+            B::MetricsNotProxied => L::ProxyTracking,
             B::EcsScaledToZero => L::EcsServices,
             B::SlowVersionCreate => L::WorkflowBudget,
             B::ApiBlocksWhileServing | B::WafBlocksRegistry => return None,

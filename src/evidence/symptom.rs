@@ -65,7 +65,11 @@ pub enum Symptom {
     HtmlFromUpstream { status: u16 },
     /// A proxied call got MLflow's own answer (2xx): counter-evidence that MLflow is
     /// reachable from the API, whatever a health route says.
-    UpstreamAnswered,
+    UpstreamAnswered {
+        /// The path spelling it went through (a spelling that reached MLflow is routed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spelling: Option<Spelling>,
+    },
     /// `/health/mlflow` said not connected while its circuit breaker was closed: the API's
     /// own attempt to reach MLflow failed just then (an open breaker no longer tries).
     MlflowProbeFailed,
@@ -220,7 +224,7 @@ impl Symptom {
             S::HtmlFromUpstream { status } => {
                 format!("a keyed proxied call got an HTML {status} page instead of JSON")
             }
-            S::UpstreamAnswered => "a proxied call got MLflow's answer".into(),
+            S::UpstreamAnswered { .. } => "a proxied call got MLflow's answer".into(),
             S::MlflowProbeFailed => {
                 "the API's probe of MLflow failed with its circuit breaker closed".into()
             }
@@ -476,11 +480,13 @@ impl Observer {
                 route: route_family(path),
             });
         }
-        if is_proxied(path)
-            && (200..300).contains(&status)
-            && !out.contains(&Symptom::UpstreamAnswered)
-        {
-            out.push(Symptom::UpstreamAnswered);
+        if is_proxied(path) && (200..300).contains(&status) {
+            let answered = Symptom::UpstreamAnswered {
+                spelling: Spelling::of(path),
+            };
+            if !out.contains(&answered) {
+                out.push(answered);
+            }
         }
         let role = self.valid_role(ex);
         // Accepted: answered from behind the auth layer (whatever the route then said), not

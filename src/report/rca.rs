@@ -123,7 +123,9 @@ pub struct Facts {
     all: Vec<Symptom>,
     /// Hosts that gave at least one answer in the run.
     answered_hosts: BTreeSet<String>,
-    /// Route families of the registry that answered (not while a check injected a fault).
+    /// Route families of the registry that answered (not while a check injected a fault)
+    /// with an answer whose time is not explained otherwise (the witnesses of "every call
+    /// slow").
     routes_answered: usize,
     /// Checks that saw a fast auth-service failure (one answer that reads like one, among
     /// working validations, is not an auth service down).
@@ -136,6 +138,11 @@ pub struct Facts {
 impl Facts {
     fn any(&self, f: impl Fn(&Symptom) -> bool) -> bool {
         self.all.iter().any(f)
+    }
+
+    /// A proxied call through `spelling` got MLflow's answer: the spelling is routed.
+    fn reached(&self, spelling: Spelling) -> bool {
+        self.any(|s| matches!(s, Symptom::UpstreamAnswered { spelling: Some(x) } if *x == spelling))
     }
 
     /// Distinct routes that answered slowly.
@@ -522,7 +529,7 @@ pub const CAUSES: &[RootCause] = &[
         // The API's own probe failing with its breaker closed is such a call too, unless a
         // proxied call got MLflow's answer.
         |s, f| {
-            let answered = f.any(|x| matches!(x, Symptom::UpstreamAnswered));
+            let answered = f.any(|x| matches!(x, Symptom::UpstreamAnswered { .. }));
             matches!(s, Symptom::UpstreamUnreachable)
                 || (matches!(s, Symptom::MlflowProbeFailed) && !answered)
                 || (matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
@@ -669,29 +676,36 @@ pub const CAUSES: &[RootCause] = &[
         sym!(Symptom::LatencyOverBudget { .. }),
     ),
     // Contract lines with a symptom of their own: one cause however many checks show it.
+    // The API's own 404 on a spelling that got MLflow's answer on other calls: that
+    // endpoint's family is not proxied; the spelling is routed.
+    line(
+        Line::ProxyTracking,
+        |s, f| matches!(s, Symptom::SpellingUnrouted { spelling } if f.reached(*spelling)),
+        sym!(Symptom::SpellingUnrouted { .. }),
+    ),
     spelling(
         Spelling::ProxyApi,
-        |s, _| unrouted(s, Spelling::ProxyApi),
+        |s, f| unrouted(s, Spelling::ProxyApi) && !f.reached(Spelling::ProxyApi),
         |s| unrouted(s, Spelling::ProxyApi),
     ),
     spelling(
         Spelling::ProxyAjax,
-        |s, _| unrouted(s, Spelling::ProxyAjax),
+        |s, f| unrouted(s, Spelling::ProxyAjax) && !f.reached(Spelling::ProxyAjax),
         |s| unrouted(s, Spelling::ProxyAjax),
     ),
     spelling(
         Spelling::MlflowAjax,
-        |s, _| unrouted(s, Spelling::MlflowAjax),
+        |s, f| unrouted(s, Spelling::MlflowAjax) && !f.reached(Spelling::MlflowAjax),
         |s| unrouted(s, Spelling::MlflowAjax),
     ),
     spelling(
         Spelling::BareApi,
-        |s, _| unrouted(s, Spelling::BareApi),
+        |s, f| unrouted(s, Spelling::BareApi) && !f.reached(Spelling::BareApi),
         |s| unrouted(s, Spelling::BareApi),
     ),
     spelling(
         Spelling::BareAjax,
-        |s, _| unrouted(s, Spelling::BareAjax),
+        |s, f| unrouted(s, Spelling::BareAjax) && !f.reached(Spelling::BareAjax),
         |s| unrouted(s, Spelling::BareAjax),
     ),
     line(
@@ -1133,6 +1147,18 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
             .iter()
             .flat_map(|r| &r.evidence)
             .filter(|e| !e.injected && e.host == "registry" && e.status.is_some())
+            // Only answers that could have been called slow: not the proxy's 502/504, an
+            // auth-service failure or an artifact transfer (their time is explained).
+            .filter(|e| {
+                !matches!(e.status, Some(502 | 504))
+                    && !e.request.contains("/mlflow-artifacts/")
+                    && !e.symptoms.iter().any(|s| {
+                        matches!(
+                            s,
+                            Symptom::AuthServiceFailed { .. } | Symptom::UpstreamTimeout
+                        )
+                    })
+            })
             .map(|e| {
                 let path = e.request.split_whitespace().nth(1).unwrap_or("");
                 crate::check::symptom::route_family(path)

@@ -632,6 +632,9 @@ impl RegistryResponder {
     fn proxy(&self, req: &Request, rest: &str, record: &KeyRecord) -> (ResponseTemplate, u16) {
         let state = &self.0;
         let method = req.method.as_str();
+        if state.broken(Breakage::MetricsNotProxied) && Self::family(rest) == Some("metrics") {
+            return (said(state, 404, "Not Found", "no route here"), 404);
+        }
         let scopes_ignored = state.broken(Breakage::ScopesIgnored)
             || (state.broken(Breakage::ScopesIgnoredOnRuns) && Self::family(rest) == Some("runs"));
         if state.profile.scopes.write_scopes_enforced
