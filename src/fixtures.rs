@@ -265,9 +265,14 @@ impl Env {
             std::time::Duration::from_millis(p.auth.validate_timeout_ms),
             |s| s.timing().auth_timeout,
         );
+        let upstream_timeout = self.standin().map_or(
+            std::time::Duration::from_millis(p.proxy.upstream_timeout_ms),
+            |s| s.timing().upstream_timeout,
+        );
         Arc::new(crate::evidence::Observer {
             auth_failure_status: p.auth.failure_status,
             auth_timeout,
+            upstream_timeout,
             slow_answer: std::time::Duration::from_millis(p.health.latency_budget_ms),
             valid_keys: self
                 .keys

@@ -231,6 +231,7 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                 Ok(ex) => {
                     // (A 403 is the read-only key's expected answer to a write.)
                     matches!(ex.status, 502..=504)
+                        || c.sink().observer().mlflow_not_answering(ex)
                         || (col.role != Role::NoKey
                             && (ex.status == 401
                                 || super::KeyDecision::judged(c, ex)
@@ -287,6 +288,7 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
             if matches!(w, Want::Mlflow(..))
                 && !routing_failure(&ex)
                 && !matches!(ex.status, 502..=504)
+                && !sink.observer().mlflow_not_answering(&ex)
             {
                 counts.0 += 1;
                 otherwise.push(format!(
@@ -352,7 +354,8 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
         // column: its own symptoms name the cause.
         if col.role != Role::NoKey {
             super::key_got_through(c, first)?;
-            if matches!(first.status, 502 | 504) {
+            if matches!(first.status, 502 | 504) || c.sink().observer().mlflow_not_answering(first)
+            {
                 return Err(Failure::failed("MLflow's answer", expect::describe(first))
                     .blocked("MLflow answering behind the route"));
             }

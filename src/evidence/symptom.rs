@@ -73,6 +73,10 @@ pub enum Symptom {
     /// `/health/mlflow` said not connected while its circuit breaker was closed: the API's
     /// own attempt to reach MLflow failed just then (an open breaker no longer tries).
     MlflowProbeFailed,
+    /// A proxied call answered with a server error (`status`) only after the proxy's
+    /// upstream timeout: MLflow did not answer in time, and the proxy said so as a 500, not
+    /// the contract's 504.
+    UpstreamTimeoutAsServerError { status: u16 },
     /// An `error_code` that MLflow's clients do not know.
     UnknownErrorCode { code: String },
     /// The proxy could not connect to MLflow (502 JSON on a proxied route).
@@ -225,6 +229,9 @@ impl Symptom {
                 format!("a keyed proxied call got an HTML {status} page instead of JSON")
             }
             S::UpstreamAnswered { .. } => "a proxied call got MLflow's answer".into(),
+            S::UpstreamTimeoutAsServerError { status } => format!(
+                "a proxied call answered {status} only after the proxy's upstream timeout"
+            ),
             S::MlflowProbeFailed => {
                 "the API's probe of MLflow failed with its circuit breaker closed".into()
             }
@@ -358,6 +365,9 @@ pub struct Observer {
     pub auth_timeout: Duration,
     /// An answer slower than this is a `slow_answer` (the profile's health budget).
     pub slow_answer: Duration,
+    /// The proxy's timeout for MLflow (contract: a 504 after it; shorter on a fast
+    /// stand-in): a proxied 500 that came only after it is that timeout told as a 500.
+    pub upstream_timeout: Duration,
     /// Keys that must be accepted (primary, second, low-limit); compared, never printed.
     pub(crate) valid_keys: Vec<(KeyRole, secrecy::SecretString)>,
     /// The spellings the profile routes to MLflow.
@@ -467,12 +477,20 @@ impl Observer {
         if let Some(body) = &json {
             health_report(path, body, &mut out);
         }
+        let timeout_as_500 = status == 500
+            && is_proxied(path)
+            && !self.upstream_timeout.is_zero()
+            && ex.latency >= self.upstream_timeout;
+        if timeout_as_500 {
+            out.push(Symptom::UpstreamTimeoutAsServerError { status });
+        }
         let explained = out.iter().any(|s| {
             matches!(
                 s,
                 Symptom::AuthServiceFailed { .. } | Symptom::UpstreamTimeout
             )
-        }) || matches!(status, 502 | 504);
+        }) || matches!(status, 502 | 504)
+            || timeout_as_500;
         // An artifact transfer takes what its size takes: never a slow answer.
         let transfer = path.contains("/mlflow-artifacts/");
         if !self.slow_answer.is_zero() && ex.latency > self.slow_answer && !explained && !transfer {
@@ -571,6 +589,17 @@ impl Observer {
             _ => {}
         }
         out
+    }
+
+    /// MLflow did not answer a proxied call: the proxy's 502 or 504, or a 500 that came only
+    /// after the proxy's upstream timeout (the timeout told as a server error).
+    pub fn mlflow_not_answering(&self, ex: &Exchange) -> bool {
+        let path = path_of(&ex.line);
+        is_proxied(path)
+            && (matches!(ex.status, 502 | 504)
+                || (ex.status == 500
+                    && !self.upstream_timeout.is_zero()
+                    && ex.latency >= self.upstream_timeout))
     }
 
     fn auth_failed(&self, ex: &Exchange) -> Symptom {

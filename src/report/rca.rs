@@ -547,8 +547,19 @@ pub const CAUSES: &[RootCause] = &[
         "Scale MLflow, check RDS",
         "MLflow ECS service, RDS instance",
         Component::Mlflow,
-        |s, _| matches!(s, Symptom::UpstreamTimeout),
-        sym!(Symptom::UpstreamTimeout),
+        // Also a proxied 500 that came only after the proxy's timeout, unless every call is
+        // slow (then a slow 500 is no timeout of MLflow's).
+        |s, f| {
+            matches!(s, Symptom::UpstreamTimeout)
+                || (matches!(s, Symptom::UpstreamTimeoutAsServerError { .. }) && !f.mostly_slow())
+        },
+        sym!(Symptom::UpstreamTimeout | Symptom::UpstreamTimeoutAsServerError { .. }),
+    ),
+    // MLflow's timeout told as a 500: the contract's 504 line.
+    line(
+        Line::UpstreamErrors,
+        |s, f| matches!(s, Symptom::UpstreamTimeoutAsServerError { .. }) && !f.mostly_slow(),
+        sym!(Symptom::UpstreamTimeoutAsServerError { .. }),
     ),
     fault(
         Fault::ArtifactsDisabled,
