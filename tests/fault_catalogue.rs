@@ -965,6 +965,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::service_id_and_health_ignores_mlflow("hokusai-2025-08", &["service-id-mismatch", "health-ignores-mlflow"], Dialect::Contract)]
 #[case::slow_registry_and_health_ignores_mlflow("hokusai-2026", &["slow-registry", "health-ignores-mlflow"], Dialect::Contract)]
 #[case::mlflow_slow_and_timeout_as_500("hokusai-2025-08", &["mlflow-slow", "upstream-timeout-as-500"], Dialect::Contract)]
+#[case::route_to_mlflow_and_bearer_rejected("hokusai-2026", &["mlflow-route-to-mlflow", "bearer-rejected"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {
