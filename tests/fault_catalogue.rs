@@ -750,7 +750,8 @@ fn split(switches: &[Switch]) -> (Vec<Fault>, Vec<Breakage>) {
 }
 
 /// The property, for one set of switches: every line broken is named (or masked: every check
-/// that shows it alone is bad here and listed under another named cause), no line that holds
+/// that shows it alone is bad here and listed under another named cause, or was only blocked
+/// by it alone and passes here, its own line verified another way), no line that holds
 /// is named, no check fails whose own line holds (a check failed here fails under one of the
 /// switches alone; it may be blocked), the first fix is one of the causes switched on, and
 /// nothing is unclassified.
@@ -810,14 +811,26 @@ async fn judge_inner(profile: &str, switches: &[Switch], dialect: Dialect) -> Re
             .iter()
             .filter(|c| !named.contains(*c) && shown_alone.contains(c))
         {
-            // Masked? Every check that shows it alone is bad here, under a named cause.
+            // Masked? Every check that shows it alone is bad here, under a named cause. A
+            // check blocked by it alone that passes here saw it only as a precondition, and
+            // here verified its own line another way: no witness of it either way.
             let shown_by: Vec<&String> = single_causes
                 .iter()
                 .filter(|f| &f.id == c)
                 .flat_map(|f| f.checks.iter().chain(&f.left_by))
                 .collect();
+            let blocked_alone = |k: &String| {
+                single
+                    .iter()
+                    .any(|x| &x.key() == k && matches!(x.outcome, Outcome::Blocked { .. }))
+            };
+            let passes_here = |k: &String| {
+                rs.iter()
+                    .any(|r| &r.key() == k && r.outcome == Outcome::Passed)
+            };
             let unmasked: Vec<&&String> = shown_by
                 .iter()
+                .filter(|k| !(blocked_alone(k) && passes_here(k)))
                 .filter(|k| {
                     !rs.iter().any(|r| &r.key() == **k && r.outcome.is_bad())
                         || !explained.contains(**k)
@@ -966,6 +979,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::slow_registry_and_health_ignores_mlflow("hokusai-2026", &["slow-registry", "health-ignores-mlflow"], Dialect::Contract)]
 #[case::mlflow_slow_and_timeout_as_500("hokusai-2025-08", &["mlflow-slow", "upstream-timeout-as-500"], Dialect::Contract)]
 #[case::route_to_mlflow_and_bearer_rejected("hokusai-2026", &["mlflow-route-to-mlflow", "bearer-rejected"], Dialect::Contract)]
+#[case::throttled_and_cache_key_renamed("hokusai-2025-08", &["auth-rate-limited", "cache-key-renamed"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {
