@@ -6,6 +6,7 @@
 //! changes in the proxy is data, one row each (`breakages.rs`).
 
 mod authn;
+mod breakages;
 mod health;
 mod limiter;
 mod proxy;

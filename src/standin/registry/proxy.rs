@@ -5,18 +5,15 @@ use super::super::keys::KeyRecord;
 use super::super::mlflow::{MlflowReply, RequestContext};
 use super::super::state::{ForwardedRequest, lock};
 use super::authn::presented_key;
+use super::breakages::{self, Call, Does, Forward, Row};
 use super::{RegistryResponder, delayed, detail, said};
 use crate::catalogue::{Breakage, Fault};
-use serde_json::{Value, json};
+use serde_json::json;
+use std::borrow::Cow;
 use wiremock::{Request, ResponseTemplate};
 
 impl RegistryResponder {
-    /// The endpoint family of an MLflow path (`api/2.0/mlflow/runs/create`: `runs`).
-    pub(super) fn family(mlflow_path: &str) -> Option<&str> {
-        mlflow_path.split('/').skip_while(|p| *p != "mlflow").nth(1)
-    }
-
-    pub(super) fn is_write(method: &str, mlflow_path: &str) -> bool {
+    fn is_write(method: &str, mlflow_path: &str) -> bool {
         if mlflow_path.contains("mlflow-artifacts/") {
             return matches!(method, "PUT" | "DELETE" | "POST" | "PATCH");
         }
@@ -28,7 +25,8 @@ impl RegistryResponder {
             )
     }
 
-    /// The MLflow proxy. `rest` is the MLflow path (`api/2.0/mlflow/...`).
+    /// The MLflow proxy. `rest` is the MLflow path (`api/2.0/mlflow/...`). What breakages
+    /// change here is asked of their table (`breakages.rs`) at each step.
     pub(super) fn proxy(
         &self,
         req: &Request,
@@ -37,11 +35,23 @@ impl RegistryResponder {
     ) -> (ResponseTemplate, u16) {
         let state = &self.0;
         let method = req.method.as_str();
-        if state.broken(Breakage::MetricsNotProxied) && Self::family(rest) == Some("metrics") {
+        let upstream_path = match rest.strip_prefix("api/2.0/") {
+            // The ajax-api conversion: only a leading `api/2.0/` is rewritten.
+            Some(tail) if !state.has(Fault::NoAjaxRewrite) => format!("/ajax-api/2.0/{tail}"),
+            _ => format!("/{rest}"),
+        };
+        let call = Call {
+            method,
+            rest,
+            upstream: &upstream_path,
+            content_type: content_type(req),
+        };
+        let rows: Vec<&Row> = breakages::on(state, &call, &req.body).collect();
+        if rows.iter().any(|r| matches!(r.does, Does::NoRoute)) {
             return (said(state, 404, "Not Found", "no route here"), 404);
         }
         let scopes_ignored = state.broken(Breakage::ScopesIgnored)
-            || (state.broken(Breakage::ScopesIgnoredOnRuns) && Self::family(rest) == Some("runs"));
+            || (state.broken(Breakage::ScopesIgnoredOnRuns) && call.family() == Some("runs"));
         if state.profile.scopes.write_scopes_enforced
             && !scopes_ignored
             && Self::is_write(method, rest)
@@ -76,11 +86,6 @@ impl RegistryResponder {
             };
             return (detail(502, msg), 502);
         }
-        let upstream_path = match rest.strip_prefix("api/2.0/") {
-            // The ajax-api conversion: only a leading `api/2.0/` is rewritten.
-            Some(tail) if !state.has(Fault::NoAjaxRewrite) => format!("/ajax-api/2.0/{tail}"),
-            _ => format!("/{rest}"),
-        };
         // Header handling: drop Host and (per profile) the key; add the identity headers.
         let forward_key =
             state.profile.proxy.forwards_auth_headers || state.has(Fault::AuthHeaderLeak);
@@ -104,62 +109,49 @@ impl RegistryResponder {
             names.push("x-hokusai-user-id".into());
             names.push("x-hokusai-api-key-id".into());
         }
-        let body: &[u8] = if method == "DELETE" && state.broken(Breakage::ProxyDropsDeleteBody) {
-            &[]
-        } else if state.broken(Breakage::LargeBodiesTruncated) && req.body.len() > TRUNCATE_AT {
-            &req.body[..TRUNCATE_AT]
-        } else {
-            &req.body
-        };
-        if let Some(t) = self.refused_by_breakage(method, &upstream_path, content_type(req), body) {
-            return t;
-        }
-        let mut query: Vec<(String, String)> = req
+        let query: Vec<(String, String)> = req
             .url
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let mut raw_query = req.url.query().map(str::to_owned);
-        if state.broken(Breakage::ProxyCollapsesRepeatedQuery) {
-            let mut last: Vec<(String, String)> = Vec::new();
-            for (k, v) in query {
-                last.retain(|(lk, _)| *lk != k);
-                last.push((k, v));
+        let mut forward = Forward {
+            query: query.clone(),
+            body: Cow::Borrowed(&req.body),
+        };
+        for r in &rows {
+            if let Does::EditsRequest(edit) = r.does {
+                edit(&mut forward);
             }
-            raw_query = Some(
-                url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&last)
-                    .finish(),
-            );
-            query = last;
         }
-        let unfiltered: Vec<u8>;
-        let mut body = body;
-        if state.broken(Breakage::SearchIgnoresFilter)
-            && upstream_path.ends_with("experiments/search")
-        {
-            query.retain(|(k, _)| k != "filter");
-            raw_query = Some(
+        // The raw query string as sent, unless a breakage edited the query.
+        let raw_query = if forward.query == query {
+            req.url.query().map(str::to_owned)
+        } else {
+            Some(
                 url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&query)
+                    .extend_pairs(&forward.query)
                     .finish(),
-            );
-            if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("filter");
+            )
+        };
+        let (query, body) = (forward.query, forward.body);
+        // Breakages that answer instead of MLflow, judged on the request as it would go on.
+        for r in breakages::on(state, &call, &body) {
+            match r.does {
+                Does::Answers(405) => return (detail(405, "Method Not Allowed"), 405),
+                Does::Answers(status) => {
+                    return (
+                        said(state, status, "Internal Server Error", "unexpected failure"),
+                        status,
+                    );
                 }
-                unfiltered = serde_json::to_vec(&v).unwrap_or_default();
-                body = &unfiltered;
+                Does::PretendsDone => {
+                    return (
+                        ResponseTemplate::new(200).set_body_raw("{}", "application/json"),
+                        200,
+                    );
+                }
+                _ => {}
             }
-        }
-        if method == "DELETE"
-            && upstream_path.ends_with("registered-models/delete")
-            && state.broken(Breakage::DeleteIgnored)
-        {
-            return (
-                ResponseTemplate::new(200).set_body_raw("{}", "application/json"),
-                200,
-            );
         }
         lock(&state.forwarded).push(ForwardedRequest {
             method: method.to_owned(),
@@ -200,18 +192,28 @@ impl RegistryResponder {
             }
             return (delayed(t, state.timing.upstream_timeout), status);
         }
-        let content_type = content_type(req);
         let ctx = RequestContext {
             artifacts_disabled: state.has(Fault::ArtifactsDisabled),
             via_public_host: true,
         };
-        let reply = {
+        let mut reply = {
             let mut store = lock(&state.mlflow);
             store.duplicate_versions = state.broken(Breakage::DuplicateVersions);
-            store.handle(method, &upstream_path, &query, content_type, body, ctx)
+            store.handle(
+                method,
+                &upstream_path,
+                &query,
+                call.content_type,
+                &body,
+                ctx,
+            )
         };
         state.mlflow_ok();
-        let reply = self.bend_reply(reply, rest, &upstream_path);
+        for r in breakages::on(state, &call, &body) {
+            if let Does::EditsReply(edit) = r.does {
+                edit(state, &mut reply);
+            }
+        }
         let status = reply.status;
         let t = self.map_upstream(reply, &upstream_path);
         if state.broken(Breakage::SlowVersionCreate)
@@ -221,111 +223,6 @@ impl RegistryResponder {
             return (delayed(t, late), status);
         }
         (t, status)
-    }
-
-    /// Breakages that answer instead of MLflow.
-    pub(super) fn refused_by_breakage(
-        &self,
-        method: &str,
-        upstream_path: &str,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> Option<(ResponseTemplate, u16)> {
-        let state = &self.0;
-        let server_error = || {
-            Some((
-                said(state, 500, "Internal Server Error", "unexpected failure"),
-                500,
-            ))
-        };
-        if state.broken(Breakage::ArtifactDeleteRefused)
-            && method == "DELETE"
-            && upstream_path.contains("mlflow-artifacts/artifacts")
-        {
-            return Some((detail(405, "Method Not Allowed"), 405));
-        }
-        if state.broken(Breakage::VersionTagsRejected)
-            && upstream_path.ends_with("model-versions/set-tag")
-        {
-            return server_error();
-        }
-        let json_call = !upstream_path.contains("mlflow-artifacts")
-            && matches!(method, "POST" | "PATCH" | "DELETE")
-            && content_type.is_some_and(|c| c.contains("json"));
-        if state.broken(Breakage::MalformedBodyIs500)
-            && json_call
-            && serde_json::from_slice::<serde_json::Map<String, Value>>(body).is_err()
-        {
-            return server_error();
-        }
-        None
-    }
-
-    /// Breakages that change MLflow's answer on its way back.
-    pub(super) fn bend_reply(
-        &self,
-        mut reply: MlflowReply,
-        rest: &str,
-        upstream_path: &str,
-    ) -> MlflowReply {
-        let state = &self.0;
-        let json_edit = |reply: &mut MlflowReply, edit: &dyn Fn(&mut Value)| {
-            if let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body) {
-                edit(&mut v);
-                reply.body = serde_json::to_vec(&v).unwrap_or_default();
-            }
-        };
-        // MLflow's answer for a missing artifact: 404 from 3.x, 500 INTERNAL_ERROR from 2.9.2.
-        let missing_artifact = reply.status == 404
-            || (reply.status == 500
-                && serde_json::from_slice::<Value>(&reply.body)
-                    .is_ok_and(|v| v["error_code"] == "INTERNAL_ERROR"));
-        if state.broken(Breakage::MissingArtifactIs500)
-            && missing_artifact
-            && upstream_path.contains("mlflow-artifacts")
-        {
-            reply.status = 500;
-            reply.content_type = "application/json";
-            reply.body = serde_json::to_vec(
-                &json!({"detail": state.say("Internal Server Error", "unexpected failure")}),
-            )
-            .unwrap_or_default();
-        }
-        if reply.status == 200 {
-            if state.broken(Breakage::ArtifactJsonRewritten)
-                && upstream_path.contains("mlflow-artifacts/artifacts/")
-                && let Ok(v) = serde_json::from_slice::<Value>(&reply.body)
-            {
-                reply.body = serde_json::to_vec(&v).unwrap_or_default();
-            }
-            if state.broken(Breakage::LatestVersionsEmpty)
-                && upstream_path.ends_with("registered-models/get-latest-versions")
-            {
-                reply.body = b"{}".to_vec();
-            }
-            if state.broken(Breakage::RunParamsDropped) && upstream_path.ends_with("runs/get") {
-                json_edit(&mut reply, &|v| {
-                    if let Some(d) = v.pointer_mut("/run/data").and_then(Value::as_object_mut) {
-                        d.remove("params");
-                    }
-                });
-            }
-            if state.broken(Breakage::ApiSpellingDiffers)
-                && rest.starts_with("api/2.0/mlflow/experiments/")
-            {
-                json_edit(&mut reply, &|v| {
-                    if let Some(e) = v.get_mut("experiment").and_then(Value::as_object_mut) {
-                        e.remove("last_update_time");
-                    }
-                    if let Some(list) = v.get_mut("experiments").and_then(Value::as_array_mut) {
-                        for e in list.iter_mut().filter_map(Value::as_object_mut) {
-                            e.remove("last_update_time");
-                        }
-                    }
-                });
-            }
-        }
-        reply
     }
 
     /// Upstream answers pass through, except HTML error pages (made JSON with an MLflow
@@ -377,9 +274,6 @@ impl RegistryResponder {
         lock(&self.0.mlflow).handle_request(req, path, RequestContext::default())
     }
 }
-
-/// Uploads are cut here under `large-bodies-truncated`.
-const TRUNCATE_AT: usize = 8 << 20;
 
 fn content_type(req: &Request) -> Option<&str> {
     req.headers
