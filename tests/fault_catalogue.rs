@@ -980,6 +980,8 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::mlflow_slow_and_timeout_as_500("hokusai-2025-08", &["mlflow-slow", "upstream-timeout-as-500"], Dialect::Contract)]
 #[case::route_to_mlflow_and_bearer_rejected("hokusai-2026", &["mlflow-route-to-mlflow", "bearer-rejected"], Dialect::Contract)]
 #[case::throttled_and_cache_key_renamed("hokusai-2025-08", &["auth-rate-limited", "cache-key-renamed"], Dialect::Contract)]
+#[case::bearer_rejected_and_x_api_key_ignored("hokusai-2026", &["bearer-rejected", "x-api-key-ignored"], Dialect::Contract)]
+#[case::failures_cached_and_cache_key_renamed("hokusai-2025-08", &["cache-failed-validations", "cache-key-renamed"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

@@ -45,6 +45,9 @@ pub enum Symptom {
     /// A well-formed key was rejected without the API asking the auth service (seen on the
     /// stand-in's auth log).
     RejectedWithoutValidation,
+    /// A key the suite holds as valid (`role`), sent as `via`, was answered "API key
+    /// required": the API did not read the key in that header form.
+    KeyNotSeen { role: KeyRole, via: String },
     /// A key the suite holds as valid was accepted (2xx) when sent as `via`: not a problem,
     /// the counter-evidence that tells a bad key from a header form the API mishandles. The
     /// path spelling it was sent on: a spelling that answers without any key accepts every
@@ -214,6 +217,9 @@ impl Symptom {
             ),
             S::ValidKeyRejected { role, via } => {
                 format!("the {role} key, valid, was rejected as unknown when sent as {via}")
+            }
+            S::KeyNotSeen { role, via } => {
+                format!("the {role} key, sent as {via}, was answered as if no key was sent")
             }
             S::RejectedWithoutValidation => {
                 "a well-formed key was rejected without the auth service being asked".into()
@@ -530,6 +536,10 @@ impl Observer {
                     out.push(Symptom::SlowKeyRejection { role })
                 }
                 Some(KEY_INVALID) if let Some(role) = role => out.push(Symptom::ValidKeyRejected {
+                    role,
+                    via: ex.auth.clone(),
+                }),
+                Some(KEY_REQUIRED) if let Some(role) = role => out.push(Symptom::KeyNotSeen {
                     role,
                     via: ex.auth.clone(),
                 }),

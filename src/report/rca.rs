@@ -198,6 +198,7 @@ impl Facts {
                 && !self.key_accepted(*role, &|_| true)
                 && !self.told_bad_after_timeout(*role)
                 && !self.failed_only_in_other_form(*role, via)
+                && !self.not_seen_in_other_form(*role, via)
             {
                 roles.insert(*role);
                 vias.insert(via.as_str());
@@ -241,9 +242,18 @@ impl Facts {
             let Symptom::ValidKeyRejected { role, via } = s else {
                 return false;
             };
-            (self.key_accepted(*role, &|v| v != via) || self.failed_only_in_other_form(*role, via))
+            (self.key_accepted(*role, &|v| v != via)
+                || self.failed_only_in_other_form(*role, via)
+                || self.not_seen_in_other_form(*role, via))
                 && !self.key_accepted(*role, &|v| v == via)
         })
+    }
+
+    /// In some header form other than `via`, the API did not read the key of `role` at all
+    /// ("API key required" with the key sent): it mishandles header forms, so a rejection
+    /// as `via` is no judgement of the key by the auth service.
+    fn not_seen_in_other_form(&self, role: KeyRole, via: &str) -> bool {
+        self.any(|s| matches!(s, Symptom::KeyNotSeen { role: r, via: w } if *r == role && w != via))
     }
 
     /// In some header form other than `via`, the key of `role` met the auth service's
@@ -468,8 +478,15 @@ pub const CAUSES: &[RootCause] = &[
     ),
     line(
         Line::KeyFormats,
-        |s, f| matches!(s, Symptom::ValidKeyRejected { .. }) && f.header_form_mishandled(),
-        sym!(Symptom::ValidKeyRejected { .. } | Symptom::RejectedWithoutValidation),
+        |s, f| {
+            (matches!(s, Symptom::ValidKeyRejected { .. }) && f.header_form_mishandled())
+                || matches!(s, Symptom::KeyNotSeen { .. })
+        },
+        sym!(
+            Symptom::ValidKeyRejected { .. }
+                | Symptom::RejectedWithoutValidation
+                | Symptom::KeyNotSeen { .. }
+        ),
     ),
     // Seen on the stand-in's auth log: the key did not travel as the contract says, which
     // explains every valid key rejected (before a service-id mismatch would).
