@@ -170,8 +170,8 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
             Role::ValidKey => Auth::Bearer(env.keys.primary.clone()),
             Role::ReadOnly => Auth::Bearer(env.key(crate::catalogue::KeyRole::ReadOnly)?),
         };
-        match col.role {
-            Role::ReadOnly => read_only_preconditions(c, catalogue, col, &auth).await?,
+        let keyed_read = match col.role {
+            Role::ReadOnly => Some(read_only_preconditions(c, catalogue, col, &auth).await?),
             // The key must get through first: a key the platform rejects is the auth layer's
             // line, and the column's requests would only load a platform already failing.
             Role::ValidKey => {
@@ -185,13 +185,23 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                     );
                     return Err(unrouted(f, &ex, col.spelling));
                 }
+                Some(ex)
             }
-            Role::NoKey => {}
-        }
+            Role::NoKey => None,
+        };
         let rows: Vec<&Endpoint> = catalogue
             .spelled()
             .filter(|e| col.role != Role::ReadOnly || e.writes)
             .collect();
+        // A live key's hourly budget is the platform's: the matrix never spends what the rest
+        // of the run (and the key's other users) need.
+        let spellings = profile.proxy.routed_spellings.len().max(1);
+        if let Some(reason) = keyed_read
+            .as_ref()
+            .and_then(|ex| over_budget(ex, rows.len() * spellings))
+        {
+            return Err(Failure::skipped(reason));
+        }
         let want = |e: &Endpoint| match col.role {
             Role::NoKey => Want::KeyRequired,
             Role::ReadOnly if enforced => Want::Forbidden,
@@ -452,7 +462,7 @@ async fn read_only_preconditions(
     catalogue: &Catalogue,
     col: Column,
     auth: &Auth,
-) -> Result<(), Failure> {
+) -> Result<Exchange, Failure> {
     // Registry data every release serves: experiments/create refuses the probe's body
     // without writing, registered-models/search lists.
     let write = rpc(catalogue, "createExperiment");
@@ -482,7 +492,24 @@ async fn read_only_preconditions(
             Line::routed(col.spelling),
         ));
     }
-    Ok(())
+    Ok(ex)
+}
+
+/// Requests of the key left for the rest of the run after the matrix (its other checks).
+const RUN_RESERVE: u64 = 200;
+
+/// Why a key's columns must not be sent: its `X-RateLimit-Remaining` this hour is less than
+/// the `needed` requests of its columns plus what the rest of the run needs. `None` when
+/// there is room, or when the answer carries no limiter header (the limiter's own checks
+/// say so).
+fn over_budget(ex: &Exchange, needed: usize) -> Option<String> {
+    let left: u64 = ex.header("x-ratelimit-remaining")?.trim().parse().ok()?;
+    let needed = needed as u64;
+    (left < needed + RUN_RESERVE).then(|| {
+        format!(
+            "the key has {left} requests left this hour (X-RateLimit-Remaining); its matrix columns need {needed} and the rest of the run about {RUN_RESERVE}: use a key with a higher limit, or run again after the window resets"
+        )
+    })
 }
 
 /// The API's own 404 (`{"detail"}`, no MLflow `error_code`) is the spelling without a route;
@@ -525,4 +552,48 @@ fn route_of(ex: &Exchange) -> &str {
 fn has_error_code(ex: &Exchange) -> bool {
     ex.json()
         .is_some_and(|v| v.get("error_code").is_some_and(|c| c.is_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered_with_remaining(left: Option<&str>) -> Exchange {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(v) = left {
+            headers.insert("x-ratelimit-remaining", v.parse().unwrap());
+        }
+        Exchange {
+            line: "GET /api/mlflow/api/2.0/mlflow/registered-models/search".into(),
+            auth: "Authorization: Bearer".into(),
+            status: 200,
+            headers,
+            body: b"{}".to_vec(),
+            latency: std::time::Duration::from_millis(5),
+            secrets: Vec::new(),
+            retried: None,
+            sent: None,
+        }
+    }
+
+    #[test]
+    fn a_key_short_of_the_matrix_and_the_run_is_spared() {
+        // 246 cells (82 endpoints on 3 spellings) and the run's reserve.
+        let short = over_budget(&answered_with_remaining(Some("300")), 246);
+        assert!(
+            short
+                .as_deref()
+                .is_some_and(|r| r.contains("300 requests left"))
+        );
+        assert_eq!(
+            over_budget(&answered_with_remaining(Some("99000")), 246),
+            None
+        );
+        // Without the limiter's header the columns run (the limiter's checks say why).
+        assert_eq!(over_budget(&answered_with_remaining(None), 246), None);
+        assert_eq!(
+            over_budget(&answered_with_remaining(Some("many")), 246),
+            None
+        );
+    }
 }
