@@ -26,7 +26,10 @@ probe is sent to a real `mlflow server` of the release (started here on a loopba
 over an empty SQLite store and artifact folder seeded with one experiment, run, registered
 model and artifact). After every probe the store is read again (each table's rows, the
 artifact folder's files and bytes): a probe that changed anything fails the script, naming
-it. What the real server answered is recorded as `answer`.
+it. What the real server answered is recorded as `answer`. Every probe of an `/api/2.0/`
+endpoint is sent again under `/ajax-api/2.0/` (the spelling MLflow's UI uses, and the one the
+contract's ajax spellings reach): where that answer differs it is recorded as `ajax_answer`
+(no release of the three differs), and the store must stay unchanged after it too.
 
 `tests/mlflow_endpoints.rs` regenerates these files in `make test` and fails on a
 difference, as the fault matrix and the client recordings do.
@@ -294,10 +297,22 @@ def probe_all(rows):
                 base, row["method"], p["path"], p["body"], p["content_type"], p["query"]
             )
             row["answer"] = answer_of(status, body)
+            probes = [(p["path"], status)]
+            # The other spelling MLflow serves: the same probe under `/ajax-api/2.0/` must get
+            # the same answer (recorded apart only where it does not).
+            if p["path"].startswith("/api/2.0/"):
+                twin = "/ajax-api/2.0/" + p["path"][len("/api/2.0/") :]
+                twin_status, twin_body = request(
+                    base, row["method"], twin, p["body"], p["content_type"], p["query"]
+                )
+                if answer_of(twin_status, twin_body) != row["answer"]:
+                    row["ajax_answer"] = answer_of(twin_status, twin_body)
+                probes.append((twin, twin_status))
             after = snapshot(db, artifacts)
             if after != before:
                 changed = sorted(k for k in after if after.get(k) != before.get(k))
-                wrote.append(f"{row['method']} {p['path']} ({status}): changed {changed}")
+                sent = ", ".join(f"{path} ({s})" for path, s in probes)
+                wrote.append(f"{row['method']} {sent}: changed {changed}")
                 before = after
         if wrote:
             raise SystemExit("probes that wrote to the store:\n  " + "\n  ".join(wrote))

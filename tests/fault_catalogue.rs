@@ -982,6 +982,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::throttled_and_cache_key_renamed("hokusai-2025-08", &["auth-rate-limited", "cache-key-renamed"], Dialect::Contract)]
 #[case::bearer_rejected_and_x_api_key_ignored("hokusai-2026", &["bearer-rejected", "x-api-key-ignored"], Dialect::Contract)]
 #[case::failures_cached_and_cache_key_renamed("hokusai-2025-08", &["cache-failed-validations", "cache-key-renamed"], Dialect::Contract)]
+#[case::cache_key_renamed_and_not_read("hokusai-2025-08", &["cache-key-renamed", "cache-not-read"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

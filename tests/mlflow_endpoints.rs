@@ -146,15 +146,11 @@ async fn standin_answers_every_probe_like_the_release(
                 v.get("error_code")
                     .and_then(|c| c.as_str().map(str::to_owned))
             });
-            if ex.status != e.answer.status || code != e.answer.error_code {
+            let answer = e.answer_under(prefix.starts_with("/ajax-api/"));
+            if ex.status != answer.status || code != answer.error_code {
                 differ.push(format!(
                     "{} {path}: {} {:?}, MLflow {} answered {} {:?}",
-                    e.method,
-                    ex.status,
-                    code,
-                    catalogue.release,
-                    e.answer.status,
-                    e.answer.error_code
+                    e.method, ex.status, code, catalogue.release, answer.status, answer.error_code
                 ));
             }
         }

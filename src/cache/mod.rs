@@ -100,4 +100,47 @@ impl Cache {
     pub async fn del(&self, name: &str) -> redis::RedisResult<()> {
         self.conn.clone().del(self.key(name)).await
     }
+
+    /// Names (without the instance prefix) of at most `limit` keys whose name contains
+    /// `needle`: a bounded `SCAN` (at most 64 cursor steps of 1,000 keys), never `KEYS`.
+    pub async fn names_containing(
+        &self,
+        needle: &str,
+        limit: usize,
+    ) -> redis::RedisResult<Vec<String>> {
+        let escaped: String = needle
+            .chars()
+            .flat_map(|c| {
+                let special = matches!(c, '*' | '?' | '[' | ']' | '\\');
+                special
+                    .then_some('\\')
+                    .into_iter()
+                    .chain(std::iter::once(c))
+            })
+            .collect();
+        let pattern = format!("{}*{escaped}*", self.prefix);
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut found = Vec::new();
+        for _ in 0..64 {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            found.extend(
+                keys.into_iter()
+                    .map(|k| k.strip_prefix(&self.prefix).unwrap_or(&k).to_owned()),
+            );
+            cursor = next;
+            if cursor == 0 || found.len() >= limit {
+                break;
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
 }

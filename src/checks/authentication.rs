@@ -795,6 +795,18 @@ fn cache_entry_created(c: &mut Check) -> CheckFuture<'_> {
                     pattern: c.env.profile().cache.key_pattern.clone(),
                 });
             }
+        } else if let Ok(names) = cache.names_containing(key.expose(), 3).await
+            && let Some(other) = names.first()
+        {
+            // Cached, under a name the contract does not give: the cache works.
+            let pattern = other.replace(key.expose(), "<key>");
+            c.note(
+                "redis",
+                "an entry for the key under another name",
+                0.0,
+                Ok(pattern.clone()),
+            );
+            c.saw(Symptom::CacheEntryElsewhere { pattern });
         }
         ensure(
             ttl > 0 && ttl <= ttl_want && ttl >= least,

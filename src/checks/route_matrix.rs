@@ -205,7 +205,10 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
         let want = |e: &Endpoint| match col.role {
             Role::NoKey => Want::KeyRequired,
             Role::ReadOnly if enforced => Want::Forbidden,
-            _ => Want::Mlflow(e.answer.status, e.answer.error_code.clone()),
+            _ => {
+                let a = e.answer_under(!col.spelling.is_api());
+                Want::Mlflow(a.status, a.error_code.clone())
+            }
         };
         // Reaching MLflow's handler is this column's line; another answer than the release's
         // that is no routing failure (an MLflow error of another kind, the API's 500 over

@@ -108,6 +108,9 @@ pub enum Symptom {
     /// A cache entry was there after a validation: not a problem, the counter-evidence that
     /// the cache works at all.
     CacheEntryPresent,
+    /// No entry under the profile's name, but one under another (`pattern`: its name with
+    /// the key shown as `<key>`): the cache works, under a name the contract does not give.
+    CacheEntryElsewhere { pattern: String },
     /// A delete was answered as done, but the object is still there.
     DeleteNotApplied,
     /// A cache entry with another TTL than the profile's.
@@ -265,6 +268,9 @@ impl Symptom {
             }
             S::CacheEntryMissing => "no auth-cache entry after a successful validation".into(),
             S::CacheEntryPresent => "an auth-cache entry after a validation".into(),
+            S::CacheEntryElsewhere { pattern } => {
+                format!("the validation was cached under another name: {pattern}")
+            }
             S::DeleteNotApplied => {
                 "a delete was answered as done, but the object is still there".into()
             }

@@ -58,6 +58,10 @@ pub struct Endpoint {
     pub probe: Probe,
     /// What the real server of this release answered the probe.
     pub answer: Answer,
+    /// What it answered the same probe under `/ajax-api/2.0/`, where that differs (no
+    /// release the suite knows differs: the generator sends both and records only this).
+    #[serde(default)]
+    pub ajax_answer: Option<Answer>,
 }
 
 /// A request the endpoint's own handler answers without writing.
@@ -80,6 +84,14 @@ pub struct Answer {
 }
 
 impl Endpoint {
+    /// The release's answer to the probe under the `ajax-api` prefix or the `api` one.
+    pub fn answer_under(&self, ajax: bool) -> &Answer {
+        match &self.ajax_answer {
+            Some(a) if ajax => a,
+            _ => &self.answer,
+        }
+    }
+
     /// The path after `/api/2.0/`, when the endpoint lives under one of the two 2.0
     /// prefixes every spelling of the contract (section 3) reaches: `mlflow/…` and
     /// `mlflow-artifacts/…`. MLflow 3's `/api/3.0/` routes, `/graphql` and `/server-info`

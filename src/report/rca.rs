@@ -184,7 +184,12 @@ impl Facts {
 
     /// A cache entry for a validated key was seen at least once.
     fn entry_seen(&self) -> bool {
-        self.any(|x| matches!(x, Symptom::CacheEntryPresent))
+        self.any(|x| {
+            matches!(
+                x,
+                Symptom::CacheEntryPresent | Symptom::CacheEntryElsewhere { .. }
+            )
+        })
     }
 
     /// Roles of valid keys that were rejected and never accepted in any header form, and
@@ -631,11 +636,13 @@ pub const CAUSES: &[RootCause] = &[
     line(
         Line::CacheEntry,
         |s, f| {
-            matches!(s, Symptom::CacheEntryMissing)
-                && !f.entry_seen()
-                && !f.any(|x| redis_unhealthy(x) || matches!(x, Symptom::CacheBehaviour { .. }))
+            matches!(s, Symptom::CacheEntryElsewhere { .. })
+                || (matches!(s, Symptom::CacheEntryMissing)
+                    && !f.entry_seen()
+                    && !f
+                        .any(|x| redis_unhealthy(x) || matches!(x, Symptom::CacheBehaviour { .. })))
         },
-        sym!(Symptom::CacheEntryMissing),
+        sym!(Symptom::CacheEntryMissing | Symptom::CacheEntryElsewhere { .. }),
     ),
     fault(
         Fault::CacheTtlWrong,
