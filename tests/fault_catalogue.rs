@@ -712,6 +712,16 @@ impl Switch {
             .unwrap_or_else(|_| panic!("{id} is neither a fault nor a breakage"))
     }
     /// The causes the report must name with it on, where the profile's contract forbids it.
+    /// It has nothing to act on beside `others`: a cache breakage (or a wrong TTL) with no
+    /// cache at all. Its line holds there, and nothing need name it.
+    fn void_beside(self, others: &[Switch]) -> bool {
+        let needs_cache = match self {
+            Switch::Breakage(b) => b.needs_cache(),
+            Switch::Fault(f) => f == Fault::CacheTtlWrong,
+        };
+        needs_cache && others.contains(&Switch::Fault(Fault::CacheOff))
+    }
+
     fn causes(self, profile: &Profile) -> Vec<String> {
         match self {
             Switch::Fault(f) if profile.applies(f.applies()) => vec![f.id().to_owned()],
@@ -751,7 +761,9 @@ fn split(switches: &[Switch]) -> (Vec<Fault>, Vec<Breakage>) {
 
 /// The property, for one set of switches: every line broken is named (or masked: every check
 /// that shows it alone is bad here and listed under another named cause, or was only blocked
-/// by it alone and passes here, its own line verified another way), no line that holds
+/// by it alone and passes here, its own line verified another way; a switch with nothing to
+/// act on beside the others, such as a cache breakage with no cache, breaks no line), no
+/// line that holds
 /// is named, no check fails whose own line holds (a check failed here fails under one of the
 /// switches alone; it may be blocked), the first fix is one of the causes switched on, and
 /// nothing is unclassified.
@@ -780,7 +792,11 @@ async fn judge_inner(profile: &str, switches: &[Switch], dialect: Dialect) -> Re
     let rs = results_of(profile, &faults, &breakages, dialect, heavy, areas.clone()).await;
     let (causes, unclassified) = rca::analyse(&rs);
     let named: BTreeSet<String> = causes.iter().map(|c| c.id.clone()).collect();
-    let expected: BTreeSet<String> = switches.iter().flat_map(|s| s.causes(&p)).collect();
+    let expected: BTreeSet<String> = switches
+        .iter()
+        .filter(|s| !s.void_beside(switches))
+        .flat_map(|s| s.causes(&p))
+        .collect();
     let explained: BTreeSet<String> = causes
         .iter()
         .flat_map(|c| c.checks.iter().chain(&c.left_by).cloned())
@@ -803,7 +819,7 @@ async fn judge_inner(profile: &str, switches: &[Switch], dialect: Dialect) -> Re
     for s in switches {
         alone.push((*s, s.alone(profile, dialect, heavy, &areas).await));
     }
-    for (s, single) in &alone {
+    for (s, single) in alone.iter().filter(|(s, _)| !s.void_beside(switches)) {
         let (single_causes, _) = rca::analyse(single);
         let shown_alone: BTreeSet<&String> = single_causes.iter().map(|f| &f.id).collect();
         for c in s
@@ -983,6 +999,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::bearer_rejected_and_x_api_key_ignored("hokusai-2026", &["bearer-rejected", "x-api-key-ignored"], Dialect::Contract)]
 #[case::failures_cached_and_cache_key_renamed("hokusai-2025-08", &["cache-failed-validations", "cache-key-renamed"], Dialect::Contract)]
 #[case::cache_key_renamed_and_not_read("hokusai-2025-08", &["cache-key-renamed", "cache-not-read"], Dialect::Contract)]
+#[case::cache_off_and_failures_cached("hokusai-2026", &["cache-off", "cache-failed-validations"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

@@ -287,6 +287,20 @@ impl Breakage {
         }
     }
 
+    /// It changes what the API keeps in its auth cache: with no cache at all (`cache-off`)
+    /// it has nothing to act on, and the line it breaks holds.
+    pub fn needs_cache(self) -> bool {
+        matches!(
+            self,
+            Breakage::CacheFailedValidations
+                | Breakage::CacheNotRefreshed
+                | Breakage::CacheKeyRenamed
+                | Breakage::CacheNotRead
+                | Breakage::CacheRenewedOnUse
+                | Breakage::CacheTtlShort
+        )
+    }
+
     /// Where it breaks the contract.
     pub fn applies(self) -> Applies {
         match self {
