@@ -614,3 +614,64 @@ fn breakages_are_listed_and_switchable() {
         "{text}"
     );
 }
+
+/// A Redis password and a canary key in the configuration never appear in what any command
+/// prints, on the error paths a user meets first: no Redis for the stand-in, nothing
+/// answering the target, a live load refused, a janitor with nothing to reach, the resolved
+/// configuration.
+#[rstest]
+#[case::verify_without_redis(&["verify"], "standin")]
+#[case::verify_dead_target(&["verify", "--area", "infra_health"], "live")]
+#[case::standin_without_redis(&["standin", "--redis-url"], "standin")]
+#[case::load_dead_target(&["load", "--allow-live", "--requests", "3"], "live")]
+#[case::janitor_dead_target(&["janitor"], "live")]
+#[case::config(&["config"], "live")]
+fn no_secret_on_any_error_path(#[case] args: &[&str], #[case] target: &str) {
+    const PASSWORD: &str = "RedisPassw0rdCanary";
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let redis = format!("redis://:{PASSWORD}@127.0.0.1:{closed}/0");
+    let dead = format!("http://127.0.0.1:{closed}");
+    let dir = tempfile_dir();
+    let run_dir = dir.to_string_lossy().into_owned();
+    // `standin --redis-url` takes the URL as its value.
+    let mut args = args.to_vec();
+    if args.last() == Some(&"--redis-url") {
+        args.push(&redis);
+    }
+    let (code, text) = run(
+        &args,
+        &[
+            ("HOKUSAI_TARGET", target),
+            ("HOKUSAI_REDIS_URL", &redis),
+            ("HOKUSAI_REGISTRY_URL", &dead),
+            ("HOKUSAI_AUTH_URL", &dead),
+            ("HOKUSAI_API_KEY", CANARY),
+            ("HOKUSAI_TIMEOUT_MS", "2000"),
+            ("HOKUSAI_CONNECT_TIMEOUT_MS", "500"),
+            ("HOKUSAI_RUN_BUDGET_S", "20"),
+            ("HOKUSAI_RUN_DIR", &run_dir),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        !text.contains(PASSWORD),
+        "{args:?}: the Redis password was printed:\n{text}"
+    );
+    assert!(
+        !text.contains("Canary0"),
+        "{args:?}: the key was printed:\n{text}"
+    );
+    // An error path, not a silent success (config prints its table and succeeds).
+    if args[0] != "config" {
+        assert_ne!(code, 0, "{args:?}: {text}");
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hokusai-verify-secrets-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
