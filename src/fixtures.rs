@@ -282,6 +282,7 @@ impl Env {
                 .collect(),
             routed: p.proxy.routed_spellings.clone(),
             rejection_latency_judged: self.standin().is_none(),
+            standin_timeouts: self.standin().map(|s| s.timeouts()),
         })
     }
     pub fn auth_url(&self) -> &Url {

@@ -18,4 +18,4 @@ pub mod symptom;
 pub use crate::catalogue::{Component, Line, line};
 pub use failure::{Failure, ResultExt, ensure, ensure_eq};
 pub use sink::{Evidence, EvidenceSink};
-pub use symptom::{Observer, Symptom};
+pub use symptom::{Observer, Symptom, Timeouts};

@@ -18,6 +18,7 @@
 use crate::catalogue::{KeyRole, Spelling};
 use crate::http::{Exchange, HttpError, HttpErrorKind};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One typed observation.
@@ -367,6 +368,21 @@ impl Symptom {
     }
 }
 
+/// What a stand-in knows of its own timeouts: how many validations its auth service left
+/// unanswered past the API's timeout, and how many calls its proxy gave up on. An answer
+/// that only looks slow (a loaded test machine) is no timeout where none happened.
+#[derive(Debug, Default)]
+pub struct Timeouts {
+    pub auth: std::sync::atomic::AtomicUsize,
+    pub upstream: std::sync::atomic::AtomicUsize,
+}
+
+impl Timeouts {
+    fn any(n: &std::sync::atomic::AtomicUsize) -> bool {
+        n.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+}
+
 /// The facts an [`Observer`] needs to classify an answer: the profile's auth-failure shape,
 /// the API's auth timeout, and which raw keys the suite holds as valid.
 #[derive(Clone, Default)]
@@ -388,6 +404,9 @@ pub struct Observer {
     /// answer's latency: on a live target, which keeps no auth log to ask (the stand-in's log
     /// says it, see `KeyDecision::judged`; latency on a loaded test machine would not).
     pub rejection_latency_judged: bool,
+    /// On the stand-in, its own count of timeouts: latency names a timeout only where one
+    /// happened (`None` on a live target, which keeps no such log).
+    pub standin_timeouts: Option<Arc<Timeouts>>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -489,10 +508,7 @@ impl Observer {
         if let Some(body) = &json {
             health_report(path, body, &mut out);
         }
-        let timeout_as_500 = status == 500
-            && is_proxied(path)
-            && !self.upstream_timeout.is_zero()
-            && ex.latency >= self.upstream_timeout;
+        let timeout_as_500 = status == 500 && is_proxied(path) && self.upstream_gave_up(ex);
         if timeout_as_500 {
             out.push(Symptom::UpstreamTimeoutAsServerError { status });
         }
@@ -612,10 +628,18 @@ impl Observer {
     pub fn mlflow_not_answering(&self, ex: &Exchange) -> bool {
         let path = path_of(&ex.line);
         is_proxied(path)
-            && (matches!(ex.status, 502 | 504)
-                || (ex.status == 500
-                    && !self.upstream_timeout.is_zero()
-                    && ex.latency >= self.upstream_timeout))
+            && (matches!(ex.status, 502 | 504) || (ex.status == 500 && self.upstream_gave_up(ex)))
+    }
+
+    /// The answer came only after the proxy's upstream timeout (and, on the stand-in, its
+    /// proxy did give up on a call).
+    fn upstream_gave_up(&self, ex: &Exchange) -> bool {
+        if let Some(t) = &self.standin_timeouts
+            && !Timeouts::any(&t.upstream)
+        {
+            return false;
+        }
+        !self.upstream_timeout.is_zero() && ex.latency >= self.upstream_timeout
     }
 
     fn auth_failed(&self, ex: &Exchange) -> Symptom {
@@ -630,6 +654,11 @@ impl Observer {
     /// The API gives up on the auth service after its timeout: an answer that took most of
     /// it is the timeout, whatever the words say.
     fn after_auth_timeout(&self, ex: &Exchange) -> bool {
+        if let Some(t) = &self.standin_timeouts
+            && !Timeouts::any(&t.auth)
+        {
+            return false;
+        }
         !self.auth_timeout.is_zero()
             && ex.latency.as_secs_f64() >= 0.8 * self.auth_timeout.as_secs_f64()
     }

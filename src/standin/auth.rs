@@ -97,6 +97,12 @@ pub(crate) fn api_validate(state: &State, raw_key: &str) -> ApiAuth {
     }
     let as_bearer = !state.broken(Breakage::KeyNotSentAsBearer);
     let (outcome, answered) = judged(state, as_bearer.then_some(raw_key), &service_id);
+    if answered.is_none() {
+        state
+            .timeouts
+            .auth
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
     lock(&state.validate_calls).push(ValidateCall {
         key: role_of(state, Some(raw_key)),
         bearer: as_bearer,

@@ -263,6 +263,11 @@ impl StandIn {
     }
 
     /// Every validate call the auth service received so far.
+    /// The timeouts that happened in this stand-in (its auth service's, its proxy's).
+    pub fn timeouts(&self) -> Arc<crate::evidence::Timeouts> {
+        self.state.timeouts.clone()
+    }
+
     pub fn validate_calls(&self) -> Vec<ValidateCall> {
         lock(&self.state.validate_calls).clone()
     }

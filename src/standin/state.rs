@@ -213,6 +213,8 @@ pub(crate) struct State {
     pub forwarded: Mutex<Vec<ForwardedRequest>>,
     /// Consecutive failed connections to MLflow (the API's circuit breaker).
     pub mlflow_failures: AtomicU32,
+    /// The timeouts that really happened here (the suite reads them instead of latency).
+    pub timeouts: std::sync::Arc<crate::evidence::Timeouts>,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it (a stand-in must keep answering).
@@ -249,6 +251,7 @@ impl State {
             usage_calls: Mutex::new(Vec::new()),
             forwarded: Mutex::new(Vec::new()),
             mlflow_failures: AtomicU32::new(0),
+            timeouts: Default::default(),
         }
     }
 

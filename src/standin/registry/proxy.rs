@@ -165,6 +165,10 @@ impl RegistryResponder {
             body: (body.len() <= 64 * 1024).then(|| body.to_vec()),
         });
         if state.has(Fault::MlflowSlow) {
+            state
+                .timeouts
+                .upstream
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (t, status) = if state.broken(Breakage::UpstreamTimeoutAs500) {
                 let t = said(
                     state,
