@@ -539,7 +539,13 @@ impl Observer {
         // refused (401/403), throttled (429) or failed by it (503 with Retry-After).
         let refused = matches!(status, 401 | 403 | 429)
             || (status == 503 && ex.header("retry-after").is_some());
-        let behind_auth = !refused;
+        // A route's 404/405 without MLflow's `error_code` shows no judgement of the key: a
+        // missing route answers it before any auth (FastAPI routes first).
+        let no_route = matches!(status, 404 | 405)
+            && !json
+                .as_ref()
+                .is_some_and(|v| v.get("error_code").is_some_and(|c| c.is_string()));
+        let behind_auth = !refused && !no_route;
         if let Some(role) = role
             && behind_auth
         {

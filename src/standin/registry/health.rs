@@ -14,9 +14,10 @@ impl RegistryResponder {
         !self.0.has(Fault::MlflowDown) && !self.0.broken(Breakage::HealthIgnoresMlflow)
     }
 
-    /// What the health routes believe about MLflow (wrong under `health-ignores-mlflow`).
+    /// What `/health` says of MLflow: healthy whatever MLflow does under
+    /// `health-ignores-mlflow` (also when MLflow is down for another reason).
     pub(super) fn mlflow_reported_up(&self) -> bool {
-        !self.0.has(Fault::MlflowDown)
+        !self.0.has(Fault::MlflowDown) || self.0.broken(Breakage::HealthIgnoresMlflow)
     }
 
     pub(super) fn redis_healthy(&self) -> bool {
