@@ -380,7 +380,13 @@ fn second_key_works(c: &mut Check) -> CheckFuture<'_> {
                 KeyDecision::Undecided => key_got_through(c, &other)?,
                 // Not even read in the other form ("API key required" with the key sent):
                 // the API mishandles both forms, and never judged the key.
-                KeyDecision::Rejected if other.detail().as_deref() == Some("API key required") => {
+                KeyDecision::Rejected
+                    if c.sink()
+                        .observer()
+                        .observe("registry", &other)
+                        .iter()
+                        .any(|s| matches!(s, Symptom::KeyNotSeen { .. })) =>
+                {
                     return Err(Failure::failed(
                         "the second key read in one of the contract's header forms",
                         expect::describe(&other),
