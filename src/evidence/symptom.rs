@@ -368,12 +368,15 @@ impl Symptom {
     }
 }
 
-/// What a stand-in knows of its own timeouts: how many validations its auth service left
-/// unanswered past the API's timeout, and how many calls its proxy gave up on. An answer
-/// that only looks slow (a loaded test machine) is no timeout where none happened.
+/// What a stand-in knows of its own timeouts and failures: how many validations its auth
+/// service left unanswered past the API's timeout, how many validations failed at all (the
+/// auth service down, erring, throttling or timing out), and how many calls its proxy gave
+/// up on. An answer that only looks slow (a loaded test machine) is no timeout where none
+/// happened, and a rejection worded otherwise is no auth-service failure where none happened.
 #[derive(Debug, Default)]
 pub struct Timeouts {
     pub auth: std::sync::atomic::AtomicUsize,
+    pub auth_failures: std::sync::atomic::AtomicUsize,
     pub upstream: std::sync::atomic::AtomicUsize,
 }
 
@@ -573,9 +576,19 @@ impl Observer {
                 }),
                 Some(KEY_INVALID) | Some(KEY_REQUIRED) => {}
                 // A 401 that is not one of the rejection bodies: the API's way (2025-08) of
-                // saying that the auth service failed, whatever its wording.
-                Some(_) if keyed && self.auth_failure_status == 401 => {
+                // saying that the auth service failed, whatever its wording; on the stand-in
+                // only where its auth service did fail (else a rejection worded otherwise,
+                // such as a cached failure).
+                Some(_) if keyed && self.auth_failure_status == 401 && !self.no_auth_failure() => {
                     out.push(self.auth_failed(ex))
+                }
+                Some(_) if keyed && self.auth_failure_status == 401 => {
+                    if let Some(role) = role {
+                        out.push(Symptom::ValidKeyRejected {
+                            role,
+                            via: ex.auth.clone(),
+                        })
+                    }
                 }
                 Some(_) => {}
             },
@@ -635,6 +648,13 @@ impl Observer {
         let path = path_of(&ex.line);
         is_proxied(path)
             && (matches!(ex.status, 502 | 504) || (ex.status == 500 && self.upstream_gave_up(ex)))
+    }
+
+    /// On the stand-in, its auth service never failed a validation.
+    fn no_auth_failure(&self) -> bool {
+        self.standin_timeouts
+            .as_ref()
+            .is_some_and(|t| !Timeouts::any(&t.auth_failures))
     }
 
     /// The answer came only after the proxy's upstream timeout (and, on the stand-in, its

@@ -83,6 +83,17 @@ pub(crate) enum ApiAuth {
 /// The API's validate call, as the API service makes it (over the same logic the HTTP
 /// auth service serves, so the auth service's call log counts it).
 pub(crate) fn api_validate(state: &State, raw_key: &str) -> ApiAuth {
+    let outcome = validate_once(state, raw_key);
+    if matches!(outcome, ApiAuth::Failed(_)) {
+        state
+            .timeouts
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    outcome
+}
+
+fn validate_once(state: &State, raw_key: &str) -> ApiAuth {
     let service_id = if state.has(Fault::ServiceIdMismatch) {
         WRONG_SERVICE_ID.to_owned()
     } else {
