@@ -525,20 +525,31 @@ async fn a_misbehaving_platform_ends_in_bounded_time_naming_the_cause(#[case] ki
         "hokusai-verify-badplatform-{kind}-{}",
         fastrand::u64(..)
     ));
-    let d = dir.clone();
-    let (code, out, secs) = tokio::task::spawn_blocking(move || {
-        verify_live_with(
-            &registry,
-            &auth,
-            &d,
-            &[("HOKUSAI_PROFILE", "hokusai-2025-08")],
-        )
-    })
-    .await
-    .unwrap();
+    // Whether a request meets a pooled connection the host closed under it is a race: the
+    // closing host is run at most five times, until one run met one (a run that never does
+    // has nothing to retry; five that never do mean the retry is not recorded).
+    let attempts = if kind == "closes-after-answer" { 5 } else { 1 };
+    let (mut code, mut out, mut secs, mut report) =
+        (0, String::new(), 0.0, serde_json::Value::Null);
+    for _ in 0..attempts {
+        let (d, registry, auth) = (dir.clone(), registry.clone(), auth.clone());
+        (code, out, secs) = tokio::task::spawn_blocking(move || {
+            verify_live_with(
+                &registry,
+                &auth,
+                &d,
+                &[("HOKUSAI_PROFILE", "hokusai-2025-08")],
+            )
+        })
+        .await
+        .unwrap();
+        report = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap())
+            .unwrap();
+        if report.to_string().contains("\"retried\"") {
+            break;
+        }
+    }
     assert_ended_in_bounds(kind, code, &out, secs);
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let causes: Vec<&str> = report["causes"]
         .as_array()
         .unwrap()
@@ -578,11 +589,18 @@ async fn a_misbehaving_platform_ends_in_bounded_time_naming_the_cause(#[case] ki
             })
             .collect();
         assert!(lost.len() <= 4, "{} findings lost: {lost:?}", lost.len());
+        // The request lost is the one whose evidence carries the error: a POST (a route
+        // matrix column names its cell in the message, not at its start).
         for c in lost {
+            let errors: Vec<&str> = c["evidence"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["error"].as_str())
+                .collect();
+            let posts = |s: &str| s.contains(": POST ") || s.starts_with("POST ");
             assert!(
-                c["message"]
-                    .as_str()
-                    .is_some_and(|m| m.starts_with("POST ")),
+                c["message"].as_str().is_some_and(posts) && errors.iter().all(|e| posts(e)),
                 "an idempotent request lost to a closed connection: {c}"
             );
         }
