@@ -496,11 +496,16 @@ async fn entry_ttl(
 
 /// A keyed request whose validation is not served from the cache.
 async fn uncached_request(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failure> {
+    uncached_request_as(c, key, bearer(key)).await
+}
+
+/// [`uncached_request`] with the key sent as `auth` (one of its header forms).
+async fn uncached_request_as(c: &mut Check, key: &ApiKey, auth: Auth) -> Result<Exchange, Failure> {
     if let Ok(cache) = c.env.require_redis() {
         let name = c.env.profile().cache_key(key.expose());
         let _ = cache.del(&name).await;
     }
-    c.registry(proxied_read(bearer(key))).await
+    c.registry(proxied_read(auth)).await
 }
 
 fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
@@ -514,10 +519,7 @@ fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
             // Refused before any validation in the Bearer form (the key-formats line's
             // evidence): the call to the auth service is seen through the other header form.
             before = standin.validate_calls().len();
-            if let Ok(cache) = c.env.require_redis() {
-                let _ = cache.del(&c.env.profile().cache_key(key.expose())).await;
-            }
-            ex = c.registry(proxied_read(Auth::XApiKey(key.clone()))).await?;
+            ex = uncached_request_as(c, &key, Auth::XApiKey(key.clone())).await?;
         }
         let calls = standin.validate_calls();
         let new = &calls[before.min(calls.len())..];
