@@ -36,4 +36,5 @@ pub mod model;
 pub mod report;
 pub mod secret;
 pub mod selftest;
+pub mod serve;
 pub mod standin;

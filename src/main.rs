@@ -102,6 +102,30 @@ enum Command {
         #[arg(long)]
         print_keys: bool,
     },
+    /// Run the checks on a schedule against the configured target and serve the outcome:
+    /// `/metrics` (OpenMetrics: each check's outcome, each root cause named or not, run
+    /// verdicts, latency per endpoint family), `/` (the last report), `/report.json`,
+    /// `/healthz`. Only checks that create nothing and send no load, unless --with-writes.
+    /// SIGTERM ends it after the running checks finish. `docs/monitoring.md` has the scrape
+    /// configuration and the alert rules.
+    Serve {
+        /// Where to serve the metrics and the report.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        listen: std::net::SocketAddr,
+        /// From one run's start to the next (humantime: 30s, 5m, 1h); at least 1s.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        interval: std::time::Duration,
+        /// Also run the checks that create objects (the registration flow), with their
+        /// clean-up. Load and large transfers never run in serve.
+        #[arg(long)]
+        with_writes: bool,
+        /// Stop after this many runs (default: until SIGTERM / SIGINT).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// How many run folders stay under the run folder's `serve/`.
+        #[arg(long, default_value_t = 10)]
+        keep_runs: usize,
+    },
     /// Load: latency percentiles, throughput, errors by class, against the configured target
     /// (stand-in by default) or a raw URL. Always bounded; a live target needs --allow-live.
     /// Exit 3 when a threshold is breached or the baseline regressed.
@@ -145,6 +169,22 @@ fn main() -> ExitCode {
                 commands::janitor::janitor(older_than, yes).await
             }
             Command::Load(args) => commands::load::load(args).await,
+            Command::Serve {
+                listen,
+                interval,
+                with_writes,
+                runs,
+                keep_runs,
+            } => {
+                commands::serve::serve(hokusai_verify::serve::ServeOptions {
+                    listen,
+                    interval,
+                    with_writes,
+                    runs,
+                    keep_runs,
+                })
+                .await
+            }
             Command::Standin {
                 registry_port,
                 auth_port,

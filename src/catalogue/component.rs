@@ -19,6 +19,36 @@ pub enum Component {
     EcsServices,
 }
 
+impl Component {
+    /// The id metrics and JSON use (`auth_service`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Component::Alb => "alb",
+            Component::AuthService => "auth_service",
+            Component::Api => "api",
+            Component::Mlflow => "mlflow",
+            Component::Artifacts => "artifacts",
+            Component::RedisCache => "redis_cache",
+            Component::RateLimiter => "rate_limiter",
+            Component::EcsServices => "ecs_services",
+        }
+    }
+
+    /// How urgent a broken part is for an alert: `critical` where third parties cannot reach
+    /// the registry or register a model through it, `warning` where the platform still serves
+    /// them (a cache, the limiter, a service's rollout).
+    pub fn severity(self) -> &'static str {
+        match self {
+            Component::Alb
+            | Component::AuthService
+            | Component::Api
+            | Component::Mlflow
+            | Component::Artifacts => "critical",
+            Component::RedisCache | Component::RateLimiter | Component::EcsServices => "warning",
+        }
+    }
+}
+
 impl fmt::Display for Component {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -21,4 +21,4 @@ pub use crate::evidence::{
 };
 pub use record::{json_files_in, read_json_files, read_run_dir, record};
 pub use result::{CheckResult, MatrixCell, MatrixColumn, Outcome, Rerun};
-pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Need, Sender, UPLOADED};
+pub use run::{Check, CheckFn, CheckFuture, CheckSpec, Effect, Need, Sender, UPLOADED};

@@ -44,6 +44,22 @@ impl Need {
     }
 }
 
+/// What running a check does to the platform, declared in the catalogue. `serve` runs only
+/// [`Effect::Reads`] checks unless told `--with-writes`, and never [`Effect::Load`] ones
+/// (`tests/monitoring.rs` proves that the `Reads` checks leave the stand-in's store as it was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, strum::Display)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Effect {
+    /// Creates nothing (it may clear the auth cache's entry of its own key) and sends a
+    /// handful of requests.
+    Reads,
+    /// Creates objects in the registry (and deletes them in its clean-up).
+    Writes,
+    /// Sends many requests (exhausts a key's rate limit) or moves a lot of data.
+    Load,
+}
+
 /// A check of the catalogue: its name, the component it is about, and its function.
 #[derive(Clone)]
 pub struct CheckSpec {
@@ -59,6 +75,9 @@ pub struct CheckSpec {
     pub line: Option<Line>,
     /// Moves a lot of data (large artifacts): self-verification runs it only where it matters.
     pub heavy: bool,
+    /// What it does to the platform (default [`Effect::Writes`]: a check is taken for one
+    /// that creates objects until its catalogue entry says otherwise).
+    pub effect: Effect,
     /// Measures whether the platform serves requests side by side: on a live target it runs
     /// first, alone, so that a platform that serves one at a time is run one check at a time
     /// from the start ([`super::runner`]).
@@ -90,6 +109,7 @@ impl CheckSpec {
             run: Arc::new(run),
             line: None,
             heavy: false,
+            effect: Effect::Writes,
             probes_serving: false,
             needs: Vec::new(),
         }
@@ -130,9 +150,22 @@ impl CheckSpec {
         self
     }
 
-    /// Marks the check as moving a lot of data.
+    /// Marks the check as moving a lot of data (which is load).
     pub fn heavy(mut self) -> Self {
         self.heavy = true;
+        self.effect = Effect::Load;
+        self
+    }
+
+    /// Declares that the check creates nothing and sends a handful of requests.
+    pub fn reads(mut self) -> Self {
+        self.effect = Effect::Reads;
+        self
+    }
+
+    /// Declares that the check sends many requests (exhausts a rate limit).
+    pub fn load(mut self) -> Self {
+        self.effect = Effect::Load;
         self
     }
 

@@ -107,7 +107,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                 f,
                 key_format,
             )
-            .line(Line::KeyFormats),
+            .line(Line::KeyFormats)
+            .reads(),
         );
     }
     for p in DATA_PATHS {
@@ -120,7 +121,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                 p,
                 no_key_rejected,
             )
-            .line(Line::KeyRequiredEverywhere),
+            .line(Line::KeyRequiredEverywhere)
+            .reads(),
         );
     }
     for k in RejectedKey::iter() {
@@ -132,7 +134,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             k,
             rejected_key,
         )
-        .line(Line::BadKeysRejected);
+        .line(Line::BadKeysRejected)
+        .reads();
         v.push(match k.role() {
             Some(role) => spec.needs(Need::Key(role)),
             None => spec,
@@ -147,7 +150,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             second_key_works,
         )
         .needs(Need::Key(KeyRole::Second))
-        .line(Line::KeyFormats),
+        .line(Line::KeyFormats)
+        .reads(),
     );
     v.push(CheckSpec::new(
         AREA,
@@ -157,7 +161,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
         validate_call_contract,
     )
 .needs(Need::StandIn("what the auth service received"))
-.line(Line::ValidateCall));
+.line(Line::ValidateCall)
+        .reads());
     for f in AuthFailure::iter() {
         v.push(
             CheckSpec::case(
@@ -169,7 +174,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
                 auth_failure_not_bad_key,
             )
             .needs(Need::StandIn("auth-service failures are injected"))
-            .line(Line::AuthFailureNotBadKey),
+            .line(Line::AuthFailureNotBadKey)
+            .reads(),
         );
     }
     v.push(
@@ -181,7 +187,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             auth_429_passthrough,
         )
         .needs(Need::StandIn("the auth service's 429 is injected"))
-        .line(Line::AuthRateLimitPassedOn),
+        .line(Line::AuthRateLimitPassedOn)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -192,7 +199,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             usage_reported,
         )
         .needs(Need::StandIn("the auth service's usage log"))
-        .line(Line::UsageReported),
+        .line(Line::UsageReported)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -214,7 +222,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             cache_entry_created,
         )
         .needs(Need::Redis)
-        .line(Line::CacheEntry),
+        .line(Line::CacheEntry)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -224,7 +233,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "requests within the TTL do not call the auth service again",
             cache_avoids_revalidation,
         )
-        .line(Line::CacheAvoidsRevalidation),
+        .line(Line::CacheAvoidsRevalidation)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -234,7 +244,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "failed validations are never cached",
             failures_not_cached,
         )
-        .line(Line::FailuresNotCached),
+        .line(Line::FailuresNotCached)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -245,7 +256,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             cache_expiry_revalidates,
         )
         .needs(Need::Redis)
-        .line(Line::CacheExpiry),
+        .line(Line::CacheExpiry)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -256,7 +268,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             revocation_window,
         )
         .needs(Need::Redis)
-        .line(Line::RevocationWindow),
+        .line(Line::RevocationWindow)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -267,7 +280,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             redis_down_auth_works,
         )
         .needs(Need::StandIn("Redis is taken away from the platform"))
-        .line(Line::RedisDownFallback),
+        .line(Line::RedisDownFallback)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -277,7 +291,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             "authenticated answers carry X-RateLimit-* headers that count down",
             rate_limit_headers,
         )
-        .line(Line::RateLimitHeaders),
+        .line(Line::RateLimitHeaders)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -288,7 +303,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             rate_limit_enforced,
         )
         .needs(Need::Key(KeyRole::LowLimit))
-        .line(Line::RateLimitEnforced),
+        .line(Line::RateLimitEnforced)
+        .load(),
     );
     v.push(
         CheckSpec::new(
@@ -299,7 +315,8 @@ pub fn checks(_profile: &Profile) -> Vec<CheckSpec> {
             rate_limit_isolated,
         )
         .needs(Need::Key(KeyRole::LowLimit))
-        .line(Line::RateLimitPerKey),
+        .line(Line::RateLimitPerKey)
+        .load(),
     );
     v
 }

@@ -44,7 +44,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "GET / without a key is 401 `API key required`",
             registry_root_requires_key,
         )
-        .line(Line::RootNeedsKey),
+        .line(Line::RootNeedsKey)
+        .reads(),
         CheckSpec::new(
             AREA,
             "registry_health",
@@ -52,7 +53,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "GET /health is 200 JSON, `healthy`, every dependency healthy",
             registry_health,
         )
-        .line(Line::HealthReportsDependencies),
+        .line(Line::HealthReportsDependencies)
+        .reads(),
         CheckSpec::new(
             AREA,
             "registry_health_latency",
@@ -60,7 +62,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "GET /health answers within the latency budget",
             registry_health_latency,
         )
-        .line(Line::HealthLatency),
+        .line(Line::HealthLatency)
+        .reads(),
         CheckSpec::new(
             AREA,
             "registry_health_detailed",
@@ -68,7 +71,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "GET /health?detailed=true is 200 with per-service detail",
             registry_health_detailed,
         )
-        .line(Line::HealthDetailed),
+        .line(Line::HealthDetailed)
+        .reads(),
         CheckSpec::new(
             AREA,
             "mlflow_health",
@@ -76,7 +80,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "GET /health/mlflow: connected, circuit breaker CLOSED",
             mlflow_health,
         )
-        .line(Line::HealthMlflow),
+        .line(Line::HealthMlflow)
+        .reads(),
         CheckSpec::new(
             AREA,
             "api_mlflow_health",
@@ -84,7 +89,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "GET /api/health/mlflow: connectivity, experiments and artifacts APIs healthy",
             api_mlflow_health,
         )
-        .line(Line::ApiHealthMlflow),
+        .line(Line::ApiHealthMlflow)
+        .reads(),
     ];
     for route in OpsRoute::iter() {
         v.push(
@@ -96,7 +102,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
                 route,
                 ops_endpoint,
             )
-            .line(Line::OpsRoutes),
+            .line(Line::OpsRoutes)
+            .reads(),
         );
     }
     v.push(
@@ -107,7 +114,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "GET {auth}/health is 200 JSON",
             auth_health,
         )
-        .line(Line::AuthHealth),
+        .line(Line::AuthHealth)
+        .reads(),
     );
     for service in &profile.ecs.services {
         v.push(
@@ -120,7 +128,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
                 ecs_service,
             )
             .needs(Need::Ecs)
-            .line(Line::EcsServices),
+            .line(Line::EcsServices)
+            .reads(),
         );
     }
     v.push(
@@ -131,7 +140,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "an authenticated MLflow read through the registry proxy is 200 JSON",
             mlflow_via_registry,
         )
-        .line(Line::ProxyTracking),
+        .line(Line::ProxyTracking)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -141,7 +151,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "/health calls MLflow healthy only while calls through the proxy reach it",
             health_matches_calls,
         )
-        .line(Line::HealthReportsDependencies),
+        .line(Line::HealthReportsDependencies)
+        .reads(),
     );
     v.push(
         CheckSpec::new(
@@ -151,7 +162,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "Redis answers PING and a SET/GET/DEL round trip",
             redis_connectivity,
         )
-        .line(Line::RedisDownFallback),
+        .line(Line::RedisDownFallback)
+        .reads(),
     );
     v
 }

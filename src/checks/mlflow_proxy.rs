@@ -54,7 +54,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
                 s,
                 spelling_routed,
             )
-            .line(Line::routed(s)),
+            .line(Line::routed(s))
+            .reads(),
         );
     }
     for p in Spelling::iter() {
@@ -88,7 +89,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "MLflow gets the X-Hokusai-* identity headers and (per profile) never the key",
             auth_headers_handled,
         )
-        .line(Line::ProxyHeaders),
+        .line(Line::ProxyHeaders)
+            .reads(),
         CheckSpec::new(
             AREA,
             "delete_body_forwarded",
@@ -112,7 +114,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "MLflow's JSON errors reach the client unchanged",
             json_errors_pass_through,
         )
-        .line(Line::ErrorsPassThrough),
+        .line(Line::ErrorsPassThrough)
+            .reads(),
         CheckSpec::new(
             AREA,
             "html_errors_become_json",
@@ -120,7 +123,8 @@ pub fn checks(profile: &Profile) -> Vec<CheckSpec> {
             "MLflow's HTML 404/405 pages become JSON with a valid MLflow error_code",
             html_errors_become_json,
         )
-        .line(Line::HtmlErrorsAsJson),
+        .line(Line::HtmlErrorsAsJson)
+            .reads(),
         CheckSpec::new(
             AREA,
             "artifacts_through_proxy",

@@ -93,6 +93,7 @@ fn column(col: Column, title: &str, line: Line) -> CheckSpec {
         cells,
     )
     .line(line)
+    .reads()
 }
 
 /// What a cell must get.

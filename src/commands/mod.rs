@@ -5,6 +5,7 @@ pub mod config;
 pub mod janitor;
 pub mod load;
 pub mod report;
+pub mod serve;
 pub mod standin;
 pub mod verify;
 

@@ -16,7 +16,19 @@ pub struct LatencyRow {
     pub max_ms: f64,
 }
 
-/// Which family a request belongs to.
+/// Every family [`family`] names (besides "stand-in internals", which no report shows).
+pub const FAMILIES: [&str; 8] = [
+    "auth service",
+    "ECS API",
+    "Redis",
+    "artifacts",
+    "health",
+    "MLflow read",
+    "MLflow write",
+    "API other",
+];
+
+/// Which family a request belongs to (one of [`FAMILIES`]).
 pub fn family(e: &Evidence) -> &'static str {
     let mut parts = e.request.split_whitespace();
     let method = parts.next().unwrap_or("");
