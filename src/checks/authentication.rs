@@ -7,7 +7,7 @@
 
 use super::expect;
 use super::{KeyDecision, key_got_through, keyless_symptom, proxied_read, proxied_read_path};
-use crate::catalogue::{Area, KeyRole};
+use crate::catalogue::{Area, KeyRole, Spelling};
 use crate::check::inject::Injected;
 use crate::check::{Check, CheckFuture, CheckSpec, Component, Failure, Line, ensure};
 use crate::check::{Need, ResultExt, Symptom};
@@ -518,11 +518,25 @@ async fn uncached_request(c: &mut Check, key: &ApiKey) -> Result<Exchange, Failu
 
 /// [`uncached_request`] with the key sent as `auth` (one of its header forms).
 async fn uncached_request_as(c: &mut Check, key: &ApiKey, auth: Auth) -> Result<Exchange, Failure> {
+    uncached_request_via(c, key, auth, Spelling::PRIMARY).await
+}
+
+/// [`uncached_request_as`] on `spelling`'s route (a proxied MLflow read, as MLflow's client
+/// sends it).
+async fn uncached_request_via(
+    c: &mut Check,
+    key: &ApiKey,
+    auth: Auth,
+    spelling: Spelling,
+) -> Result<Exchange, Failure> {
     if let Ok(cache) = c.env.require_redis() {
         let name = c.env.profile().cache_key(key.expose());
         let _ = cache.del(&name).await;
     }
-    c.registry(proxied_read(auth)).await
+    let req = Req::get(spelling.path("experiments/search"))
+        .query("max_results", "1")
+        .auth(auth);
+    c.registry(req).await
 }
 
 fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
@@ -530,14 +544,25 @@ fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
         let env = c.env.clone();
         let standin = env.require_standin("what the auth service received")?;
         let key = env.keys.primary.clone();
+        // What this check verifies is the call the API makes, not the route that triggers
+        // it: the primary route first, in the Bearer form; when no call came (refused before
+        // any validation in that form, the key-formats line's evidence; or the route does
+        // not reach the API, a routing line's), the other header form, then the other
+        // spellings the profile routes to the API.
+        let routes = std::iter::once(Spelling::PRIMARY)
+            .chain(Spelling::all().filter(|s| *s != Spelling::PRIMARY && env.profile().routes(*s)));
         let mut before = standin.validate_calls().len();
-        let mut ex = uncached_request(c, &key).await?;
-        if standin.validate_calls().len() == before {
-            // Refused before any validation in the Bearer form (the key-formats line's
-            // evidence): the call to the auth service is seen through the other header form.
-            before = standin.validate_calls().len();
-            ex = uncached_request_as(c, &key, Auth::XApiKey(key.clone())).await?;
+        let mut ex = None;
+        'routes: for spelling in routes {
+            for auth in [bearer(&key), Auth::XApiKey(key.clone())] {
+                before = standin.validate_calls().len();
+                ex = Some(uncached_request_via(c, &key, auth, spelling).await?);
+                if standin.validate_calls().len() > before {
+                    break 'routes;
+                }
+            }
         }
+        let ex = ex.expect("the primary route is always tried");
         let calls = standin.validate_calls();
         let new = &calls[before.min(calls.len())..];
         let want_service = &env.profile().auth.service_id;
