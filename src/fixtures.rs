@@ -13,13 +13,14 @@
 //! # }
 //! ```
 
-use crate::cache::{Cache, display_url};
+use crate::cache::Cache;
 use crate::catalogue::Fault;
 use crate::config::{Config, ConfigError, LiveTarget, Profile, Target, TargetKind};
 use crate::ecs::EcsClient;
 use crate::evidence::Failure;
 use crate::http::HttpClient;
 use crate::secret::ApiKey;
+use crate::secret::display_url;
 use crate::standin::{StandIn, StandInError, StandInOptions};
 use std::sync::Arc;
 use url::Url;

@@ -119,7 +119,8 @@ enum Command {
         /// clean-up. Load and large transfers never run in serve.
         #[arg(long)]
         with_writes: bool,
-        /// Stop after this many runs (default: until SIGTERM / SIGINT).
+        /// Stop after this many runs (default: until SIGTERM / SIGINT), exiting 0 when the
+        /// last one was healthy and 1 otherwise.
         #[arg(long)]
         runs: Option<u64>,
         /// How many run folders stay under the run folder's `serve/`.

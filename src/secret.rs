@@ -136,6 +136,28 @@ pub fn redact(text: &str) -> String {
         .into_owned()
 }
 
+/// A URL as every message, table and report shows it: without its user information (user
+/// name and password), so `redis://:pw@host:6379/0` is `redis://host:6379/0`. The one
+/// place a configured URL is turned into text; free text that may hold one goes through
+/// [`redact`].
+///
+/// ```
+/// use hokusai_verify::secret::display_url;
+/// assert_eq!(display_url("redis://:pw123@10.0.0.1:6379/0"), "redis://10.0.0.1:6379/0");
+/// assert_eq!(display_url("https://user:pw@registry.hokus.ai/x"), "https://registry.hokus.ai/x");
+/// assert!(!display_url("not a url :pw@").contains("pw"));
+/// ```
+pub fn display_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.to_string()
+        }
+        Err(_) => "<unparseable URL>".into(),
+    }
+}
+
 /// A configuration value quoted for an error message, or a placeholder when it could be a
 /// secret (a key or token put in the wrong variable): only short values made of the
 /// characters of names, numbers and paths are echoed, never a long run of letters and

@@ -618,7 +618,8 @@ fn breakages_are_listed_and_switchable() {
 /// A Redis password and a canary key in the configuration never appear in what any command
 /// prints, on the error paths a user meets first: no Redis for the stand-in, nothing
 /// answering the target, a live load refused, a janitor with nothing to reach, the resolved
-/// configuration.
+/// configuration, the exporter (`serve`) without Redis or with a dead target (its served
+/// pages are checked in `tests/monitoring.rs`).
 #[rstest]
 #[case::verify_without_redis(&["verify"], "standin")]
 #[case::verify_dead_target(&["verify", "--area", "infra_health"], "live")]
@@ -626,6 +627,8 @@ fn breakages_are_listed_and_switchable() {
 #[case::load_dead_target(&["load", "--allow-live", "--requests", "3"], "live")]
 #[case::janitor_dead_target(&["janitor"], "live")]
 #[case::config(&["config"], "live")]
+#[case::serve_without_redis(&["serve", "--runs", "1", "--listen", "127.0.0.1:0"], "standin")]
+#[case::serve_dead_target(&["serve", "--runs", "1", "--interval", "1s", "--listen", "127.0.0.1:0"], "live")]
 fn no_secret_on_any_error_path(#[case] args: &[&str], #[case] target: &str) {
     const PASSWORD: &str = "RedisPassw0rdCanary";
     let closed = {

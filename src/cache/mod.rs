@@ -22,17 +22,7 @@ impl std::fmt::Debug for Cache {
     }
 }
 
-/// Strips any password from a Redis URL before it is shown.
-pub fn display_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_password(None);
-            let _ = u.set_username("");
-            u.to_string()
-        }
-        Err(_) => "<unparseable redis url>".into(),
-    }
-}
+use crate::secret::display_url;
 
 impl Cache {
     /// Connects (one attempt, 2 s to connect, 2 s per command: bounded, and wide enough

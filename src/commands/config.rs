@@ -81,7 +81,7 @@ pub fn rows(c: &Config, src: &Sources) -> Vec<(&'static str, String, &'static st
         Target::StandIn(s) => {
             row(
                 &["HOKUSAI_REDIS_URL", "REDIS_URL", "REDIS_PORT"],
-                s.redis_url.clone(),
+                crate::secret::display_url(&s.redis_url),
                 Source::Default,
             );
             let faults: Vec<&str> = s.faults.iter().map(|f| f.id()).collect();
@@ -135,7 +135,9 @@ pub fn rows(c: &Config, src: &Sources) -> Vec<(&'static str, String, &'static st
             }
             row(
                 &["HOKUSAI_REDIS_URL", "REDIS_URL"],
-                l.redis_url.clone().unwrap_or_else(|| "not set".into()),
+                l.redis_url
+                    .as_deref()
+                    .map_or_else(|| "not set".into(), crate::secret::display_url),
                 Source::Unset,
             );
             row(
@@ -182,7 +184,7 @@ pub fn rows(c: &Config, src: &Sources) -> Vec<(&'static str, String, &'static st
         &["HOKUSAI_MLFLOW_INTERNAL_URL"],
         c.mlflow_url.as_ref().map_or_else(
             || "not set (no clean-up fallback past the proxy)".into(),
-            |u| crate::secret::redact(u.as_str()),
+            |u| crate::secret::display_url(u.as_str()),
         ),
         Source::Unset,
     );

@@ -1,6 +1,7 @@
 //! `serve`: the checks on a schedule against the configured target, exported for
-//! Prometheus (`crate::serve`). Ends cleanly on SIGTERM / SIGINT after the running checks
-//! finish.
+//! Prometheus (`crate::serve`). Ends cleanly (exit 0) on SIGTERM / SIGINT after the running
+//! checks finish; with `--runs`, once they are done, with the last run's exit code (0
+//! healthy, 1 otherwise, as `verify`).
 
 use super::Exit;
 use crate::fixtures::Env;
@@ -64,6 +65,7 @@ pub async fn serve(opts: ServeOptions) -> Exit {
         );
         let _ = stop_tx.send(true);
     });
+    let signalled = stop_rx.clone();
     crate::serve::schedule(&config, &specs, &opts, &state, stop_rx, STOP_GRACE).await;
     signals.abort();
     server.abort();
@@ -71,5 +73,12 @@ pub async fn serve(opts: ServeOptions) -> Exit {
         "serve: stopped after {} completed run(s)",
         state.completed()
     );
-    Exit::Ok
+    if *signalled.borrow() {
+        return Exit::Ok;
+    }
+    // `--runs` reached: the exit code is the last run's, as `verify`'s would be.
+    match state.last().map(|l| l.verdict) {
+        Some(crate::report::Verdict::Healthy) => Exit::Ok,
+        _ => Exit::Failed,
+    }
 }

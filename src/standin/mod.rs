@@ -163,7 +163,7 @@ impl StandIn {
             .expect("redis connect task")
             .map_err(|e| StandInError::NoRedis {
                 // Never the URL's user information (a Redis password) in a message.
-                url: crate::cache::display_url(&opts.redis_url),
+                url: crate::secret::display_url(&opts.redis_url),
                 cause: crate::secret::redact(&e.to_string()),
             })?;
         let ns = opts.namespace.clone().unwrap_or_else(|| {
