@@ -119,3 +119,55 @@ fn execution_guide_sample_is_a_real_run() {
         "docs/execution-guide.md's sample is stale: HOKUSAI_UPDATE_DOCS=1 cargo test --test docs"
     );
 }
+
+/// The variables' table of `docs/configuration.md` is the one the code declares
+/// (`src/config/vars.rs`); `HOKUSAI_UPDATE_CONFIG_DOCS=1` rewrites it.
+#[test]
+fn configuration_doc_lists_the_declared_variables() {
+    const BEGIN: &str = "<!-- vars:begin -->\n";
+    const END: &str = "<!-- vars:end -->";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let a = text.find(BEGIN).expect("the vars:begin marker") + BEGIN.len();
+    let b = text.find(END).expect("the vars:end marker");
+    let now = hokusai_verify::config::vars::markdown();
+    if std::env::var("HOKUSAI_UPDATE_CONFIG_DOCS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, format!("{}{now}{}", &text[..a], &text[b..])).unwrap();
+        return;
+    }
+    assert!(
+        text[a..b] == now,
+        "docs/configuration.md's variables differ from src/config/vars.rs: HOKUSAI_UPDATE_CONFIG_DOCS=1 cargo test --test docs configuration_doc"
+    );
+}
+
+/// Every variable the code reads by name (`HOKUSAI_…` in `src/`) is declared in the table,
+/// or is one of the few read before the table applies.
+#[test]
+fn every_variable_read_is_declared() {
+    let re = regex::Regex::new(r#""(HOKUSAI_[A-Z0-9_]+)""#).unwrap();
+    let mut undeclared = std::collections::BTreeSet::new();
+    for file in walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for c in re.captures_iter(&text) {
+            let name = &c[1];
+            if hokusai_verify::config::vars::find(name).is_none() {
+                undeclared.insert(format!("{name} ({})", file.display()));
+            }
+        }
+    }
+    assert!(undeclared.is_empty(), "{undeclared:#?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -4,6 +4,7 @@
 
 mod duration;
 mod profile;
+pub mod vars;
 
 pub use duration::{parse_age, parse_duration_at_most, parse_load_duration};
 
@@ -156,11 +157,15 @@ struct Vars {
 }
 
 impl Vars {
-    fn get(&self, name: &str) -> Option<String> {
-        self.map
-            .get(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+    /// The variable's value (its name, else its aliases in order), trimmed; empty is unset.
+    /// Every read goes through an entry of the table ([`vars::VARS`]).
+    fn get(&self, var: &vars::Var) -> Option<String> {
+        var.names().find_map(|name| {
+            self.map
+                .get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        })
     }
 }
 
@@ -218,12 +223,12 @@ impl Config {
             problems.push(ConfigProblem { variable, problem })
         };
 
-        let target = match vars.get("HOKUSAI_TARGET").as_deref() {
+        let target = match vars.get(&vars::TARGET).as_deref() {
             None | Some("standin") => Some(TargetKind::Standin),
             Some("live") => Some(TargetKind::Live),
             Some(other) => {
                 problem(
-                    "HOKUSAI_TARGET",
+                    vars::TARGET.name,
                     format!(
                         "unknown target {}; use `standin` (default) or `live`",
                         crate::secret::shown(other)
@@ -234,7 +239,7 @@ impl Config {
         };
 
         let profile_name = vars
-            .get("HOKUSAI_PROFILE")
+            .get(&vars::PROFILE)
             .unwrap_or_else(|| DEFAULT_PROFILE.to_owned());
         let profile = match Profile::load(&profile_name) {
             Ok(p) => Some(p),
@@ -245,19 +250,20 @@ impl Config {
                 } else {
                     "not a known profile name or a readable profile file: the value (not shown: it may be a secret)".to_owned()
                 };
-                problem("HOKUSAI_PROFILE", msg);
+                problem(vars::PROFILE.name, msg);
                 None
             }
         };
 
-        let mut millis = |name: &'static str, default: u64| -> Duration {
-            match vars.get(name) {
+        let mut millis = |var: &vars::Var| -> Duration {
+            let default = var.default_number();
+            match vars.get(var) {
                 None => Duration::from_millis(default),
                 Some(v) => match v.parse::<u64>() {
                     Ok(n) if n > 0 => Duration::from_millis(n),
                     _ => {
                         problem(
-                            name,
+                            var.name,
                             format!(
                                 "{} is not a positive number of milliseconds",
                                 crate::secret::shown(&v)
@@ -268,16 +274,19 @@ impl Config {
                 },
             }
         };
-        let request_timeout = millis("HOKUSAI_TIMEOUT_MS", 10_000);
-        let connect_timeout = millis("HOKUSAI_CONNECT_TIMEOUT_MS", 3_000);
-        let mut count = |name: &'static str, default: u64, max: u64, unit: &str| -> u64 {
-            match vars.get(name) {
+        let request_timeout = millis(&vars::TIMEOUT_MS);
+        let connect_timeout = millis(&vars::CONNECT_TIMEOUT_MS);
+        let mut count = |var: &vars::Var, default: u64| -> u64 {
+            let vars::Kind::Count { max, unit } = var.kind else {
+                unreachable!("{} is a count", var.name)
+            };
+            match vars.get(var) {
                 None => default,
                 Some(v) => match v.trim().parse::<u64>() {
                     Ok(n) if (1..=max).contains(&n) => n,
                     _ => {
                         problem(
-                            name,
+                            var.name,
                             format!(
                                 "{} is not a number of {unit} from 1 to {max}",
                                 crate::secret::shown(&v)
@@ -288,46 +297,51 @@ impl Config {
                 },
             }
         };
-        let run_budget = Duration::from_secs(count("HOKUSAI_RUN_BUDGET_S", 120, 86_400, "seconds"));
+        let run_budget = Duration::from_secs(count(
+            &vars::RUN_BUDGET_S,
+            vars::RUN_BUDGET_S.default_number(),
+        ));
         // The stand-in shares nothing between checks; a live platform is shared with its
-        // users, so it gets fewer at once by default.
+        // users, so it gets fewer at once by default (the table's default says both).
         let default_concurrency = if target == Some(TargetKind::Live) {
             4
         } else {
             16
         };
-        let concurrency = count("HOKUSAI_CONCURRENCY", default_concurrency, 64, "checks") as usize;
+        let concurrency = count(&vars::CONCURRENCY, default_concurrency) as usize;
+        let concurrent_clients = count(
+            &vars::CONCURRENT_CLIENTS,
+            vars::CONCURRENT_CLIENTS.default_number(),
+        ) as usize;
 
-        let strict = match vars.get("HOKUSAI_STRICT").as_deref() {
+        let strict = match vars.get(&vars::STRICT).as_deref() {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") => true,
             Some(other) => {
                 problem(
-                    "HOKUSAI_STRICT",
+                    vars::STRICT.name,
                     format!("{} is not 0/1/true/false", crate::secret::shown(other)),
                 );
                 false
             }
         };
 
-        let redis_from_env = vars
-            .get("HOKUSAI_REDIS_URL")
-            .or_else(|| vars.get("REDIS_URL"));
+        let redis_from_env = vars.get(&vars::REDIS_URL);
         if let Some(r) = &redis_from_env
             && let Err(e) = check_redis_url(r)
         {
-            problem("HOKUSAI_REDIS_URL", e);
+            problem(vars::REDIS_URL.name, e);
         }
 
         // The stand-in's Redis when no URL is given: 127.0.0.1 on `REDIS_PORT`, the port
         // `scripts/with-redis` checks and starts Redis on (default 6379).
-        let default_redis = match vars.get("REDIS_PORT") {
+        let default_redis = match vars.get(&vars::REDIS_PORT) {
             None => DEFAULT_REDIS_URL.to_owned(),
             Some(p) => match p.parse::<u16>() {
                 Ok(port) if port > 0 => format!("redis://127.0.0.1:{port}"),
                 _ => {
                     problem(
-                        "REDIS_PORT",
+                        vars::REDIS_PORT.name,
                         format!("{} is not a port number", crate::secret::shown(&p)),
                     );
                     DEFAULT_REDIS_URL.to_owned()
@@ -336,21 +350,23 @@ impl Config {
         };
 
         let mlflow_url =
-            vars.get("HOKUSAI_MLFLOW_INTERNAL_URL")
+            vars.get(&vars::MLFLOW_INTERNAL_URL)
                 .and_then(|u| match parse_http_url(&u) {
                     Ok(u) => Some(u),
                     Err(e) => {
-                        problem("HOKUSAI_MLFLOW_INTERNAL_URL", e);
+                        problem(vars::MLFLOW_INTERNAL_URL.name, e);
                         None
                     }
                 });
 
         let mut live = None;
         if target == Some(TargetKind::Live) {
-            let registry_url = required_url(&vars, "HOKUSAI_REGISTRY_URL", &mut problems);
-            let auth_url = required_url(&vars, "HOKUSAI_AUTH_URL", &mut problems);
-            // Every role's key from its variable; the valid one is required.
-            let (mut by_role, bad) = crate::catalogue::keys_from_vars(|v| vars.get(v));
+            let registry_url = required_url(&vars, &vars::REGISTRY_URL, &mut problems);
+            let auth_url = required_url(&vars, &vars::AUTH_URL, &mut problems);
+            // Every role's key from its variable (each an entry of the table); the valid one
+            // is required.
+            let (mut by_role, bad) =
+                crate::catalogue::keys_from_vars(|name| vars::find(name).and_then(|v| vars.get(v)));
             for (variable, e) in bad {
                 problems.push(ConfigProblem {
                     variable,
@@ -358,7 +374,7 @@ impl Config {
                 });
             }
             let valid_var = KeyRole::Valid.var();
-            if vars.get(valid_var).is_none() {
+            if vars.get(&vars::API_KEY).is_none() {
                 problems.push(ConfigProblem {
                     variable: valid_var,
                     problem: "not set; live runs need an API key (hk_live_…) valid for the \
@@ -373,26 +389,22 @@ impl Config {
                         k.with(role, key)
                     })
             });
-            let endpoint_url = vars
-                .get("HOKUSAI_AWS_ENDPOINT_URL")
-                .or_else(|| vars.get("AWS_ENDPOINT_URL"))
-                .and_then(|u| match parse_http_url(&u) {
-                    Ok(u) => Some(u),
-                    Err(e) => {
-                        problems.push(ConfigProblem {
-                            variable: "HOKUSAI_AWS_ENDPOINT_URL",
-                            problem: e,
-                        });
-                        None
-                    }
-                });
+            let endpoint_url =
+                vars.get(&vars::AWS_ENDPOINT_URL)
+                    .and_then(|u| match parse_http_url(&u) {
+                        Ok(u) => Some(u),
+                        Err(e) => {
+                            problems.push(ConfigProblem {
+                                variable: vars::AWS_ENDPOINT_URL.name,
+                                problem: e,
+                            });
+                            None
+                        }
+                    });
             let aws = AwsSettings {
-                region: vars
-                    .get("HOKUSAI_AWS_REGION")
-                    .or_else(|| vars.get("AWS_REGION"))
-                    .or_else(|| vars.get("AWS_DEFAULT_REGION")),
+                region: vars.get(&vars::AWS_REGION),
                 endpoint_url,
-                cluster: vars.get("HOKUSAI_ECS_CLUSTER"),
+                cluster: vars.get(&vars::ECS_CLUSTER),
             };
             if let (Some(registry_url), Some(auth_url), Some(keys)) = (registry_url, auth_url, keys)
             {
@@ -408,7 +420,7 @@ impl Config {
 
         let mut standin_faults = crate::catalogue::FaultSet::new();
         for id in vars
-            .get("HOKUSAI_STANDIN_FAULTS")
+            .get(&vars::STANDIN_FAULTS)
             .unwrap_or_default()
             .split(',')
             .filter(|s| !s.trim().is_empty())
@@ -419,7 +431,7 @@ impl Config {
                 }
                 Err(_) => problem_list(
                     &mut problems,
-                    "HOKUSAI_STANDIN_FAULTS",
+                    vars::STANDIN_FAULTS.name,
                     format!(
                         "{} is not a fault id (see `hokusai-verify faults`)",
                         crate::secret::shown(id.trim())
@@ -429,7 +441,7 @@ impl Config {
         }
         let mut standin_breakages = std::collections::BTreeSet::new();
         for id in vars
-            .get("HOKUSAI_STANDIN_BREAKAGES")
+            .get(&vars::STANDIN_BREAKAGES)
             .unwrap_or_default()
             .split(',')
             .filter(|s| !s.trim().is_empty())
@@ -440,7 +452,7 @@ impl Config {
                 }
                 Err(_) => problem_list(
                     &mut problems,
-                    "HOKUSAI_STANDIN_BREAKAGES",
+                    vars::STANDIN_BREAKAGES.name,
                     format!(
                         "{} is not a breakage id (see `hokusai-verify faults --breakages`)",
                         crate::secret::shown(id.trim())
@@ -448,13 +460,13 @@ impl Config {
                 ),
             }
         }
-        let standin_fast = match vars.get("HOKUSAI_STANDIN_TIMING").as_deref() {
+        let standin_fast = match vars.get(&vars::STANDIN_TIMING).as_deref() {
             None | Some("fast") => true,
             Some("contract") => false,
             Some(other) => {
                 problem_list(
                     &mut problems,
-                    "HOKUSAI_STANDIN_TIMING",
+                    vars::STANDIN_TIMING.name,
                     format!(
                         "{} is not `fast` or `contract`",
                         crate::secret::shown(other)
@@ -464,21 +476,21 @@ impl Config {
             }
         };
 
-        let standin_dialect = match vars.get("HOKUSAI_STANDIN_DIALECT") {
+        let standin_dialect = match vars.get(&vars::STANDIN_DIALECT) {
             None => crate::catalogue::Dialect::Contract,
             Some(v) => v.parse().unwrap_or_else(|e: String| {
-                problem_list(&mut problems, "HOKUSAI_STANDIN_DIALECT", e);
+                problem_list(&mut problems, vars::STANDIN_DIALECT.name, e);
                 crate::catalogue::Dialect::Contract
             }),
         };
 
-        let standin_realistic = match vars.get("HOKUSAI_STANDIN_LATENCY").as_deref() {
+        let standin_realistic = match vars.get(&vars::STANDIN_LATENCY).as_deref() {
             None | Some("none") => false,
             Some("realistic") => true,
             Some(other) => {
                 problem_list(
                     &mut problems,
-                    "HOKUSAI_STANDIN_LATENCY",
+                    vars::STANDIN_LATENCY.name,
                     format!(
                         "{} is not `none` or `realistic`",
                         crate::secret::shown(other)
@@ -488,39 +500,24 @@ impl Config {
             }
         };
         // A cap on the large-artifact transfers (a live platform's storage, a slow link).
-        let large_artifact_max_mb = vars
-            .get("HOKUSAI_LARGE_ARTIFACT_MAX_MB")
-            .and_then(|v| match v.parse::<u64>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    problem_list(
-                        &mut problems,
-                        "HOKUSAI_LARGE_ARTIFACT_MAX_MB",
-                        format!(
-                            "{} is not a positive number of MB",
-                            crate::secret::shown(&v)
-                        ),
-                    );
-                    None
-                }
-            });
-        let concurrent_clients = match vars.get("HOKUSAI_CONCURRENT_CLIENTS") {
-            None => 32,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if (1..=256).contains(&n) => n,
-                _ => {
-                    problem_list(
-                        &mut problems,
-                        "HOKUSAI_CONCURRENT_CLIENTS",
-                        format!("{} is not a number from 1 to 256", crate::secret::shown(&v)),
-                    );
-                    32
-                }
-            },
-        };
-
+        let large_artifact_max_mb = vars.get(&vars::LARGE_ARTIFACT_MAX_MB).and_then(|v| match v
+            .parse::<u64>()
+        {
+            Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
+            _ => {
+                problem_list(
+                    &mut problems,
+                    vars::LARGE_ARTIFACT_MAX_MB.name,
+                    format!(
+                        "{} is not a number of MB from 1 to 1000000",
+                        crate::secret::shown(&v)
+                    ),
+                );
+                None
+            }
+        });
         let run_dir = vars
-            .get("HOKUSAI_RUN_DIR")
+            .get(&vars::RUN_DIR)
             .map(PathBuf::from)
             .unwrap_or_else(default_run_dir);
 
@@ -630,14 +627,15 @@ fn parse_http_url(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn required_url(vars: &Vars, name: &'static str, problems: &mut Vec<ConfigProblem>) -> Option<Url> {
-    match vars.get(name) {
+fn required_url(vars: &Vars, var: &vars::Var, problems: &mut Vec<ConfigProblem>) -> Option<Url> {
+    let name = var.name;
+    match vars.get(var) {
         None => {
             problems.push(ConfigProblem {
                 variable: name,
                 problem: format!(
                     "not set; live runs need it (e.g. {})",
-                    if name == "HOKUSAI_AUTH_URL" {
+                    if name == vars::AUTH_URL.name {
                         "https://auth.hokus.ai"
                     } else {
                         "https://registry.hokus.ai"
@@ -707,8 +705,8 @@ mod tests {
         assert_eq!(
             vars,
             [
-                "HOKUSAI_REGISTRY_URL",
-                "HOKUSAI_AUTH_URL",
+                vars::REGISTRY_URL.name,
+                vars::AUTH_URL.name,
                 "HOKUSAI_API_KEY"
             ]
         );
