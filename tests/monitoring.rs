@@ -620,3 +620,48 @@ fn is_firing(prom: &str, cause: &'static str) -> impl std::future::Future<Output
     let p = prom.to_owned();
     async move { firing(&p, "HokusaiRootCause", ("cause", cause)).await }
 }
+
+/// The HTTP side before any run: `/metrics` already lists every series (at 0), `/` and
+/// `/report.json` say no run completed (503), `/healthz` is up; other paths are 404, other
+/// methods 405.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exporter_answers_before_its_first_run() {
+    let config = Config::standin(Profile::default_profile());
+    let specs = hokusai_verify::serve::plan(&config, false);
+    let state = std::sync::Arc::new(hokusai_verify::serve::State::new(
+        &specs,
+        Duration::from_secs(60),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(hokusai_verify::serve::http::serve(listener, state.clone()));
+    let client = reqwest::Client::new();
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert_eq!(
+        metrics.headers()["content-type"],
+        hokusai_verify::serve::metrics::CONTENT_TYPE
+    );
+    let text = metrics.text().await.unwrap();
+    assert_eq!(series(&text), state.metrics.series_bound());
+    assert!(text.contains("hokusai_last_run_timestamp_seconds 0"));
+    for path in ["/", "/report.json"] {
+        let r = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 503, "{path}");
+    }
+    let health: Value = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["runs_completed"], 0);
+    let r = client.get(format!("{base}/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client.post(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    server.abort();
+}
