@@ -411,6 +411,12 @@ impl HttpClient {
     }
 }
 
+/// How long an idle pooled connection is kept. Long enough to reuse connections within a
+/// run; short enough that a process that runs for days (`serve`, where every stand-in check
+/// talks to a server on a new port) does not hold the connections of servers long gone
+/// (reqwest's default is 90 s).
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
 /// One reqwest client per pair of timeouts for the whole process: building one (TLS roots)
 /// costs about 12 ms, which self-verification would pay for every check. Each
 /// [`HttpClient`] still keeps its own memory of dead hosts.
@@ -430,6 +436,7 @@ fn shared_client(
         .or_insert_with(|| {
             reqwest::Client::builder()
                 .pool_max_idle_per_host(if pooled { usize::MAX } else { 0 })
+                .pool_idle_timeout(POOL_IDLE)
                 .timeout(request_timeout)
                 .connect_timeout(connect_timeout)
                 .redirect(reqwest::redirect::Policy::none())
