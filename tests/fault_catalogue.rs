@@ -1006,6 +1006,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::key_not_valid_and_version_route_missing("hokusai-2025-08", &["key-not-valid-for-service", "version-route-missing"], Dialect::Contract)]
 #[case::failures_cached_and_key_not_sent_as_bearer("hokusai-2025-08", &["cache-failed-validations", "key-not-sent-as-bearer"], Dialect::Contract)]
 #[case::mlflow_route_to_mlflow_and_key_not_sent_as_bearer("hokusai-2026", &["mlflow-route-to-mlflow", "key-not-sent-as-bearer"], Dialect::Contract)]
+#[case::health_ignores_mlflow_and_unrouted_proxy_api("hokusai-2025-08", &["health-ignores-mlflow", "unrouted-proxy-api"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

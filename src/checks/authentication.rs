@@ -533,10 +533,7 @@ async fn uncached_request_via(
         let name = c.env.profile().cache_key(key.expose());
         let _ = cache.del(&name).await;
     }
-    let req = Req::get(spelling.path("experiments/search"))
-        .query("max_results", "1")
-        .auth(auth);
-    c.registry(req).await
+    c.registry(super::proxied_read_via(spelling, auth)).await
 }
 
 fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
@@ -549,8 +546,7 @@ fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
         // any validation in that form, the key-formats line's evidence; or the route does
         // not reach the API, a routing line's), the other header form, then the other
         // spellings the profile routes to the API.
-        let routes = std::iter::once(Spelling::PRIMARY)
-            .chain(Spelling::all().filter(|s| *s != Spelling::PRIMARY && env.profile().routes(*s)));
+        let routes = super::spellings_to_try(env.profile());
         let mut before = standin.validate_calls().len();
         let mut ex = None;
         'routes: for spelling in routes {

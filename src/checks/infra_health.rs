@@ -487,9 +487,29 @@ fn health_matches_calls(c: &mut Check) -> CheckFuture<'_> {
             .and_then(|v| v.pointer("/services/mlflow").cloned())
             .is_some_and(|v| v.as_str() == Some("healthy"));
         let key = c.env.keys.primary.clone();
-        let ex = c.registry(super::proxied_read(Auth::Bearer(key))).await?;
-        // A read that never got past the auth layer says nothing about MLflow.
-        super::key_got_through(c, &ex)?;
+        // A read that never got past the auth layer, or that a spelling's missing route
+        // answered, says nothing about MLflow: the next spelling the profile routes is tried
+        // (a broken route is its own line's evidence); none reaching the proxy blocks.
+        let mut reached = None;
+        let mut last = None;
+        for spelling in super::spellings_to_try(c.env.profile()) {
+            let ex = c
+                .registry(super::proxied_read_via(spelling, Auth::Bearer(key.clone())))
+                .await?;
+            super::key_got_through(c, &ex)?;
+            if reached_proxy(&ex) {
+                reached = Some(ex);
+                break;
+            }
+            last = Some(ex);
+        }
+        let Some(ex) = reached else {
+            let got = last.as_ref().map_or_else(String::new, expect::describe);
+            return Err(
+                Failure::failed("a proxied read that reaches the proxy", got)
+                    .blocked("a proxied read reaching the proxy on any spelling"),
+            );
+        };
         // Only the proxy's own word that MLflow is unreachable (502 JSON) contradicts /health;
         // a slow MLflow (504) is up.
         let upstream_failed = ex.status == 502 && !ex.is_html();
@@ -507,6 +527,19 @@ fn health_matches_calls(c: &mut Check) -> CheckFuture<'_> {
             })
         })
     })
+}
+
+/// Whether a proxied read got past routing to the proxy's own handling: MLflow's answer (a
+/// 2xx or its JSON error with an `error_code`), or the proxy's JSON 502/504 about MLflow. A
+/// route's bare 404/405 or an HTML page is not.
+fn reached_proxy(ex: &crate::http::Exchange) -> bool {
+    let mlflow_error = ex
+        .json()
+        .and_then(|v| v.get("error_code").cloned())
+        .is_some_and(|c| c.is_string());
+    (200..300).contains(&ex.status)
+        || (matches!(ex.status, 502 | 504) && !ex.is_html())
+        || mlflow_error
 }
 
 fn redis_connectivity(c: &mut Check) -> CheckFuture<'_> {

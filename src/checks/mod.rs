@@ -50,6 +50,27 @@ pub(crate) fn proxied_read_path() -> String {
     crate::catalogue::Spelling::PRIMARY.path("experiments/search")
 }
 
+/// The spellings a precondition may go through, in the order to try them: the primary one,
+/// then the others the profile routes to MLflow. A check whose own line is not about a
+/// spelling tries the next one when a spelling's route is broken (that is its own line's
+/// evidence, named by the check that verifies it).
+pub(crate) fn spellings_to_try(profile: &Profile) -> Vec<crate::catalogue::Spelling> {
+    use crate::catalogue::Spelling;
+    std::iter::once(Spelling::PRIMARY)
+        .chain(Spelling::all().filter(|s| *s != Spelling::PRIMARY && profile.routes(*s)))
+        .collect()
+}
+
+/// A proxied read on `spelling`, as MLflow's own client sends it.
+pub(crate) fn proxied_read_via(
+    spelling: crate::catalogue::Spelling,
+    auth: crate::http::Auth,
+) -> crate::http::Req {
+    crate::http::Req::get(spelling.path("experiments/search"))
+        .query("max_results", "1")
+        .auth(auth)
+}
+
 /// [`proxied_read_path`] with `auth`, as MLflow's own client sends it (`max_results`).
 pub(crate) fn proxied_read(auth: crate::http::Auth) -> crate::http::Req {
     crate::http::Req::get(proxied_read_path())
