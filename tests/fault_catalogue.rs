@@ -1007,6 +1007,8 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::failures_cached_and_key_not_sent_as_bearer("hokusai-2025-08", &["cache-failed-validations", "key-not-sent-as-bearer"], Dialect::Contract)]
 #[case::mlflow_route_to_mlflow_and_key_not_sent_as_bearer("hokusai-2026", &["mlflow-route-to-mlflow", "key-not-sent-as-bearer"], Dialect::Contract)]
 #[case::health_ignores_mlflow_and_unrouted_proxy_api("hokusai-2025-08", &["health-ignores-mlflow", "unrouted-proxy-api"], Dialect::Contract)]
+#[case::mlflow_route_to_mlflow_and_slow_registry("hokusai-2026", &["mlflow-route-to-mlflow", "slow-registry"], Dialect::Contract)]
+#[case::service_id_mismatch_and_mlflow_route_to_mlflow("hokusai-2025-08", &["service-id-mismatch", "mlflow-route-to-mlflow"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

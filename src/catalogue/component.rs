@@ -63,3 +63,25 @@ impl fmt::Display for Component {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Component;
+
+    /// The id metrics use is the id JSON uses.
+    #[test]
+    fn id_is_the_serde_name() {
+        for c in [
+            Component::Alb,
+            Component::AuthService,
+            Component::Api,
+            Component::Mlflow,
+            Component::Artifacts,
+            Component::RedisCache,
+            Component::RateLimiter,
+            Component::EcsServices,
+        ] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.id(), "{c:?}");
+        }
+    }
+}

@@ -529,11 +529,16 @@ async fn uncached_request_via(
     auth: Auth,
     spelling: Spelling,
 ) -> Result<Exchange, Failure> {
+    uncached_send(c, key, super::proxied_read_via(spelling, auth)).await
+}
+
+/// Sends `req` (keyed with `key`) after deleting `key`'s cache entry.
+async fn uncached_send(c: &mut Check, key: &ApiKey, req: Req) -> Result<Exchange, Failure> {
     if let Ok(cache) = c.env.require_redis() {
         let name = c.env.profile().cache_key(key.expose());
         let _ = cache.del(&name).await;
     }
-    c.registry(super::proxied_read_via(spelling, auth)).await
+    c.registry(req).await
 }
 
 fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
@@ -546,13 +551,22 @@ fn validate_call_contract(c: &mut Check) -> CheckFuture<'_> {
         // any validation in that form, the key-formats line's evidence; or the route does
         // not reach the API, a routing line's), the other header form, then the other
         // spellings the profile routes to the API.
-        let routes = super::spellings_to_try(env.profile());
+        // Last, the registry's root: behind the auth layer on every profile (contract
+        // section 1), whatever it then answers a keyed request.
+        let routes = super::spellings_to_try(env.profile())
+            .into_iter()
+            .map(Some)
+            .chain([None]);
         let mut before = standin.validate_calls().len();
         let mut ex = None;
         'routes: for spelling in routes {
             for auth in [bearer(&key), Auth::XApiKey(key.clone())] {
                 before = standin.validate_calls().len();
-                ex = Some(uncached_request_via(c, &key, auth, spelling).await?);
+                let req = match spelling {
+                    Some(s) => super::proxied_read_via(s, auth),
+                    None => Req::get("/").auth(auth),
+                };
+                ex = Some(uncached_send(c, &key, req).await?);
                 if standin.validate_calls().len() > before {
                     break 'routes;
                 }

@@ -1183,14 +1183,20 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
             .flat_map(|r| &r.evidence)
             .filter(|e| !e.injected && e.host == "registry" && e.status.is_some())
             // Only answers that could have been called slow: not the proxy's 502/504, an
-            // auth-service failure or an artifact transfer (their time is explained).
+            // auth-service failure or an artifact transfer (their time is explained), and
+            // not a page someone else gave in the API's place (MLflow's own HTML reached
+            // past the API, a load balancer's page): their speed says nothing of the API's.
             .filter(|e| {
                 !matches!(e.status, Some(502 | 504))
                     && !e.request.contains("/mlflow-artifacts/")
                     && !e.symptoms.iter().any(|s| {
                         matches!(
                             s,
-                            Symptom::AuthServiceFailed { .. } | Symptom::UpstreamTimeout
+                            Symptom::AuthServiceFailed { .. }
+                                | Symptom::UpstreamTimeout
+                                | Symptom::HtmlFromUpstream { .. }
+                                | Symptom::ProxyBypassed { .. }
+                                | Symptom::AlbErrorPage { .. }
                         )
                     })
             })
