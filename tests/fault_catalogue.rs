@@ -713,13 +713,16 @@ impl Switch {
     }
     /// The causes the report must name with it on, where the profile's contract forbids it.
     /// It has nothing to act on beside `others`: a cache breakage (or a wrong TTL) with no
-    /// cache at all. Its line holds there, and nothing need name it.
+    /// cache at all, or a breakage of cache hits beside an API that never reads its cache.
+    /// Its line holds there, and nothing need name it.
     fn void_beside(self, others: &[Switch]) -> bool {
         let needs_cache = match self {
             Switch::Breakage(b) => b.needs_cache(),
             Switch::Fault(f) => f == Fault::CacheTtlWrong,
         };
-        needs_cache && others.contains(&Switch::Fault(Fault::CacheOff))
+        let needs_cache_read = matches!(self, Switch::Breakage(b) if b.needs_cache_read());
+        (needs_cache && others.contains(&Switch::Fault(Fault::CacheOff)))
+            || (needs_cache_read && others.contains(&Switch::Breakage(Breakage::CacheNotRead)))
     }
 
     fn causes(self, profile: &Profile) -> Vec<String> {
@@ -1009,6 +1012,8 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::health_ignores_mlflow_and_unrouted_proxy_api("hokusai-2025-08", &["health-ignores-mlflow", "unrouted-proxy-api"], Dialect::Contract)]
 #[case::mlflow_route_to_mlflow_and_slow_registry("hokusai-2026", &["mlflow-route-to-mlflow", "slow-registry"], Dialect::Contract)]
 #[case::service_id_mismatch_and_mlflow_route_to_mlflow("hokusai-2025-08", &["service-id-mismatch", "mlflow-route-to-mlflow"], Dialect::Contract)]
+#[case::auth_down_and_auth_errors_as_bad_key("hokusai-2025-08", &["auth-down", "auth-errors-as-bad-key"], Dialect::Contract)]
+#[case::cache_not_read_and_renewed_on_use("hokusai-2026", &["cache-not-read", "cache-renewed-on-use"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

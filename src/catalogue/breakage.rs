@@ -301,6 +301,13 @@ impl Breakage {
         )
     }
 
+    /// Its effect shows only when the API reads its cache (a renewal on a hit): beside an
+    /// API that never reads it, nothing of it can be seen, and its line holds (a revoked key
+    /// stops at once when every request is validated again).
+    pub fn needs_cache_read(self) -> bool {
+        matches!(self, Breakage::CacheRenewedOnUse)
+    }
+
     /// Where it breaks the contract.
     pub fn applies(self) -> Applies {
         match self {

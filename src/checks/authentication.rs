@@ -631,22 +631,32 @@ fn auth_failure_not_bad_key(c: &mut Check, case: AuthFailure) -> CheckFuture<'_>
     Box::pin(async move {
         let env = c.env.clone();
         let standin = env.require_standin("auth-service failures are injected")?;
-        if case == AuthFailure::Timeout {
-            // A platform whose auth service already gives the API no answer in time shows
-            // this line without injecting anything: its log says so.
+        if matches!(case, AuthFailure::Timeout | AuthFailure::ServerError) {
+            // A platform whose auth service already fails the API's validations shows this
+            // line without injecting anything: its own count says the auth service failed
+            // during the request, its log whether that was a timeout (a call left without
+            // an answer) or an error (an answer, or none reaching the service at all).
+            let calls = standin.validate_calls().len();
             let started = Instant::now();
             let ex = uncached_request(c, &env.keys.primary.clone()).await?;
+            let new_calls = standin.validate_calls();
+            let timed_out = new_calls[calls.min(new_calls.len())..]
+                .iter()
+                .any(|v| v.answered.is_none());
+            let this_case = match case {
+                AuthFailure::Timeout => timed_out,
+                _ => ex.auth_failures_during > 0 && !timed_out,
+            };
             // Told as a bad key, that is this line's failure; told otherwise, the check goes
             // on as usual (and is blocked while the auth service fails, which other lines
             // name).
-            if standin
-                .validate_calls()
-                .last()
-                .is_some_and(|v| v.answered.is_none())
-                && ex.detail().as_deref() == Some("Invalid or expired API key")
-            {
-                return told_auth_failed(c, &ex, started.elapsed())
-                    .map_err(|f| f.symptom(Symptom::TimeoutReportedAsBadKey));
+            if this_case && ex.detail().as_deref() == Some("Invalid or expired API key") {
+                let symptom = if timed_out {
+                    Symptom::TimeoutReportedAsBadKey
+                } else {
+                    Symptom::AuthFailureReportedAsBadKey
+                };
+                return told_auth_failed(c, &ex, started.elapsed()).map_err(|f| f.symptom(symptom));
             }
         }
         baseline(c).await?;

@@ -130,6 +130,11 @@ impl KeyDecision {
         if c.sink().observer().rejected_after_auth_timeout(ex) {
             return KeyDecision::Undecided;
         }
+        // The platform's own count says its auth service failed a validation during the
+        // request (an auth ALB that answered for it leaves no call in the service's log).
+        if ex.auth_failures_during > 0 {
+            return KeyDecision::Undecided;
+        }
         let answered = c
             .env
             .standin()

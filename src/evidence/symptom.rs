@@ -200,6 +200,10 @@ pub enum Symptom {
     /// The auth service gave the API no answer in time (its log), and the client was told
     /// its key is bad (401).
     TimeoutReportedAsBadKey,
+    /// The auth service failed the API's validation (the platform's own count, read around
+    /// the request on the stand-in), and the client was told its key is bad (401 with the
+    /// contract's rejection body): no judgement of the key.
+    AuthFailureReportedAsBadKey,
 }
 
 impl Symptom {
@@ -363,6 +367,9 @@ impl Symptom {
             ),
             S::TimeoutReportedAsBadKey => {
                 "the auth service gave the API no answer in time, and the client was told its key is bad (401)".into()
+            }
+            S::AuthFailureReportedAsBadKey => {
+                "the auth service failed the API's validation (the platform's own count), and the client was told its key is bad (401)".into()
             }
         }
     }
@@ -565,6 +572,12 @@ impl Observer {
                 None => out.push(Symptom::RejectionWithoutDetail { status }),
                 Some(KEY_INVALID) if self.rejected_after_auth_timeout(ex) => {
                     out.push(Symptom::SlowKeyRejection { role })
+                }
+                // The platform's own count says its auth service failed a validation while
+                // this request was in flight: the rejection judged no key.
+                Some(KEY_INVALID) if keyed && ex.auth_failures_during > 0 => {
+                    out.push(self.auth_failed(ex));
+                    out.push(Symptom::AuthFailureReportedAsBadKey);
                 }
                 Some(KEY_INVALID) if let Some(role) = role => out.push(Symptom::ValidKeyRejected {
                     role,

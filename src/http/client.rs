@@ -128,11 +128,24 @@ impl Req {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
+    /// A count the platform keeps of its own auth-service failures, read around each
+    /// request (the stand-in's; none on a live target): see [`Exchange::auth_failures_during`].
+    auth_failures: Option<AuthFailureCount>,
     /// The same without a pool: a non-idempotent request to a host that closes kept-alive
     /// connections under the client goes out on a connection of its own.
     unpooled: reqwest::Client,
     timeout: Duration,
     memory: std::sync::Arc<std::sync::Mutex<Memory>>,
+}
+
+/// Reads a platform's own count of failed validations.
+#[derive(Clone)]
+pub struct AuthFailureCount(pub std::sync::Arc<dyn Fn() -> usize + Send + Sync>);
+
+impl std::fmt::Debug for AuthFailureCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuthFailureCount({})", (self.0)())
+    }
 }
 
 /// The budget of a request to a route that already timed out once (at most the timeout).
@@ -178,9 +191,17 @@ impl HttpClient {
         Self {
             inner: shared_client(request_timeout, connect_timeout, true),
             unpooled: shared_client(request_timeout, connect_timeout, false),
+            auth_failures: None,
             timeout: request_timeout,
             memory: Default::default(),
         }
+    }
+
+    /// Reads `count` (the platform's own count of failed validations) before and after
+    /// every request, into [`Exchange::auth_failures_during`].
+    pub fn watching_auth_failures(mut self, count: AuthFailureCount) -> Self {
+        self.auth_failures = Some(count);
+        self
     }
 
     /// Has a route of a host that answers other requests timed out in this run?
@@ -215,6 +236,14 @@ impl HttpClient {
 
     /// Sends `req` to `base` + `req.path` and reads the whole body.
     pub async fn send(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
+        let count = || self.auth_failures.as_ref().map_or(0, |c| (c.0)());
+        let before = count();
+        let mut ex = self.send_once(base, req).await?;
+        ex.auth_failures_during = count().saturating_sub(before);
+        Ok(ex)
+    }
+
+    async fn send_once(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
         let url = join(base, &req.path);
         let line = req.line();
         let authority = format!(
@@ -373,6 +402,7 @@ impl HttpClient {
             }),
             secrets,
             retried,
+            auth_failures_during: 0,
         })
     }
 }

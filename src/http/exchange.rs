@@ -21,6 +21,10 @@ pub struct Exchange {
     /// What was sent as the body (text, redacted, at most 2000 characters) and its content
     /// type, for a copy-paste reproduction.
     pub sent: Option<(String, Option<String>)>,
+    /// On the stand-in: how many validations its auth service failed while this request was
+    /// in flight, by its own count (what a platform's logs would say). Always 0 on a live
+    /// target, whose logs the suite does not read.
+    pub auth_failures_during: usize,
 }
 
 impl fmt::Debug for Exchange {
@@ -190,6 +194,7 @@ mod tests {
     #[test]
     fn binary_bodies_are_size_and_hash() {
         let ex = Exchange {
+            auth_failures_during: 0,
             line: "GET /artifact".into(),
             auth: "none".into(),
             status: 200,
@@ -209,6 +214,7 @@ mod tests {
     fn debug_shows_no_secret() {
         let key = "hk_live_CanaryCanaryCanaryCanary01234567";
         let ex = Exchange {
+            auth_failures_during: 0,
             retried: None,
             sent: None,
             line: "GET /".into(),

@@ -428,8 +428,13 @@ pub const CAUSES: &[RootCause] = &[
     // slow auth service claims the checks it blocked.
     line(
         Line::AuthFailureNotBadKey,
-        |s, _| matches!(s, Symptom::TimeoutReportedAsBadKey),
-        sym!(Symptom::TimeoutReportedAsBadKey),
+        |s, _| {
+            matches!(
+                s,
+                Symptom::TimeoutReportedAsBadKey | Symptom::AuthFailureReportedAsBadKey
+            )
+        },
+        sym!(Symptom::TimeoutReportedAsBadKey | Symptom::AuthFailureReportedAsBadKey),
     ),
     fault(
         Fault::AuthSlow,
