@@ -73,9 +73,7 @@ pub(crate) fn proxied_read_via(
 
 /// [`proxied_read_path`] with `auth`, as MLflow's own client sends it (`max_results`).
 pub(crate) fn proxied_read(auth: crate::http::Auth) -> crate::http::Req {
-    crate::http::Req::get(proxied_read_path())
-        .query("max_results", "1")
-        .auth(auth)
+    proxied_read_via(crate::catalogue::Spelling::PRIMARY, auth)
 }
 
 /// What the auth layer made of a keyed request, read from its answer.
