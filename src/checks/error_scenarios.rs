@@ -545,10 +545,11 @@ struct Trial {
 
 impl Trial {
     /// The cheap answer came with the slow one, and waited for it: at least half the slow
-    /// one's remaining time longer than the cheap request takes alone (a platform slow on
-    /// every request delays both by itself).
+    /// one's remaining time longer than the cheap request takes alone. What the slow one
+    /// took is counted beyond what any request takes alone: a platform slow on every
+    /// request delays both by itself, and that part is no waiting.
     fn looks_blocked(&self, alone: Duration) -> bool {
-        let remaining = self.slow.saturating_sub(HEAD_START);
+        let remaining = self.slow.saturating_sub(alone).saturating_sub(HEAD_START);
         self.slow >= SLOW_ENOUGH
             && self.cheap_after_slow
             && self.cheap.saturating_sub(alone) >= remaining / 2
@@ -739,4 +740,33 @@ fn malformed_json(c: &mut Check, case: MalformedBody) -> CheckFuture<'_> {
         )?;
         still_serves(c).await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Trial;
+    use std::time::Duration;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Blocked or not, on a fast platform and on one slow on every request (1.2 s): what a
+    /// slow request took like any other is no waiting.
+    #[test]
+    fn blocking_is_measured_beyond_what_every_request_takes() {
+        let trial = |slow, cheap, after| Trial {
+            slow: ms(slow),
+            cheap: ms(cheap),
+            cheap_after_slow: after,
+        };
+        // Fast platform: a 20 ms read waits for a 410 ms one, or does not.
+        assert!(trial(410, 270, true).looks_blocked(ms(20)));
+        assert!(!trial(410, 25, false).looks_blocked(ms(20)));
+        // Every request 1.2 s: the read waits for the slow one's 400 ms of upstream, or not.
+        assert!(trial(1600, 1450, true).looks_blocked(ms(1200)));
+        assert!(!trial(1600, 1205, false).looks_blocked(ms(1200)));
+        // Both slow by themselves and ending together by chance: no waiting beyond alone.
+        assert!(!trial(1600, 1250, true).looks_blocked(ms(1200)));
+    }
 }
