@@ -1209,7 +1209,14 @@ fn redis_down_auth_works(c: &mut Check) -> CheckFuture<'_> {
                 || c.sink().observer().mlflow_not_answering(&keyed),
             "the key still accepted with Redis down",
             expect::describe(&keyed),
-        )?;
+        )
+        .map_err(|f| {
+            if keyed.status >= 500 {
+                f.symptom(Symptom::AuthNeedsRedis)
+            } else {
+                f
+            }
+        })?;
         let redis = health
             .json()
             .and_then(|v| v.pointer("/services/redis").cloned());

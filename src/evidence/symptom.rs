@@ -204,6 +204,9 @@ pub enum Symptom {
     /// the request on the stand-in), and the client was told its key is bad (401 with the
     /// contract's rejection body): no judgement of the key.
     AuthFailureReportedAsBadKey,
+    /// With Redis down (taken away, or off for the whole run), a keyed request got a server
+    /// error: the API's authentication does not fall back to the auth service.
+    AuthNeedsRedis,
 }
 
 impl Symptom {
@@ -367,6 +370,9 @@ impl Symptom {
             ),
             S::TimeoutReportedAsBadKey => {
                 "the auth service gave the API no answer in time, and the client was told its key is bad (401)".into()
+            }
+            S::AuthNeedsRedis => {
+                "with Redis down, a keyed request got a server error: authentication does not fall back to the auth service".into()
             }
             S::AuthFailureReportedAsBadKey => {
                 "the auth service failed the API's validation (the platform's own count), and the client was told its key is bad (401)".into()

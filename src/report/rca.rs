@@ -638,6 +638,14 @@ pub const CAUSES: &[RootCause] = &[
                 )
         },
     ),
+    // A keyed request answered with a server error while Redis was down: the API's auth
+    // cannot do without Redis. Once seen, the server errors of keyed requests are that (with
+    // the cache off for the whole run, every keyed request gets one).
+    line(
+        Line::RedisDownFallback,
+        |s, _| matches!(s, Symptom::AuthNeedsRedis),
+        sym!(Symptom::AuthNeedsRedis | Symptom::ServerError { .. }),
+    ),
     line(
         Line::CacheEntry,
         |s, f| {
