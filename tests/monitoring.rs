@@ -38,16 +38,15 @@ fn series(text: &str) -> usize {
 async fn store(standin: &StandIn) -> Value {
     let http = reqwest::Client::new();
     let base = standin.mlflow_url();
+    let call = |req: reqwest::RequestBuilder| async move {
+        req.send().await.unwrap().json::<Value>().await.unwrap()
+    };
     let api = |p: &str| base.join(&format!("api/2.0/mlflow/{p}")).unwrap();
-    let experiments: Value = http
-        .post(api("experiments/search"))
-        .json(&json!({"max_results": 1000, "view_type": "ALL"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let experiments = call(
+        http.post(api("experiments/search"))
+            .json(&json!({"max_results": 1000, "view_type": "ALL"})),
+    )
+    .await;
     let ids: Vec<Value> = experiments["experiments"]
         .as_array()
         .cloned()
@@ -55,24 +54,16 @@ async fn store(standin: &StandIn) -> Value {
         .iter()
         .map(|e| e["experiment_id"].clone())
         .collect();
-    let runs: Value = http
-        .post(api("runs/search"))
-        .json(&json!({"experiment_ids": ids, "max_results": 1000, "run_view_type": "ALL"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let models: Value = http
-        .get(api("registered-models/search"))
-        .query(&[("max_results", "1000")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let runs = call(
+        http.post(api("runs/search"))
+            .json(&json!({"experiment_ids": ids, "max_results": 1000, "run_view_type": "ALL"})),
+    )
+    .await;
+    let models = call(
+        http.get(api("registered-models/search"))
+            .query(&[("max_results", "1000")]),
+    )
+    .await;
     json!({
         "experiments": experiments.get("experiments"),
         "runs": runs.get("runs").map(|r| r.as_array().map_or(0, Vec::len)),

@@ -56,23 +56,20 @@ pub fn family(e: &Evidence) -> &'static str {
     }
 }
 
+/// The requests of a check whose time is the platform's latency, with their family: not the
+/// delays the suite injected itself, not the large transfers of heavy checks, not notes
+/// without a timed request, not the stand-in's internals.
+pub fn platform_requests(r: &CheckResult) -> impl Iterator<Item = (&'static str, &Evidence)> {
+    r.evidence
+        .iter()
+        .filter(move |e| !r.heavy && !e.injected && e.latency_ms > 0.0)
+        .map(|e| (family(e), e))
+        .filter(|(fam, _)| *fam != "stand-in internals")
+}
+
 pub fn by_family(results: &[CheckResult]) -> Vec<LatencyRow> {
     let mut hists: BTreeMap<&'static str, Histogram<u64>> = BTreeMap::new();
-    // Delays the suite injected itself and the large transfers of heavy checks are not the
-    // platform's latency.
-    for e in results
-        .iter()
-        .filter(|r| !r.heavy)
-        .flat_map(|r| &r.evidence)
-        .filter(|e| !e.injected)
-    {
-        if e.latency_ms <= 0.0 {
-            continue; // notes without a timed request
-        }
-        let fam = family(e);
-        if fam == "stand-in internals" {
-            continue;
-        }
+    for (fam, e) in results.iter().flat_map(platform_requests) {
         let h = hists.entry(fam).or_insert_with(|| {
             Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds")
         });

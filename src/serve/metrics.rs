@@ -329,11 +329,8 @@ impl Metrics {
             self.check_duration
                 .get_or_create(l)
                 .set(r.duration_ms / 1e3);
-            for e in r.evidence.iter().filter(|e| !e.injected && !r.heavy) {
-                if e.latency_ms <= 0.0 {
-                    continue;
-                }
-                if let Some(family) = family_id(latency::family(e)) {
+            for (fam, e) in latency::platform_requests(r) {
+                if let Some(family) = family_id(fam) {
                     self.latency
                         .get_or_create(&FamilyLabels { family })
                         .observe(e.latency_ms / 1e3);
