@@ -164,17 +164,14 @@ impl Env {
     }
 
     async fn standin_env(config: Config, standin: StandIn) -> Env {
-        // The stand-in's own count of failed validations, read around each request: what a
-        // platform's logs would say about an answer (an auth failure told as a bad key).
+        // The stand-in's own counts of its auth failures, read around each request: what a
+        // platform's logs would say about an answer (an auth failure told as a bad key, the
+        // auth middleware's own error).
         let timeouts = standin.timeouts();
         let http = HttpClient::new(config.request_timeout, config.connect_timeout)
-            .watching_auth_failures(crate::http::AuthFailureCount(std::sync::Arc::new(
-                move || {
-                    timeouts
-                        .auth_failures
-                        .load(std::sync::atomic::Ordering::SeqCst)
-                },
-            )));
+            .watching_auth_log(crate::http::AuthLog(std::sync::Arc::new(move || {
+                timeouts.counts()
+            })));
         let keys = standin.keys().as_keys();
         let redis = connect_redis(&standin.redis_url(), standin.redis_prefix()).await;
         let ecs = EcsAccess::Client(

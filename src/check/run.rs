@@ -242,6 +242,8 @@ impl CheckSpec {
             matrix: None,
         };
         let body = self.body(&mut check, deadline).await;
+        let met = check.evidence.symptoms();
+        let body = super::verdict::blocked_in_front(body, &met, self.line);
         let cleanup = check.teardown().await;
         let v =
             super::verdict::compose(body, check.evidence.take_saw(), &cleanup, env.config.strict);

@@ -7,7 +7,9 @@
 //!   afterwards; what clean-up could not remove is a finding of its own (the run's
 //!   `nothing-left-behind` line, listed once in the report), never this check's verdict;
 //! - a failure at a step before the assertion is *blocked* (on the line that step verifies,
-//!   when it names one), never failed;
+//!   when it names one), never failed; so is a failure after one of the check's requests
+//!   was failed in front of what the check verifies ([`blocked_in_front`]: the platform's
+//!   own count says its auth layer failed it), unless that is the check's own line;
 //! - what was recorded while the check injected a fault is marked at recording time (see
 //!   [`crate::check::inject`]) and reaches this function only through `saw`, already
 //!   filtered.
@@ -97,6 +99,32 @@ pub fn compose(body: BodyEnd, saw: Vec<Symptom>, cleanup: &Cleanup, strict: bool
         });
     }
     v
+}
+
+/// A check that failed, or was blocked on no named line, after one of its requests met a
+/// symptom that [`Symptom::blocks`] (`met`: what its requests showed, injected ones left
+/// out) is blocked at that symptom's step, on its line: the request never reached what the
+/// check verifies. Unless that line is the one the failing assertion (or the check, `own`)
+/// verifies: then the failure is the check's own.
+pub fn blocked_in_front(body: BodyEnd, met: &[Symptom], own: Option<Line>) -> BodyEnd {
+    let Some((step, line)) = met.iter().find_map(Symptom::blocks) else {
+        return body;
+    };
+    match body {
+        BodyEnd::Returned(Err(f @ Failure::Failed { line: l, .. })) if l.or(own) != Some(line) => {
+            BodyEnd::Returned(Err(f.blocked_on(step, line)))
+        }
+        BodyEnd::Returned(Err(Failure::Blocked {
+            step: s,
+            inner,
+            line: None,
+        })) if own != Some(line) => BodyEnd::Returned(Err(Failure::Blocked {
+            step: s,
+            inner,
+            line: Some(line),
+        })),
+        other => other,
+    }
 }
 
 fn apply(v: &mut Verdict, f: Failure, strict: bool) {
@@ -263,6 +291,82 @@ mod tests {
             v.message
                 .unwrap()
                 .starts_with("blocked at the registration workflow: expected a 2xx, got 404")
+        );
+    }
+
+    #[test]
+    fn a_failure_after_the_auth_layer_failed_the_request_blocks_on_its_line() {
+        let met = [
+            Symptom::KeyAccepted {
+                role: crate::catalogue::KeyRole::Valid,
+                via: "Authorization: Bearer".into(),
+                spelling: None,
+            },
+            Symptom::AuthNeedsRedis,
+        ];
+        let body = blocked_in_front(
+            BodyEnd::Returned(Err(failed())),
+            &met,
+            Some(Line::KeyFormats),
+        );
+        let v = compose(body, vec![], &Cleanup::default(), false);
+        assert!(matches!(v.outcome, Outcome::Blocked { ref step } if step.contains("auth layer")));
+        assert_eq!(v.line, Some(Line::RedisDownFallback));
+        assert_eq!(
+            v.expected.as_deref(),
+            Some("version 2"),
+            "the check's own expectation stays"
+        );
+
+        // A block on no named line takes the auth layer's; one on a named line keeps it.
+        let plain = Failure::failed("a", "b").blocked("a step");
+        let body = blocked_in_front(BodyEnd::Returned(Err(plain)), &met, None);
+        let v = compose(body, vec![], &Cleanup::default(), false);
+        assert_eq!(v.line, Some(Line::RedisDownFallback));
+        let named =
+            Failure::failed("a", "b").blocked_on("the workflow", Line::RegistrationWorkflow);
+        let body = blocked_in_front(BodyEnd::Returned(Err(named)), &met, None);
+        let v = compose(body, vec![], &Cleanup::default(), false);
+        assert_eq!(v.line, Some(Line::RegistrationWorkflow));
+    }
+
+    #[test]
+    fn the_auth_layers_own_line_fails_and_nothing_else_is_touched() {
+        let met = [Symptom::AuthNeedsRedis];
+        // The check of that line: its failure is its own.
+        let own = Failure::failed("the key accepted with Redis down", "500");
+        let body = blocked_in_front(
+            BodyEnd::Returned(Err(own)),
+            &met,
+            Some(Line::RedisDownFallback),
+        );
+        assert_eq!(
+            compose(body, vec![], &Cleanup::default(), false).outcome,
+            Outcome::Failed
+        );
+        // A pass stays a pass, an error an error; without the symptom nothing changes.
+        let body = blocked_in_front(BodyEnd::Returned(Ok(())), &met, None);
+        assert_eq!(
+            compose(body, vec![], &Cleanup::default(), false).outcome,
+            Outcome::Passed
+        );
+        let err = Failure::Error {
+            class: "redis".into(),
+            message: "down".into(),
+        };
+        let body = blocked_in_front(BodyEnd::Returned(Err(err)), &met, None);
+        assert!(matches!(
+            compose(body, vec![], &Cleanup::default(), false).outcome,
+            Outcome::Error { .. }
+        ));
+        let body = blocked_in_front(
+            BodyEnd::Returned(Err(failed())),
+            &[Symptom::RepeatedQueryCollapsed],
+            None,
+        );
+        assert_eq!(
+            compose(body, vec![], &Cleanup::default(), false).outcome,
+            Outcome::Failed
         );
     }
 

@@ -471,12 +471,15 @@ fn rejected_key(c: &mut Check, case: RejectedKey) -> CheckFuture<'_> {
 /// Before a check injects a failure to watch the platform's reaction: the same keyed request
 /// without it must get through, or whatever stops it (a real fault) blocks the check.
 async fn baseline(c: &mut Check) -> Result<(), Failure> {
-    let key = c.env.keys.primary.clone();
-    let ex = c
-        .registry(proxied_read(bearer(&key)))
-        .await
-        .pre("a keyed request before injecting")?;
+    let ex = baseline_request(c).await?;
     accepted(c, &ex)
+}
+
+async fn baseline_request(c: &mut Check) -> Result<Exchange, Failure> {
+    let key = c.env.keys.primary.clone();
+    c.registry(proxied_read(bearer(&key)))
+        .await
+        .pre("a keyed request before injecting")
 }
 
 /// A request sent while the auth service fails must have needed it: an answer from behind
@@ -484,6 +487,13 @@ async fn baseline(c: &mut Check) -> Result<(), Failure> {
 /// served from a cache the suite could not clear (not at the contract's key name), so the
 /// injected failure was never exercised.
 fn validation_forced(c: &Check, ex: &Exchange) -> Result<(), Failure> {
+    if ex.counted.redis_errors > 0 {
+        // The auth middleware failed the request itself (no Redis): nothing was forced.
+        return Err(
+            Failure::failed("a request that needs the auth service", expect::describe(ex))
+                .blocked("forcing a validation"),
+        );
+    }
     let accepted = super::KeyDecision::of(ex, c.env.profile().auth.failure_status)
         == super::KeyDecision::Accepted;
     if accepted {
@@ -645,7 +655,7 @@ fn auth_failure_not_bad_key(c: &mut Check, case: AuthFailure) -> CheckFuture<'_>
                 .any(|v| v.answered.is_none());
             let this_case = match case {
                 AuthFailure::Timeout => timed_out,
-                _ => ex.auth_failures_during > 0 && !timed_out,
+                _ => ex.counted.auth_failures > 0 && !timed_out,
             };
             // Told as a bad key, that is this line's failure; told otherwise, the check goes
             // on as usual (and is blocked while the auth service fails, which other lines
@@ -1198,7 +1208,17 @@ fn redis_down_auth_works(c: &mut Check) -> CheckFuture<'_> {
     Box::pin(async move {
         let env = c.env.clone();
         env.require_standin("Redis is taken away from the platform")?;
-        baseline(c).await?;
+        let before = baseline_request(c).await?;
+        // The platform's own count says its auth middleware already fails requests for want
+        // of Redis (Redis down before anything is taken away): this line, shown as it is.
+        if before.counted.redis_errors > 0 && before.status >= 500 {
+            return Err(Failure::failed(
+                "the key still accepted with Redis down",
+                expect::describe(&before),
+            )
+            .symptom(Symptom::AuthNeedsRedis));
+        }
+        accepted(c, &before)?;
         let injected = c.inject(crate::catalogue::Fault::CacheOff)?;
         let keyed = c.registry(proxied_read(bearer(&env.keys.primary))).await;
         let health = c.registry(Req::get("/health")).await;

@@ -116,9 +116,15 @@ impl KeyDecision {
     /// As [`KeyDecision::of`], and on the stand-in with the auth service's own log: a 401
     /// while the auth service answered the API's validation with 429 or a 5xx (or not at
     /// all) is no judgement of the key (the API passed the auth service's failure on as a bad
-    /// key); a throttling auth service is recorded as seen.
+    /// key); a throttling auth service is recorded as seen; a server error its auth
+    /// middleware counts as its own failure (no Redis) judged no key either.
     pub(crate) fn judged(c: &crate::check::Check, ex: &crate::http::Exchange) -> Self {
         let d = Self::of(ex, c.env.profile().auth.failure_status);
+        // The platform's own count says its auth middleware failed the request itself (no
+        // Redis): the key was judged by no one.
+        if ex.counted.redis_errors > 0 && ex.status >= 500 {
+            return KeyDecision::Undecided;
+        }
         if d != KeyDecision::Rejected || ex.status != 401 {
             return d;
         }
@@ -130,7 +136,7 @@ impl KeyDecision {
         }
         // The platform's own count says its auth service failed a validation during the
         // request (an auth ALB that answered for it leaves no call in the service's log).
-        if ex.auth_failures_during > 0 {
+        if ex.counted.auth_failures > 0 {
             return KeyDecision::Undecided;
         }
         let answered = c

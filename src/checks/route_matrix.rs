@@ -568,7 +568,7 @@ mod tests {
             headers.insert("x-ratelimit-remaining", v.parse().unwrap());
         }
         Exchange {
-            auth_failures_during: 0,
+            counted: Default::default(),
             line: "GET /api/mlflow/api/2.0/mlflow/registered-models/search".into(),
             auth: "Authorization: Bearer".into(),
             status: 200,

@@ -210,6 +210,19 @@ pub enum Symptom {
 }
 
 impl Symptom {
+    /// A request that met this never reached what the check verifies: the platform failed
+    /// it in front (the step, and the contract line that step verifies). A check that then
+    /// fails is blocked on that line, unless it is its own ([`crate::check::verdict`]).
+    pub fn blocks(&self) -> Option<(&'static str, super::Line)> {
+        match self {
+            Symptom::AuthNeedsRedis => Some((
+                "the auth layer answering (it failed the request itself, Redis down)",
+                super::Line::RedisDownFallback,
+            )),
+            _ => None,
+        }
+    }
+
     /// One sentence a person reads at once (the report shows it; report.json keeps the
     /// typed symptom beside it).
     pub fn sentence(&self) -> String {
@@ -383,17 +396,27 @@ impl Symptom {
 
 /// What a stand-in knows of its own timeouts and failures: how many validations its auth
 /// service left unanswered past the API's timeout, how many validations failed at all (the
-/// auth service down, erring, throttling or timing out), and how many calls its proxy gave
-/// up on. An answer that only looks slow (a loaded test machine) is no timeout where none
+/// auth service down, erring, throttling or timing out), how many requests its auth
+/// middleware failed itself for want of Redis, and how many calls its proxy gave up on. An answer that only looks slow (a loaded test machine) is no timeout where none
 /// happened, and a rejection worded otherwise is no auth-service failure where none happened.
 #[derive(Debug, Default)]
 pub struct Timeouts {
     pub auth: std::sync::atomic::AtomicUsize,
     pub auth_failures: std::sync::atomic::AtomicUsize,
+    pub auth_redis_errors: std::sync::atomic::AtomicUsize,
     pub upstream: std::sync::atomic::AtomicUsize,
 }
 
 impl Timeouts {
+    /// The counts a request's [`crate::http::Exchange::counted`] is taken from.
+    pub fn counts(&self) -> crate::http::AuthCounts {
+        let n = |a: &std::sync::atomic::AtomicUsize| a.load(std::sync::atomic::Ordering::SeqCst);
+        crate::http::AuthCounts {
+            auth_failures: n(&self.auth_failures),
+            redis_errors: n(&self.auth_redis_errors),
+        }
+    }
+
     fn any(n: &std::sync::atomic::AtomicUsize) -> bool {
         n.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
@@ -553,8 +576,12 @@ impl Observer {
         let role = self.valid_role(ex);
         // Accepted: answered from behind the auth layer (whatever the route then said), not
         // refused (401/403), throttled (429) or failed by it (503 with Retry-After).
+        // The platform's own count says its auth middleware failed this request itself (no
+        // Redis): the key was judged by no one.
+        let auth_layer_failed = status >= 500 && ex.counted.redis_errors > 0;
         let refused = matches!(status, 401 | 403 | 429)
-            || (status == 503 && ex.header("retry-after").is_some());
+            || (status == 503 && ex.header("retry-after").is_some())
+            || auth_layer_failed;
         // A route's 404/405 without MLflow's `error_code` shows no judgement of the key: a
         // missing route answers it before any auth (FastAPI routes first).
         let no_route = matches!(status, 404 | 405)
@@ -574,6 +601,7 @@ impl Observer {
         // Only a request that presented a key can have made the API call the auth service.
         let keyed = !ex.secrets.is_empty();
         match status {
+            _ if auth_layer_failed && keyed => out.push(Symptom::AuthNeedsRedis),
             401 => match detail_str {
                 None => out.push(Symptom::RejectionWithoutDetail { status }),
                 Some(KEY_INVALID) if self.rejected_after_auth_timeout(ex) => {
@@ -581,7 +609,7 @@ impl Observer {
                 }
                 // The platform's own count says its auth service failed a validation while
                 // this request was in flight: the rejection judged no key.
-                Some(KEY_INVALID) if keyed && ex.auth_failures_during > 0 => {
+                Some(KEY_INVALID) if keyed && ex.counted.auth_failures > 0 => {
                     out.push(self.auth_failed(ex));
                     out.push(Symptom::AuthFailureReportedAsBadKey);
                 }

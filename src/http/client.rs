@@ -128,9 +128,9 @@ impl Req {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
-    /// A count the platform keeps of its own auth-service failures, read around each
-    /// request (the stand-in's; none on a live target): see [`Exchange::auth_failures_during`].
-    auth_failures: Option<AuthFailureCount>,
+    /// The counts a platform keeps of its own auth failures, read around each request (the
+    /// stand-in's; none on a live target): see [`Exchange::counted`].
+    auth_log: Option<AuthLog>,
     /// The same without a pool: a non-idempotent request to a host that closes kept-alive
     /// connections under the client goes out on a connection of its own.
     unpooled: reqwest::Client,
@@ -138,13 +138,13 @@ pub struct HttpClient {
     memory: std::sync::Arc<std::sync::Mutex<Memory>>,
 }
 
-/// Reads a platform's own count of failed validations.
+/// Reads a platform's own counts of its authentication failures.
 #[derive(Clone)]
-pub struct AuthFailureCount(pub std::sync::Arc<dyn Fn() -> usize + Send + Sync>);
+pub struct AuthLog(pub std::sync::Arc<dyn Fn() -> super::AuthCounts + Send + Sync>);
 
-impl std::fmt::Debug for AuthFailureCount {
+impl std::fmt::Debug for AuthLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AuthFailureCount({})", (self.0)())
+        write!(f, "AuthLog({:?})", (self.0)())
     }
 }
 
@@ -191,16 +191,16 @@ impl HttpClient {
         Self {
             inner: shared_client(request_timeout, connect_timeout, true),
             unpooled: shared_client(request_timeout, connect_timeout, false),
-            auth_failures: None,
+            auth_log: None,
             timeout: request_timeout,
             memory: Default::default(),
         }
     }
 
-    /// Reads `count` (the platform's own count of failed validations) before and after
-    /// every request, into [`Exchange::auth_failures_during`].
-    pub fn watching_auth_failures(mut self, count: AuthFailureCount) -> Self {
-        self.auth_failures = Some(count);
+    /// Reads `log` (the platform's own counts of its auth failures) before and after every
+    /// request, into [`Exchange::counted`].
+    pub fn watching_auth_log(mut self, log: AuthLog) -> Self {
+        self.auth_log = Some(log);
         self
     }
 
@@ -236,10 +236,10 @@ impl HttpClient {
 
     /// Sends `req` to `base` + `req.path` and reads the whole body.
     pub async fn send(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
-        let count = || self.auth_failures.as_ref().map_or(0, |c| (c.0)());
-        let before = count();
+        let read = || self.auth_log.as_ref().map(|l| (l.0)()).unwrap_or_default();
+        let before = read();
         let mut ex = self.send_once(base, req).await?;
-        ex.auth_failures_during = count().saturating_sub(before);
+        ex.counted = read().since(before);
         Ok(ex)
     }
 
@@ -402,7 +402,7 @@ impl HttpClient {
             }),
             secrets,
             retried,
-            auth_failures_during: 0,
+            counted: Default::default(),
         })
     }
 }

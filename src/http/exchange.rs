@@ -2,6 +2,27 @@ use reqwest::header::HeaderMap;
 use std::fmt;
 use std::time::Duration;
 
+/// What a platform counts of its own authentication failures (the stand-in keeps these
+/// counts; a live target's logs are not read, so there they stay 0). Read before and after
+/// a request, their difference says what failed while it was in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthCounts {
+    /// Validations the auth service failed (down, erring, throttling, too slow).
+    pub auth_failures: usize,
+    /// Requests the API's auth middleware failed itself because it could not reach Redis.
+    pub redis_errors: usize,
+}
+
+impl AuthCounts {
+    /// What was counted between `before` and `self`.
+    pub fn since(self, before: AuthCounts) -> AuthCounts {
+        AuthCounts {
+            auth_failures: self.auth_failures.saturating_sub(before.auth_failures),
+            redis_errors: self.redis_errors.saturating_sub(before.redis_errors),
+        }
+    }
+}
+
 /// One request and its answer, as the suite saw it. Its `Debug` shows no secret.
 #[derive(Clone)]
 pub struct Exchange {
@@ -21,10 +42,10 @@ pub struct Exchange {
     /// What was sent as the body (text, redacted, at most 2000 characters) and its content
     /// type, for a copy-paste reproduction.
     pub sent: Option<(String, Option<String>)>,
-    /// On the stand-in: how many validations its auth service failed while this request was
-    /// in flight, by its own count (what a platform's logs would say). Always 0 on a live
-    /// target, whose logs the suite does not read.
-    pub auth_failures_during: usize,
+    /// On the stand-in: what it counted of its own auth failures while this request was in
+    /// flight (what a platform's logs would say). All 0 on a live target, whose logs the
+    /// suite does not read.
+    pub counted: AuthCounts,
 }
 
 impl fmt::Debug for Exchange {
@@ -194,7 +215,7 @@ mod tests {
     #[test]
     fn binary_bodies_are_size_and_hash() {
         let ex = Exchange {
-            auth_failures_during: 0,
+            counted: Default::default(),
             line: "GET /artifact".into(),
             auth: "none".into(),
             status: 200,
@@ -214,7 +235,7 @@ mod tests {
     fn debug_shows_no_secret() {
         let key = "hk_live_CanaryCanaryCanaryCanary01234567";
         let ex = Exchange {
-            auth_failures_during: 0,
+            counted: Default::default(),
             retried: None,
             sent: None,
             line: "GET /".into(),

@@ -6,6 +6,6 @@ mod client;
 mod exchange;
 pub mod tls;
 
-pub use client::{Auth, AuthFailureCount, HttpClient, Req, SLOW_ROUTE_BUDGET};
+pub use client::{Auth, AuthLog, HttpClient, Req, SLOW_ROUTE_BUDGET};
 pub(crate) use client::{apply_auth, join as join_url};
-pub use exchange::{Exchange, HttpError, HttpErrorKind};
+pub use exchange::{AuthCounts, Exchange, HttpError, HttpErrorKind};

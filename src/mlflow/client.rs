@@ -609,7 +609,7 @@ impl MlflowClient {
         let ex = Exchange {
             retried: None,
             sent: None,
-            auth_failures_during: 0,
+            counted: Default::default(),
             line: format!("{method} {path}"),
             auth: self.auth.describe(),
             status,

@@ -62,6 +62,11 @@ impl RegistryResponder {
         };
         let cache_on = !state.has(Fault::CacheOff);
         if !cache_on && state.broken(Breakage::AuthNeedsRedis) {
+            // The middleware's own error (what its log would say: Redis unavailable).
+            state
+                .timeouts
+                .auth_redis_errors
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             return Authn::Reject(said(
                 state,
                 500,
