@@ -1019,6 +1019,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::slow_registry_and_api_blocks_while_serving_2026("hokusai-2026", &["slow-registry", "api-blocks-while-serving"], Dialect::Contract)]
 #[case::cache_off_and_auth_needs_redis("hokusai-2025-08", &["cache-off", "auth-needs-redis"], Dialect::Contract)]
 #[case::cache_off_and_auth_needs_redis_2026_reworded("hokusai-2026", &["cache-off", "auth-needs-redis"], Dialect::Reworded)]
+#[case::throttled_bearer_rejected_and_route_to_mlflow("hokusai-2025-08", &["auth-rate-limited", "mlflow-route-to-mlflow", "bearer-rejected"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

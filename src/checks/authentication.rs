@@ -489,10 +489,11 @@ async fn baseline_request(c: &mut Check) -> Result<Exchange, Failure> {
 fn validation_forced(c: &Check, ex: &Exchange) -> Result<(), Failure> {
     if ex.counted.redis_errors > 0 {
         // The auth middleware failed the request itself (no Redis): nothing was forced.
-        return Err(
-            Failure::failed("a request that needs the auth service", expect::describe(ex))
-                .blocked("forcing a validation"),
-        );
+        return Err(Failure::failed(
+            "a request that needs the auth service",
+            expect::describe(ex),
+        )
+        .blocked("forcing a validation"));
     }
     let accepted = super::KeyDecision::of(ex, c.env.profile().auth.failure_status)
         == super::KeyDecision::Accepted;

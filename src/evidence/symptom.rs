@@ -395,14 +395,15 @@ impl Symptom {
 }
 
 /// What a stand-in knows of its own timeouts and failures: how many validations its auth
-/// service left unanswered past the API's timeout, how many validations failed at all (the
-/// auth service down, erring, throttling or timing out), how many requests its auth
+/// service left unanswered past the API's timeout, how many validations failed (the auth
+/// service down, erring or timing out), how many it throttled, how many requests its auth
 /// middleware failed itself for want of Redis, and how many calls its proxy gave up on. An answer that only looks slow (a loaded test machine) is no timeout where none
 /// happened, and a rejection worded otherwise is no auth-service failure where none happened.
 #[derive(Debug, Default)]
 pub struct Timeouts {
     pub auth: std::sync::atomic::AtomicUsize,
     pub auth_failures: std::sync::atomic::AtomicUsize,
+    pub auth_throttled: std::sync::atomic::AtomicUsize,
     pub auth_redis_errors: std::sync::atomic::AtomicUsize,
     pub upstream: std::sync::atomic::AtomicUsize,
 }
@@ -413,6 +414,7 @@ impl Timeouts {
         let n = |a: &std::sync::atomic::AtomicUsize| a.load(std::sync::atomic::Ordering::SeqCst);
         crate::http::AuthCounts {
             auth_failures: n(&self.auth_failures),
+            auth_throttled: n(&self.auth_throttled),
             redis_errors: n(&self.auth_redis_errors),
         }
     }
@@ -669,7 +671,13 @@ impl Observer {
                 out.push(Symptom::ApiSpellingNotFound)
             }
             429 if ex.header("x-ratelimit-limit").is_none() && keyed => {
-                out.push(Symptom::ValidationThrottled { role })
+                out.push(Symptom::ValidationThrottled { role });
+                // The platform's own count says its auth service throttled a validation
+                // while this request was in flight: whatever key it carried, that 429 is
+                // the auth service's.
+                if ex.counted.auth_throttled > 0 {
+                    out.push(Symptom::AuthServiceThrottled);
+                }
             }
             404 if role.is_some()
                 && detail.is_some()

@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct AuthCounts {
     /// Validations the auth service failed (down, erring, throttling, too slow).
     pub auth_failures: usize,
+    /// Validations the auth service answered with its own 429 (it throttled the API).
+    pub auth_throttled: usize,
     /// Requests the API's auth middleware failed itself because it could not reach Redis.
     pub redis_errors: usize,
 }
@@ -18,6 +20,7 @@ impl AuthCounts {
     pub fn since(self, before: AuthCounts) -> AuthCounts {
         AuthCounts {
             auth_failures: self.auth_failures.saturating_sub(before.auth_failures),
+            auth_throttled: self.auth_throttled.saturating_sub(before.auth_throttled),
             redis_errors: self.redis_errors.saturating_sub(before.redis_errors),
         }
     }

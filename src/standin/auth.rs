@@ -84,11 +84,13 @@ pub(crate) enum ApiAuth {
 /// auth service serves, so the auth service's call log counts it).
 pub(crate) fn api_validate(state: &State, raw_key: &str) -> ApiAuth {
     let outcome = validate_once(state, raw_key);
-    if matches!(outcome, ApiAuth::Failed(_)) {
-        state
-            .timeouts
-            .auth_failures
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let count = match outcome {
+        ApiAuth::Failed(_) => Some(&state.timeouts.auth_failures),
+        ApiAuth::RateLimited => Some(&state.timeouts.auth_throttled),
+        _ => None,
+    };
+    if let Some(n) = count {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
     outcome
 }
