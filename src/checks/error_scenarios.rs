@@ -459,36 +459,45 @@ fn slow_request_blocks_nothing(c: &mut Check) -> CheckFuture<'_> {
             alone = alone.min(t.elapsed());
         }
         c.measure("cheap_alone_ms", ms(alone));
-        let injected = if c.env.standin().is_some() {
+        // A platform whose MLflow is already slower than the proxy's limit (the proxy's
+        // timeout after a slow wait) has its own slow request: nothing to inject.
+        let key = c.env.keys.primary.clone();
+        let read = c
+            .registry(super::proxied_read(Auth::Bearer(key.clone())))
+            .await
+            .pre("a proxied read")?;
+        let already_slow =
+            c.sink().observer().mlflow_not_answering(&read) && read.latency >= SLOW_ENOUGH;
+        let injected = if c.env.standin().is_some() && !already_slow {
             // Before injecting: the same read must work, or what stops it blocks the check
             // (with its own symptoms; those seen while injecting are left out).
-            let key = c.env.keys.primary.clone();
-            let before = c
-                .registry(super::proxied_read(Auth::Bearer(key)))
-                .await
-                .pre("a proxied read before injecting")?;
-            expect::status(&before, 200).pre("a proxied read before injecting")?;
+            expect::status(&read, 200).pre("a proxied read before injecting")?;
             Some(c.inject(Fault::MlflowSlow)?)
         } else {
             None
         };
         let (slow_req, slow_route) = if injected.is_some() {
-            let key = c.env.keys.primary.clone();
             (
                 super::proxied_read(Auth::Bearer(key)),
                 "a proxied MLflow read (MLflow slower than the proxy's limit, injected)",
             )
+        } else if already_slow {
+            (
+                super::proxied_read(Auth::Bearer(key)),
+                "a proxied MLflow read (MLflow slower than the proxy's limit)",
+            )
         } else {
             (Req::get("/health"), "GET /health")
         };
-        // Measured twice when the first looks blocked: a stall of this machine alone must
-        // not read as the platform's.
-        let mut seen = Vec::new();
-        for _ in 0..2 {
+        // Measured twice when the first looks blocked (a stall of this machine alone must
+        // not read as the platform's), and again when a trial showed nothing either way
+        // (the cheap request went out when the slow one was all but done): at most three.
+        let mut seen: Vec<Trial> = Vec::new();
+        for _ in 0..3 {
             let trial = beside_slow(c, slow_req.clone(), cheap()).await?;
-            let blocked = trial.looks_blocked(alone);
+            let free = trial.conclusive(alone) && !trial.looks_blocked(alone);
             seen.push(trial);
-            if !blocked {
+            if free || seen.iter().filter(|t| t.conclusive(alone)).count() >= 2 {
                 break;
             }
         }
@@ -507,7 +516,8 @@ fn slow_request_blocks_nothing(c: &mut Check) -> CheckFuture<'_> {
                 Failure::not_applicable(what)
             });
         }
-        let blocked = seen.iter().all(|t| t.looks_blocked(alone));
+        let conclusive: Vec<&Trial> = seen.iter().filter(|t| t.conclusive(alone)).collect();
+        let blocked = !conclusive.is_empty() && conclusive.iter().all(|t| t.looks_blocked(alone));
         let actual = format!(
             "the 401 came after {:.0} ms beside {slow_route} ({:.0} ms), {:.0} ms alone",
             ms(last.cheap),
@@ -539,20 +549,38 @@ struct Trial {
     slow: Duration,
     /// The cheap request's answer time (or time to its error).
     cheap: Duration,
+    /// When the cheap request went out, after the slow one did: `HEAD_START`, unless this
+    /// side's own runtime was busy (a 10 MB document built beside it) and sent it later.
+    cheap_sent: Duration,
     /// The cheap request's answer (or error) came only after the slow one's.
     cheap_after_slow: bool,
 }
 
 impl Trial {
     /// The cheap answer came with the slow one, and waited for it: at least half the slow
-    /// one's remaining time longer than the cheap request takes alone. What the slow one
-    /// took is counted beyond what any request takes alone: a platform slow on every
-    /// request delays both by itself, and that part is no waiting.
+    /// one's remaining time (from when the cheap one actually went out) longer than the
+    /// cheap request takes alone. What the slow one took is counted beyond what any request
+    /// takes alone: a platform slow on every request delays both by itself, and that part
+    /// is no waiting. A cheap request sent when little of the slow one remained shows
+    /// nothing either way.
     fn looks_blocked(&self, alone: Duration) -> bool {
-        let remaining = self.slow.saturating_sub(alone).saturating_sub(HEAD_START);
         self.slow >= SLOW_ENOUGH
+            && self.conclusive(alone)
             && self.cheap_after_slow
-            && self.cheap.saturating_sub(alone) >= remaining / 2
+            && self.cheap.saturating_sub(alone) >= self.remaining(alone) / 2
+    }
+
+    /// Enough of the slow request was left when the cheap one went out to show waiting.
+    fn conclusive(&self, alone: Duration) -> bool {
+        self.remaining(alone) >= HEAD_START / 2
+    }
+
+    /// What the slow request still had to take, beyond what any request takes alone, when
+    /// the cheap one went out.
+    fn remaining(&self, alone: Duration) -> Duration {
+        self.slow
+            .saturating_sub(alone)
+            .saturating_sub(self.cheap_sent)
     }
 }
 
@@ -577,6 +605,7 @@ async fn beside_slow(c: &mut Check, slow: Req, cheap: Req) -> Result<Trial, Fail
     Ok(Trial {
         slow: slow_took,
         cheap: cheap_took,
+        cheap_sent: t1.duration_since(t0),
         // Both answers leave the server at about the same moment when it is blocked; which
         // one this side sees first is noise.
         cheap_after_slow: cheap_done + Duration::from_millis(50) >= slow_took,
@@ -590,19 +619,15 @@ fn concurrent_create_race(c: &mut Check) -> CheckFuture<'_> {
         let created = c.created(&client);
         let name = model_name(&unique_token("race"));
         let result = async {
-            let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..n {
-                let (client, name) = (client.clone(), name.clone());
-                tasks.spawn(async move {
-                    let req = Req::post(client.path("registered-models/create"))
-                        .json(&json!({"name": name}));
-                    client.raw(req).await
-                });
-            }
+            let creates = (0..n)
+                .map(|_| {
+                    Req::post(client.path("registered-models/create")).json(&json!({"name": name}))
+                })
+                .collect();
             let (mut ok, mut exists, mut other) = (0, 0, Vec::new());
             let mut unanswered = None;
-            while let Some(done) = tasks.join_next().await {
-                let ex = match done.expect("a racing task") {
+            for done in client.raw_side_by_side(creates).await {
+                let ex = match done {
                     Ok(ex) => ex,
                     Err(e) => {
                         unanswered = Some(e);
@@ -758,6 +783,7 @@ mod tests {
         let trial = |slow, cheap, after| Trial {
             slow: ms(slow),
             cheap: ms(cheap),
+            cheap_sent: super::HEAD_START,
             cheap_after_slow: after,
         };
         // Fast platform: a 20 ms read waits for a 410 ms one, or does not.
@@ -768,5 +794,29 @@ mod tests {
         assert!(!trial(1600, 1205, false).looks_blocked(ms(1200)));
         // Both slow by themselves and ending together by chance: no waiting beyond alone.
         assert!(!trial(1600, 1250, true).looks_blocked(ms(1200)));
+    }
+
+    /// The cheap request went out late (this side's runtime busy): the waiting is measured
+    /// from when it was sent, and one sent when the slow one was all but done shows nothing.
+    #[test]
+    fn blocking_is_measured_from_when_the_cheap_request_went_out() {
+        let trial = |cheap_sent, cheap| Trial {
+            slow: ms(402),
+            cheap: ms(cheap),
+            cheap_sent: ms(cheap_sent),
+            cheap_after_slow: true,
+        };
+        // Sent at 300 ms, answered with the slow one at 402 ms: it waited for it.
+        assert!(trial(300, 102).looks_blocked(ms(2)));
+        // Sent at 300 ms and answered at once: not blocked.
+        assert!(
+            !Trial {
+                cheap_after_slow: false,
+                ..trial(300, 3)
+            }
+            .looks_blocked(ms(2))
+        );
+        // Sent at 395 ms: too little of the slow one left to tell.
+        assert!(!trial(395, 8).looks_blocked(ms(2)));
     }
 }

@@ -186,6 +186,19 @@ impl Memory {
     }
 }
 
+/// The host (`host:port`) a request goes to, and its route (the host, method and path) as
+/// the client remembers routes that timed out.
+fn route_of(base: &Url, req: &Req) -> (String, String) {
+    let url = join(base, &req.path);
+    let authority = format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    );
+    let route = format!("{authority} {} {}", req.method, url.path());
+    (authority, route)
+}
+
 impl HttpClient {
     pub fn new(request_timeout: Duration, connect_timeout: Duration) -> Self {
         Self {
@@ -243,15 +256,84 @@ impl HttpClient {
         Ok(ex)
     }
 
+    /// Sends `reqs` side by side, at most `in_flight` at once, and returns their answers in
+    /// order. A platform that serves one request at a time (its event loop blocked while
+    /// it waits) queues them, and the suite's own queue is no route's timeout: once one
+    /// times out beside others, the batch sends nothing more side by side, and what timed
+    /// out or was not sent yet goes alone, one at a time, with its full budget (the route's
+    /// timeout beside others forgotten). The first that times out alone as well may only
+    /// have waited for the platform to finish the requests given up on: it gets one more
+    /// try. A lone request's timeout stands.
+    pub async fn send_batch(
+        &self,
+        base: &Url,
+        reqs: Vec<Req>,
+        in_flight: usize,
+    ) -> Vec<Result<Exchange, HttpError>> {
+        use futures_util::StreamExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let n = reqs.len();
+        let side_by_side = n > 1 && in_flight > 1;
+        let timed_out = |r: &Result<Exchange, HttpError>| matches!(r, Err(e) if e.kind == HttpErrorKind::Timeout);
+        let queued = AtomicBool::new(false);
+        let mut out: Vec<Option<Result<Exchange, HttpError>>> = (0..n).map(|_| None).collect();
+        let sent: Vec<(usize, Option<Result<Exchange, HttpError>>)> =
+            futures_util::stream::iter(reqs.iter().cloned().enumerate())
+                .map(|(i, req)| {
+                    let queued = &queued;
+                    async move {
+                        if queued.load(Ordering::SeqCst) {
+                            return (i, None);
+                        }
+                        let r = self.send(base, req).await;
+                        if side_by_side && timed_out(&r) {
+                            queued.store(true, Ordering::SeqCst);
+                        }
+                        (i, Some(r))
+                    }
+                })
+                .buffer_unordered(in_flight.max(1))
+                .collect()
+                .await;
+        for (i, r) in sent {
+            out[i] = r;
+        }
+        let mut one_more_try = true;
+        for (i, slot) in out.iter_mut().enumerate() {
+            if slot
+                .as_ref()
+                .is_some_and(|r| !(side_by_side && timed_out(r)))
+            {
+                continue;
+            }
+            let mut r = self.send_alone(base, reqs[i].clone()).await;
+            if one_more_try && timed_out(&r) && slot.is_some() {
+                one_more_try = false;
+                r = self.send_alone(base, reqs[i].clone()).await;
+            }
+            *slot = Some(r);
+        }
+        out.into_iter()
+            .map(|r| r.expect("every request of the batch answered or sent alone"))
+            .collect()
+    }
+
+    /// Sends `req` with its full budget, a timeout of its route beside other requests
+    /// forgotten first.
+    async fn send_alone(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
+        let (_, route) = route_of(base, &req);
+        self.memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .slow
+            .remove(&route);
+        self.send(base, req).await
+    }
+
     async fn send_once(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
         let url = join(base, &req.path);
         let line = req.line();
-        let authority = format!(
-            "{}:{}",
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
-        let route = format!("{authority} {} {}", req.method, url.path());
+        let (authority, route) = route_of(base, &req);
         let (dead, slow, drops_idle) = {
             let m = self.memory.lock().unwrap_or_else(|p| p.into_inner());
             (
@@ -646,5 +728,41 @@ mod tests {
         let err = c.send(&base, Req::get("/health")).await.unwrap_err();
         assert_eq!(err.kind, HttpErrorKind::Tls, "{err}");
         assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+    }
+    /// A server that serves one request at a time, each taking 250 ms (a synchronous wait
+    /// on its only thread, as a blocked event loop): eight requests side by side under a
+    /// 1 s timeout queue up and some time out. Those are the client's own queue: sent again
+    /// alone they are answered, and a lone request's timeout still stands.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_sends_again_alone_what_timed_out_in_its_own_queue() {
+        struct OneAtATime;
+        impl wiremock::Respond for OneAtATime {
+            fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+                let wait = if req.url.path() == "/hang" { 1500 } else { 250 };
+                std::thread::sleep(Duration::from_millis(wait));
+                wiremock::ResponseTemplate::new(200)
+            }
+        }
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(OneAtATime)
+            .mount(&server)
+            .await;
+        let base = Url::parse(&server.uri()).unwrap();
+        let c = HttpClient::new(Duration::from_secs(1), Duration::from_secs(1));
+        let reqs: Vec<Req> = (0..8).map(|i| Req::get(format!("/r{i}"))).collect();
+        let answers = c.send_batch(&base, reqs, 8).await;
+        assert_eq!(answers.len(), 8);
+        for a in &answers {
+            assert_eq!(a.as_ref().map(|ex| ex.status).ok(), Some(200), "{a:?}");
+        }
+        // No route is remembered as slow: its timeout was the queue's.
+        assert!(!c.saw_slow_route());
+        // Alone, a route slower than the timeout is one.
+        let lone = c.send_batch(&base, vec![Req::get("/hang")], 8).await;
+        assert!(
+            matches!(&lone[0], Err(e) if e.kind == HttpErrorKind::Timeout),
+            "{lone:?}"
+        );
     }
 }

@@ -129,6 +129,33 @@ impl MlflowClient {
         result.map_err(|e| MlflowError::from_transport(call, &e))
     }
 
+    /// [`MlflowClient::raw`] for several requests sent side by side (all at once), each
+    /// answer recorded once it is final: one that timed out beside the others is sent again
+    /// alone ([`crate::http::HttpClient::send_batch`]).
+    pub async fn raw_side_by_side(&self, reqs: Vec<Req>) -> Vec<Result<Exchange, MlflowError>> {
+        let reqs: Vec<Req> = reqs
+            .into_iter()
+            .map(|r| r.auth(self.auth.clone()))
+            .collect();
+        let calls: Vec<(String, String)> =
+            reqs.iter().map(|r| (r.line(), r.auth.describe())).collect();
+        let n = reqs.len();
+        let answers = self.http.send_batch(&self.base, reqs, n).await;
+        answers
+            .into_iter()
+            .zip(calls)
+            .map(|(result, (call, auth))| {
+                if let Some(sink) = &self.sink {
+                    match &result {
+                        Ok(ex) => sink.answered(self.host, ex),
+                        Err(e) => sink.unanswered(self.host, auth, e),
+                    }
+                }
+                result.map_err(|e| MlflowError::from_transport(call, &e))
+            })
+            .collect()
+    }
+
     /// A call that must answer 2xx with JSON of type `T`.
     async fn call<T: DeserializeOwned>(
         &self,
