@@ -132,6 +132,7 @@ impl MlflowClient {
     /// [`MlflowClient::raw`] for several requests sent side by side (all at once), each
     /// answer recorded once it is final: one that timed out beside the others is sent again
     /// alone ([`crate::http::HttpClient::send_batch`]).
+    #[allow(clippy::result_large_err)]
     pub async fn raw_side_by_side(&self, reqs: Vec<Req>) -> Vec<Result<Exchange, MlflowError>> {
         let reqs: Vec<Req> = reqs
             .into_iter()
