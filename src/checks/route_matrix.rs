@@ -230,26 +230,33 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                 .iter()
                 .map(|&i| request(rows[i], col, &auth))
                 .collect();
+            // An answer that shows the column cannot be judged (MLflow not answering, the
+            // key not getting through). (A 403 is the read-only key's expected answer to a
+            // write.)
+            let unjudgeable = |ex: &Exchange| {
+                matches!(ex.status, 502..=504)
+                    || c.sink().observer().mlflow_not_answering(ex)
+                    || (col.role != Role::NoKey
+                        && (ex.status == 401
+                            || super::KeyDecision::judged(c, ex) == super::KeyDecision::Undecided))
+            };
             // A request that timed out beside the others of its round goes again alone: on
             // a platform that serves one request at a time, the matrix's own queue is no
-            // cell's verdict.
+            // cell's verdict (nor is it once another answer ended the column).
             let got: Vec<(usize, Result<Exchange, crate::http::HttpError>)> = round
                 .iter()
                 .copied()
-                .zip(http.send_batch(&base, requests, in_flight).await)
+                .zip(
+                    http.send_batch_until(&base, requests, in_flight, unjudgeable)
+                        .await,
+                )
+                .filter_map(|(i, a)| a.map(|a| (i, a)))
                 .collect();
-            let stop = got.iter().any(|(_, a)| match a {
-                Err(_) => true,
-                Ok(ex) => {
-                    // (A 403 is the read-only key's expected answer to a write.)
-                    matches!(ex.status, 502..=504)
-                        || c.sink().observer().mlflow_not_answering(ex)
-                        || (col.role != Role::NoKey
-                            && (ex.status == 401
-                                || super::KeyDecision::judged(c, ex)
-                                    == super::KeyDecision::Undecided))
-                }
-            });
+            let stop = got.len() < round.len()
+                || got.iter().any(|(_, a)| match a {
+                    Err(_) => true,
+                    Ok(ex) => unjudgeable(ex),
+                });
             answered.extend(got);
             if stop {
                 break;

@@ -270,6 +270,23 @@ impl HttpClient {
         reqs: Vec<Req>,
         in_flight: usize,
     ) -> Vec<Result<Exchange, HttpError>> {
+        self.send_batch_until(base, reqs, in_flight, |_| false)
+            .await
+            .into_iter()
+            .map(|r| r.expect("nothing ends the batch early"))
+            .collect()
+    }
+
+    /// [`HttpClient::send_batch`], ended early: once an answer satisfies `enough` (one that
+    /// shows the rest cannot be judged), nothing more goes out alone, and what timed out in
+    /// the batch's own queue is dropped with what was never sent (`None`: no verdict).
+    pub async fn send_batch_until(
+        &self,
+        base: &Url,
+        reqs: Vec<Req>,
+        in_flight: usize,
+        enough: impl Fn(&Exchange) -> bool,
+    ) -> Vec<Option<Result<Exchange, HttpError>>> {
         use futures_util::StreamExt;
         use std::sync::atomic::{AtomicBool, Ordering};
         let n = reqs.len();
@@ -298,12 +315,21 @@ impl HttpClient {
         for (i, r) in sent {
             out[i] = r;
         }
+        if !side_by_side || !queued.load(Ordering::SeqCst) {
+            return out;
+        }
+        let is_enough =
+            |r: &Option<Result<Exchange, HttpError>>| matches!(r, Some(Ok(ex)) if enough(ex));
+        let mut done = out.iter().any(is_enough);
         let mut one_more_try = true;
         for (i, slot) in out.iter_mut().enumerate() {
-            if slot
-                .as_ref()
-                .is_some_and(|r| !(side_by_side && timed_out(r)))
-            {
+            if slot.as_ref().is_some_and(|r| !timed_out(r)) {
+                continue;
+            }
+            if done {
+                // Not a verdict: the queue's timeout, or never sent.
+                self.forget_slow_route(base, &reqs[i]);
+                *slot = None;
                 continue;
             }
             let mut r = self.send_alone(base, reqs[i].clone()).await;
@@ -312,22 +338,26 @@ impl HttpClient {
                 r = self.send_alone(base, reqs[i].clone()).await;
             }
             *slot = Some(r);
+            done = is_enough(slot);
         }
-        out.into_iter()
-            .map(|r| r.expect("every request of the batch answered or sent alone"))
-            .collect()
+        out
     }
 
     /// Sends `req` with its full budget, a timeout of its route beside other requests
     /// forgotten first.
     async fn send_alone(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
-        let (_, route) = route_of(base, &req);
+        self.forget_slow_route(base, &req);
+        self.send(base, req).await
+    }
+
+    /// Forgets that `req`'s route timed out (it did only in a queue of the suite's own).
+    fn forget_slow_route(&self, base: &Url, req: &Req) {
+        let (_, route) = route_of(base, req);
         self.memory
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .slow
             .remove(&route);
-        self.send(base, req).await
     }
 
     async fn send_once(&self, base: &Url, req: Req) -> Result<Exchange, HttpError> {
