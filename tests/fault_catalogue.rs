@@ -1022,6 +1022,8 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::throttled_bearer_rejected_and_route_to_mlflow("hokusai-2025-08", &["auth-rate-limited", "mlflow-route-to-mlflow", "bearer-rejected"], Dialect::Contract)]
 #[case::mlflow_slow_and_api_blocks_while_serving("hokusai-2026", &["mlflow-slow", "api-blocks-while-serving"], Dialect::Contract)]
 #[case::mlflow_slow_and_api_blocks_while_serving_2025_08("hokusai-2025-08", &["mlflow-slow", "api-blocks-while-serving"], Dialect::Contract)]
+#[case::service_id_bare_api_unprotected_and_artifact_delete_refused("hokusai-2026", &["service-id-mismatch", "bare-api-unprotected", "artifact-delete-refused"], Dialect::Contract)]
+#[case::auth_slow_route_to_mlflow_and_bearer_rejected("hokusai-2025-08", &["auth-slow", "mlflow-route-to-mlflow", "bearer-rejected"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

@@ -304,10 +304,14 @@ fn cells(c: &mut Check, col: Column) -> CheckFuture<'_> {
                 forbidden.get_or_insert((cell, ex));
                 continue;
             }
+            // Reached MLflow: the key got through (a cell the auth layer refused or could not
+            // decide never reached it, and blocks the column below) and MLflow answered.
             if matches!(w, Want::Mlflow(..))
                 && !routing_failure(&ex)
                 && !matches!(ex.status, 502..=504)
                 && !sink.observer().mlflow_not_answering(&ex)
+                && (col.role == Role::NoKey
+                    || super::KeyDecision::judged(c, &ex) == super::KeyDecision::Accepted)
             {
                 counts.0 += 1;
                 otherwise.push(format!(

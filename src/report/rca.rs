@@ -154,8 +154,11 @@ impl Facts {
                 Symptom::AuthServiceFailed { slow: true, .. }
                 | Symptom::SlowKeyRejection { role: Some(_) } => slow += 1,
                 Symptom::AuthServiceFailed { slow: false, .. } => fast += 1,
-                // A valid key told it is bad at once: the auth service answered in time.
-                Symptom::ValidKeyRejected { role, .. } if !self.told_bad_after_timeout(*role) => {
+                // A valid key told it is bad at once: the auth service answered in time
+                // (unless the API refused that header form itself).
+                Symptom::ValidKeyRejected { role, via }
+                    if !self.told_bad_after_timeout(*role) && !self.form_mishandled(*role, via) =>
+                {
                     fast += 1
                 }
                 _ => {}
@@ -247,11 +250,18 @@ impl Facts {
             let Symptom::ValidKeyRejected { role, via } = s else {
                 return false;
             };
-            (self.key_accepted(*role, &|v| v != via)
-                || self.failed_only_in_other_form(*role, via)
-                || self.not_seen_in_other_form(*role, via))
-                && !self.key_accepted(*role, &|v| v == via)
+            self.form_mishandled(*role, via)
         })
+    }
+
+    /// The key of `role` was refused as `via` but not in another header form (accepted,
+    /// met the auth service's failure, or not read there): its rejection as `via` is the
+    /// API's handling of that form, no answer of the auth service.
+    fn form_mishandled(&self, role: KeyRole, via: &str) -> bool {
+        (self.key_accepted(role, &|v| v != via)
+            || self.failed_only_in_other_form(role, via)
+            || self.not_seen_in_other_form(role, via))
+            && !self.key_accepted(role, &|v| v == via)
     }
 
     /// In some header form other than `via`, the API did not read the key of `role` at all
