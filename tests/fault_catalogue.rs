@@ -721,8 +721,10 @@ impl Switch {
             Switch::Fault(f) => f == Fault::CacheTtlWrong,
         };
         let needs_cache_read = matches!(self, Switch::Breakage(b) if b.needs_cache_read());
+        let needs_scopes = matches!(self, Switch::Fault(f) if f.needs_scopes_enforced());
         (needs_cache && others.contains(&Switch::Fault(Fault::CacheOff)))
             || (needs_cache_read && others.contains(&Switch::Breakage(Breakage::CacheNotRead)))
+            || (needs_scopes && others.contains(&Switch::Breakage(Breakage::ScopesIgnored)))
     }
 
     fn causes(self, profile: &Profile) -> Vec<String> {
@@ -1024,6 +1026,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::mlflow_slow_and_api_blocks_while_serving_2025_08("hokusai-2025-08", &["mlflow-slow", "api-blocks-while-serving"], Dialect::Contract)]
 #[case::service_id_bare_api_unprotected_and_artifact_delete_refused("hokusai-2026", &["service-id-mismatch", "bare-api-unprotected", "artifact-delete-refused"], Dialect::Contract)]
 #[case::auth_slow_route_to_mlflow_and_bearer_rejected("hokusai-2025-08", &["auth-slow", "mlflow-route-to-mlflow", "bearer-rejected"], Dialect::Contract)]
+#[case::write_forbidden_and_scopes_ignored("hokusai-2026", &["write-forbidden", "scopes-ignored"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

@@ -167,6 +167,10 @@ const COMPOSED: &[(&str, &str)] = &[
         "sends the request a check composes (the check's own, often a wrong one)",
     ),
     (
+        "raw_side_by_side",
+        "raw, for several requests a check composes, sent side by side",
+    ),
+    (
         "search_experiments_in",
         "search_experiments with a view type",
     ),

@@ -74,6 +74,13 @@ impl Fault {
         }
     }
 
+    /// Its effect shows only where the API enforces scopes: beside an API that ignores them
+    /// (`scopes-ignored`), a key without a write scope writes like any other, and nothing of
+    /// it can be seen from outside.
+    pub fn needs_scopes_enforced(self) -> bool {
+        matches!(self, Fault::WriteForbidden)
+    }
+
     /// The areas whose checks can observe it, when that is not every area: a run for this
     /// fault alone needs only these (self-verification runs them, and proves the absence of
     /// collateral failures across the whole suite for every other fault).
