@@ -487,7 +487,7 @@ async fn baseline_request(c: &mut Check) -> Result<Exchange, Failure> {
 /// served from a cache the suite could not clear (not at the contract's key name), so the
 /// injected failure was never exercised.
 fn validation_forced(c: &Check, ex: &Exchange) -> Result<(), Failure> {
-    if ex.counted.redis_errors > 0 {
+    if ex.counted.auth_layer_failed(ex.status) {
         // The auth middleware failed the request itself (no Redis): nothing was forced.
         return Err(Failure::failed(
             "a request that needs the auth service",
@@ -1212,7 +1212,7 @@ fn redis_down_auth_works(c: &mut Check) -> CheckFuture<'_> {
         let before = baseline_request(c).await?;
         // The platform's own count says its auth middleware already fails requests for want
         // of Redis (Redis down before anything is taken away): this line, shown as it is.
-        if before.counted.redis_errors > 0 && before.status >= 500 {
+        if before.counted.auth_layer_failed(before.status) {
             return Err(Failure::failed(
                 "the key still accepted with Redis down",
                 expect::describe(&before),

@@ -122,7 +122,7 @@ impl KeyDecision {
         let d = Self::of(ex, c.env.profile().auth.failure_status);
         // The platform's own count says its auth middleware failed the request itself (no
         // Redis): the key was judged by no one.
-        if ex.counted.redis_errors > 0 && ex.status >= 500 {
+        if ex.counted.auth_layer_failed(ex.status) {
             return KeyDecision::Undecided;
         }
         if d != KeyDecision::Rejected || ex.status != 401 {

@@ -580,7 +580,7 @@ impl Observer {
         // refused (401/403), throttled (429) or failed by it (503 with Retry-After).
         // The platform's own count says its auth middleware failed this request itself (no
         // Redis): the key was judged by no one.
-        let auth_layer_failed = status >= 500 && ex.counted.redis_errors > 0;
+        let auth_layer_failed = ex.counted.auth_layer_failed(status);
         let refused = matches!(status, 401 | 403 | 429)
             || (status == 503 && ex.header("retry-after").is_some())
             || auth_layer_failed;

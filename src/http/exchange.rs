@@ -16,6 +16,12 @@ pub struct AuthCounts {
 }
 
 impl AuthCounts {
+    /// An answer `status` the API's auth middleware gave itself, for want of Redis (by the
+    /// platform's own count): no key was judged.
+    pub fn auth_layer_failed(&self, status: u16) -> bool {
+        status >= 500 && self.redis_errors > 0
+    }
+
     /// What was counted between `before` and `self`.
     pub fn since(self, before: AuthCounts) -> AuthCounts {
         AuthCounts {
