@@ -1079,6 +1079,40 @@ async fn dropped_delete_bodies_leave_registration_verdicts_alone(
     );
 }
 
+/// A Bearer scheme the API refuses, beside an auth service that throttles or times out:
+/// the Bearer checks were refused by the API itself (their key met the auth service only as
+/// X-API-Key), so they stay on the key-formats line, which is named beside the auth cause.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_refusals_stay_on_key_formats_beside_an_auth_service_fault(
+    #[values("hokusai-2025-08", "hokusai-2026")] profile: &str,
+    #[values(Fault::AuthRateLimited, Fault::AuthSlow)] fault: Fault,
+) {
+    let rs = results(profile, &[fault], &[Breakage::BearerRejected]).await;
+    let (causes, _) = rca::analyse(&rs);
+    let under = |id: &str| -> Vec<String> {
+        causes
+            .iter()
+            .filter(|c| c.id == id)
+            .flat_map(|c| c.checks.clone())
+            .collect()
+    };
+    let formats = under("contract:key-formats");
+    for form in ["bearer", "bearer-lowercase", "bearer-uppercase"] {
+        let id = format!("authentication/key_format[{form}]");
+        assert!(
+            formats.contains(&id),
+            "{id} not under key-formats: {causes:#?}"
+        );
+    }
+    assert!(
+        under(fault.id())
+            .iter()
+            .any(|c| c.contains("key_format[x-api-key]")),
+        "the X-API-Key check met {fault} itself: {causes:#?}"
+    );
+}
+
 /// A spelling the profile routes, left without a route: the key checks still verify their
 /// own lines through the primary route (unless that is the spelling), and only that
 /// spelling's line is named.

@@ -179,8 +179,13 @@ pub enum Symptom {
     KeysAtRestInPlainText { pattern: String },
     /// A valid key (`role`) was answered 429 without the limiter's `X-RateLimit-*` headers:
     /// its validation was throttled (the auth service's 429 passed on), not the key's own
-    /// hourly budget spent.
-    ValidationThrottled { role: Option<KeyRole> },
+    /// hourly budget spent. `via`: its header form (a key refused in one form while its
+    /// validation was throttled in another was refused by the API itself, not judged).
+    ValidationThrottled {
+        role: Option<KeyRole>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        via: String,
+    },
     /// A valid key on a spelling the profile routes to MLflow got the API's own 404
     /// (`{"detail"}`, no MLflow `error_code`): the API has no route for that spelling.
     SpellingUnrouted { spelling: Spelling },
@@ -362,7 +367,7 @@ impl Symptom {
             S::KeysAtRestInPlainText { pattern } => {
                 format!("the auth cache names its entries {pattern}: keys in plain text")
             }
-            S::ValidationThrottled { role } => format!(
+            S::ValidationThrottled { role, .. } => format!(
                 "{} got 429 without X-RateLimit-* headers: its validation was throttled",
                 role.map_or("a key".to_owned(), |r| format!("the {r} key"))
             ),
@@ -671,7 +676,10 @@ impl Observer {
                 out.push(Symptom::ApiSpellingNotFound)
             }
             429 if ex.header("x-ratelimit-limit").is_none() && keyed => {
-                out.push(Symptom::ValidationThrottled { role });
+                out.push(Symptom::ValidationThrottled {
+                    role,
+                    via: ex.auth.clone(),
+                });
                 // The platform's own count says its auth service throttled a validation
                 // while this request was in flight: whatever key it carried, that 429 is
                 // the auth service's.

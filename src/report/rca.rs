@@ -33,7 +33,7 @@ pub struct RootCause {
     /// A symptom that is this cause's own evidence (names it).
     trigger: fn(&Symptom, &Facts) -> bool,
     /// A symptom this cause explains (claims the check showing it, once named).
-    claims: fn(&Symptom) -> bool,
+    claims: fn(&Symptom, &Facts) -> bool,
 }
 
 impl RootCause {
@@ -272,14 +272,29 @@ impl Facts {
     }
 
     /// In some header form other than `via`, the key of `role` met the auth service's
-    /// failure and was never rejected: the auth service was not there to judge it, so its
-    /// rejection as `via` was the API's own.
+    /// failure (or its throttling) and was never rejected: the auth service was not there to
+    /// judge it, so its rejection as `via` was the API's own.
     fn failed_only_in_other_form(&self, role: KeyRole, via: &str) -> bool {
         self.any(|s| {
-            matches!(s, Symptom::AuthServiceFailed { role: Some(r), via: w, .. }
-                if *r == role && w != via && !w.is_empty()
-                    && !self.any(|x| matches!(x, Symptom::ValidKeyRejected { role: r2, via: v2 }
-                        if *r2 == role && v2 == w)))
+            let w = match s {
+                Symptom::AuthServiceFailed {
+                    role: Some(r),
+                    via: w,
+                    ..
+                } if *r == role => w,
+                // The low-limit key's 429 is its own budget spent, no failure to judge it.
+                Symptom::ValidationThrottled {
+                    role: Some(r),
+                    via: w,
+                } if *r == role && role != KeyRole::LowLimit => w,
+                _ => return false,
+            };
+            w != via
+                && !w.is_empty()
+                && !self.any(|x| {
+                    matches!(x, Symptom::ValidKeyRejected { role: r2, via: v2 }
+                    if *r2 == role && v2 == w)
+                })
         })
     }
 }
@@ -305,7 +320,7 @@ pub fn symptoms_of(r: &CheckResult) -> Vec<Symptom> {
 
 macro_rules! sym {
     ($($p:pat_param)|+) => {
-        |s: &Symptom| matches!(s, $($p)|+)
+        |s: &Symptom, _: &Facts| matches!(s, $($p)|+)
     };
 }
 
@@ -316,7 +331,7 @@ const fn fault(
     resource: &'static str,
     component: Component,
     trigger: fn(&Symptom, &Facts) -> bool,
-    claims: fn(&Symptom) -> bool,
+    claims: fn(&Symptom, &Facts) -> bool,
 ) -> RootCause {
     RootCause {
         kind: Cause::Fault(f),
@@ -333,7 +348,7 @@ const fn fault(
 const fn line(
     l: Line,
     trigger: fn(&Symptom, &Facts) -> bool,
-    claims: fn(&Symptom) -> bool,
+    claims: fn(&Symptom, &Facts) -> bool,
 ) -> RootCause {
     RootCause {
         kind: Cause::Line(l),
@@ -350,7 +365,7 @@ const fn line(
 const fn spelling(
     s: Spelling,
     trigger: fn(&Symptom, &Facts) -> bool,
-    claims: fn(&Symptom) -> bool,
+    claims: fn(&Symptom, &Facts) -> bool,
 ) -> RootCause {
     line(
         match s {
@@ -363,6 +378,12 @@ const fn spelling(
         trigger,
         claims,
     )
+}
+
+/// A valid key told it is bad in a header form whose refusal could be the auth service's
+/// (not one the API refused itself while the key met the auth service in another form).
+fn told_bad_in_a_form_it_judges(s: &Symptom, f: &Facts) -> bool {
+    matches!(s, Symptom::ValidKeyRejected { role, via } if !f.form_mishandled(*role, via))
 }
 
 fn unrouted(s: &Symptom, which: Spelling) -> bool {
@@ -378,7 +399,7 @@ pub const CAUSES: &[RootCause] = &[
         "registry target group, security groups",
         Component::Alb,
         |s, _| matches!(s, Symptom::AlbErrorPage { host, .. } if host == "registry"),
-        |s| matches!(s, Symptom::AlbErrorPage { host, .. } if host == "registry"),
+        |s, _| matches!(s, Symptom::AlbErrorPage { host, .. } if host == "registry"),
     ),
     RootCause {
         kind: Cause::Unreachable,
@@ -393,7 +414,7 @@ pub const CAUSES: &[RootCause] = &[
                 || matches!(s, Symptom::Unanswered { host, .. }
                     if (host == "registry" || host == "auth") && !f.answered_hosts.contains(host))
         },
-        claims: |s| matches!(s, Symptom::Unanswered { host, .. } if host == "registry" || host == "auth"),
+        claims: |s, _| matches!(s, Symptom::Unanswered { host, .. } if host == "registry" || host == "auth"),
     },
     RootCause {
         kind: Cause::SlowRoute,
@@ -402,7 +423,7 @@ pub const CAUSES: &[RootCause] = &[
         resource: "API service",
         component: Component::Api,
         trigger: |s, _| matches!(s, Symptom::RouteTimedOut { .. }),
-        claims: |s| matches!(s, Symptom::RouteTimedOut { .. }),
+        claims: |s, _| matches!(s, Symptom::RouteTimedOut { .. }),
     },
     RootCause {
         kind: Cause::BlocksWhileServing,
@@ -411,7 +432,7 @@ pub const CAUSES: &[RootCause] = &[
         resource: "API service (proxy and health handlers)",
         component: Component::Api,
         trigger: |s, _| matches!(s, Symptom::BlockedBehindSlowRequest { .. }),
-        claims: |s| matches!(s, Symptom::BlockedBehindSlowRequest { .. }),
+        claims: |s, _| matches!(s, Symptom::BlockedBehindSlowRequest { .. }),
     },
     fault(
         Fault::AuthDown,
@@ -429,7 +450,7 @@ pub const CAUSES: &[RootCause] = &[
         },
         // Once the auth service is seen down, every auth failure is its: on a loaded machine
         // some of its fast answers take about the API's timeout too.
-        |s| {
+        |s, _| {
             matches!(s, Symptom::AlbErrorPage { host, .. } if host == "auth")
                 || matches!(s, Symptom::AuthServiceFailed { .. })
         },
@@ -463,12 +484,14 @@ pub const CAUSES: &[RootCause] = &[
             ) && f.auth_failures_mostly_slow()
         },
         // Valid keys told they are bad while the auth service times out: its timeouts told
-        // as bad keys.
-        sym!(
-            Symptom::AuthServiceFailed { .. }
-                | Symptom::SlowKeyRejection { .. }
-                | Symptom::ValidKeyRejected { .. }
-        ),
+        // as bad keys; not a key refused in a header form the API mishandles (the
+        // key-formats line's, below).
+        |s, f| {
+            matches!(
+                s,
+                Symptom::AuthServiceFailed { .. } | Symptom::SlowKeyRejection { .. }
+            ) || told_bad_in_a_form_it_judges(s, f)
+        },
     ),
     // The auth service's 429 told to the client as a bad key: its own line, before the
     // throttling claims the checks it blocked.
@@ -486,15 +509,17 @@ pub const CAUSES: &[RootCause] = &[
         // A valid key's first request throttled (not the low-limit key spending its budget),
         // or the auth log's 429s (the stand-in), whatever the client was told.
         |s, _| {
-            matches!(s, Symptom::ValidationThrottled { role: Some(role) } if *role != KeyRole::LowLimit)
+            matches!(s, Symptom::ValidationThrottled { role: Some(role), .. } if *role != KeyRole::LowLimit)
                 || matches!(s, Symptom::AuthServiceThrottled)
         },
-        // Valid keys rejected while the auth service throttles: its 429s told as bad keys.
-        sym!(
-            Symptom::ValidationThrottled { .. }
-                | Symptom::AuthServiceThrottled
-                | Symptom::ValidKeyRejected { .. }
-        ),
+        // Valid keys rejected while the auth service throttles: its 429s told as bad keys;
+        // not a key refused in a header form the API mishandles (the key-formats line's).
+        |s, f| {
+            matches!(
+                s,
+                Symptom::ValidationThrottled { .. } | Symptom::AuthServiceThrottled
+            ) || told_bad_in_a_form_it_judges(s, f)
+        },
     ),
     line(
         Line::KeyFormats,
@@ -573,7 +598,7 @@ pub const CAUSES: &[RootCause] = &[
                     && (f.any(|x| matches!(x, Symptom::UpstreamUnreachable))
                         || (!answered && f.mlflow_reported.0 > f.mlflow_reported.1)))
         },
-        |s| {
+        |s, _| {
             matches!(s, Symptom::UpstreamUnreachable | Symptom::MlflowProbeFailed)
                 || matches!(s, Symptom::DependencyUnhealthy { service } if service == "mlflow")
         },
@@ -637,7 +662,7 @@ pub const CAUSES: &[RootCause] = &[
         |s, f| {
             redis_unhealthy(s) || (matches!(s, Symptom::CacheBehaviour { .. }) && !f.entry_seen())
         },
-        |s| {
+        |s, _| {
             matches!(s, Symptom::DependencyUnhealthy { service } if service == "redis")
                 || matches!(
                     s,
@@ -744,27 +769,27 @@ pub const CAUSES: &[RootCause] = &[
     spelling(
         Spelling::ProxyApi,
         |s, f| unrouted(s, Spelling::ProxyApi) && !f.reached(Spelling::ProxyApi),
-        |s| unrouted(s, Spelling::ProxyApi),
+        |s, _| unrouted(s, Spelling::ProxyApi),
     ),
     spelling(
         Spelling::ProxyAjax,
         |s, f| unrouted(s, Spelling::ProxyAjax) && !f.reached(Spelling::ProxyAjax),
-        |s| unrouted(s, Spelling::ProxyAjax),
+        |s, _| unrouted(s, Spelling::ProxyAjax),
     ),
     spelling(
         Spelling::MlflowAjax,
         |s, f| unrouted(s, Spelling::MlflowAjax) && !f.reached(Spelling::MlflowAjax),
-        |s| unrouted(s, Spelling::MlflowAjax),
+        |s, _| unrouted(s, Spelling::MlflowAjax),
     ),
     spelling(
         Spelling::BareApi,
         |s, f| unrouted(s, Spelling::BareApi) && !f.reached(Spelling::BareApi),
-        |s| unrouted(s, Spelling::BareApi),
+        |s, _| unrouted(s, Spelling::BareApi),
     ),
     spelling(
         Spelling::BareAjax,
         |s, f| unrouted(s, Spelling::BareAjax) && !f.reached(Spelling::BareAjax),
-        |s| unrouted(s, Spelling::BareAjax),
+        |s, _| unrouted(s, Spelling::BareAjax),
     ),
     line(
         Line::DeleteBodies,
@@ -824,7 +849,7 @@ pub const CAUSES: &[RootCause] = &[
         resource: "API / MLflow services",
         component: Component::Api,
         trigger: |s, _| matches!(s, Symptom::OutOfTime { .. }),
-        claims: |s| matches!(s, Symptom::OutOfTime { .. }),
+        claims: |s, _| matches!(s, Symptom::OutOfTime { .. }),
     },
 ];
 
@@ -846,7 +871,7 @@ fn line_cause(l: Line) -> RootCause {
         resource: "",
         component: l.info().component,
         trigger: |_, _| false,
-        claims: |_| false,
+        claims: |_, _| false,
     }
 }
 
@@ -1280,7 +1305,7 @@ pub fn analyse(results: &[CheckResult]) -> (Vec<Finding>, Vec<Unclassified>) {
                 if claimed[i] {
                     continue;
                 }
-                if let Some(s) = pass[i].iter().find(|s| (cause.claims)(s)) {
+                if let Some(s) = pass[i].iter().find(|s| (cause.claims)(s, &facts)) {
                     claimed[i] = true;
                     add(f, &results[i], Some(s));
                 }
@@ -1420,6 +1445,93 @@ mod tests {
         let (found, _) = analyse(&rs);
         let ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, ["mlflow-down", "slow-route", "run-budget"]);
+    }
+
+    /// A valid key refused as Bearer while its validation met the auth service's throttling
+    /// (or its timeout) as X-API-Key: the refusal was the API's, no judgement of the auth
+    /// service, so the Bearer check stays on the key-formats line beside the auth cause.
+    /// Refused in both forms (a throttle told as a bad key, whatever the form), it is the
+    /// auth service's.
+    #[test]
+    fn a_form_refused_beside_an_auth_service_fault_stays_on_key_formats() {
+        let bearer = |via: &str| {
+            result(
+                &format!("key_format[{via}]"),
+                Outcome::Failed,
+                Line::KeyFormats,
+                vec![Symptom::ValidKeyRejected {
+                    role: KeyRole::Valid,
+                    via: via.into(),
+                }],
+            )
+        };
+        let blocked = |id: &str, saw: Vec<Symptom>| {
+            result(
+                id,
+                Outcome::Blocked {
+                    step: "the auth layer deciding on the key".into(),
+                },
+                Line::KeyFormats,
+                saw,
+            )
+        };
+        let throttled = vec![
+            Symptom::ValidationThrottled {
+                role: Some(KeyRole::Valid),
+                via: "X-API-Key".into(),
+            },
+            Symptom::AuthServiceThrottled,
+        ];
+        let timed_out = vec![Symptom::AuthServiceFailed {
+            status: 503,
+            slow: true,
+            role: Some(KeyRole::Valid),
+            via: "X-API-Key".into(),
+        }];
+        for (fault, other) in [
+            ("auth-rate-limited", throttled.clone()),
+            ("auth-slow", timed_out),
+        ] {
+            let rs = vec![
+                bearer("Authorization: Bearer"),
+                bearer("Authorization: bearer"),
+                blocked("x-api-key", other.clone()),
+                blocked("workflow", other),
+            ];
+            let (found, _) = analyse(&rs);
+            let of = |id: &str| {
+                found
+                    .iter()
+                    .find(|f| f.id == id)
+                    .map(|f| f.checks.clone())
+                    .unwrap_or_default()
+            };
+            assert_eq!(
+                of("contract:key-formats"),
+                [
+                    "error_scenarios/key_format[Authorization: Bearer]",
+                    "error_scenarios/key_format[Authorization: bearer]"
+                ],
+                "{fault}: {found:#?}"
+            );
+            assert_eq!(
+                of(fault),
+                ["error_scenarios/x-api-key", "error_scenarios/workflow"],
+                "{fault}: {found:#?}"
+            );
+        }
+        // Refused in the other form too: no form is mishandled, the throttle explains both.
+        let rs = vec![
+            bearer("Authorization: Bearer"),
+            bearer("X-API-Key"),
+            blocked("workflow", throttled),
+        ];
+        let (found, _) = analyse(&rs);
+        assert_eq!(
+            found.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+            ["auth-rate-limited"],
+            "{found:#?}"
+        );
     }
 
     /// Checks that timed out beside others and answered alone name the blocking API; it is
