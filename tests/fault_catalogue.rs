@@ -859,8 +859,19 @@ async fn judge_inner(profile: &str, switches: &[Switch], dialect: Dialect) -> Re
                 .collect();
             if shown_by.is_empty() || !unmasked.is_empty() {
                 problems.push(format!(
-                    "{c} (from {}) not named; checks that show it alone and are not masked here: {unmasked:?}",
-                    s.id()
+                    "{c} (from {}) not named; checks that show it alone and are not masked here: {unmasked:?}{}",
+                    s.id(),
+                    // What they did here, to tell a misreading from this machine's timing.
+                    unmasked
+                        .iter()
+                        .filter_map(|k| rs.iter().find(|r| &r.key() == **k))
+                        .map(|r| format!(
+                            "\n    here {}: {} {}",
+                            r.key(),
+                            r.outcome.label(),
+                            r.message.as_deref().unwrap_or("")
+                        ))
+                        .collect::<String>()
                 ));
             }
         }
@@ -1027,6 +1038,7 @@ fn combinations_of_breakages_and_faults_hold_2026() {
 #[case::service_id_bare_api_unprotected_and_artifact_delete_refused("hokusai-2026", &["service-id-mismatch", "bare-api-unprotected", "artifact-delete-refused"], Dialect::Contract)]
 #[case::auth_slow_route_to_mlflow_and_bearer_rejected("hokusai-2025-08", &["auth-slow", "mlflow-route-to-mlflow", "bearer-rejected"], Dialect::Contract)]
 #[case::write_forbidden_and_scopes_ignored("hokusai-2026", &["write-forbidden", "scopes-ignored"], Dialect::Contract)]
+#[case::dropped_deletes_duplicates_wrong_codes_and_blocking("hokusai-2026", &["proxy-drops-delete-body", "duplicate-versions", "wrong-error-code", "api-blocks-while-serving"], Dialect::Contract)]
 fn combination_found(#[case] profile: &str, #[case] ids: &[&str], #[case] dialect: Dialect) {
     let switches: Vec<Switch> = ids.iter().map(|id| Switch::parse(id)).collect();
     if let Err(e) = RUNTIME.block_on(judge(profile, &switches, dialect)) {

@@ -493,11 +493,14 @@ fn slow_request_blocks_nothing(c: &mut Check) -> CheckFuture<'_> {
         // not read as the platform's), and again when a trial showed nothing either way
         // (the cheap request went out when the slow one was all but done): at most three.
         let mut seen: Vec<Trial> = Vec::new();
+        // A trial whose cheap request waited, but answered before the slow one, waited for
+        // something else (another request holding a one-at-a-time API let it through
+        // first): it shows nothing either way, like one sent too late.
         for _ in 0..3 {
             let trial = beside_slow(c, slow_req.clone(), cheap()).await?;
-            let free = trial.conclusive(alone) && !trial.looks_blocked(alone);
+            let free = trial.looks_free(alone);
             seen.push(trial);
-            if free || seen.iter().filter(|t| t.conclusive(alone)).count() >= 2 {
+            if free || seen.iter().filter(|t| t.looks_blocked(alone)).count() >= 2 {
                 break;
             }
         }
@@ -516,8 +519,8 @@ fn slow_request_blocks_nothing(c: &mut Check) -> CheckFuture<'_> {
                 Failure::not_applicable(what)
             });
         }
-        let conclusive: Vec<&Trial> = seen.iter().filter(|t| t.conclusive(alone)).collect();
-        let blocked = !conclusive.is_empty() && conclusive.iter().all(|t| t.looks_blocked(alone));
+        let blocked = seen.iter().any(|t| t.looks_blocked(alone))
+            && !seen.iter().any(|t| t.looks_free(alone));
         let actual = format!(
             "the 401 came after {:.0} ms beside {slow_route} ({:.0} ms), {:.0} ms alone",
             ms(last.cheap),
@@ -568,6 +571,12 @@ impl Trial {
             && self.conclusive(alone)
             && self.cheap_after_slow
             && self.cheap.saturating_sub(alone) >= self.remaining(alone) / 2
+    }
+
+    /// The cheap answer came without waiting for anything: less than half the slow one's
+    /// remaining time longer than alone, whatever the order the answers came in.
+    fn looks_free(&self, alone: Duration) -> bool {
+        self.conclusive(alone) && self.cheap.saturating_sub(alone) < self.remaining(alone) / 2
     }
 
     /// Enough of the slow request was left when the cheap one went out to show waiting.
@@ -794,6 +803,25 @@ mod tests {
         assert!(!trial(1600, 1205, false).looks_blocked(ms(1200)));
         // Both slow by themselves and ending together by chance: no waiting beyond alone.
         assert!(!trial(1600, 1250, true).looks_blocked(ms(1200)));
+        assert!(trial(1600, 1250, true).looks_free(ms(1200)));
+        assert!(trial(410, 25, false).looks_free(ms(20)));
+        assert!(!trial(410, 270, true).looks_free(ms(20)));
+    }
+
+    /// Both requests queued behind a third one on a one-at-a-time API, and the cheap one let
+    /// through first: it waited (not free), but not for the slow one (not blocked), so the
+    /// trial shows nothing either way.
+    #[test]
+    fn waiting_for_another_request_shows_nothing_either_way() {
+        let t = Trial {
+            slow: ms(1200),
+            cheap: ms(1000),
+            cheap_sent: super::HEAD_START,
+            cheap_after_slow: false,
+        };
+        assert!(t.conclusive(ms(20)));
+        assert!(!t.looks_blocked(ms(20)));
+        assert!(!t.looks_free(ms(20)));
     }
 
     /// The cheap request went out late (this side's runtime busy): the waiting is measured
