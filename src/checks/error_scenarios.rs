@@ -570,13 +570,18 @@ impl Trial {
         self.slow >= SLOW_ENOUGH
             && self.conclusive(alone)
             && self.cheap_after_slow
-            && self.cheap.saturating_sub(alone) >= self.remaining(alone) / 2
+            && self.waited(alone)
     }
 
-    /// The cheap answer came without waiting for anything: less than half the slow one's
-    /// remaining time longer than alone, whatever the order the answers came in.
+    /// The cheap answer came without waiting for anything, whatever the order the answers
+    /// came in.
     fn looks_free(&self, alone: Duration) -> bool {
-        self.conclusive(alone) && self.cheap.saturating_sub(alone) < self.remaining(alone) / 2
+        self.conclusive(alone) && !self.waited(alone)
+    }
+
+    /// The cheap answer took at least half the slow one's remaining time longer than alone.
+    fn waited(&self, alone: Duration) -> bool {
+        self.cheap.saturating_sub(alone) >= self.remaining(alone) / 2
     }
 
     /// Enough of the slow request was left when the cheap one went out to show waiting.

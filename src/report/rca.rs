@@ -32,7 +32,9 @@ pub struct RootCause {
     pub component: Component,
     /// A symptom that is this cause's own evidence (names it).
     trigger: fn(&Symptom, &Facts) -> bool,
-    /// A symptom this cause explains (claims the check showing it, once named).
+    /// A symptom this cause explains (claims the check showing it, once named), given what
+    /// the whole run showed (a valid key's rejection is the key-formats line's when the
+    /// same key met the auth service in another header form).
     claims: fn(&Symptom, &Facts) -> bool,
 }
 
